@@ -1,0 +1,4 @@
+from cme_shared.migrations import run_env
+from cme_intake.adapters.tables import metadata
+
+run_env(metadata)

@@ -1,0 +1,1 @@
+"""Versioned cross-service contracts: topic names and pydantic message models, defined once."""

@@ -1,0 +1,52 @@
+"""Internal events between services. Each is versioned by its topic's suffix and its `schema_version`.
+
+Every event carries an `event_id`, which consumers record in their inbox so that a redelivered event
+changes nothing, and the id of the aggregate it is about, which is its Kafka key (per-key ordering).
+"""
+
+from datetime import date, datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from .categories import DataCategory
+from .referrals import Borough, Flags, NotificationKind, SourceType
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = 1
+    event_id: UUID
+    occurred_at: datetime
+
+
+class ReferralAccepted(Event):
+    """intake -> casework: a referral intake accepted, with the identity index's subject ids.
+
+    Personal data travels only as far as casework needs it, each field tagged with its data
+    category. A public referrer's contact details never travel (third-party data stays sealed in
+    intake); an anonymous referral carries no referrer data at all.
+    """
+
+    intake_id: UUID
+    referral_id: str
+    source_type: SourceType
+    source_org_id: str | None
+    source_org_name: str | None
+    received_at: datetime
+    borough: Borough | None
+    notification_kind: NotificationKind
+    deletion_ground: str | None = None
+    deletion_date: date | None = None
+    destination_school_urn: str | None = None
+    destination_start_date: date | None = None
+    child_subject_id: UUID
+    carer_subject_ids: list[UUID] = []
+    child_sex: str = "unknown"
+    child_date_of_birth: date | None = None
+    child_upn: str | None = None
+    flags: Flags | None = None
+    safeguarding_concern: bool = False
+    warnings: list[str] = []
+    data_categories: dict[str, DataCategory] = {}

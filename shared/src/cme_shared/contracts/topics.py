@@ -1,0 +1,49 @@
+"""Every Kafka topic of the platform, in one place.
+
+The first three are the external contract (CONTRACT section 3) and never change name; the rest are
+internal and versioned by their suffix. Tests prefix every name with a namespace so that several
+stacks can share one broker.
+"""
+
+from dataclasses import dataclass
+
+REFERRALS = "cme.referrals.v1"
+REFERRAL_OUTCOMES = "cme.referrals.outcomes.v1"
+DLQ_SUFFIX = ".dlq"
+
+REFERRAL_ACCEPTED = "cme.intake.referral-accepted.v1"
+CASE_EVENTS = "cme.casework.case-events.v1"
+SHARE_EVENTS = "cme.disclosure.share-events.v1"
+TREE_HEADS = "cme.disclosure.tree-heads.v1"
+RIGHTS_EVENTS = "cme.rights.events.v1"
+DATA_COLLECTION_REQUESTS = "cme.rights.data-collection-requests.v1"
+DATA_COLLECTION_REPLIES = "cme.rights.data-collection-replies.v1"
+
+ALL = (
+    REFERRALS,
+    REFERRAL_OUTCOMES,
+    REFERRAL_ACCEPTED,
+    CASE_EVENTS,
+    SHARE_EVENTS,
+    TREE_HEADS,
+    RIGHTS_EVENTS,
+    DATA_COLLECTION_REQUESTS,
+    DATA_COLLECTION_REPLIES,
+)
+
+
+def dlq(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Topic names under a namespace ("" in every real deployment)."""
+
+    namespace: str = ""
+
+    def __call__(self, topic: str) -> str:
+        return f"{self.namespace}{topic}"
+
+    def all_with_dlqs(self) -> list[str]:
+        return [self(t) for t in ALL] + [self(dlq(t)) for t in ALL]

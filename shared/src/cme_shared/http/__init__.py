@@ -1,0 +1,1 @@
+"""HTTP pieces every service shares: the app factory, operational endpoints and the error format."""

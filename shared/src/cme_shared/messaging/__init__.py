@@ -1,0 +1,4 @@
+"""The messaging kit: transactional outbox, idempotent inbox, reliable consumers and dead letters.
+
+Every service uses these pieces and none other, so each reliability rule lives in one place.
+"""

@@ -1,0 +1,226 @@
+"""Reliable consumers: parse, dead-letter, retry, and commit offsets only after the handler's transaction.
+
+For each record of a subscribed topic:
+1. The bytes are parsed and validated. A record that cannot be understood is dead-lettered at once:
+   its exact bytes, key and headers, plus `x-dlq-*` headers with the reasons, go to `<topic>.dlq`
+   through the outbox, in one transaction with the inbox claim and the `on_reject` hook.
+2. The handler runs inside one database transaction that also claims the message id in the inbox; a
+   redelivered message is skipped. A failing handler is retried with exponential backoff a bounded
+   number of times, then dead-lettered, so a poison message never blocks its partition.
+3. The offset is committed (FastStream's AckPolicy.NACK_ON_ERROR on a manual-commit consumer) only
+   when the step above has committed; if even the dead-letter transaction fails (database away), the
+   record is not acknowledged and is read again after a pause.
+"""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .. import correlation
+from ..contracts.referrals import Problem
+from ..contracts.topics import dlq
+from ..logging import get_logger
+from ..metrics import MESSAGES
+from .inbox import Inbox
+from .outbox import Outbox, as_header_list
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class Unreadable(Exception):
+    """The message cannot be understood; the problems say why (no personal data in them)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s): " + ", ".join(p.code for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Kafka record as the kit hands it to parsers and handlers."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        for header_name, value in self.headers:
+            if header_name == name:
+                return value.decode("utf-8", errors="replace")
+        return None
+
+    @property
+    def position(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def message_id(self) -> str:
+        """An event's own id when it has one (our events do), else its place in the log."""
+        return self.header("event_id") or self.position
+
+
+def problems_from_validation(error: ValidationError) -> list[Problem]:
+    """pydantic's errors without the offending input, which may be personal data."""
+    return [
+        Problem(loc=[str(part) if not isinstance(part, int) else part for part in e["loc"]],
+                code=e["type"], message=e["msg"])
+        for e in error.errors(include_input=False, include_url=False)
+    ]
+
+
+def json_model_parser(model: type[BaseModel]) -> Callable[[Delivery], Any]:
+    """Parse a record's value as UTF-8 JSON into `model`, or raise Unreadable."""
+
+    def parse(delivery: Delivery) -> Any:
+        try:
+            text = delivery.value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unreadable([Problem(loc=[], code="not_utf8", message="message value is not UTF-8")]) from None
+        try:
+            return model.model_validate_json(text)
+        except ValidationError as exc:
+            if any(e["type"] == "json_invalid" for e in exc.errors()):
+                raise Unreadable([Problem(loc=[], code="json_invalid", message="message value is not valid JSON")]) from None
+            raise Unreadable(problems_from_validation(exc)) from None
+
+    return parse
+
+
+Handler = Callable[[AsyncSession, T, Delivery], Awaitable[None]]
+RejectHook = Callable[[AsyncSession, Delivery, list[Problem]], Awaitable[None]]
+
+
+@dataclass
+class ReliableConsumer(Generic[T]):
+    """One subscription with the kit's guarantees. `register` attaches it to a FastStream router."""
+
+    name: str
+    topic: str
+    group_id: str
+    parse: Callable[[Delivery], T]
+    handle: Handler[T]
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+    inbox: Inbox
+    on_reject: RejectHook | None = None
+    on_committed: Callable[[], None] | None = None
+    max_attempts: int = 4
+    backoff_seconds: float = 0.2
+
+    def register(self, router: KafkaRouter | KafkaBroker) -> None:
+        subscriber = router.subscriber(
+            self.topic,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            title=f"{self.name}:{self.topic}",
+        )
+
+        @subscriber
+        async def on_record(msg: KafkaMessage) -> None:
+            record = msg.raw_message
+            await self.process(
+                Delivery(
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    key=record.key,
+                    value=record.value if record.value is not None else b"",
+                    headers=as_header_list(record.headers),
+                )
+            )
+
+    async def process(self, delivery: Delivery) -> str:
+        """Handle one record to the end; returns what happened (for metrics and tests)."""
+        correlation.bind(delivery.header(correlation.HEADER))
+        try:
+            try:
+                parsed = self.parse(delivery)
+            except Unreadable as unreadable:
+                await self._dead_letter(delivery, "unreadable", unreadable.problems)
+                return self._count("dead_lettered_unreadable")
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    async with self.sessions.begin() as session:
+                        if not await self.inbox.claim(session, self.name, delivery.message_id):
+                            return self._count("duplicate")
+                        await self.handle(session, parsed, delivery)
+                    self._committed()
+                    return self._count("handled")
+                except Exception as exc:
+                    log.warning(
+                        "handler_failed",
+                        consumer=self.name, topic=delivery.topic, partition=delivery.partition,
+                        offset=delivery.offset, attempt=attempt, max_attempts=self.max_attempts,
+                        error_type=type(exc).__name__,
+                    )
+                    if attempt < self.max_attempts:
+                        await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                    last_error = exc
+            problem = Problem(
+                loc=[], code="handler_failed",
+                message=f"handler failed {self.max_attempts} times: {type(last_error).__name__}",
+            )
+            await self._dead_letter(delivery, "handler_failed", [problem], run_hook=False)
+            return self._count("dead_lettered_failed")
+        except Exception as exc:
+            # Not even the dead letter could be written: leave the offset uncommitted and pause, so
+            # the record is read again instead of being lost.
+            log.error("record_not_settled", consumer=self.name, topic=delivery.topic,
+                      partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
+            await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
+            raise
+        finally:
+            correlation.clear()
+
+    async def _dead_letter(
+        self, delivery: Delivery, kind: str, problems: list[Problem], *, run_hook: bool = True
+    ) -> None:
+        async with self.sessions.begin() as session:
+            if not await self.inbox.claim(session, self.name, delivery.message_id):
+                return
+            reasons = json.dumps([p.model_dump() for p in problems]).encode()
+            await self.outbox.add_raw(
+                session,
+                topic=dlq(delivery.topic),
+                key=delivery.key,
+                payload=delivery.value,
+                headers=[
+                    *delivery.headers,
+                    ("x-dlq-kind", kind.encode()),
+                    ("x-dlq-reasons", reasons),
+                    ("x-dlq-consumer", self.name.encode()),
+                    ("x-dlq-original-topic", delivery.topic.encode()),
+                    ("x-dlq-original-partition", str(delivery.partition).encode()),
+                    ("x-dlq-original-offset", str(delivery.offset).encode()),
+                ],
+                aggregate_type="dead_letter",
+                aggregate_id=delivery.position,
+                event_type=kind,
+            )
+            if run_hook and self.on_reject is not None:
+                await self.on_reject(session, delivery, problems)
+        self._committed()
+        log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
+                 offset=delivery.offset, reasons=kind, codes=[p.code for p in problems])
+
+    def _committed(self) -> None:
+        if self.on_committed is not None:
+            self.on_committed()
+
+    def _count(self, outcome: str) -> str:
+        MESSAGES.labels(consumer=self.name, outcome=outcome).inc()
+        return outcome

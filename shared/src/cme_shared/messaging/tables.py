@@ -1,0 +1,60 @@
+"""The kit's own tables, added to each service's metadata and created by each service's migration.
+
+outbox: events written in the same transaction as the domain change, published later by the relay
+        (Debezium's outbox shape: aggregate type and id, event type, payload).
+inbox:  (consumer, message_id) pairs of messages already handled, inserted in the same transaction as
+        the handler's writes, so a redelivered message changes nothing.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("topic", Text, nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+        Column("aggregate_type", Text, nullable=False),
+        Column("aggregate_id", Text, nullable=False),
+        Column("event_type", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", Text, nullable=False),
+        Column("message_id", Text, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "message_id"),
+    )
+
+
+class KitTables:
+    """The outbox and inbox of one service's metadata."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        self.outbox = outbox_table(metadata)
+        self.inbox = inbox_table(metadata)

@@ -1,0 +1,10 @@
+"""Prometheus metrics shared by the kit; services add their own beside them."""
+
+from prometheus_client import Counter
+
+MESSAGES = Counter(
+    "cme_consumed_messages_total", "Kafka records settled by a reliable consumer", ["consumer", "outcome"]
+)
+HTTP_REQUESTS = Counter(
+    "cme_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)

@@ -1,0 +1,93 @@
+"""One service's running parts: database, outbox relay, Kafka subscribers. Built the same way by all four."""
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+
+from .contracts.referrals import Problem
+from .contracts.topics import TopicNames
+from .db import create_engine, session_factory
+from .logging import get_logger
+from .messaging.consumer import Delivery, Handler, ReliableConsumer, RejectHook
+from .messaging.inbox import Inbox
+from .messaging.outbox import Outbox, OutboxRelay
+from .messaging.tables import KitTables
+from .ops import ensure_topics
+from .settings import ServiceSettings
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+__all__ = ["Delivery", "Problem", "ServiceRuntime"]
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, kit: KitTables) -> None:
+        self.settings = settings
+        self.topics = TopicNames(settings.topic_namespace)
+        self.engine = create_engine(settings.database_url.get_secret_value())
+        self.sessions = session_factory(self.engine)
+        self.kit = kit
+        self.outbox = Outbox(kit)
+        self.inbox = Inbox(kit)
+        self.relay = OutboxRelay(
+            self.engine, kit, bootstrap_servers=settings.kafka_bootstrap,
+            batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+        )
+        self.broker = KafkaBroker(settings.kafka_bootstrap, logger=None, client_id=settings.service_name)
+        self.consumers: list[ReliableConsumer[Any]] = []
+
+    def consume(
+        self,
+        name: str,
+        topic: str,
+        parse: Callable[[Delivery], T],
+        handle: Handler[T],
+        on_reject: RejectHook | None = None,
+    ) -> ReliableConsumer[T]:
+        """Subscribe `handle` to `topic` (contract name; the namespace is added here) with the kit's guarantees."""
+        consumer = ReliableConsumer(
+            name=name, topic=self.topics(topic), group_id=self.settings.group_id(name),
+            parse=parse, handle=handle, sessions=self.sessions, outbox=self.outbox, inbox=self.inbox,
+            on_reject=on_reject, on_committed=self.relay.nudge,
+            max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
+        )
+        consumer.register(self.broker)
+        self.consumers.append(consumer)
+        return consumer
+
+    async def start(self) -> None:
+        if self.settings.create_topics:
+            await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_with_dlqs())
+        await self.relay.start()
+        await self.broker.start()
+        log.info("service_started", port=self.settings.http_port)
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self.relay.stop()
+        await self.engine.dispose()
+        log.info("service_stopped")
+
+    async def readiness(self) -> dict[str, bool]:
+        """Kafka and the service's own database must both answer."""
+
+        async def database() -> bool:
+            try:
+                async with self.engine.connect() as conn:
+                    await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+                return True
+            except Exception:
+                return False
+
+        async def kafka() -> bool:
+            try:
+                return bool(await self.broker.ping(timeout=2))
+            except Exception:
+                return False
+
+        db_ok, kafka_ok = await asyncio.gather(database(), kafka())
+        return {"database": db_ok, "kafka": kafka_ok, "outbox_relay": self.relay.healthy}

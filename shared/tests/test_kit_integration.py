@@ -1,0 +1,271 @@
+"""The messaging kit on the real broker and database: the guarantees every service relies on."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from cme_shared.contracts.events import Event
+from cme_shared.contracts.topics import TopicNames, dlq
+from cme_shared.db import create_engine, session_factory
+from cme_shared.messaging.consumer import Delivery, ReliableConsumer, json_model_parser
+from cme_shared.messaging.inbox import Inbox
+from cme_shared.messaging.outbox import Outbox, OutboxRelay, pending_count
+from cme_shared.messaging.tables import KitTables
+from cme_shared.testing.infra import Infra
+from cme_shared.testing.kafka import TopicReader, eventually, produce
+
+pytestmark = pytest.mark.integration
+
+metadata = MetaData()
+kit = KitTables(metadata)
+# The "domain effect" of the test handler: one row per widget, a counter of how often it was applied.
+widgets = Table("widgets", metadata, Column("widget_id", Text, primary_key=True), Column("applied", Integer))
+
+TOPIC = "kit.widgets.v1"
+
+
+class WidgetMade(Event):
+    widget_id: str
+
+
+def widget_event(widget_id: str) -> WidgetMade:
+    return WidgetMade(event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), widget_id=widget_id)
+
+
+@pytest_asyncio.fixture
+async def engine(databases) -> AsyncIterator[AsyncEngine]:
+    url = await databases.create_empty("intake")
+    eng = create_engine(url)
+    async with eng.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield eng
+    await eng.dispose()
+
+
+@pytest_asyncio.fixture
+async def topic(infra: Infra, namespace: TopicNames) -> str:
+    from cme_shared.ops import ensure_topics
+
+    name = namespace(TOPIC)
+    await ensure_topics(infra.kafka_bootstrap, [name, dlq(name)], partitions=1)
+    return name
+
+
+async def apply_widget(session: AsyncSession, event: WidgetMade, _delivery: Delivery) -> None:
+    await session.execute(
+        insert(widgets).values(widget_id=event.widget_id, applied=1).on_conflict_do_update(
+            index_elements=["widget_id"], set_={"applied": widgets.c.applied + 1}
+        )
+    )
+
+
+async def applied(engine: AsyncEngine, widget_id: str) -> int | None:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(widgets.c.applied).where(widgets.c.widget_id == widget_id))).scalar()
+
+
+def make_consumer(engine: AsyncEngine, topic: str, handle=apply_widget, group: str | None = None,
+                  max_attempts: int = 3) -> ReliableConsumer[WidgetMade]:
+    return ReliableConsumer(
+        name="widgets", topic=topic, group_id=group or f"{topic}.widgets", parse=json_model_parser(WidgetMade),
+        handle=handle, sessions=session_factory(engine), outbox=Outbox(kit), inbox=Inbox(kit),
+        max_attempts=max_attempts, backoff_seconds=0.05,
+    )
+
+
+@pytest_asyncio.fixture
+async def relay(engine: AsyncEngine, infra: Infra) -> AsyncIterator[OutboxRelay]:
+    r = OutboxRelay(engine, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05)
+    await r.start()
+    yield r
+    await r.stop()
+
+
+async def start_broker(infra: Infra, *consumers: ReliableConsumer) -> KafkaBroker:
+    broker = KafkaBroker(infra.kafka_bootstrap, logger=None)
+    for consumer in consumers:
+        consumer.register(broker)
+    await broker.start()
+    return broker
+
+
+async def test_an_event_committed_before_a_crash_is_published_after_restart(engine, infra, topic):
+    # The process commits the domain change with its event, then dies before any relay publishes.
+    async with session_factory(engine).begin() as session:
+        await apply_widget(session, widget_event("w-1"), None)  # type: ignore[arg-type]
+        event_id = await Outbox(kit).add(session, topic=topic, event=widget_event("w-1"),
+                                         aggregate_type="widget", aggregate_id="w-1")
+    assert await pending_count(engine, kit) == 1
+
+    # A new process starts with a fresh engine: its relay publishes what the dead one left behind.
+    fresh = create_engine(engine.url.render_as_string(hide_password=False))
+    relay = OutboxRelay(fresh, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05)
+    async with TopicReader(infra.kafka_bootstrap, topic) as reader:
+        await relay.start()
+        try:
+            records = await reader.wait_for(lambda rs: len(rs) >= 1)
+            await reader.settle(1.0)
+        finally:
+            await relay.stop()
+            await fresh.dispose()
+    assert len(reader.records) == 1
+    record = records[0]
+    assert dict(record.headers)["event_id"] == str(event_id).encode()
+    assert record.key == b"w-1"  # keyed by aggregate id
+    assert json.loads(record.value)["widget_id"] == "w-1"
+    assert await pending_count(engine, kit) == 0
+
+
+async def test_a_redelivered_event_changes_nothing(engine, infra, topic):
+    event = widget_event("w-2")
+    for _ in range(3):  # the same event id three times, as a relay crash between send and mark would do
+        await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), key=b"w-2",
+                      headers=[("event_id", str(event.event_id).encode())])
+    later = widget_event("w-3")
+    await produce(infra.kafka_bootstrap, topic, later.model_dump_json().encode(), key=b"w-3",
+                  headers=[("event_id", str(later.event_id).encode())])
+    broker = await start_broker(infra, make_consumer(engine, topic))
+    try:
+        await eventually(lambda: applied(engine, "w-3"))
+    finally:
+        await broker.stop()
+    assert await applied(engine, "w-2") == 1
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(kit.inbox))).scalar() == 2
+
+
+async def test_a_malformed_record_is_dead_lettered_byte_exact_and_the_partition_flows_on(
+    engine, infra, topic, relay
+):
+    malformed = b'{"widget_id": 42, "event_id": "not-a-uuid"\xff'
+    await produce(infra.kafka_bootstrap, topic, malformed, key=b"k-bad", headers=[("trace", b"abc")], partition=0)
+    good = widget_event("w-4")
+    await produce(infra.kafka_bootstrap, topic, good.model_dump_json().encode(), key=b"w-4", partition=0)
+    consumer = make_consumer(engine, topic)
+    consumer.on_committed = relay.nudge
+    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+        broker = await start_broker(infra, consumer)
+        try:
+            await eventually(lambda: applied(engine, "w-4"))
+            [letter] = await dead_letters.wait_for(lambda rs: len(rs) >= 1)
+        finally:
+            await broker.stop()
+    assert letter.value == malformed
+    assert letter.key == b"k-bad"
+    headers = dict(letter.headers)
+    assert headers["trace"] == b"abc"  # the original headers travel with it
+    assert headers["x-dlq-kind"] == b"unreadable"
+    assert [r["code"] for r in json.loads(headers["x-dlq-reasons"])] == ["not_utf8"]
+    assert headers["x-dlq-original-topic"] == topic.encode()
+
+
+async def test_an_invalid_record_names_each_field_and_rule(engine, infra, topic, relay):
+    await produce(infra.kafka_bootstrap, topic, b'{"event_id": "x", "occurred_at": "2026-01-01T00:00:00Z", "extra": 1}')
+    consumer = make_consumer(engine, topic)
+    consumer.on_committed = relay.nudge
+    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+        broker = await start_broker(infra, consumer)
+        try:
+            [letter] = await dead_letters.wait_for(lambda rs: len(rs) >= 1)
+        finally:
+            await broker.stop()
+    reasons = {(tuple(r["loc"]), r["code"]) for r in json.loads(dict(letter.headers)["x-dlq-reasons"])}
+    assert reasons == {(("event_id",), "uuid_parsing"), (("widget_id",), "missing"), (("extra",), "extra_forbidden")}
+
+
+async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(engine, infra, topic, relay):
+    attempts: list[str] = []
+
+    async def flaky(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)  # written, then rolled back with the failure
+        if event.widget_id == "poison":
+            attempts.append(event.widget_id)
+            raise RuntimeError("downstream refused")
+
+    poison, after = widget_event("poison"), widget_event("w-5")
+    for event in (poison, after):
+        await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+                      headers=[("event_id", str(event.event_id).encode())])
+    consumer = make_consumer(engine, topic, handle=flaky, max_attempts=3)
+    consumer.on_committed = relay.nudge
+    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+        broker = await start_broker(infra, consumer)
+        try:
+            await eventually(lambda: applied(engine, "w-5"))
+            [letter] = await dead_letters.wait_for(lambda rs: len(rs) >= 1)
+        finally:
+            await broker.stop()
+    assert attempts == ["poison"] * 3
+    assert await applied(engine, "poison") is None  # no partial effect survived
+    assert dict(letter.headers)["x-dlq-kind"] == b"handler_failed"
+    assert json.loads(letter.value)["widget_id"] == "poison"
+
+
+async def committed_offset(bootstrap: str, group: str, topic: str) -> int | None:
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await probe.start()
+    try:
+        return await probe.committed(TopicPartition(topic, 0))
+    finally:
+        await probe.stop()
+
+
+async def test_the_offset_is_committed_only_after_the_handler_transaction(engine, infra, topic):
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)
+        inside.set()
+        await release.wait()
+
+    event = widget_event("w-6")
+    await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0)
+    group = f"{topic}.slow"
+    broker = await start_broker(infra, make_consumer(engine, topic, handle=slow, group=group))
+    try:
+        await asyncio.wait_for(inside.wait(), 30)
+        await asyncio.sleep(1.0)  # long enough for any auto-commit to have happened
+        assert await committed_offset(infra.kafka_bootstrap, group, topic) is None
+        assert await applied(engine, "w-6") is None
+        release.set()
+        await eventually(lambda: applied(engine, "w-6"))
+        assert await eventually(lambda: committed_offset(infra.kafka_bootstrap, group, topic)) == 1
+    finally:
+        release.set()
+        await broker.stop()
+
+
+async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine, infra, topic):
+    inside = asyncio.Event()
+
+    async def never_finishes(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)
+        inside.set()
+        await asyncio.sleep(3600)
+
+    event = widget_event("w-7")
+    await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+                  headers=[("event_id", str(event.event_id).encode())])
+    group = f"{topic}.restart"
+    first = await start_broker(infra, make_consumer(engine, topic, handle=never_finishes, group=group))
+    await asyncio.wait_for(inside.wait(), 30)
+    await first.stop()  # the process dies mid-transaction: nothing committed, offset included
+    assert await applied(engine, "w-7") is None
+
+    second = await start_broker(infra, make_consumer(engine, topic, group=group))
+    try:
+        assert await eventually(lambda: applied(engine, "w-7")) == 1
+        await asyncio.sleep(1.0)
+        assert await applied(engine, "w-7") == 1
+    finally:
+        await second.stop()
