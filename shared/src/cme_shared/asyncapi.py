@@ -80,3 +80,51 @@ def build_document(title: str, version: str, description: str, channels: list[Ch
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
     }
+
+
+def render_markdown(document: dict[str, Any]) -> str:
+    """A readable rendering of an AsyncAPI document for partners: channels, then every schema's fields."""
+    lines = [f"# {document['info']['title']} — AsyncAPI {document['asyncapi']}", "",
+             document["info"]["description"], "",
+             "Generated from the pydantic models intake validates with; do not edit by hand.", "",
+             "## Channels", "", "| topic | direction (from the service) | message | description |",
+             "|---|---|---|---|"]
+    messages = document["components"]["messages"]
+    for operation in document["operations"].values():
+        channel_id = operation["channel"]["$ref"].rsplit("/", 1)[1]
+        channel = document["channels"][channel_id]
+        message_id = next(iter(channel["messages"]))
+        lines.append(f"| `{channel['address']}` | {operation['action']} | {messages[message_id]['name']} | "
+                     f"{channel['description']} |")
+    lines += ["", "## Schemas", ""]
+    for name, schema in document["components"]["schemas"].items():
+        lines += [f"### {name}", ""]
+        if "enum" in schema:
+            lines += ["One of: " + ", ".join(f"`{v}`" for v in schema["enum"]), ""]
+            continue
+        required = set(schema.get("required", []))
+        lines += ["| field | type | required | notes |", "|---|---|---|---|"]
+        for field, spec in schema.get("properties", {}).items():
+            notes = []
+            merged = {**next((s for s in spec.get("anyOf", []) if s.get("type") != "null"), {}), **spec}
+            for key in ("maxLength", "minLength", "maxItems", "default", "format", "x-data-category"):
+                if key in merged:
+                    notes.append(f"{key}: {merged[key]}")
+            lines.append(f"| `{field}` | {_type_of(spec)} | {'yes' if field in required else 'no'} | "
+                         f"{'; '.join(str(n) for n in notes)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _type_of(spec: dict[str, Any]) -> str:
+    if "$ref" in spec:
+        return spec["$ref"].rsplit("/", 1)[1]
+    if "anyOf" in spec:
+        return " \\| ".join(_type_of(s) for s in spec["anyOf"])
+    if "const" in spec:
+        return f"`{spec['const']}`"
+    if "enum" in spec:
+        return " \\| ".join(f"`{v}`" for v in spec["enum"])
+    if spec.get("type") == "array":
+        return f"list of {_type_of(spec.get('items', {}))}"
+    return str(spec.get("type", "any"))
