@@ -39,6 +39,21 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int = PART
         await admin.close()
 
 
+async def delete_namespace(bootstrap: str, namespace: str) -> int:
+    """Delete every topic under a (test) namespace; never the unprefixed production names."""
+    if not namespace:
+        raise ValueError("refusing to delete topics without a namespace")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cme-ops")
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(namespace)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
+    finally:
+        await admin.close()
+
+
 @app.command("create-topics")
 def create_topics(namespace: Annotated[str, typer.Option()] = "") -> None:
     settings = ServiceSettings()

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from ..contracts.topics import TopicNames
 from ..migrations import upgrade
-from ..ops import ensure_topics
+from ..ops import delete_namespace, ensure_topics
 from ..settings import ServiceSettings
 from .infra import Infra, provide_infra
 
@@ -71,11 +71,12 @@ async def databases(infra: Infra) -> AsyncIterator[Databases]:
 
 
 @pytest_asyncio.fixture
-async def namespace(infra: Infra) -> TopicNames:
-    """A fresh topic namespace with every platform topic (and DLQ) created in it."""
+async def namespace(infra: Infra) -> AsyncIterator[TopicNames]:
+    """A fresh topic namespace with every platform topic (and DLQ) created in it; deleted afterwards."""
     names = TopicNames(f"t{secrets.token_hex(4)}.")
     await ensure_topics(infra.kafka_bootstrap, names.all_with_dlqs())
-    return names
+    yield names
+    await delete_namespace(infra.kafka_bootstrap, names.namespace)
 
 
 def service_settings(settings_cls: type[ServiceSettings], infra: Infra, names: TopicNames, database_url: str,

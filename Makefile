@@ -1,0 +1,107 @@
+# Local runtime of the CME platform: a real Kafka broker and PostgreSQL without
+# Docker, plus the four services. See deploy/README.md.
+#
+#   make up | down | clean | demo | test | token ROLE=... | verify-log
+#   make infra (Kafka + PostgreSQL only) | status | logs [LOG=kafka]
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+
+BIN := deploy/bin
+PY  := .venv/bin/python
+
+# Test-suite connection settings (contract section 1 addresses).
+TEST_ENV := CME_TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092 \
+            CME_TEST_PG_ADMIN_DSN=postgresql://cme_test:cme_test@127.0.0.1:5432/postgres
+
+.PHONY: help up down clean demo test token verify-log infra prereqs venv \
+        kafka-install kafka postgres topics services status logs
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
+
+# ---------------------------------------------------------------- building blocks
+
+prereqs:  ## check java 17+, mvn, python 3.11+ (and apt-get if PostgreSQL is missing)
+	@$(BIN)/prereqs.sh
+
+venv: prereqs  ## create .venv and install requirements-dev.txt when its inputs changed
+	@$(BIN)/venv.sh
+
+kafka-install: prereqs  ## fetch the Kafka jars from Maven Central (once, into the cache folder)
+	@$(BIN)/kafka.sh install
+
+kafka: venv kafka-install  ## start Kafka on 127.0.0.1:9092
+	@$(BIN)/kafka.sh start
+
+postgres: prereqs  ## install (apt) and start PostgreSQL on 127.0.0.1:5432, create roles/databases
+	@$(BIN)/postgres.sh install
+	$(BIN)/postgres.sh start
+	$(BIN)/postgres.sh bootstrap
+
+infra: kafka postgres  ## Kafka and PostgreSQL only (what the tests need)
+
+topics: kafka  ## create the Kafka topics (idempotent)
+	@CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 $(PY) -m cme_shared.ops create-topics
+
+services: infra  ## migrate and start the four services, wait for /readyz
+	@$(BIN)/services.sh start
+
+# -------------------------------------------------------------------- contract
+
+up:  ## install what is missing, start everything, return when all four are ready
+	@mkdir -p .local/run
+	rm -f .local/run/changes
+	$(MAKE) --no-print-directory services
+	if [[ -s .local/run/changes ]]; then
+	  echo "make up: done; all four services are ready (8001-8004)."
+	else
+	  echo "make up: everything was already installed and running; nothing changed."
+	fi
+
+down:  ## stop the services, Kafka and PostgreSQL (data is kept)
+	@$(BIN)/services.sh stop
+	$(BIN)/kafka.sh stop
+	$(BIN)/postgres.sh stop
+
+clean: down  ## down, then delete .local/ (all local data)
+	@$(BIN)/postgres.sh destroy
+	rm -rf .local
+	echo "removed .local/ (the Kafka jars stay cached in $${CME_CACHE:-$$HOME/.cache/cme})"
+
+demo: up  ## up, then play the demo scenario
+	@CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \
+	  $(PY) deploy/demo.py
+
+test: infra  ## run the whole test suite against real Kafka and PostgreSQL (PYTEST_ARGS=...)
+	@$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+token: venv  ## print a development JWT: make token ROLE=officer [BOROUGH=..] [SUB=..] [ORG_ID=..]
+	@if [[ -z "$(ROLE)" ]]; then
+	  echo "usage: make token ROLE=officer|manager|dpo|auditor|partner [BOROUGH=westminster] [SUB=user-id] [ORG_ID=org]" >&2
+	  exit 2
+	fi
+	CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" $(PY) -m cme_shared.token --role '$(ROLE)' \
+	  $(if $(BOROUGH),--borough '$(BOROUGH)') $(if $(SUB),--sub '$(SUB)') $(if $(ORG_ID),--org-id '$(ORG_ID)')
+
+verify-log: venv postgres  ## check the disclosure log end to end (non-zero on inconsistency)
+	@$(BIN)/services.sh exec disclosure verify-log
+
+# --------------------------------------------------------------------- extras
+
+status:  ## what runs and answers
+	@$(BIN)/kafka.sh status || true
+	$(BIN)/postgres.sh status || true
+	$(BIN)/services.sh status || true
+
+logs:  ## last lines of every log, or follow one: make logs LOG=kafka
+	@if [[ -n "$(LOG)" ]]; then
+	  exec tail -n 100 -F .local/logs/$(LOG).log
+	fi
+	shopt -s nullglob
+	for f in .local/logs/*.log; do
+	  echo "===== $$f"
+	  tail -n 20 "$$f"
+	done
