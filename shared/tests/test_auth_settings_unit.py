@@ -25,8 +25,8 @@ def test_production_needs_a_jwks_url():
 
 
 def test_a_development_token_round_trips_with_its_claims():
-    settings = ServiceSettings(jwt_secret="s" * 40)
-    token = issue_development_token("s" * 40, sub="u1", roles=["officer"], borough="westminster")
+    settings = ServiceSettings(jwt_secret="s" * 64)
+    token = issue_development_token("s" * 64, sub="u1", roles=["officer"], borough="westminster")
     principal = TokenVerifier(settings).verify(token)
     assert principal == Principal(sub="u1", roles=frozenset({Role.OFFICER}), borough=Borough.WESTMINSTER)
     assert principal.boroughs() == {Borough.WESTMINSTER}
@@ -36,16 +36,16 @@ def test_a_development_token_round_trips_with_its_claims():
     "token",
     [
         issue_development_token("wrong-secret" * 4, sub="u1", roles=["officer"]),
-        jwt.encode({"sub": "u1", "roles": ["officer"], "exp": int(time.time()) - 10}, "s" * 40, algorithm="HS256"),
-        jwt.encode({"roles": ["officer"], "exp": int(time.time()) + 60}, "s" * 40, algorithm="HS256"),
-        jwt.encode({"sub": "u1", "roles": ["officer"], "exp": int(time.time()) + 60}, "s" * 40, algorithm="HS384"),
-        jwt.encode({"sub": "u1", "roles": ["wizard"], "exp": int(time.time()) + 60}, "s" * 40, algorithm="HS256"),
+        jwt.encode({"sub": "u1", "roles": ["officer"], "exp": int(time.time()) - 10}, "s" * 64, algorithm="HS256"),
+        jwt.encode({"roles": ["officer"], "exp": int(time.time()) + 60}, "s" * 64, algorithm="HS256"),
+        jwt.encode({"sub": "u1", "roles": ["officer"], "exp": int(time.time()) + 60}, "s" * 64, algorithm="HS384"),
+        jwt.encode({"sub": "u1", "roles": ["wizard"], "exp": int(time.time()) + 60}, "s" * 64, algorithm="HS256"),
     ],
     ids=["bad-signature", "expired", "no-sub", "other-algorithm", "unknown-role"],
 )
 def test_bad_tokens_are_refused_with_401(token):
     with pytest.raises(ApiError) as refused:
-        TokenVerifier(ServiceSettings(jwt_secret="s" * 40)).verify(token)
+        TokenVerifier(ServiceSettings(jwt_secret="s" * 64)).verify(token)
     assert refused.value.status == 401
 
 
