@@ -23,6 +23,8 @@ SAFE_KEYS = frozenset(
         "disclosure_id", "request_id", "referral_id_hash", "source_type", "outcome",
         "reasons", "codes", "consumer", "aggregate_type", "exc_info", "exception", "role",
         "borough", "tree_size", "leaf_index", "migration", "revision", "env", "version",
+        # rights: ids, kinds and codes only (never who asked or about whom)
+        "collection_id", "target_service", "request_type", "clock_event", "from_status", "to_status",
     }
 )
 REDACTED = "[redacted]"

@@ -1,23 +1,68 @@
 """create_app(): disclosure's HTTP API and Kafka subscribers on the shared runtime."""
 
-from fastapi import FastAPI
+import uuid
+from datetime import UTC, datetime
 
-from cme_shared.asyncapi import build_document
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cme_shared.asyncapi import ChannelDoc, build_document
+from cme_shared.contracts import topics
+from cme_shared.contracts.log import TreeHeadPublished
+from cme_shared.contracts.rights import DataCollectionReply, DataCollectionRequest, SubjectRestricted
+from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
 
 from .adapters.tables import kit
+from .domain.policy import load_policy
+from .domain.tree_head import SignedTreeHead
+from .entrypoints import http, kafka
+from .service_layer.disclosures import Deps
+from .service_layer.log import KeyRing, MerkleLog
 from .settings import DisclosureSettings
+
+LOG_AGGREGATE = "disclosure-log"  # one key: heads keep their order on the topic
+
+CHANNELS = [
+    ChannelDoc(topics.SHARE_EVENTS, "receive", "Shares other services made; each becomes a log leaf.", ShareMade,
+               key="the sharing service's aggregate id"),
+    ChannelDoc(topics.RIGHTS_EVENTS, "receive", "Restrictions (Art 18) and their lifting; other kinds ignored.",
+               SubjectRestricted, key="rights request id"),
+    ChannelDoc(topics.DATA_COLLECTION_REQUESTS, "receive",
+               "Access request data collection; kinds other than data_collection are ignored.",
+               DataCollectionRequest, key="collection id"),
+    ChannelDoc(topics.DATA_COLLECTION_REPLIES, "send", "The subject's shares, with recipients, in chunks.",
+               DataCollectionReply, key="collection id"),
+    ChannelDoc(topics.TREE_HEADS, "send", "Every signed tree head of the disclosure log.", TreeHeadPublished,
+               key=LOG_AGGREGATE),
+]
 
 
 def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
     settings = settings or DisclosureSettings()
     runtime = ServiceRuntime(settings, kit)
-    return create_service_app(
+
+    async def publish_head(session: AsyncSession, head: SignedTreeHead) -> None:
+        body = head.as_json()
+        event = TreeHeadPublished(
+            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), tree_size=body["tree_size"],
+            root_hash=body["root_hash"], timestamp=body["timestamp"], key_id=body["key_id"],
+            signature=body["signature"], signed_bytes=body["signed_bytes"],
+        )
+        await runtime.outbox.add(session, topic=runtime.topics(topics.TREE_HEADS), event=event,
+                                 aggregate_type="tree_head", aggregate_id=LOG_AGGREGATE)
+
+    log = MerkleLog(KeyRing(settings.configured_signing_key()), on_head=publish_head)
+    deps = Deps(log=log, policy=load_policy(settings.disclosure_policy_file))
+    kafka.subscribe(runtime, deps)
+    app = create_service_app(
         runtime,
         title="CME disclosure",
         description="Every share and decision not to share, policy-checked, in an RFC 6962 log.",
-        routers=[],
-        asyncapi=lambda: build_document("CME disclosure", "1.0.0", "Topics disclosure uses.", [], runtime.topics,
-                                        settings.kafka_bootstrap),
+        routers=[http.disclosures_router(runtime, deps), http.log_router(runtime, log)],
+        asyncapi=lambda: build_document("CME disclosure", "1.0.0", "Topics disclosure uses.", CHANNELS,
+                                        runtime.topics, settings.kafka_bootstrap),
     )
+    app.state.deps = deps
+    return app

@@ -61,6 +61,9 @@ class DataCollectionRequest(Event):
     subject_ids: list[UUID]
     # The requester's own subject id when they are a carer: their own data is not third-party to them.
     requester_subject_ids: list[UUID] = []
+    # The services asked to answer; empty means every service. A re-ask after a timeout names only the
+    # services that have not answered, so the others need not answer twice (rights ignores it if they do).
+    services: list[str] = []
 
 
 class ThirdPartyReason(StrEnum):

@@ -224,3 +224,24 @@ class ReliableConsumer(Generic[T]):
     def _count(self, outcome: str) -> str:
         MESSAGES.labels(consumer=self.name, outcome=outcome).inc()
         return outcome
+
+
+def json_kind_parser(models: dict[str, type[BaseModel]]) -> Callable[[Delivery], Any]:
+    """For a topic several message kinds share: parse the kinds in `models`, return None for any other.
+
+    A message of another kind is some other service's business, not an error: the handler gets None and
+    does nothing. A message of a listed kind that does not validate is Unreadable, as with
+    `json_model_parser`.
+    """
+    parsers = {kind: json_model_parser(model) for kind, model in models.items()}
+
+    def parse(delivery: Delivery) -> Any:
+        try:
+            document = json.loads(delivery.value.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise Unreadable([Problem(loc=[], code="json_invalid", message="message value is not UTF-8 JSON")]) from None
+        kind = document.get("kind") if isinstance(document, dict) else None
+        parser = parsers.get(kind) if isinstance(kind, str) else None
+        return parser(delivery) if parser is not None else None
+
+    return parse

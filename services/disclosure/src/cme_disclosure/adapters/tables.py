@@ -1,8 +1,156 @@
-"""Disclosure's tables (the service's own come with its issue; the kit's outbox and inbox are here from the start)."""
+"""Disclosure's tables: the append-only Merkle log, its purgeable payloads, and the disclosure records.
 
-from sqlalchemy import MetaData
+The log (CONTRACT section 4): `log_leaves` holds the exact bytes of every leaf, `log_nodes` the hash
+of every complete perfect subtree, `tree_heads` every signed head. All three are append-only (the
+service's role may only INSERT and SELECT; triggers refuse UPDATE, DELETE and TRUNCATE even to an
+owner that re-grants itself). A leaf holds no personal data: it commits to the SHA-256 of a payload
+in `leaf_payloads`, which retention may purge while the log still verifies.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from cme_shared.messaging.tables import KitTables
 
 metadata = MetaData()
 kit = KitTables(metadata)
+
+log_leaves = Table(
+    "log_leaves",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf", LargeBinary, nullable=False),  # the exact bytes hashed: SHA-256(0x00 || leaf)
+    Column("appended_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+log_nodes = Table(
+    "log_nodes",
+    metadata,
+    Column("level", SmallInteger, nullable=False),
+    Column("node_index", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "node_index"),
+)
+
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("public_key_pem", Text, nullable=False),
+    # Only a generated development key keeps its private half here; a configured key never does.
+    Column("development_private_key_pem", Text, nullable=True),
+    Column("first_used_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+leaf_payloads = Table(
+    "leaf_payloads",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("payload", LargeBinary, nullable=True),  # NULL once purged; its digest stays in the leaf
+    Column("purged_at", DateTime(timezone=True), nullable=True),
+    Column("purge_reason", Text, nullable=True),
+)
+
+disclosures = Table(
+    "disclosures",
+    metadata,
+    Column("disclosure_id", UUID(as_uuid=True), primary_key=True),
+    Column("origin", Text, nullable=False),  # "request" (POST /disclosures) or the sharing service's name
+    Column("share_ref", Text, nullable=True),  # the sharing service's own reference
+    Column("status", Text, nullable=False),  # pending | shared | refused
+    Column("recipient", JSONB, nullable=False),
+    Column("recipient_type", Text, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("legal_gateway", Text, nullable=False),
+    Column("reference", Text, nullable=True),
+    Column("authorised_officer", Text, nullable=True),
+    Column("categories_requested", JSONB, nullable=False),
+    Column("categories_released", JSONB, nullable=False),
+    Column("fields_released", JSONB, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("restriction_exception", JSONB, nullable=True),
+    Column("policy_findings", JSONB, nullable=False),  # refusal codes, or findings on a share made elsewhere
+    Column("approval_roles", JSONB, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_by_role", Text, nullable=True),
+    Column("borough", Text, nullable=True),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decision", Text, nullable=True),  # approve | refuse
+    Column("decided_by", Text, nullable=True),
+    Column("decider_name", Text, nullable=True),
+    Column("decider_role", Text, nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("shared_at", DateTime(timezone=True), nullable=True),
+    Column("purged_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("origin", "share_ref", name="disclosures_share_ref"),
+    Index("disclosures_report", "status", "requested_at"),
+)
+
+disclosure_subjects = Table(
+    "disclosure_subjects",
+    metadata,
+    Column("disclosure_id", UUID(as_uuid=True), ForeignKey("disclosures.disclosure_id"), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    PrimaryKeyConstraint("disclosure_id", "subject_id"),
+    Index("disclosure_subjects_subject", "subject_id"),
+)
+
+disclosure_leaves = Table(
+    "disclosure_leaves",
+    metadata,
+    Column("disclosure_id", UUID(as_uuid=True), ForeignKey("disclosures.disclosure_id"), nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    PrimaryKeyConstraint("disclosure_id", "leaf_index"),
+)
+
+sar_withholdings = Table(
+    "sar_withholdings",
+    metadata,
+    Column("withholding_id", UUID(as_uuid=True), primary_key=True),
+    Column("disclosure_id", UUID(as_uuid=True), ForeignKey("disclosures.disclosure_id"), nullable=False),
+    Column("exemption", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("decided_by", Text, nullable=False),
+    Column("decider_name", Text, nullable=False),
+    Column("decider_role", Text, nullable=False),
+    Column("review_date", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("sar_withholdings_disclosure", "disclosure_id"),
+)
+
+restrictions = Table(
+    "restrictions",
+    metadata,
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("rights_request_id", UUID(as_uuid=True), nullable=False),
+    Column("restricted_at", DateTime(timezone=True), nullable=False),
+    Column("lifted_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("subject_id", "rights_request_id"),
+)

@@ -1,0 +1,164 @@
+"""The disclosure policy: a table (data, `policy_table.json`) and the rules that read it. Pure.
+
+A request is weighed, never granted automatically (DOMAIN 4): the table says which categories a
+recipient may receive for a purpose, under which gateway, with what reference and whose approval;
+anything not in the table is refused. Only the allowed categories are released (UK GDPR Art 5(1)(c)
+data minimisation) and the fields they stand for are recorded.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from cme_shared.contracts.categories import DataCategory
+
+from .disclosures import RecipientType
+
+# DPA 2018 Sch 2 Part 1 para 4 (immigration) may be applied only by the Secretary of State: a council
+# share must rest on its own gateway and never cite it.
+_IMMIGRATION_EXEMPTION = re.compile(
+    r"\bsch(edule)?\.?\s*2\b(?:(?!\bsch(edule)?\b).)*?\bpara(graph)?\.?\s*4\b", re.IGNORECASE
+)
+
+REQUIREMENTS = frozenset({"reference", "inspector_sign_off", "authorised_officer"})
+
+
+class PolicyRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipient: RecipientType
+    purpose: str
+    categories: list[DataCategory]
+    gateways: list[str]
+    gateway_example: str
+    requires: list[str] = []
+    fields: str | None = None  # a named field list narrowing the catalogue (e.g. CME tracking fields)
+    approval_roles: list[str]
+
+
+class PolicyTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    notes: str = ""
+    field_catalogue: dict[DataCategory, list[str]]
+    cme_tracking_fields: dict[DataCategory, list[str]] = {}
+    inspector_or_above: list[str]
+    rows: list[PolicyRow]
+
+    def row(self, recipient: str, purpose: str) -> PolicyRow | None:
+        for row in self.rows:
+            if row.recipient == recipient and row.purpose == purpose:
+                return row
+        return None
+
+    def fields_for(self, row: PolicyRow, categories: list[DataCategory]) -> list[str]:
+        source = self.field_catalogue
+        if row.fields is not None:
+            source = getattr(self, row.fields)
+        return [f for c in categories for f in source.get(c, [])]
+
+
+def load_policy(path: Path | None = None) -> PolicyTable:
+    text = path.read_text() if path else resources.files(__package__).joinpath("policy_table.json").read_text()
+    table = PolicyTable.model_validate(json.loads(text))
+    for row in table.rows:
+        unknown = set(row.requires) - REQUIREMENTS
+        if unknown:
+            raise ValueError(f"policy row {row.recipient}/{row.purpose}: unknown requirement(s) {sorted(unknown)}")
+        for pattern in row.gateways:
+            re.compile(pattern)
+    return table
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Why a request fails the policy: a code and a message with no personal data."""
+
+    code: str
+    message: str
+    loc: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"loc": list(self.loc), "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    findings: list[Finding]
+    categories_released: list[DataCategory] = field(default_factory=list)
+    categories_not_released: list[DataCategory] = field(default_factory=list)
+    fields_released: list[str] = field(default_factory=list)
+    approval_roles: list[str] = field(default_factory=list)
+
+    @property
+    def allowed(self) -> bool:
+        return not self.findings
+
+
+def normalise_rank(rank: str | None) -> str:
+    if not rank:
+        return ""
+    words = re.sub(r"[^a-z ]", " ", rank.lower()).split()
+    if words and words[0] in ("detective", "acting", "temporary", "det"):
+        words = words[1:]
+    abbreviations = {"di": "inspector", "insp": "inspector", "dci": "chief_inspector", "ci": "chief_inspector",
+                     "supt": "superintendent", "dsupt": "superintendent", "ch supt": "chief_superintendent"}
+    joined = " ".join(words)
+    return abbreviations.get(joined, joined.replace(" ", "_"))
+
+
+def cites_immigration_exemption(gateway: str) -> bool:
+    return bool(_IMMIGRATION_EXEMPTION.search(gateway))
+
+
+def assess(
+    table: PolicyTable,
+    *,
+    recipient_type: str,
+    purpose: str,
+    legal_gateway: str,
+    reference: str | None,
+    requester_rank: str | None,
+    authorised_officer: str | None,
+    categories: list[DataCategory],
+) -> Assessment:
+    """Weigh one request against the table: every failed rule is a finding; no finding, no refusal."""
+    findings: list[Finding] = []
+    if cites_immigration_exemption(legal_gateway):
+        findings.append(Finding(
+            "immigration_exemption_not_available",
+            "DPA 2018 Sch 2 para 4 can be applied only by the Secretary of State; cite the council's own gateway",
+            ("legal_gateway",),
+        ))
+    row = table.row(recipient_type, purpose)
+    if row is None:
+        findings.append(Finding("not_in_policy", f"the policy has no entry for sharing with {recipient_type} "
+                                                 f"for {purpose}", ("purpose",)))
+        return Assessment(findings, categories_not_released=list(dict.fromkeys(categories)))
+    if not any(re.search(p, legal_gateway, re.IGNORECASE) for p in row.gateways):
+        findings.append(Finding("gateway_not_accepted",
+                                f"this share needs a gateway such as: {row.gateway_example}", ("legal_gateway",)))
+    if "reference" in row.requires and not (reference and reference.strip()):
+        code = "notice_reference_required" if recipient_type == RecipientType.DWP else "crime_reference_required"
+        findings.append(Finding(code, "this recipient's request must carry its reference", ("reference",)))
+    if "inspector_sign_off" in row.requires and normalise_rank(requester_rank) not in table.inspector_or_above:
+        findings.append(Finding("inspector_sign_off_required",
+                                "a police request must be signed off at inspector rank or above",
+                                ("recipient", "requester_rank")))
+    if "authorised_officer" in row.requires and not (authorised_officer and authorised_officer.strip()):
+        # Social Security Administration Act 1992 s109B: the notice names the authorised officer.
+        findings.append(Finding("authorised_officer_required",
+                                "a s109B notice must name the authorised officer", ("authorised_officer",)))
+    requested = list(dict.fromkeys(categories))
+    released = [c for c in requested if c in row.categories]
+    withheld = [c for c in requested if c not in row.categories]
+    if not released:
+        findings.append(Finding("no_category_allowed", "none of the requested categories may go to this recipient "
+                                                       "for this purpose", ("categories",)))
+    return Assessment(findings, released, withheld, table.fields_for(row, released), list(row.approval_roles))

@@ -1,0 +1,195 @@
+"""HTTP API (CONTRACT section 4): disclosures, Art 19 recipients, reports, and the log.
+
+Roles: POST /disclosures officer/manager/dpo; decisions manager/dpo (never the requester, and the
+policy row may narrow it, e.g. Home Office shares to the DPO); withholding from SAR dpo; reading
+officer/manager/dpo/auditor (officers see their borough's requests). The log's tree head and public
+key are public, so that anyone can check a signature; leaves and proofs need any authenticated role.
+"""
+
+import base64
+from datetime import date, datetime, time, timezone
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cme_shared.auth import Principal, Role, current_principal, require_roles
+from cme_shared.http.errors import ApiError
+from cme_shared.runtime import ServiceRuntime
+
+from ..domain.disclosures import Decision, DisclosureRequest, Withholding
+from ..domain.tree_head import SIGNATURE_ALGORITHM, key_id, public_key_pem
+from ..service_layer import disclosures, views
+from ..service_layer.disclosures import Actor, Deps, DisclosureError
+from ..service_layer.log import LogRangeError, MerkleLog, known_public_keys
+from . import schemas
+
+MAX_LEAVES_PER_PAGE = 1000
+ROLE_ORDER = (Role.DPO, Role.MANAGER, Role.OFFICER, Role.AUDITOR)
+
+
+def actor(principal: Principal) -> Actor:
+    role = next((r for r in ROLE_ORDER if r in principal.roles), next(iter(principal.roles), ""))
+    return Actor(sub=principal.sub, role=str(role), roles=frozenset(str(r) for r in principal.roles),
+                 borough=principal.borough.value if principal.borough else None)
+
+
+def visible_boroughs(principal: Principal) -> set[str] | None:
+    """None: every record (cross-borough roles); else the officer's borough."""
+    if principal.roles & {Role.MANAGER, Role.DPO, Role.AUDITOR}:
+        return None
+    return {b.value for b in principal.boroughs()}
+
+
+def _api_error(exc: DisclosureError) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message)
+
+
+def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
+    api = APIRouter(tags=["disclosures"])
+    requesters = require_roles(Role.OFFICER, Role.MANAGER, Role.DPO)
+    deciders = require_roles(Role.MANAGER, Role.DPO)
+    readers = require_roles(Role.OFFICER, Role.MANAGER, Role.DPO, Role.AUDITOR)
+    dpo = require_roles(Role.DPO)
+    reporters = require_roles(Role.MANAGER, Role.DPO, Role.AUDITOR)
+
+    async def one(session: AsyncSession, disclosure_id: UUID, principal: Principal) -> schemas.DisclosureRecord:
+        [record] = await views.records(session, [disclosure_id]) or [None]
+        boroughs = visible_boroughs(principal)
+        if record is None or (boroughs is not None and record["borough"] not in boroughs):
+            raise ApiError(404, "not_found", "no such disclosure")
+        return schemas.DisclosureRecord.model_validate(record)
+
+    @api.post("/disclosures", status_code=201, response_model=schemas.DisclosureRecord)
+    async def request_disclosure(body: DisclosureRequest,
+                                 principal: Annotated[Principal, Depends(requesters)]) -> schemas.DisclosureRecord:
+        """Record a request and weigh it against the policy: `pending` awaits a second person's
+        decision; `refused` (with `refusal_reasons`) is a recorded decision not to share."""
+        async with runtime.sessions.begin() as session:
+            disclosure_id = await disclosures.request_disclosure(session, deps, body, actor(principal))
+        runtime.relay.nudge()
+        async with runtime.sessions() as session:
+            return await one(session, disclosure_id, principal)
+
+    @api.post("/disclosures/{disclosure_id}/decision", response_model=schemas.DisclosureRecord)
+    async def decide(disclosure_id: UUID, body: Decision,
+                     principal: Annotated[Principal, Depends(deciders)]) -> schemas.DisclosureRecord:
+        try:
+            async with runtime.sessions.begin() as session:
+                await disclosures.decide(session, deps, disclosure_id, body, actor(principal))
+        except DisclosureError as exc:
+            raise _api_error(exc) from None
+        runtime.relay.nudge()
+        async with runtime.sessions() as session:
+            return await one(session, disclosure_id, principal)
+
+    @api.post("/disclosures/{disclosure_id}/withholding", response_model=schemas.DisclosureRecord)
+    async def withhold(disclosure_id: UUID, body: Withholding,
+                       principal: Annotated[Principal, Depends(dpo)]) -> schemas.DisclosureRecord:
+        """Withhold this one share from the subject's access requests until `review_date`."""
+        try:
+            async with runtime.sessions.begin() as session:
+                await disclosures.withhold_from_sar(session, deps, disclosure_id, body, actor(principal))
+        except DisclosureError as exc:
+            raise _api_error(exc) from None
+        runtime.relay.nudge()
+        async with runtime.sessions() as session:
+            return await one(session, disclosure_id, principal)
+
+    @api.get("/disclosures", response_model=list[schemas.DisclosureRecord])
+    async def list_disclosures(subject_id: UUID,
+                               principal: Annotated[Principal, Depends(readers)]) -> list[schemas.DisclosureRecord]:
+        async with runtime.sessions() as session:
+            records = await views.for_subject(session, subject_id, visible_boroughs(principal))
+        return [schemas.DisclosureRecord.model_validate(r) for r in records]
+
+    @api.get("/disclosures/{disclosure_id}", response_model=schemas.DisclosureRecord)
+    async def get_disclosure(disclosure_id: UUID,
+                             principal: Annotated[Principal, Depends(readers)]) -> schemas.DisclosureRecord:
+        async with runtime.sessions() as session:
+            return await one(session, disclosure_id, principal)
+
+    @api.get("/subjects/{subject_id}/recipients", response_model=list[schemas.RecipientToNotify])
+    async def recipients(subject_id: UUID,
+                         _principal: Annotated[Principal, Depends(requesters)]) -> list[schemas.RecipientToNotify]:
+        """UK GDPR Art 19: the organisations this subject's data was shared with, to tell them of a
+        rectification, erasure or restriction."""
+        async with runtime.sessions() as session:
+            lines = await views.recipients_to_notify(session, subject_id)
+        return [schemas.RecipientToNotify.model_validate(line) for line in lines]
+
+    @api.get("/reports/shares", response_model=list[schemas.ReportLine])
+    async def shares_report(
+        _principal: Annotated[Principal, Depends(reporters)],
+        from_: Annotated[date | None, Query(alias="from")] = None,
+        to: Annotated[date | None, Query(description="exclusive")] = None,
+    ) -> list[schemas.ReportLine]:
+        """Requests by month (UTC), recipient type and purpose, counted by outcome."""
+        start = datetime.combine(from_, time(), timezone.utc) if from_ else None
+        end = datetime.combine(to, time(), timezone.utc) if to else None
+        async with runtime.sessions() as session:
+            lines = await views.shares_report(session, start, end)
+        return [schemas.ReportLine.model_validate(line) for line in lines]
+
+    return api
+
+
+def log_router(runtime: ServiceRuntime, log: MerkleLog) -> APIRouter:
+    api = APIRouter(prefix="/log", tags=["log"])
+    authenticated = Depends(current_principal)
+
+    @api.get("/tree-head", response_model=schemas.TreeHeadOut)
+    async def tree_head() -> schemas.TreeHeadOut:
+        """The latest signed tree head (public). The signature covers `signed_bytes`: UTF-8 JSON of
+        {key_id, root_hash, timestamp, tree_size}, keys sorted, no whitespace."""
+        async with runtime.sessions.begin() as session:
+            head = await log.latest_head(session)
+        return schemas.TreeHeadOut.model_validate(head.as_json())
+
+    @api.get("/public-key", response_model=schemas.PublicKeyOut)
+    async def public_key() -> schemas.PublicKeyOut:
+        """The key signing tree heads now (public), and every key that signed before."""
+        async with runtime.sessions.begin() as session:
+            key = (await log.keys.signer(session)).public_key()
+            known = await known_public_keys(session)
+        current = key_id(key)
+        return schemas.PublicKeyOut(
+            key_id=current, public_key_pem=public_key_pem(key), algorithm=SIGNATURE_ALGORITHM,
+            previous_keys=[{"key_id": k["key_id"], "public_key_pem": k["public_key_pem"],
+                            "first_used_at": k["first_used_at"].isoformat()} for k in known if k["key_id"] != current],
+        )
+
+    @api.get("/leaves", response_model=schemas.LeavesOut, dependencies=[authenticated])
+    async def leaves(start: Annotated[int, Query(ge=0)],
+                     end: Annotated[int, Query(ge=0, description="exclusive")]) -> schemas.LeavesOut:
+        if end < start:
+            raise ApiError(400, "out_of_range", "end must not be below start", ["query", "end"])
+        end = min(end, start + MAX_LEAVES_PER_PAGE)
+        async with runtime.sessions() as session:
+            rows = await log.leaves(session, start, end)
+        return schemas.LeavesOut(start=start, end=start + len(rows), leaves=[
+            schemas.LeafOut(leaf_index=i, leaf=base64.b64encode(leaf).decode()) for i, leaf in rows
+        ])
+
+    @api.get("/proofs/inclusion", response_model=schemas.ProofOut, dependencies=[authenticated])
+    async def inclusion(leaf_index: Annotated[int, Query(ge=0)],
+                        tree_size: Annotated[int, Query(ge=1)]) -> schemas.ProofOut:
+        try:
+            async with runtime.sessions() as session:
+                proof = await log.inclusion_proof(session, leaf_index, tree_size)
+        except LogRangeError as exc:
+            raise ApiError(400, "out_of_range", str(exc), ["query"]) from None
+        return schemas.ProofOut(proof=[h.hex() for h in proof], leaf_index=leaf_index, tree_size=tree_size)
+
+    @api.get("/proofs/consistency", response_model=schemas.ProofOut, dependencies=[authenticated])
+    async def consistency(first: Annotated[int, Query(ge=1)],
+                          second: Annotated[int, Query(ge=1)]) -> schemas.ProofOut:
+        try:
+            async with runtime.sessions() as session:
+                proof = await log.consistency_proof(session, first, second)
+        except LogRangeError as exc:
+            raise ApiError(400, "out_of_range", str(exc), ["query"]) from None
+        return schemas.ProofOut(proof=[h.hex() for h in proof], first=first, second=second)
+
+    return api

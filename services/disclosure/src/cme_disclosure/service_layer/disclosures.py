@@ -1,0 +1,302 @@
+"""Disclosure handlers: request, decide, withhold from SAR, shares reported by other services, purge.
+
+Every request, decision and share is a leaf of the log, appended in the same transaction as the
+disclosure record, so the record and its proof never disagree (DOMAIN 4; ICO Data Sharing Code).
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cme_shared.contracts.shares import ShareMade
+
+from ..adapters.tables import disclosure_leaves, disclosure_subjects, disclosures, leaf_payloads, restrictions
+from ..adapters.tables import sar_withholdings
+from ..domain.disclosures import Decision, DisclosureRequest, Status, Withholding
+from ..domain.entries import Entry, LeafKind, entry
+from ..domain.policy import Finding, PolicyTable, assess
+from .log import MerkleLog
+
+
+class DisclosureError(Exception):
+    """A request the rules turn away; the HTTP layer maps it to an error body (no personal data)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, from the token: the id, the role they act in, their borough."""
+
+    sub: str
+    role: str
+    roles: frozenset[str]
+    borough: str | None = None
+
+
+@dataclass
+class Deps:
+    log: MerkleLog
+    policy: PolicyTable
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+async def active_restrictions(session: AsyncSession, subject_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await session.execute(
+        select(restrictions.c.subject_id).where(
+            restrictions.c.subject_id.in_(subject_ids), restrictions.c.lifted_at.is_(None)
+        )
+    )
+    return {r.subject_id for r in rows}
+
+
+def _restriction_findings(restricted: set[uuid.UUID], exception: dict[str, Any] | None) -> list[Finding]:
+    # UK GDPR Art 18(2): a restricted subject's data is not shared unless consent, legal claims,
+    # protection of another person or important public interest is recorded.
+    if restricted and exception is None:
+        return [Finding("subject_restricted", f"{len(restricted)} subject(s) are restricted (UK GDPR Art 18); "
+                                              "record an Art 18(2) exception to share", ("subject_ids",))]
+    return []
+
+
+def _facts(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What a leaf may say: nothing personal."""
+    return {
+        "recipient_type": row["recipient_type"],
+        "recipient_org_id": row["recipient"].get("org_id"),
+        "purpose": row["purpose"],
+        "categories": row["categories_released"] or row["categories_requested"],
+        "subject_count": len(row["subject_ids"]),
+        **extra,
+    }
+
+
+async def _append(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, entries: list[Entry]) -> list[int]:
+    appended = await deps.log.append(session, entries)
+    indices = [appended.index_of(i) for i in range(len(entries))]
+    await session.execute(insert(disclosure_leaves), [
+        {"disclosure_id": disclosure_id, "leaf_index": index, "kind": e.kind.value} for index, e in zip(indices, entries)
+    ])
+    return indices
+
+
+async def request_disclosure(session: AsyncSession, deps: Deps, body: DisclosureRequest, actor: Actor) -> uuid.UUID:
+    now = deps.clock()
+    disclosure_id = uuid.uuid4()
+    assessment = assess(
+        deps.policy, recipient_type=body.recipient.type, purpose=body.purpose, legal_gateway=body.legal_gateway,
+        reference=body.reference, requester_rank=body.recipient.requester_rank,
+        authorised_officer=body.authorised_officer, categories=body.categories,
+    )
+    subject_ids = list(dict.fromkeys(body.subject_ids))
+    exception = body.restriction_exception.model_dump(mode="json") if body.restriction_exception else None
+    findings = assessment.findings + _restriction_findings(await active_restrictions(session, subject_ids), exception)
+    status = Status.REFUSED if findings else Status.PENDING
+    row: dict[str, Any] = {
+        "disclosure_id": disclosure_id, "origin": "request", "status": status.value,
+        "recipient": body.recipient.model_dump(mode="json"), "recipient_type": body.recipient.type.value,
+        "purpose": body.purpose.value, "legal_gateway": body.legal_gateway, "reference": body.reference,
+        "authorised_officer": body.authorised_officer,
+        "categories_requested": [c.value for c in dict.fromkeys(body.categories)],
+        "categories_released": [c.value for c in assessment.categories_released] if not findings else [],
+        "fields_released": [], "reason": body.reason, "restriction_exception": exception,
+        "policy_findings": [f.as_json() for f in findings], "approval_roles": assessment.approval_roles,
+        "requested_by": actor.sub, "requested_by_role": actor.role, "borough": actor.borough, "requested_at": now,
+    }
+    if findings:  # a refusal by the policy is a decision not to share, recorded as one
+        row.update(decision="refuse", decided_by="policy", decider_name="disclosure policy",
+                   decider_role=f"policy {deps.policy.version}", decision_reason="refused by the disclosure policy",
+                   decided_at=now)
+    await session.execute(insert(disclosures).values(**row))
+    await session.execute(insert(disclosure_subjects), [
+        {"disclosure_id": disclosure_id, "subject_id": s} for s in subject_ids
+    ])
+    row["subject_ids"] = subject_ids
+    personal = {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
+                "legal_gateway": body.legal_gateway, "reference": body.reference, "reason": body.reason,
+                "authorised_officer": body.authorised_officer, "restriction_exception": exception,
+                "requested_by": actor.sub}
+    entries = [entry(LeafKind.REQUESTED, str(disclosure_id), now,
+                     _facts(row, categories_requested=row["categories_requested"], requested_by_role=actor.role),
+                     personal)]
+    if findings:
+        entries.append(entry(LeafKind.DECIDED, str(disclosure_id), now,
+                             _facts(row, decision="refuse", decided_by="policy",
+                                    findings=[f.code for f in findings]),
+                             {"findings": [f.as_json() for f in findings]}))
+    await _append(session, deps, disclosure_id, entries)
+    return disclosure_id
+
+
+async def decide(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, body: Decision, actor: Actor) -> None:
+    row = (await session.execute(
+        select(disclosures).where(disclosures.c.disclosure_id == disclosure_id).with_for_update()
+    )).mappings().first()
+    if row is None:
+        raise DisclosureError(404, "not_found", "no such disclosure")
+    if row["status"] != Status.PENDING:
+        raise DisclosureError(409, "already_decided", f"this disclosure is already {row['status']}")
+    if actor.sub == row["requested_by"]:
+        # Two-person rule: whoever asked can never decide.
+        raise DisclosureError(403, "two_person_rule", "the person who made the request cannot decide it")
+    if not actor.roles & set(row["approval_roles"]):
+        raise DisclosureError(403, "approval_role_required",
+                              f"this share needs a decision by: {', '.join(row['approval_roles'])}")
+    subject_ids = list((await session.execute(
+        select(disclosure_subjects.c.subject_id).where(disclosure_subjects.c.disclosure_id == disclosure_id)
+    )).scalars())
+    if body.decision == "approve":
+        restricted = await active_restrictions(session, subject_ids)
+        if _restriction_findings(restricted, row["restriction_exception"]):
+            raise DisclosureError(409, "subject_restricted", "a subject was restricted after the request "
+                                                             "(UK GDPR Art 18); refuse, or ask again with an exception")
+    now = deps.clock()
+    approve = body.decision == "approve"
+    decided = {
+        "decision": body.decision, "decided_by": actor.sub, "decider_name": body.decider_name or actor.sub,
+        "decider_role": body.decider_role or actor.role, "decision_reason": body.reason, "decided_at": now,
+        "status": (Status.SHARED if approve else Status.REFUSED).value,
+    }
+    if approve:
+        row_for_fields = deps.policy.row(row["recipient_type"], row["purpose"])
+        categories = row["categories_released"]
+        decided["fields_released"] = deps.policy.fields_for(row_for_fields, categories) if row_for_fields else []
+        decided["shared_at"] = now
+    else:
+        decided["categories_released"] = []
+    await session.execute(update(disclosures).where(disclosures.c.disclosure_id == disclosure_id).values(**decided))
+    view = {**row, **decided, "subject_ids": subject_ids}
+    entries = [entry(LeafKind.DECIDED, str(disclosure_id), now,
+                     _facts(view, decision=body.decision, decider_role=decided["decider_role"]),
+                     {"decided_by": actor.sub, "decider_name": decided["decider_name"], "reason": body.reason})]
+    if approve:
+        entries.append(entry(LeafKind.SHARED, str(disclosure_id), now,
+                             _facts(view, fields_released=decided["fields_released"]),
+                             {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
+                              "fields_released": decided["fields_released"]}))
+    await _append(session, deps, disclosure_id, entries)
+
+
+async def withhold_from_sar(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, body: Withholding,
+                            actor: Actor) -> None:
+    row = (await session.execute(
+        select(disclosures.c.status, disclosures.c.recipient_type, disclosures.c.purpose)
+        .where(disclosures.c.disclosure_id == disclosure_id)
+    )).first()
+    if row is None:
+        raise DisclosureError(404, "not_found", "no such disclosure")
+    if row.status != Status.SHARED:
+        raise DisclosureError(409, "not_shared", "only a share made can be withheld from an access request")
+    now = deps.clock()
+    record = {"withholding_id": uuid.uuid4(), "disclosure_id": disclosure_id, "exemption": body.exemption,
+              "reason": body.reason, "decided_by": actor.sub, "decider_name": body.decider_name or actor.sub,
+              "decider_role": body.decider_role or actor.role, "review_date": body.review_date}
+    await session.execute(insert(sar_withholdings).values(**record))
+    facts = {"recipient_type": row.recipient_type, "purpose": row.purpose, "review_date": body.review_date.isoformat(),
+             "decider_role": record["decider_role"]}
+    personal = {"exemption": body.exemption, "reason": body.reason, "decided_by": actor.sub,
+                "decider_name": record["decider_name"]}
+    await _append(session, deps, disclosure_id,
+                  [entry(LeafKind.WITHHELD_FROM_SAR, str(disclosure_id), now, facts, personal)])
+
+
+async def record_share_made(session: AsyncSession, deps: Deps, event: ShareMade) -> uuid.UUID | None:
+    """A share another service made: logged as it happened, with any policy findings for the DPO."""
+    exists = (await session.execute(
+        select(disclosures.c.disclosure_id).where(disclosures.c.origin == event.service,
+                                                  disclosures.c.share_ref == event.share_ref)
+    )).scalar()
+    if exists is not None:
+        return None
+    subject_ids = list(dict.fromkeys(event.subject_ids))
+    assessment = assess(deps.policy, recipient_type=event.recipient.type, purpose=event.purpose,
+                        legal_gateway=event.legal_gateway, reference=None, requester_rank=None,
+                        authorised_officer=None, categories=event.categories)
+    findings = [f for f in assessment.findings if f.code not in ("crime_reference_required",
+                                                                  "inspector_sign_off_required")]
+    if await active_restrictions(session, subject_ids):
+        findings.append(Finding("made_while_restricted", "shared while a subject was restricted (UK GDPR Art 18)"))
+    disclosure_id = uuid.uuid4()
+    row: dict[str, Any] = {
+        "disclosure_id": disclosure_id, "origin": event.service, "share_ref": event.share_ref,
+        "status": Status.SHARED.value, "recipient": event.recipient.model_dump(mode="json"),
+        "recipient_type": event.recipient.type, "purpose": event.purpose, "legal_gateway": event.legal_gateway,
+        "categories_requested": [c.value for c in event.categories],
+        "categories_released": [c.value for c in event.categories], "fields_released": event.fields_released,
+        "reason": event.reason, "policy_findings": [f.as_json() for f in findings], "approval_roles": [],
+        "requested_by": event.service, "requested_at": event.shared_at, "decision": "approve",
+        "decided_by": event.decided_by, "decider_name": event.decided_by, "decider_role": f"{event.service} service",
+        "decision_reason": event.reason, "decided_at": event.shared_at, "shared_at": event.shared_at,
+    }
+    await session.execute(insert(disclosures).values(**row))
+    await session.execute(insert(disclosure_subjects), [
+        {"disclosure_id": disclosure_id, "subject_id": s} for s in subject_ids
+    ])
+    row["subject_ids"] = subject_ids
+    personal = {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
+                "legal_gateway": event.legal_gateway, "reason": event.reason, "decided_by": event.decided_by,
+                "fields_released": event.fields_released, "share_ref": event.share_ref}
+    await _append(session, deps, disclosure_id, [entry(
+        LeafKind.SHARE_MADE, str(disclosure_id), event.shared_at,
+        _facts(row, service=event.service, fields_released=event.fields_released,
+               findings=[f.code for f in findings]),
+        personal,
+    )])
+    return disclosure_id
+
+
+async def restrict(session: AsyncSession, subject_ids: list[uuid.UUID], rights_request_id: uuid.UUID,
+                   at: datetime) -> None:
+    await session.execute(
+        pg_insert(restrictions).values([
+            {"subject_id": s, "rights_request_id": rights_request_id, "restricted_at": at} for s in subject_ids
+        ]).on_conflict_do_nothing()
+    )
+
+
+async def lift_restriction(session: AsyncSession, subject_ids: list[uuid.UUID], rights_request_id: uuid.UUID,
+                           at: datetime) -> None:
+    await session.execute(
+        update(restrictions)
+        .where(restrictions.c.subject_id.in_(subject_ids), restrictions.c.rights_request_id == rights_request_id,
+               restrictions.c.lifted_at.is_(None))
+        .values(lifted_at=at)
+    )
+
+
+async def purge(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, reason: str) -> int:
+    """Retention: remove a disclosure's personal data; the leaves (the tombstone) and the tree stay.
+
+    Returns how many payloads were purged. The log still verifies: a leaf commits to its payload's
+    digest, never to the payload being present.
+    """
+    now = deps.clock()
+    indices = list((await session.execute(
+        select(disclosure_leaves.c.leaf_index).where(disclosure_leaves.c.disclosure_id == disclosure_id)
+    )).scalars())
+    if not indices:
+        raise DisclosureError(404, "not_found", "no such disclosure")
+    result = await session.execute(
+        update(leaf_payloads).where(leaf_payloads.c.leaf_index.in_(indices), leaf_payloads.c.payload.is_not(None))
+        .values(payload=None, purged_at=now, purge_reason=reason)
+    )
+    await session.execute(
+        disclosure_subjects.delete().where(disclosure_subjects.c.disclosure_id == disclosure_id)
+    )
+    # The organisation stays (not personal data, and reports count it); the people go.
+    recipient = disclosures.c.recipient
+    await session.execute(update(disclosures).where(disclosures.c.disclosure_id == disclosure_id).values(
+        reason=None, reference=None, authorised_officer=None, decision_reason=None, restriction_exception=None,
+        recipient=func.jsonb_build_object("type", recipient["type"], "org_id", recipient["org_id"],
+                                          "org_name", recipient["org_name"]),
+        purged_at=now,
+    ))
+    return int(result.rowcount or 0)

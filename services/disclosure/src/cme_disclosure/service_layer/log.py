@@ -1,0 +1,192 @@
+"""The disclosure log on PostgreSQL: append (serialised, signed) and read (leaves, roots, proofs).
+
+Appends take a transaction-scoped advisory lock, so one writer at a time extends the tree and leaf
+indices never skip or collide; the lock is held until the caller's transaction (with its disclosure
+rows and outbox events) commits. Each append writes its leaves, their payloads, the perfect subtrees
+they complete and a signed tree head, all in that one transaction.
+"""
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from ..adapters.tables import leaf_payloads, log_leaves, log_nodes, signing_keys, tree_heads
+from ..domain import merkle
+from ..domain.entries import Entry
+from ..domain.tree_head import (
+    SignedTreeHead,
+    TreeHead,
+    key_id,
+    load_private_key,
+    private_key_pem,
+    public_key_pem,
+    sign,
+)
+
+# pg_advisory_xact_lock key of the log's single writer ("cmelog" as a number).
+APPEND_LOCK = 0x636D656C6F67
+
+Db = AsyncSession | AsyncConnection
+OnHead = Callable[[AsyncSession, SignedTreeHead], Awaitable[None]]
+
+
+class LogRangeError(ValueError):
+    """A size or index outside the log as it stands."""
+
+
+class KeyRing:
+    """The tree-head signing key: the configured one, else a development key kept in the database.
+
+    Every key that ever signed is recorded in `signing_keys` (public half), so heads signed before a
+    rotation still verify by their `key_id`.
+    """
+
+    def __init__(self, configured: str | None) -> None:
+        self._configured = load_private_key(configured) if configured else None
+        self._key: Ed25519PrivateKey | None = None
+
+    async def signer(self, session: AsyncSession) -> Ed25519PrivateKey:
+        if self._key is None:
+            self._key = self._configured or await self._development_key(session)
+        # Registered in every signing transaction (a no-op once there), so no committed head can name
+        # a key whose public half was lost with a rolled-back transaction.
+        await session.execute(
+            pg_insert(signing_keys)
+            .values(key_id=key_id(self._key.public_key()), public_key_pem=public_key_pem(self._key.public_key()))
+            .on_conflict_do_nothing()
+        )
+        return self._key
+
+    @staticmethod
+    async def _development_key(session: AsyncSession) -> Ed25519PrivateKey:
+        async def stored() -> str | None:
+            return (await session.execute(
+                select(signing_keys.c.development_private_key_pem)
+                .where(signing_keys.c.development_private_key_pem.is_not(None))
+                .order_by(signing_keys.c.first_used_at, signing_keys.c.key_id).limit(1)
+            )).scalar()
+
+        pem = await stored()
+        if pem is None:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+            pem = await stored()
+        if pem is None:
+            key = Ed25519PrivateKey.generate()
+            pem = private_key_pem(key)
+            await session.execute(insert(signing_keys).values(
+                key_id=key_id(key.public_key()), public_key_pem=public_key_pem(key.public_key()),
+                development_private_key_pem=pem,
+            ))
+        return load_private_key(pem)
+
+
+async def known_public_keys(db: Db) -> list[dict[str, Any]]:
+    rows = (await db.execute(
+        select(signing_keys.c.key_id, signing_keys.c.public_key_pem, signing_keys.c.first_used_at)
+        .order_by(signing_keys.c.first_used_at)
+    )).mappings().all()
+    return [dict(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Appended:
+    first_index: int
+    head: SignedTreeHead
+
+    def index_of(self, position: int) -> int:
+        return self.first_index + position
+
+
+async def fetch_nodes(db: Db, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
+    wanted = sorted(set(coords))
+    if not wanted:
+        return {}
+    rows = await db.execute(
+        select(log_nodes.c.level, log_nodes.c.node_index, log_nodes.c.hash)
+        .where(tuple_(log_nodes.c.level, log_nodes.c.node_index).in_(wanted))
+    )
+    return {(r.level, r.node_index): r.hash for r in rows}
+
+
+async def tree_size(db: Db) -> int:
+    return int((await db.execute(select(func.coalesce(func.max(log_leaves.c.leaf_index) + 1, 0)))).scalar_one())
+
+
+async def root_at(db: Db, size: int) -> bytes:
+    nodes = await fetch_nodes(db, merkle.Frontier.coords(size))
+    return merkle.Frontier.from_nodes(size, nodes).root()
+
+
+class MerkleLog:
+    def __init__(self, keys: KeyRing, on_head: OnHead | None = None) -> None:
+        self.keys = keys
+        self._on_head = on_head
+
+    async def append(self, session: AsyncSession, entries: Sequence[Entry]) -> Appended:
+        """Append entries in order inside the caller's transaction; sign and store the new head."""
+        if not entries:
+            raise ValueError("nothing to append")
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+        size = await tree_size(session)
+        frontier = merkle.Frontier.from_nodes(size, await fetch_nodes(session, merkle.Frontier.coords(size)))
+        created: list[tuple[int, int, bytes]] = []
+        for e in entries:
+            created.extend(frontier.append(e.leaf))
+        await session.execute(insert(log_leaves), [
+            {"leaf_index": size + i, "leaf": e.leaf} for i, e in enumerate(entries)
+        ])
+        await session.execute(insert(leaf_payloads), [
+            {"leaf_index": size + i, "payload": e.payload} for i, e in enumerate(entries)
+        ])
+        await session.execute(insert(log_nodes), [
+            {"level": level, "node_index": index, "hash": h} for level, index, h in created
+        ])
+        key = await self.keys.signer(session)
+        head = sign(key, TreeHead(frontier.size, frontier.root(), int(time.time() * 1000), key_id(key.public_key())))
+        await session.execute(insert(tree_heads).values(
+            tree_size=head.head.tree_size, root_hash=head.head.root_hash, timestamp_ms=head.head.timestamp,
+            key_id=head.head.key_id, signature=head.signature,
+        ))
+        if self._on_head is not None:
+            await self._on_head(session, head)
+        return Appended(size, head)
+
+    async def latest_head(self, session: AsyncSession) -> SignedTreeHead:
+        row = (await session.execute(select(tree_heads).order_by(tree_heads.c.tree_size.desc()).limit(1))).first()
+        if row is not None:
+            return SignedTreeHead(TreeHead(row.tree_size, row.root_hash, row.timestamp_ms, row.key_id), row.signature)
+        key = await self.keys.signer(session)  # the empty log: a fresh head over nothing
+        return sign(key, TreeHead(0, merkle.EMPTY_ROOT, int(time.time() * 1000), key_id(key.public_key())))
+
+    @staticmethod
+    async def leaves(db: Db, start: int, end: int) -> list[tuple[int, bytes]]:
+        rows = await db.execute(
+            select(log_leaves.c.leaf_index, log_leaves.c.leaf)
+            .where(log_leaves.c.leaf_index >= start, log_leaves.c.leaf_index < end)
+            .order_by(log_leaves.c.leaf_index)
+        )
+        return [(r.leaf_index, r.leaf) for r in rows]
+
+    @staticmethod
+    async def inclusion_proof(db: Db, index: int, size: int) -> list[bytes]:
+        if size > await tree_size(db):
+            raise LogRangeError("tree_size is larger than the log")
+        if not 0 <= index < size:
+            raise LogRangeError("leaf_index must be below tree_size")
+        ranges = merkle.inclusion_ranges(index, size)
+        return merkle.hash_ranges(ranges, await fetch_nodes(db, merkle.needed_nodes(ranges)))
+
+    @staticmethod
+    async def consistency_proof(db: Db, first: int, second: int) -> list[bytes]:
+        if second > await tree_size(db):
+            raise LogRangeError("second is larger than the log")
+        if not 0 < first <= second:
+            raise LogRangeError("consistency needs 0 < first <= second")
+        ranges = merkle.consistency_ranges(first, second)
+        return merkle.hash_ranges(ranges, await fetch_nodes(db, merkle.needed_nodes(ranges)))

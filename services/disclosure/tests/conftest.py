@@ -1,0 +1,63 @@
+"""Disclosure test fixtures: a migrated throw-away database, the app running in-process, tokens."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+import cme_disclosure
+from cme_disclosure.app import create_app
+from cme_disclosure.settings import DisclosureSettings
+from cme_shared.testing.fixtures import bearer, running, service_settings
+
+MIGRATIONS_DIR = Path(cme_disclosure.__file__).parent / "migrations"
+
+
+@pytest_asyncio.fixture
+async def db_url(databases) -> str:
+    return await databases.create("disclosure", MIGRATIONS_DIR)
+
+
+@pytest.fixture
+def settings(infra, namespace, db_url) -> DisclosureSettings:
+    return service_settings(DisclosureSettings, infra, namespace, db_url)
+
+
+@pytest_asyncio.fixture
+async def client(settings) -> AsyncIterator:
+    async with running(create_app(settings)) as http:
+        yield http
+
+
+@pytest.fixture
+def token(settings):
+    def make(role: str, sub: str | None = None, **claims) -> dict[str, str]:
+        return bearer(settings, role, sub=sub or f"{role}-1", **claims)
+
+    return make
+
+
+def superuser_dsn(infra, db_url: str) -> str:
+    """The development superuser (password `postgres`) on the test's own database."""
+    admin = urlsplit(infra.pg_admin_dsn)
+    database = urlsplit(db_url).path.lstrip("/")
+    return f"postgresql://postgres:postgres@{admin.hostname}:{admin.port or 5432}/{database}"
+
+
+@pytest_asyncio.fixture
+async def superuser(infra, db_url) -> AsyncIterator[asyncpg.Connection]:
+    try:
+        conn = await asyncpg.connect(superuser_dsn(infra, db_url), timeout=5)
+    except Exception as exc:  # no development superuser here (e.g. a managed server)
+        pytest.skip(f"needs the development superuser postgres/postgres to disable triggers: {type(exc).__name__}")
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def plain_dsn(db_url: str) -> str:
+    return db_url.replace("postgresql+asyncpg://", "postgresql://")
