@@ -106,3 +106,14 @@ def bearer(settings: ServiceSettings, *roles: str, **claims: Any) -> dict[str, s
 
 
 TokenFactory = Callable[..., dict[str, str]]
+
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test belongs to exactly one layer of the pyramid, so `-m unit` and friends mean something."""
+    unmarked = [item.nodeid for item in items if sum(1 for layer in LAYERS if item.get_closest_marker(layer)) != 1]
+    if unmarked:
+        raise pytest.UsageError("tests must carry exactly one of the markers unit/integration/e2e:\n  "
+                                + "\n  ".join(unmarked[:20]))
