@@ -69,7 +69,7 @@ async def test_a_school_deletion_return_becomes_an_outcome_and_a_visible_case(st
 
     [case] = await eventually(case_visible, timeout=60)
     assert case["status"] == "open" and case["borough"] == "westminster"
-    assert case["reason"].startswith("deletion_from_roll") and case["next_due_date"]
+    assert case["reason"] == "unknown_destination" and case["next_due_date"]
 
     # The other borough's officer does not see it; without a token nobody does.
     other = httpx.get(f"{casework}/cases", params={"child_subject_id": child}, headers=officer("kensington_and_chelsea"))

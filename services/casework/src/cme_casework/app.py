@@ -1,32 +1,86 @@
 """create_app(): casework's HTTP API and Kafka subscribers on the shared runtime."""
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import RootModel
 
 from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
+from cme_shared.contracts.cases import CaseChanged
 from cme_shared.contracts.events import ReferralAccepted
+from cme_shared.contracts.rights import (
+    DataCollectionReply,
+    DataCollectionRequest,
+    FactualRectification,
+    RectificationApplied,
+    RestrictionLifted,
+    SubjectRestricted,
+)
+from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
+from cme_shared.http.errors import error_body
 from cme_shared.runtime import ServiceRuntime
 
+from .adapters.calendars import load_calendars
 from .adapters.tables import kit
+from .domain.clocks import ClockPolicy
+from .domain.errors import CaseworkError, EvidenceRefused, RecordNotFound, TransitionRefused
 from .entrypoints import http, kafka
+from .service_layer.casework import Casework
 from .settings import CaseworkSettings
+
+
+class RightsEventsCaseworkReads(RootModel[SubjectRestricted | RestrictionLifted | FactualRectification]):
+    """The kinds of `cme.rights.events.v1` casework acts on; it ignores every other kind."""
+
+
+class RepliesCaseworkSends(RootModel[DataCollectionReply | RectificationApplied]):
+    """Casework's data for a collection (in chunks, the last with total_items), and rectifications applied."""
+
 
 CHANNELS = [
     ChannelDoc(topics.REFERRAL_ACCEPTED, "receive", "Accepted referrals from intake.", ReferralAccepted,
                key="child subject id"),
+    ChannelDoc(topics.RIGHTS_EVENTS, "receive", "Restriction and factual rectification from rights.",
+               RightsEventsCaseworkReads, key="rights request id"),
+    ChannelDoc(topics.DATA_COLLECTION_REQUESTS, "receive", "Subject access data collection (kind data_collection; "
+               "other kinds are ignored).", DataCollectionRequest, key="collection id"),
+    ChannelDoc(topics.DATA_COLLECTION_REPLIES, "send", "Data collection replies and rectifications applied.",
+               RepliesCaseworkSends, key="collection id / rights request id"),
+    ChannelDoc(topics.SHARE_EVENTS, "send", "Shares casework made, for the disclosure log.", ShareMade,
+               key="child subject id"),
+    ChannelDoc(topics.CASE_EVENTS, "send", "A case opened, changed state or closed (ids and codes only).",
+               CaseChanged, key="case id"),
 ]
+
+STATUS = {TransitionRefused: 409, RecordNotFound: 404}
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, EvidenceRefused):
+        return JSONResponse(error_body(*((["body", *p.loc], p.code, p.message) for p in exc.problems)), status_code=422)
+    assert isinstance(exc, CaseworkError)
+    return JSONResponse(error_body((exc.loc, exc.code, exc.message)), status_code=STATUS.get(type(exc), 409))
+
+
+def clock_policy(settings: CaseworkSettings) -> ClockPolicy:
+    return ClockPolicy(settings.first_enquiries_school_days, settings.review_school_days,
+                       load_calendars(settings.term_dates_file))
 
 
 def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     settings = settings or CaseworkSettings()
     runtime = ServiceRuntime(settings, kit)
-    kafka.subscribe(runtime)
-    return create_service_app(
+    casework = Casework(runtime, clock_policy(settings))
+    kafka.subscribe(casework)
+    app = create_service_app(
         runtime,
         title="CME casework",
         description="Cases on the statutory clock, enquiries, escalation, closure, records as they happened.",
-        routers=[http.router(runtime)],
+        routers=[http.router(casework)],
         asyncapi=lambda: build_document("CME casework", "1.0.0", "Topics casework uses.", CHANNELS,
                                         runtime.topics, settings.kafka_bootstrap),
     )
+    app.add_exception_handler(CaseworkError, _domain_error)
+    app.state.casework = casework
+    return app

@@ -1,7 +1,23 @@
-"""Casework's tables: the case history is append-only; `cases` is the current state derived from it."""
+"""Casework's tables. `case_history` is the record (append-only); `cases` is a projection of it.
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Index, MetaData, Table, Text, func
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+`cases` is rewritten from the folded history in the same transaction as every entry, so it can always
+be rebuilt (`repository.CaseRecords.rebuild`) and is never the only place a fact lives.
+`restriction_events` is the append-only log of UK GDPR Art 18 restrictions the rights service sent.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from cme_shared.messaging.tables import KitTables
 
@@ -13,26 +29,57 @@ cases = Table(
     metadata,
     Column("case_id", UUID(as_uuid=True), primary_key=True),
     Column("child_subject_id", UUID(as_uuid=True), nullable=False),
-    Column("child_upn", Text, nullable=True),
-    Column("borough", Text, nullable=True),
+    Column("carer_subject_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default=text("'{}'")),
+    Column("child_upn", Text),  # education
+    Column("child_sex", Text, nullable=False, server_default="unknown"),  # demographics (DfE return)
+    Column("child_date_of_birth", Date),  # demographics (DfE return: year group)
+    Column("borough", Text),
     Column("status", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("risk", Text, nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("next_due_date", Date, nullable=True),
+    Column("period_opened_on", Date, nullable=False),
+    Column("closed_on", Date),
+    Column("closure_reason", Text),
+    Column("next_due_date", Date),
+    Column("next_due_kind", Text),
+    Column("last_entry_id", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("cases_child", "child_subject_id"),
     Index("cases_upn", "child_upn"),
+    Index("cases_due", "next_due_date", postgresql_where=text("status <> 'closed'")),
+    # A child has at most one case that is not closed: a further referral joins it (DOMAIN section 2).
+    Index("cases_one_active_per_child", "child_subject_id", unique=True, postgresql_where=text("status <> 'closed'")),
 )
 
 case_history = Table(
     "case_history",
     metadata,
     Column("entry_id", BigInteger, primary_key=True, autoincrement=True),
-    Column("case_id", UUID(as_uuid=True), nullable=True),
+    Column("case_id", UUID(as_uuid=True)),  # null: a referral recorded without a case
     Column("child_subject_id", UUID(as_uuid=True), nullable=False),
     Column("kind", Text, nullable=False),
     Column("actor", Text, nullable=False),
-    Column("reason", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("category", Text, nullable=False),  # DataCategory of what the entry holds
+    Column("source", Text, nullable=False),  # where the information came from (Art 15(1)(g))
     Column("detail", JSONB, nullable=False),
+    Column("supersedes", BigInteger),  # an earlier entry (checked by a trigger, see migration 0001)
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("case_history_case", "case_id", "entry_id"),
+    Index("case_history_child", "child_subject_id"),
+)
+
+restriction_events = Table(
+    "restriction_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("rights_request_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", Text, nullable=False),  # restricted | lifted
+    Column("reason", Text, nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("restriction_events_subject", "subject_id", "id"),
 )

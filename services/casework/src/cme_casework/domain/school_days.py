@@ -1,25 +1,93 @@
-"""Deadlines in school days: weekdays that are not England bank holidays (term dates come with issue 4)."""
+"""Working days and school days: the calendars casework's clocks run on (DOMAIN section 2).
 
+A working day is a weekday that is not an England bank holiday (the `holidays` package). A school day
+is a working day inside one of the borough's terms, outside its half terms, and not a training (INSET)
+or other closure day. Each borough's terms are configuration (`adapters/calendars.py`); outside the
+dates a calendar covers, a school day falls back to a working day, which only ever brings a deadline
+earlier, never later.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _bank_holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("GB", subdiv="ENG", years=year)
 
 
-def is_school_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+def is_bank_holiday(day: date) -> bool:
+    return day in _bank_holidays(day.year)
 
 
-def add_school_days(start: date, days: int) -> date:
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if is_school_day(current):
-            remaining -= 1
-    return current
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and not is_bank_holiday(day)
+
+
+def working_day_on_or_after(day: date) -> date:
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+@dataclass(frozen=True)
+class Term:
+    name: str
+    first_day: date
+    last_day: date
+    half_term: tuple[date, date] | None = None
+
+    def __post_init__(self) -> None:
+        if self.last_day < self.first_day:
+            raise ValueError(f"term {self.name!r} ends before it starts")
+        if self.half_term and not (self.first_day <= self.half_term[0] <= self.half_term[1] <= self.last_day):
+            raise ValueError(f"term {self.name!r}: half term must lie inside the term")
+
+    def teaches_on(self, day: date) -> bool:
+        if not self.first_day <= day <= self.last_day:
+            return False
+        return not (self.half_term and self.half_term[0] <= day <= self.half_term[1])
+
+
+@dataclass(frozen=True)
+class TermCalendar:
+    """One borough's school year(s): terms with their half terms, and days schools are closed to pupils."""
+
+    terms: tuple[Term, ...] = ()
+    training_days: frozenset[date] = field(default_factory=frozenset)
+    other_closures: frozenset[date] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, terms: Iterable[Term], training_days: Iterable[date] = (),
+           other_closures: Iterable[date] = ()) -> "TermCalendar":
+        return cls(tuple(sorted(terms, key=lambda t: t.first_day)), frozenset(training_days),
+                   frozenset(other_closures))
+
+    def covers(self, day: date) -> bool:
+        return bool(self.terms) and self.terms[0].first_day <= day <= self.terms[-1].last_day
+
+    def is_school_day(self, day: date) -> bool:
+        if not is_working_day(day):
+            return False
+        if not self.covers(day):
+            return True  # no term dates configured for this day: count it as a working day
+        if day in self.training_days or day in self.other_closures:
+            return False
+        return any(term.teaches_on(day) for term in self.terms)
+
+    def add_school_days(self, start: date, days: int) -> date:
+        """The day on which `days` school days after `start` have passed (`start` itself is day 0)."""
+        current, remaining = start, days
+        while remaining > 0:
+            current += timedelta(days=1)
+            if self.is_school_day(current):
+                remaining -= 1
+        return current
+
+
+# Used where a case has no borough yet: working days only, the earliest any borough's deadline can be.
+WORKING_DAYS_ONLY = TermCalendar()

@@ -1,0 +1,105 @@
+"""Reading and writing a case: its history (append-only) and the `cases` projection kept beside it."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cme_shared.contracts.categories import DataCategory
+
+from ..domain.clocks import Due
+from ..domain.history import Entry, Kind
+from ..domain.lifecycle import CaseState, fold
+from .tables import case_history, cases, restriction_events
+
+
+def entry_from_row(row: RowMapping) -> Entry:
+    return Entry(kind=Kind(row["kind"]), actor=row["actor"], reason=row["reason"], effective_on=row["effective_on"],
+                 category=DataCategory(row["category"]), source=row["source"], detail=row["detail"],
+                 supersedes=row["supersedes"], entry_id=row["entry_id"], recorded_at=row["recorded_at"],
+                 case_id=row["case_id"])
+
+
+class CaseRecords:
+    """One transaction's view of casework's records."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock(self, case_id: UUID) -> RowMapping | None:
+        """The case's projection row, locked until the transaction ends, so writes to one case queue up."""
+        query = select(cases).where(cases.c.case_id == case_id).with_for_update()
+        return (await self.session.execute(query)).mappings().first()
+
+    async def row(self, case_id: UUID) -> RowMapping | None:
+        return (await self.session.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
+
+    async def lock_child_cases(self, child_subject_id: UUID) -> list[RowMapping]:
+        query = (select(cases).where(cases.c.child_subject_id == child_subject_id)
+                 .order_by(cases.c.opened_at.desc()).with_for_update())
+        return list((await self.session.execute(query)).mappings())
+
+    async def entries(self, case_id: UUID) -> list[Entry]:
+        query = select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.entry_id)
+        return [entry_from_row(row) for row in (await self.session.execute(query)).mappings()]
+
+    async def state(self, case_id: UUID) -> CaseState:
+        return fold(await self.entries(case_id))
+
+    async def append(self, case_id: UUID | None, child_subject_id: UUID, entry: Entry) -> Entry:
+        row = (await self.session.execute(
+            case_history.insert().values(
+                case_id=case_id, child_subject_id=child_subject_id, kind=entry.kind.value, actor=entry.actor,
+                reason=entry.reason, effective_on=entry.effective_on, category=entry.category.value,
+                source=entry.source, detail=entry.detail, supersedes=entry.supersedes,
+            ).returning(case_history.c.entry_id, case_history.c.recorded_at)
+        )).one()
+        return replace(entry, entry_id=row.entry_id, recorded_at=row.recorded_at, case_id=case_id)
+
+    async def project(self, state: CaseState, due: Due | None) -> None:
+        """Write the `cases` row for `state`: what GET /cases, the overdue list and the census read."""
+        values: dict[str, Any] = {
+            "child_subject_id": state.child_subject_id, "carer_subject_ids": [UUID(c) for c in state.carer_subject_ids],
+            "child_upn": state.upn, "child_sex": state.sex, "child_date_of_birth": state.date_of_birth,
+            "borough": state.borough, "status": state.status.value if state.status else None, "reason": state.reason,
+            "risk": state.risk.value, "opened_at": state.opened_at, "period_opened_on": state.clock_anchor,
+            "closed_on": state.period.closed_on, "closure_reason": state.period.closure_reason,
+            "next_due_date": due.on if due else None, "next_due_kind": due.kind.value if due else None,
+            "last_entry_id": state.last_entry_id, "updated_at": datetime.now(UTC),
+        }
+        await self.session.execute(
+            insert(cases).values(case_id=state.case_id, **values)
+            .on_conflict_do_update(index_elements=[cases.c.case_id], set_=values)
+        )
+
+    async def restricted(self, subject_ids: Iterable[UUID]) -> bool:
+        """UK GDPR Art 18: restricted while any request's restriction of any of these subjects is not lifted."""
+        ids = list(subject_ids)
+        if not ids:
+            return False
+        r, lifted = restriction_events.alias("r"), restriction_events.alias("l")
+        later_lift = exists().where(and_(
+            lifted.c.subject_id == r.c.subject_id, lifted.c.rights_request_id == r.c.rights_request_id,
+            lifted.c.kind == "lifted", lifted.c.id > r.c.id))
+        query = (select(func.count()).select_from(r)
+                 .where(r.c.subject_id.in_(ids), r.c.kind == "restricted", ~later_lift))
+        return bool((await self.session.execute(query)).scalar_one())
+
+    async def record_restriction(self, subject_ids: Sequence[UUID], rights_request_id: UUID, kind: str, reason: str,
+                                 event_id: UUID) -> None:
+        await self.session.execute(restriction_events.insert(), [
+            {"subject_id": s, "rights_request_id": rights_request_id, "kind": kind, "reason": reason,
+             "event_id": event_id} for s in subject_ids])
+
+    async def cases_of_subjects(self, subject_ids: Sequence[UUID]) -> list[RowMapping]:
+        """Cases about these subjects, as the child or as a carer named in a referral."""
+        query = select(cases).where(
+            cases.c.child_subject_id.in_(subject_ids) | cases.c.carer_subject_ids.overlap(list(subject_ids))
+        ).order_by(cases.c.opened_at)
+        return list((await self.session.execute(query)).mappings())

@@ -1,0 +1,194 @@
+"""What officers (and the rights service) do to a case, as the history entries it writes.
+
+Each function checks what only the domain knows (dates, evidence, who may receive a share) and returns
+the entry; `lifecycle.transition` then decides whether the case's state allows it.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from cme_shared.contracts.categories import DataCategory
+
+from . import closure
+from .clocks import escalation_due
+from .enquiries import AGENCY_CATEGORY, Agency, Fact, Outcome
+from .errors import EvidenceRefused, TransitionRefused
+from .history import Entry, Kind
+from .lifecycle import CaseState
+from .opening import CaseReason
+
+OFFICER_SOURCE = "casework officer"
+
+
+def _not_future(today: date, **dates: date | None) -> None:
+    problems = [closure.Problem((name,), "in_future", f"{name} cannot be in the future")
+                for name, value in dates.items() if value is not None and value > today]
+    if problems:
+        raise EvidenceRefused(problems)
+
+
+def _facts(facts: Sequence[Fact]) -> list[dict[str, Any]]:
+    return [fact.model_dump(mode="json") for fact in facts]
+
+
+def make_enquiry(state: CaseState, *, whom: Agency, organisation: str | None, asked_on: date, purpose: str,
+                 answered_on: date | None, outcome: Outcome | None, facts: Sequence[Fact], actor: str,
+                 today: date) -> Entry:
+    _not_future(today, asked_on=asked_on, answered_on=answered_on)
+    if answered_on is not None and answered_on < asked_on:
+        raise EvidenceRefused([closure.Problem(("answered_on",), "before_asked", "answered_on is before asked_on")])
+    if (answered_on is None) != (outcome is None):
+        raise EvidenceRefused([closure.Problem(("outcome",), "answer_incomplete",
+                                               "an answer needs both answered_on and outcome")])
+    detail = {"enquiry_id": str(uuid.uuid4()), "whom": whom.value, "organisation": organisation,
+              "asked_on": asked_on.isoformat(), "purpose": purpose,
+              "answered_on": answered_on.isoformat() if answered_on else None,
+              "outcome": outcome.value if outcome else None, "facts": _facts(facts)}
+    return Entry(Kind.ENQUIRY_MADE, actor, purpose, asked_on, AGENCY_CATEGORY[whom], _agency_source(whom, organisation),
+                 detail)
+
+
+def answer_enquiry(state: CaseState, enquiry_id: str, *, answered_on: date, outcome: Outcome,
+                   facts: Sequence[Fact], actor: str, today: date) -> Entry:
+    enquiry = state.enquiry(enquiry_id)
+    _not_future(today, answered_on=answered_on)
+    if answered_on < enquiry.asked_on:
+        raise EvidenceRefused([closure.Problem(("answered_on",), "before_asked", "answered_on is before asked_on")])
+    whom = Agency(enquiry.whom)
+    detail = {"enquiry_id": enquiry_id, "answered_on": answered_on.isoformat(), "outcome": outcome.value,
+              "facts": _facts(facts)}
+    return Entry(Kind.ENQUIRY_ANSWERED, actor, f"answer from {whom.value}: {outcome.value}", answered_on,
+                 AGENCY_CATEGORY[whom], _agency_source(whom, enquiry.organisation), detail)
+
+
+def _agency_source(whom: Agency, organisation: str | None) -> str:
+    return f"{whom.value}:{organisation}" if organisation else whom.value
+
+
+def raise_escalation(state: CaseState, *, to: str, reason: str, sent_on: date | None, reference: str | None,
+                     actor: str, today: date) -> Entry:
+    _not_future(today, sent_on=sent_on)
+    detail = {"escalation_id": str(uuid.uuid4()), "to": to, "due_on": escalation_due(today).isoformat(),
+              "sent_on": sent_on.isoformat() if sent_on else None, "reference": reference}
+    return Entry(Kind.ESCALATION_REQUIRED, actor, reason, today, DataCategory.STATUTORY_SERVICES, OFFICER_SOURCE,
+                 detail)
+
+
+def escalation_sent(state: CaseState, escalation_id: str, *, sent_on: date, reference: str | None, actor: str,
+                    today: date) -> Entry:
+    escalation = state.escalation(escalation_id)
+    _not_future(today, sent_on=sent_on)
+    detail = {"escalation_id": escalation_id, "sent_on": sent_on.isoformat(), "reference": reference}
+    return Entry(Kind.ESCALATION_SENT, actor, f"escalated to {escalation.to}", sent_on, DataCategory.STATUTORY_SERVICES,
+                 OFFICER_SOURCE, detail)
+
+
+def escalation_outcome(state: CaseState, escalation_id: str, *, outcome: str, outcome_on: date, summary: str | None,
+                       actor: str, today: date) -> Entry:
+    escalation = state.escalation(escalation_id)
+    _not_future(today, outcome_on=outcome_on)
+    detail = {"escalation_id": escalation_id, "outcome": outcome, "outcome_on": outcome_on.isoformat(),
+              "summary": summary}
+    return Entry(Kind.ESCALATION_OUTCOME_RECORDED, actor, f"outcome from {escalation.to}: {outcome}", outcome_on,
+                 DataCategory.STATUTORY_SERVICES, escalation.to, detail)
+
+
+def review(state: CaseState, *, reviewed_on: date, summary: str, next_steps: str | None, actor: str,
+           today: date) -> Entry:
+    _not_future(today, reviewed_on=reviewed_on)
+    return Entry(Kind.CASE_REVIEWED, actor, summary, reviewed_on, DataCategory.EDUCATION, OFFICER_SOURCE,
+                 {"summary": summary, "next_steps": next_steps})
+
+
+def close(state: CaseState, *, closure_reason: closure.ClosureReason, evidence: dict[str, Any], closed_on: date,
+          note: str | None, actor: str, today: date) -> Entry:
+    if state.pending_escalations:
+        # Checked before the evidence: no evidence can close a case an escalation still holds open.
+        raise TransitionRefused("escalation_outcome_required",
+                                "a case cannot close until every escalation's outcome is recorded")
+    context = closure.ClosureContext(state.case_id, state.clock_anchor, state.agencies_asked(), today)
+    proof, problems = closure.check(closure_reason, evidence, closed_on, context)
+    if proof is None:
+        raise EvidenceRefused(problems)
+    detail = {"closure_reason": closure_reason.value, "evidence": proof.model_dump(mode="json"), "note": note}
+    return Entry(Kind.CASE_CLOSED, actor, note or f"closed: {closure_reason.value}", closed_on, DataCategory.EDUCATION,
+                 OFFICER_SOURCE, detail)
+
+
+def confirm_proposal(state: CaseState, *, evidence: dict[str, Any], closed_on: date, actor: str,
+                     today: date) -> Entry:
+    """Close on the proposal's reason, with its evidence completed or corrected by the officer."""
+    if state.proposal is None:
+        raise TransitionRefused("no_closure_proposed", "there is no closure proposal to confirm")
+    merged = {**state.proposal["evidence"], **evidence}
+    return close(state, closure_reason=closure.ClosureReason(state.proposal["closure_reason"]), evidence=merged,
+                 closed_on=closed_on, note="closure proposal confirmed", actor=actor, today=today)
+
+
+def reject_proposal(state: CaseState, *, reason: str, actor: str, today: date) -> Entry:
+    return Entry(Kind.CLOSURE_REJECTED, actor, reason, today, DataCategory.EDUCATION, OFFICER_SOURCE,
+                 {"rejected_entry_id": state.proposal["entry_id"] if state.proposal else None})
+
+
+def reopen(state: CaseState, *, reason: str, case_reason: CaseReason | None, actor: str, today: date) -> Entry:
+    detail = {"reason": (case_reason.value if case_reason else state.reason), "risk": state.risk.value}
+    return Entry(Kind.CASE_REOPENED, actor, reason, today, DataCategory.EDUCATION, OFFICER_SOURCE, detail)
+
+
+def add_note(state: CaseState, *, note_kind: str, category: DataCategory, text: str, source: str | None,
+             actor: str, today: date) -> Entry:
+    detail = {"note_id": str(uuid.uuid4()), "version": 1, "note_kind": note_kind, "text": text}
+    return Entry(Kind.NOTE_ADDED, actor, f"{note_kind} recorded", today, category, source or OFFICER_SOURCE, detail)
+
+
+def correct_note(state: CaseState, note_id: str, *, text: str, reason: str, actor: str, today: date) -> Entry:
+    """A correction is a new version pointing at the one it corrects; the old stays readable."""
+    note = state.note(note_id)
+    latest = note.versions[-1]
+    detail = {"note_id": note_id, "version": latest.version + 1, "text": text}
+    return Entry(Kind.NOTE_CORRECTED, actor, reason, today, DataCategory(note.category), OFFICER_SOURCE, detail,
+                 supersedes=latest.entry_id)
+
+
+def attach_addendum(state: CaseState, note_id: str, *, text: str, rights_request_id: str | None, actor: str,
+                    today: date) -> Entry:
+    """DOMAIN section 3: where a person disputes an opinion the council may attach their addendum to it."""
+    note = state.note(note_id)
+    detail = {"note_id": note_id, "addendum_id": str(uuid.uuid4()), "text": text,
+              "rights_request_id": rights_request_id}
+    return Entry(Kind.ADDENDUM_ATTACHED, actor, "addendum to a disputed opinion", today, DataCategory(note.category),
+                 "data subject", detail, supersedes=None)
+
+
+SHARE_RECIPIENTS = frozenset({"school", "other_local_authority"})
+SHARE_PURPOSES = frozenset({"cme_tracking", "safeguarding", "statutory_transfer"})
+
+
+def record_share(state: CaseState, *, recipient: dict[str, Any], purpose: str, legal_gateway: str,
+                 categories: Sequence[DataCategory], fields_released: Sequence[str], reason: str, actor: str,
+                 today: date) -> Entry:
+    """A share casework makes itself: telling a school of a child, a statutory transfer to another council."""
+    problems = []
+    if recipient["type"] not in SHARE_RECIPIENTS:
+        problems.append(closure.Problem(
+            ("recipient", "type"), "not_a_casework_share",
+            "casework shares with schools and other councils; other recipients go through disclosure"))
+    if purpose not in SHARE_PURPOSES:
+        problems.append(closure.Problem(("purpose",), "not_a_casework_purpose",
+                                        f"casework shares for: {', '.join(sorted(SHARE_PURPOSES))}"))
+    if purpose == "statutory_transfer" and recipient["type"] != "other_local_authority":
+        problems.append(closure.Problem(("recipient", "type"), "transfer_needs_local_authority",
+                                        "a statutory transfer goes to another local authority"))
+    if problems:
+        raise EvidenceRefused(problems)
+    detail = {"share_id": str(uuid.uuid4()), "recipient": recipient, "purpose": purpose,
+              "legal_gateway": legal_gateway, "categories": [c.value for c in categories],
+              "fields_released": list(fields_released)}
+    return Entry(Kind.SHARE_MADE, actor, reason, today, DataCategory.EDUCATION, OFFICER_SOURCE, detail)
+
+
+def assign_borough(state: CaseState, *, borough: str, reason: str, actor: str, today: date) -> Entry:
+    return Entry(Kind.BOROUGH_ASSIGNED, actor, reason, today, DataCategory.CONTACT, OFFICER_SOURCE,
+                 {"borough": borough, "previous": state.borough})

@@ -1,0 +1,49 @@
+"""Compulsory school age and national curriculum year groups (Education Act 1996 s8)."""
+
+from datetime import date, timedelta
+
+
+def sixteenth_birthday(date_of_birth: date) -> date:
+    try:
+        return date_of_birth.replace(year=date_of_birth.year + 16)
+    except ValueError:  # born 29 February: the birthday is taken as 1 March in other years
+        return date(date_of_birth.year + 16, 3, 1)
+
+
+def last_friday_of_june(year: int) -> date:
+    day = date(year, 6, 30)
+    return day - timedelta(days=(day.weekday() - 4) % 7)
+
+
+def school_leaving_date(date_of_birth: date) -> date:
+    """The last Friday in June of the school year (September to August) in which the child turns 16.
+
+    Education Act 1996 s8(3)-(4); Education (School Leaving Date) Order 1997 (SI 1997/1970). The child
+    is of compulsory school age up to and including this day.
+    """
+    turns_16 = sixteenth_birthday(date_of_birth)
+    school_year_ends = turns_16.year + 1 if turns_16.month >= 9 else turns_16.year
+    return last_friday_of_june(school_year_ends)
+
+
+def over_compulsory_school_age(date_of_birth: date, on: date) -> bool:
+    return on > school_leaving_date(date_of_birth)
+
+
+def academic_year_start(on: date) -> int:
+    return on.year if on.month >= 9 else on.year - 1
+
+
+def year_group(date_of_birth: date | None, on: date) -> str:
+    """National curriculum year on `on`: "R" for reception, "1".."11"; children born 1 Sep-31 Aug share a year."""
+    if date_of_birth is None:
+        return "unknown"
+    cohort = date_of_birth.year if date_of_birth.month >= 9 else date_of_birth.year - 1
+    year = academic_year_start(on) - (cohort + 5)
+    if year < 0:
+        return "below_reception"
+    if year == 0:
+        return "R"
+    if year > 11:
+        return "above_11"
+    return str(year)

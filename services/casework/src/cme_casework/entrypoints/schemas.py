@@ -1,0 +1,233 @@
+"""The HTTP API's request and response bodies (OpenAPI is generated from these)."""
+
+from dataclasses import asdict
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cme_shared.contracts.categories import DataCategory
+from cme_shared.contracts.referrals import Borough
+
+from ..domain.clocks import Due
+from ..domain.closure import ClosureReason
+from ..domain.enquiries import Agency, Fact, Outcome
+from ..domain.history import Entry
+from ..domain.lifecycle import CaseState
+from ..domain.opening import CaseReason
+from ..domain.restriction import RestrictionException
+
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class CaseSummary(BaseModel):
+    """CONTRACT section 4: at least case_id, child_subject_id, status, borough, opened_at, reason, next_due_date."""
+
+    case_id: UUID
+    child_subject_id: UUID
+    status: str
+    borough: str | None
+    opened_at: datetime
+    reason: str
+    risk: str
+    next_due_date: date | None
+    next_due_kind: str | None
+    closed_on: date | None = None
+    closure_reason: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> "CaseSummary":
+        return cls.model_validate(dict(row))
+
+    @classmethod
+    def from_state(cls, state: CaseState, due: Due | None) -> "CaseSummary":
+        return cls(case_id=state.case_id, child_subject_id=state.child_subject_id, status=state.status.value,
+                   borough=state.borough, opened_at=state.opened_at, reason=state.reason, risk=state.risk.value,
+                   next_due_date=due.on if due else None, next_due_kind=due.kind.value if due else None,
+                   closed_on=state.period.closed_on, closure_reason=state.period.closure_reason)
+
+
+class HistoryEntry(BaseModel):
+    entry_id: int
+    kind: str
+    actor: str
+    reason: str
+    effective_on: date
+    recorded_at: datetime
+    category: str
+    source: str
+    supersedes: int | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: Entry) -> "HistoryEntry":
+        detail = {k: v for k, v in entry.detail.items() if k != "event"}
+        return cls(entry_id=entry.entry_id, kind=entry.kind.value, actor=entry.actor, reason=entry.reason,
+                   effective_on=entry.effective_on, recorded_at=entry.recorded_at, category=entry.category.value,
+                   source=entry.source, supersedes=entry.supersedes, detail=detail)
+
+
+class CaseDetail(CaseSummary):
+    restricted: bool
+    child: dict[str, Any]
+    missing_since: date | None
+    enquiries: list[dict[str, Any]]
+    escalations: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+    closure_proposal: dict[str, Any] | None
+    facts: list[dict[str, Any]]
+    shares: list[dict[str, Any]]
+    periods: list[dict[str, Any]]
+    history: list[HistoryEntry]
+
+    @classmethod
+    def of(cls, state: CaseState, entries: list[Entry], due: Due | None, restricted: bool) -> "CaseDetail":
+        summary = CaseSummary.from_state(state, due).model_dump()
+        notes = [{"note_id": n.note_id, "kind": n.kind, "category": n.category, "text": n.versions[-1].text,
+                  "version": n.versions[-1].version, "versions": [asdict(v) for v in n.versions], "addenda": n.addenda}
+                 for n in state.notes.values()]
+        return cls(
+            **summary, restricted=restricted,
+            child={"sex": state.sex, "date_of_birth": state.date_of_birth, "upn": state.upn},
+            missing_since=state.missing_since, enquiries=[asdict(e) for e in state.enquiries.values()],
+            escalations=[{**asdict(e), "pending": e.pending} for e in state.escalations.values()], notes=notes,
+            closure_proposal=state.proposal, facts=state.facts, shares=state.shares,
+            periods=[asdict(p) for p in state.periods], history=[HistoryEntry.of(e) for e in entries],
+        )
+
+
+class CommandResult(BaseModel):
+    case: CaseSummary
+    entry_id: int
+    record_id: str | None = None  # the enquiry, escalation, note, addendum or share created or acted on
+
+
+class ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # UK GDPR Art 18(2): needed to act while the child or a carer is restricted.
+    restriction_exception: RestrictionException | None = None
+
+
+class EnquiryIn(ActionBody):
+    whom: Agency
+    organisation: Short | None = None
+    asked_on: date
+    purpose: Reason
+    answered_on: date | None = None
+    outcome: Outcome | None = None
+    facts: list[Fact] = Field(default=[], max_length=50)
+
+
+class AnswerIn(ActionBody):
+    answered_on: date
+    outcome: Outcome
+    facts: list[Fact] = Field(default=[], max_length=50)
+
+
+class EscalationTarget(StrEnum):
+    MASH = "mash"
+    CHILDRENS_SOCIAL_CARE = "childrens_social_care"
+    EARLY_HELP = "early_help"
+    POLICE = "police"
+
+
+class EscalationIn(ActionBody):
+    to: EscalationTarget
+    reason: Reason
+    sent_on: date | None = None
+    reference: Short | None = None
+
+
+class EscalationSentIn(ActionBody):
+    sent_on: date
+    reference: Short | None = None
+
+
+class EscalationOutcome(StrEnum):
+    ACCEPTED_FOR_ASSESSMENT = "accepted_for_assessment"
+    STRATEGY_DISCUSSION = "strategy_discussion"
+    SECTION_47_ENQUIRY = "section_47_enquiry"
+    ALREADY_ALLOCATED = "already_allocated"
+    REFERRED_TO_EARLY_HELP = "referred_to_early_help"
+    NO_FURTHER_ACTION = "no_further_action"
+
+
+class EscalationOutcomeIn(ActionBody):
+    outcome: EscalationOutcome
+    outcome_on: date
+    summary: LongText | None = None
+
+
+class ReviewIn(ActionBody):
+    reviewed_on: date | None = None
+    summary: LongText
+    next_steps: LongText | None = None
+
+
+class NoteIn(ActionBody):
+    kind: Literal["fact", "professional_opinion"]
+    category: DataCategory
+    text: LongText
+    source: Short | None = None
+
+
+class CorrectionIn(ActionBody):
+    text: LongText
+    reason: Reason
+
+
+class AddendumIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: LongText
+    rights_request_id: UUID | None = None
+
+
+class ClosureIn(ActionBody):
+    reason: ClosureReason
+    evidence: dict[str, Any]
+    closed_on: date | None = None
+    note: Reason | None = None
+
+
+class ConfirmClosureIn(ActionBody):
+    evidence: dict[str, Any] = {}
+    closed_on: date | None = None
+
+
+class RejectClosureIn(ActionBody):
+    reason: Reason
+
+
+class ReopenIn(ActionBody):
+    reason: Reason
+    case_reason: CaseReason | None = None
+
+
+class ShareRecipient(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["school", "other_local_authority"]
+    org_id: Short | None = None
+    org_name: Short
+
+
+class ShareIn(ActionBody):
+    recipient: ShareRecipient
+    purpose: Literal["cme_tracking", "safeguarding", "statutory_transfer"]
+    legal_gateway: Short
+    categories: list[DataCategory] = Field(min_length=1)
+    fields_released: list[Short] = Field(min_length=1, max_length=100)
+    reason: Reason
+
+
+class BoroughIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    borough: Borough
+    reason: Reason

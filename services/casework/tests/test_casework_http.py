@@ -1,0 +1,246 @@
+"""Casework over HTTP on the real database and broker: enquiries, escalation, closure, notes, shares."""
+
+import json
+import uuid
+from datetime import date
+
+import asyncpg
+import pytest
+
+from cme_casework.adapters.repository import CaseRecords
+from cme_casework.domain.clocks import next_due
+from cme_casework.service_layer.rights import on_restriction
+from cme_shared.contracts import topics
+from cme_shared.contracts.rights import SubjectRestricted
+from cme_shared.testing.kafka import TopicReader
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+OFFICER = ("officer",)
+CONTRACT_FIELDS = {"case_id", "child_subject_id", "status", "borough", "opened_at", "reason", "next_due_date"}
+WESTMINSTER = {"borough": "westminster"}
+
+
+def officer(stack):
+    return stack.headers(*OFFICER, sub="officer-ana", **WESTMINSTER)
+
+
+async def detail(stack, case_id):
+    response = await stack.client.get(f"/cases/{case_id}", headers=stack.headers("manager"))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def post(stack, path, body, status=(200, 201), headers=None):
+    response = await stack.client.post(path, json=body, headers=headers or officer(stack))
+    assert response.status_code in ((status,) if isinstance(status, int) else status), response.text
+    return response.json()
+
+
+async def test_an_enquiry_records_whom_was_asked_and_which_source_confirmed_what(shared_stack, make_referral):
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 2)))
+    made = await post(shared_stack, f"/cases/{case_id}/enquiries", {
+        "whom": "council_tax", "organisation": "Westminster council tax", "asked_on": "2026-11-03",
+        "purpose": "proof of address"}, 201)
+    assert made["case"]["status"] == "enquiries"
+    assert made["case"]["next_due_kind"] == "review"
+    await post(shared_stack, f"/cases/{case_id}/enquiries/{made['record_id']}/answer", {
+        "answered_on": "2026-11-05", "outcome": "information_provided",
+        "facts": [{"field": "address", "value": "Flat 3, 10 Example Street", "confirmed_by": "council_tax"},
+                  {"field": "household", "value": "mother and two children", "confirmed_by": "housing"}]})
+    case = await detail(shared_stack, case_id)
+    [enquiry] = case["enquiries"]
+    assert (enquiry["whom"], enquiry["asked_on"], enquiry["answered_on"], enquiry["outcome"]) == (
+        "council_tax", "2026-11-03", "2026-11-05", "information_provided")
+    assert [(f["field"], f["confirmed_by"]) for f in case["facts"]] == [("address", "council_tax"),
+                                                                        ("household", "housing")]
+    answered = case["history"][-1]
+    assert (answered["kind"], answered["category"], answered["source"], answered["actor"]) == (
+        "enquiry_answered", "council_tax", "council_tax:Westminster council tax", "officer:officer-ana")
+    again = await shared_stack.client.post(f"/cases/{case_id}/enquiries/{made['record_id']}/answer",
+                                           json={"answered_on": "2026-11-06", "outcome": "not_known"},
+                                           headers=officer(shared_stack))
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "enquiry_already_answered"
+
+
+async def test_a_high_risk_case_cannot_close_until_the_escalation_outcome_is_recorded(shared_stack, make_referral):
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 2), flags={"child_in_need": True}))
+    case = await detail(shared_stack, case_id)
+    assert (case["status"], case["risk"], case["next_due_kind"], case["next_due_date"]) == (
+        "escalated", "high", "escalation", "2026-11-02")
+    closure = {"reason": "on_roll_elsewhere", "closed_on": "2026-11-20",
+               "evidence": {"school_urn": "123456", "start_date": "2026-11-16", "confirmed_by": "admissions"}}
+    refused = await shared_stack.client.post(f"/cases/{case_id}/closure", json=closure, headers=officer(shared_stack))
+    assert refused.status_code == 409
+    assert refused.json()["errors"][0]["code"] == "escalation_outcome_required"
+    escalation_id = case["escalations"][0]["escalation_id"]
+    await post(shared_stack, f"/cases/{case_id}/escalations/{escalation_id}/outcome",
+               {"outcome": "already_allocated", "outcome_on": "2026-11-03", "summary": "social worker informed"})
+    closed = await post(shared_stack, f"/cases/{case_id}/closure", closure)
+    assert (closed["case"]["status"], closed["case"]["next_due_date"], closed["case"]["closure_reason"]) == (
+        "closed", None, "on_roll_elsewhere")
+
+
+async def test_a_closure_without_its_evidence_says_what_is_missing(shared_stack, make_referral):
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 2)))
+    response = await shared_stack.client.post(f"/cases/{case_id}/closure", headers=officer(shared_stack), json={
+        "reason": "left_england", "evidence": {"kind": "home_office_border_force", "confirmed_by": "officer"}})
+    assert response.status_code == 422
+    assert {(tuple(e["loc"]), e["code"]) for e in response.json()["errors"]} == {
+        (("body", "evidence", "received_on"), "missing")}
+    assert (await detail(shared_stack, case_id))["status"] == "open"
+
+
+async def test_a_note_is_corrected_by_a_new_version_and_the_dpo_attaches_an_addendum(shared_stack, make_referral):
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 2)))
+    note = await post(shared_stack, f"/cases/{case_id}/notes", {
+        "kind": "professional_opinion", "category": "education", "text": "the home education offered is unsuitable"})
+    await post(shared_stack, f"/cases/{case_id}/notes/{note['record_id']}/corrections",
+               {"text": "the home education offered is not yet shown to be suitable", "reason": "fairer wording"})
+    await post(shared_stack, f"/cases/{case_id}/notes/{note['record_id']}/addenda",
+               {"text": "We follow a full curriculum; see attached timetable.", "rights_request_id": str(uuid.uuid4())},
+               headers=shared_stack.headers("dpo", sub="dpo-1"))
+    case = await detail(shared_stack, case_id)
+    [shown] = case["notes"]
+    assert shown["version"] == 2 and shown["text"].startswith("the home education offered is not yet")
+    assert [v["text"] for v in shown["versions"]] == ["the home education offered is unsuitable",
+                                                      "the home education offered is not yet shown to be suitable"]
+    assert [a["actor"] for a in shown["addenda"]] == ["dpo:dpo-1"]
+    added, corrected = case["history"][-3], case["history"][-2]
+    assert corrected["supersedes"] == added["entry_id"]
+
+
+async def test_the_history_cannot_be_changed_by_the_services_own_role(shared_stack, make_referral):
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 2)))
+    conn = await asyncpg.connect(shared_stack.database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        assert await conn.fetchval("SELECT current_user") == "cme_casework"
+        for statement in ("UPDATE case_history SET reason = 'rewritten' WHERE case_id = $1",
+                          "DELETE FROM case_history WHERE case_id = $1"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+                await conn.execute(statement, case_id)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await conn.execute("TRUNCATE case_history")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await conn.execute("DELETE FROM restriction_events")
+        # The table's owner could grant itself the right back: the trigger still refuses.
+        async with conn.transaction():
+            await conn.execute("GRANT UPDATE, DELETE ON case_history TO CURRENT_USER")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="case_history is append-only: UPDATE refused"):
+                await conn.execute("UPDATE case_history SET reason = 'rewritten' WHERE case_id = $1", case_id)
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await conn.execute(
+                "INSERT INTO case_history (case_id, child_subject_id, kind, actor, reason, effective_on, category, "
+                "source, detail, supersedes) VALUES ($1, $2, 'note_corrected', 'x', 'x', now(), 'education', 'x', "
+                "'{}', 999999)", case_id, uuid.uuid4())
+        assert await conn.fetchval("SELECT count(*) FROM case_history WHERE reason = 'rewritten'") == 0
+    finally:
+        await conn.close()
+
+
+async def test_the_projection_is_what_the_history_adds_up_to(shared_stack, make_referral):
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 2), concern=True))
+    case = await detail(shared_stack, case_id)
+    await post(shared_stack, f"/cases/{case_id}/escalations/{case['escalations'][0]['escalation_id']}/sent",
+               {"sent_on": "2026-11-02", "reference": "MASH-77"})
+    await post(shared_stack, f"/cases/{case_id}/reviews", {"summary": "MASH has it", "reviewed_on": "2026-11-20"})
+    casework = shared_stack.app.state.casework
+    async with casework.runtime.sessions() as session:
+        records = CaseRecords(session)
+        row, state = await records.row(case_id), await records.state(case_id)
+    due = next_due(state, casework.policy)
+    assert (row["status"], row["risk"], row["next_due_date"], row["next_due_kind"], row["last_entry_id"]) == (
+        state.status.value, state.risk.value, due.on, due.kind.value, state.last_entry_id)
+    assert (row["status"], row["next_due_kind"]) == ("escalated", "first_enquiries")
+
+
+async def test_the_overdue_list_shows_passed_deadlines_for_the_officers_borough(shared_stack, make_referral):
+    late = await shared_stack.referral(make_referral(received_on=date(2026, 9, 7)))  # first enquiries due 21 Sep
+    other_borough = await shared_stack.referral(make_referral(received_on=date(2026, 9, 7),
+                                                              borough="kensington_and_chelsea"))
+    on_time = await shared_stack.referral(make_referral(received_on=date(2026, 9, 7)))
+    await post(shared_stack, f"/cases/{on_time}/enquiries",
+               {"whom": "school", "asked_on": "2026-09-08", "purpose": "p"})
+    await post(shared_stack, f"/cases/{on_time}/reviews", {"summary": "s", "reviewed_on": "2026-10-02"})
+    response = await shared_stack.client.get("/cases/overdue?as_of=2026-10-05", headers=officer(shared_stack))
+    listed = {c["case_id"]: c for c in response.json()}
+    assert str(late) in listed and str(on_time) not in listed and str(other_borough) not in listed
+    assert (listed[str(late)]["next_due_date"], listed[str(late)]["next_due_kind"]) == ("2026-09-21", "first_enquiries")
+    dates = [c["next_due_date"] for c in response.json()]
+    assert dates == sorted(dates)
+    manager = await shared_stack.client.get("/cases/overdue?as_of=2026-10-05", headers=shared_stack.headers("manager"))
+    assert str(other_borough) in {c["case_id"] for c in manager.json()}
+
+
+async def test_cases_are_found_by_upn_child_and_status(shared_stack, make_referral):
+    upn = f"A{uuid.uuid4().int % 10**12:012d}"
+    child = uuid.uuid4()
+    case_id = await shared_stack.referral(make_referral(child=child, upn=upn, received_on=date(2026, 11, 2)))
+    for query in (f"upn={upn}", f"child_subject_id={child}", f"upn={upn}&status=open"):
+        response = await shared_stack.client.get(f"/cases?{query}", headers=officer(shared_stack))
+        [found] = response.json()
+        assert found["case_id"] == str(case_id)
+        assert set(found) >= CONTRACT_FIELDS
+    closed = await shared_stack.client.get(f"/cases?upn={upn}&status=closed", headers=officer(shared_stack))
+    assert closed.json() == []
+    bad = await shared_stack.client.get("/cases?status=lost", headers=officer(shared_stack))
+    assert bad.status_code == 422
+
+
+async def test_a_share_goes_to_the_disclosure_log_and_waits_for_an_exception_while_restricted(shared_stack,
+                                                                                              make_referral):
+    child = uuid.uuid4()
+    case_id = await shared_stack.referral(make_referral(child=child, received_on=date(2026, 11, 2)))
+    casework = shared_stack.app.state.casework
+    async with casework.runtime.sessions.begin() as session:
+        await on_restriction(session, casework, SubjectRestricted(
+            event_id=uuid.uuid4(), occurred_at="2026-11-20T10:00:00Z", rights_request_id=uuid.uuid4(),
+            subject_ids=[child], reason="accuracy contested"))
+    share = {"recipient": {"type": "other_local_authority", "org_id": "202", "org_name": "Camden"},
+             "purpose": "statutory_transfer", "legal_gateway": "Education Act 1996 s436A; SI 2024/208 reg 13",
+             "categories": ["contact", "education"], "fields_released": ["child.first_name", "child.address"],
+             "reason": "the family now lives in Camden"}
+    refused = await shared_stack.client.post(f"/cases/{case_id}/shares", json=share, headers=officer(shared_stack))
+    assert refused.status_code == 409 and refused.json()["errors"][0]["code"] == "subject_restricted"
+    exception = {"ground": "protection_of_another_person", "reason": "the child must be tracked for safeguarding"}
+    async with TopicReader(shared_stack.settings.kafka_bootstrap, shared_stack.topics(topics.SHARE_EVENTS)) as shares:
+        made = await post(shared_stack, f"/cases/{case_id}/shares", {**share, "restriction_exception": exception}, 201)
+        ref = f"casework:{made['record_id']}"
+        records = await shares.wait_for(lambda rs: any(json.loads(r.value)["share_ref"] == ref for r in rs))
+    event = next(json.loads(r.value) for r in records if json.loads(r.value)["share_ref"] == ref)
+    assert (event["service"], event["subject_ids"], event["purpose"], event["recipient"]["org_name"]) == (
+        "casework", [str(child)], "statutory_transfer", "Camden")
+    assert event["decided_by"] == "officer:officer-ana"
+    assert event["fields_released"] == ["child.first_name", "child.address"]
+    history = (await detail(shared_stack, case_id))["history"]
+    assert history[-1]["kind"] == "share_made"
+    assert history[-1]["detail"]["restriction_exception"] == exception
+    assert [h["kind"] for h in history].count("share_made") == 1  # the refused share left no trace
+
+
+async def test_a_manager_assigns_a_case_to_the_other_borough(shared_stack, make_referral):
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 2), borough=None))
+    assert (await shared_stack.client.get(f"/cases/{case_id}", headers=officer(shared_stack))).status_code == 404
+    await post(shared_stack, f"/cases/{case_id}/borough", {"borough": "westminster", "reason": "address confirmed"},
+               headers=shared_stack.headers("manager"))
+    assert (await shared_stack.client.get(f"/cases/{case_id}", headers=officer(shared_stack))).status_code == 200
+
+
+async def test_the_projection_is_rebuilt_from_the_history_after_a_change_of_term_dates(shared_stack, make_referral):
+    from dataclasses import replace as changed
+
+    from cme_casework.adapters.tables import cases
+    from cme_casework.service_layer.projection import rebuild_cases
+
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 16)))
+    casework = shared_stack.app.state.casework
+    async with casework.runtime.sessions.begin() as session:  # the projection damaged (history cannot be)
+        await session.execute(cases.update().where(cases.c.case_id == case_id)
+                              .values(status="closed", next_due_date=None))
+    quicker = changed(casework.policy, first_enquiries_school_days=5)
+    async with casework.runtime.sessions.begin() as session:
+        assert await rebuild_cases(session, quicker) >= 1
+    async with casework.runtime.sessions() as session:
+        row = await CaseRecords(session).row(case_id)
+    assert (row["status"], row["next_due_date"], row["next_due_kind"]) == (
+        "open", date(2026, 11, 23), "first_enquiries")
