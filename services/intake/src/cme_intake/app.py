@@ -6,12 +6,15 @@ from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
 from cme_shared.contracts.events import ReferralAccepted
 from cme_shared.contracts.referrals import Referral, ReferralOutcome
+from cme_shared.contracts.rights import DataCollectionReply, DataCollectionRequest, FactualRectification
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
 
+from .adapters.sealing import Seal
 from .adapters.tables import kit
-from .entrypoints import http, kafka
+from .entrypoints import http, kafka, officers
 from .service_layer.reception import ReferralReception
+from .service_layer.subject_rights import SubjectRights
 from .settings import IntakeSettings
 
 CHANNELS = [
@@ -24,19 +27,30 @@ CHANNELS = [
                key="the input record's key"),
     ChannelDoc(topics.REFERRAL_ACCEPTED, "send", "Internal: accepted referrals, for casework.",
                ReferralAccepted, key="child subject id"),
+    ChannelDoc(topics.DATA_COLLECTION_REQUESTS, "receive",
+               "Internal: the rights service's subject lookups and data collection requests (other kinds "
+               "on this topic are ignored).", DataCollectionRequest, key="collection id"),
+    ChannelDoc(topics.DATA_COLLECTION_REPLIES, "send",
+               "Internal: subject lookup replies, data collection chunks and rectification receipts.",
+               DataCollectionReply, key="collection id or rights request id"),
+    ChannelDoc(topics.RIGHTS_EVENTS, "receive",
+               "Internal: factual rectifications to apply as new versions (other kinds are ignored).",
+               FactualRectification, key="as the rights service sets it"),
 ]
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings, kit)
-    reception = ReferralReception(runtime.outbox, runtime.topics)
-    kafka.subscribe(runtime, reception)
+    seal = Seal(settings.seal_key.get_secret_value())
+    reception = ReferralReception(runtime.outbox, runtime.topics, seal, settings.postcode_districts)
+    kafka.subscribe(runtime, reception, SubjectRights(runtime.outbox, runtime.topics, seal))
     app = create_service_app(
         runtime,
         title="CME intake",
-        description="Partner referrals in (Kafka and HTTP), validation, dead letters, outcomes back.",
-        routers=[http.router(runtime, reception)],
+        description="Partner and public referrals in (Kafka and HTTP), validation, dead letters, outcomes back; "
+                    "the identity index and its possible matches; the triage list.",
+        routers=[http.router(runtime, reception, settings), officers.router(runtime)],
         asyncapi=lambda: build_document(
             "CME intake", "1.0.0", "Referral topics of the CME platform.", CHANNELS, runtime.topics,
             settings.kafka_bootstrap,

@@ -50,3 +50,14 @@ class ReferralAccepted(Event):
     safeguarding_concern: bool = False
     warnings: list[str] = []
     data_categories: dict[str, DataCategory] = {}
+    # Added with the intake service (all optional, so earlier events still parse):
+    last_attended_on: date | None = None
+    # SI 2024/208 reg 13: a deletion return lacking required fields; officers ask the school for the rest.
+    incomplete_return: bool = False
+    missing_return_fields: list[str] = []
+    # Subjects the identity index thinks may be this child, pending an officer's decision in intake.
+    possible_match_subject_ids: list[UUID] = []
+    # A new address (change of circumstances, or a return's future address) and the borough it is in
+    # (None: outside the configured districts or unknown). The address itself stays in intake.
+    new_address_from: date | None = None
+    new_address_borough: Borough | None = None

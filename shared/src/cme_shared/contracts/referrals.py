@@ -10,14 +10,17 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .categories import DataCategory, category
 
 SCHEMA_VERSION = 1
 
 Text = Annotated[str, Field(max_length=200)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+# CONTRACT section 3 rejects a missing name, never an empty one: "" is a string, and a referral about a
+# child whose name the partner does not know must not be lost (intake warns instead).
+Name = Annotated[str, Field(max_length=100)]
 LongText = Annotated[str, Field(max_length=10_000)]
 
 
@@ -99,7 +102,7 @@ class Contact(Strict):
 
 class Source(Strict):
     type: SourceType
-    org_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    org_id: Annotated[str, Field(max_length=64)] | None = None
     org_name: Text | None = None
     contact: Contact | None = None
     anonymous: bool = False
@@ -195,6 +198,14 @@ class Referral(Strict):
     child: Child
     carers: list[Carer] = Field(default=[], max_length=20)
     safeguarding: Safeguarding | None = None
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _a_json_integer(cls, value: object) -> object:
+        # Python's True == 1 == 1.0: without this, `true` or `1.0` would pass as schema version 1.
+        if type(value) is not int:
+            raise PydanticCustomError("literal_error", "Input should be 1")
+        return value
 
 
 class Status(StrEnum):

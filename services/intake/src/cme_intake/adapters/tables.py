@@ -1,7 +1,23 @@
-"""Intake's tables. A referral is kept as received (its exact bytes and parsed payload), never overwritten."""
+"""Intake's tables. Nothing here is updated in place or deleted: a referral is kept as received, the
+identity index grows by observations, addresses, merge pointers and recorded decisions (DOMAIN 3:
+records show transactions as they happened; a correction is a new version)."""
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, MetaData, Table, Text, func
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from cme_shared.messaging.tables import KitTables
 
@@ -12,19 +28,25 @@ referrals = Table(
     "referrals",
     metadata,
     Column("intake_id", UUID(as_uuid=True), primary_key=True),
-    # (source.org_id, referral_id), or a digest of the payload for anonymous referrals.
+    # (source.org_id, referral_id), or a digest of the payload when there is no org_id.
     Column("idempotency_key", Text, nullable=False, unique=True),
     Column("referral_id", Text, nullable=False),
     Column("source_type", Text, nullable=False),
     Column("source_org_id", Text, nullable=True),
-    Column("borough", Text, nullable=True),
+    Column("borough", Text, nullable=True),  # null: on the triage list
     Column("child_subject_id", UUID(as_uuid=True), nullable=False),
+    Column("carer_subject_ids", ARRAY(UUID(as_uuid=True)), nullable=False),  # in the order of `carers`
+    # The parsed referral; a public or parent referrer's contact is not in it (third_party_details).
     Column("payload", JSONB, nullable=False),
-    Column("raw", LargeBinary, nullable=False),
+    # The bytes as received; null when they hold a private referrer's details (sealed instead).
+    Column("raw", LargeBinary, nullable=True),
     Column("warnings", JSONB, nullable=False),
+    Column("missing_return_fields", JSONB, nullable=False),  # SI 2024/208 reg 13 gaps
     Column("channel", Text, nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("referrals_child", "child_subject_id"),
+    Index("referrals_triage", "received_at", postgresql_where=text("borough IS NULL")),
 )
 
 # Messages that could not be understood: their bytes are in the DLQ topic; here, why and where from.
@@ -35,4 +57,148 @@ rejected_messages = Table(
     Column("channel", Text, nullable=False),
     Column("errors", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Data about someone other than the subject, kept apart and sealed (Fernet): a public referrer's
+# contact details (DPA 2018 Sch 2 Part 3 para 16). Never on an event to another service.
+third_party_details = Table(
+    "third_party_details",
+    metadata,
+    Column("detail_id", UUID(as_uuid=True), primary_key=True),
+    Column("intake_id", UUID(as_uuid=True), ForeignKey("referrals.intake_id"), nullable=False),
+    Column("reason", Text, nullable=False),  # ThirdPartyReason: public_referrer, other_carer
+    Column("third_party", Boolean, nullable=False, server_default=text("true")),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("third_party_details_intake", "intake_id"),
+)
+
+# ---- the identity index
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("subject_id", UUID(as_uuid=True), primary_key=True),
+    Column("subject_type", Text, nullable=False),  # child | carer
+    Column("created_by_intake_id", UUID(as_uuid=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# What a source said about a subject, once per referral; a rectification adds a version (kind
+# `rectification`). The subject's current details are its latest observation.
+subject_observations = Table(
+    "subject_observations",
+    metadata,
+    Column("observation_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
+    Column("kind", Text, nullable=False),  # referral | rectification
+    Column("intake_id", UUID(as_uuid=True), nullable=True),
+    Column("rights_request_id", UUID(as_uuid=True), nullable=True),
+    Column("source", Text, nullable=False),
+    Column("first_name", Text, nullable=True),
+    Column("last_name", Text, nullable=True),
+    Column("middle_names", Text, nullable=True),
+    Column("preferred_name", Text, nullable=True),
+    Column("aliases", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("name_keys", ARRAY(Text), nullable=False),
+    Column("date_of_birth", Date, nullable=True),
+    Column("sex", Text, nullable=True),
+    Column("upn", Text, nullable=True),
+    Column("upn_valid", Boolean, nullable=False, server_default=text("false")),
+    Column("nhs_number", Text, nullable=True),
+    Column("nhs_valid", Boolean, nullable=False, server_default=text("false")),
+    Column("relationship", Text, nullable=True),
+    Column("phones", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("email", Text, nullable=True),
+    Column("decided_by", Text, nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("observations_subject", "subject_id"),
+    Index("observations_name_keys", "name_keys", postgresql_using="gin"),
+    Index("observations_upn", "upn", postgresql_where=text("upn_valid")),
+    Index("observations_nhs", "nhs_number", postgresql_where=text("nhs_valid")),
+)
+
+# Address history: every report of an address, from when and from whom; never overwritten.
+subject_addresses = Table(
+    "subject_addresses",
+    metadata,
+    Column("address_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
+    Column("line1", Text, nullable=False),
+    Column("line2", Text, nullable=True),
+    Column("town", Text, nullable=True),
+    Column("postcode", Text, nullable=True),
+    Column("postcode_key", Text, nullable=True),
+    Column("uprn", Text, nullable=True),
+    Column("valid_from", Date, nullable=True),  # null: as reported on recorded_at
+    Column("source", Text, nullable=False),
+    Column("intake_id", UUID(as_uuid=True), nullable=True),
+    Column("rights_request_id", UUID(as_uuid=True), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("addresses_subject", "subject_id"),
+    Index("addresses_postcode", "postcode_key"),
+)
+
+care_links = Table(
+    "care_links",
+    metadata,
+    Column("child_subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
+    Column("carer_subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
+    Column("relationship", Text, nullable=False),
+    Column("intake_id", UUID(as_uuid=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("care_links_child", "child_subject_id"),
+    Index("care_links_carer", "carer_subject_id"),
+)
+
+possible_matches = Table(
+    "possible_matches",
+    metadata,
+    Column("match_id", UUID(as_uuid=True), primary_key=True),
+    Column("subject_type", Text, nullable=False),
+    Column("subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
+    Column("candidate_subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
+    Column("matched_on", JSONB, nullable=False),
+    Column("conflicts", JSONB, nullable=False),
+    Column("intake_id", UUID(as_uuid=True), nullable=True),
+    Column("borough", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("possible_matches_created", "created_at"),
+)
+
+# An officer's decision on a possible match: who, when, why. One per match (the primary key).
+possible_match_decisions = Table(
+    "possible_match_decisions",
+    metadata,
+    Column("match_id", UUID(as_uuid=True), ForeignKey("possible_matches.match_id"), primary_key=True),
+    Column("decision", Text, nullable=False),  # merge | keep_apart
+    Column("reason", Text, nullable=False),
+    Column("decided_by", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A merge points one subject at another; nothing is deleted, and a subject merges at most once.
+subject_merges = Table(
+    "subject_merges",
+    metadata,
+    Column("subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), primary_key=True),
+    Column("merged_into", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
+    Column("match_id", UUID(as_uuid=True), ForeignKey("possible_matches.match_id"), nullable=True),
+    Column("decided_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("subject_merges_into", "merged_into"),
+)
+
+# Factual rectifications applied (UK GDPR Art 16), with the versions they added.
+rectifications = Table(
+    "rectifications",
+    metadata,
+    Column("rectification_id", UUID(as_uuid=True), primary_key=True),
+    Column("rights_request_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("field", Text, nullable=False),
+    Column("decided_by", Text, nullable=False),
+    Column("records_changed", BigInteger, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

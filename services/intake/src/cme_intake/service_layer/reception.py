@@ -1,11 +1,14 @@
-"""Receiving a referral: the same steps whether it came over Kafka or HTTP.
+"""Receiving a referral: the same steps whether it came over Kafka, the partner API or the public form.
 
-Everything a referral causes (the stored referral, its outcome, the event for casework) is written in
-one transaction; the outcome and event leave through the outbox after it commits.
+Everything a referral causes (the stored referral, the identity index, sealed third-party details, its
+outcome, the event for casework) is written in one transaction; the outcome and event leave through the
+outbox after it commits, so a crash anywhere leaves either all of it or none of it.
 """
 
+import base64
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -15,92 +18,133 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import field_categories
 from cme_shared.contracts.events import ReferralAccepted
-from cme_shared.contracts.referrals import Child, Problem, Referral, ReferralOutcome, SourceType, Status
+from cme_shared.contracts.referrals import (
+    Borough,
+    Child,
+    Problem,
+    Referral,
+    ReferralOutcome,
+    SourceType,
+    Status,
+)
+from cme_shared.contracts.rights import ThirdPartyReason
 from cme_shared.contracts.topics import TopicNames
 from cme_shared.messaging.outbox import Outbox
 
-from ..adapters.tables import referrals, rejected_messages
-from ..domain.referrals import decide_borough, idempotency_key
+from ..adapters.sealing import Seal
+from ..adapters.tables import referrals, rejected_messages, third_party_details
+from ..domain import referrals as rules
+from ..domain.identifiers import compact_upn
+from ..domain.validation import assess, problem
+from . import identity_index
 
 CHILD_CATEGORIES = {f"child.{k}": v for k, v in field_categories(Child).items()}
 
 
 class ReferralReception:
-    def __init__(self, outbox: Outbox, topic_names: TopicNames) -> None:
+    def __init__(self, outbox: Outbox, topic_names: TopicNames, seal: Seal,
+                 districts: Mapping[str, Borough] = rules.DEFAULT_POSTCODE_DISTRICTS) -> None:
         self._outbox = outbox
         self._topics = topic_names
+        self._seal = seal
+        self._districts = districts
 
     async def receive(
         self, session: AsyncSession, referral: Referral, *, raw: bytes, key: bytes | None, channel: str
     ) -> ReferralOutcome:
         now = datetime.now(UTC)
-        intake_id = uuid.uuid4()
-        child_subject_id = uuid.uuid4()  # the identity index proper arrives with issue 3
-        borough = decide_borough(referral)
-        warnings: list[Problem] = []
-        inserted = await session.execute(
-            insert(referrals)
-            .values(
-                intake_id=intake_id,
-                idempotency_key=idempotency_key(referral),
-                referral_id=referral.referral_id,
-                source_type=referral.source.type.value,
-                source_org_id=referral.source.org_id,
-                borough=borough.value if borough else None,
-                child_subject_id=child_subject_id,
-                payload=json.loads(referral.model_dump_json()),
-                raw=raw,
-                warnings=[w.model_dump() for w in warnings],
-                channel=channel,
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(referrals.c.intake_id)
-        )
-        if inserted.first() is None:
-            existing = (
-                await session.execute(
-                    select(referrals.c.intake_id, referrals.c.child_subject_id).where(
-                        referrals.c.idempotency_key == idempotency_key(referral)
-                    )
-                )
-            ).one()
+        referral, replaced = rules.without_nul_characters(referral)
+        idempotency_key = rules.idempotency_key(referral)
+        org_id = rules.org_id(referral)
+        # Taken before the duplicate check: the same referral arriving twice at once is one referral.
+        await identity_index.lock(session)
+        existing = (await session.execute(
+            select(referrals.c.intake_id, referrals.c.child_subject_id)
+            .where(referrals.c.idempotency_key == idempotency_key)
+        )).first()
+        if existing is not None:
             outcome = ReferralOutcome(
-                referral_id=referral.referral_id, source_org_id=referral.source.org_id,
-                status=Status.DUPLICATE, intake_id=existing.intake_id,
-                child_subject_id=existing.child_subject_id, processed_at=now,
+                referral_id=referral.referral_id, source_org_id=org_id, status=Status.DUPLICATE,
+                intake_id=existing.intake_id, child_subject_id=existing.child_subject_id, processed_at=now,
             )
             await self._publish_outcome(session, outcome, key)
             return outcome
 
+        intake_id = uuid.uuid4()
+        assessment = assess(referral)
+        warnings = [problem(loc, "nul_character_replaced") for loc in replaced] + assessment.warnings
+        borough = rules.decide_borough(referral, self._districts)
+        source = rules.source_label(referral.source.type, org_id, referral.source.org_name)
+        notification = referral.notification
+        child = await identity_index.record_child(
+            session, referral.child, intake_id=intake_id, source=source, borough=borough,
+            future_address=notification.future_address, future_address_from=notification.future_address_from,
+        )
+        carers = [
+            await identity_index.record_carer(
+                session, carer, child=referral.child, child_subject_id=child.subject_id, intake_id=intake_id,
+                source=source, borough=borough,
+            )
+            for carer in referral.carers
+        ]
+        contact = rules.referrer_contact(referral)
+        keep_raw = rules.keeps_raw_in_clear(referral)
+        await session.execute(insert(referrals).values(
+            intake_id=intake_id, idempotency_key=idempotency_key, referral_id=referral.referral_id,
+            source_type=referral.source.type.value, source_org_id=org_id,
+            borough=borough.value if borough else None, child_subject_id=child.subject_id,
+            carer_subject_ids=[c.subject_id for c in carers], payload=rules.stored_payload(referral),
+            raw=raw if keep_raw else None, warnings=[w.model_dump() for w in warnings],
+            missing_return_fields=assessment.missing_return_fields, channel=channel,
+            submitted_at=referral.submitted_at,
+        ))
+        if contact is not None:
+            reason = (ThirdPartyReason.PUBLIC_REFERRER if referral.source.type is SourceType.PUBLIC
+                      else ThirdPartyReason.OTHER_CARER)
+            await session.execute(insert(third_party_details).values(
+                detail_id=uuid.uuid4(), intake_id=intake_id, reason=reason.value,
+                # The received bytes name the referrer too: they are kept only inside the seal.
+                sealed=self._seal.seal({"contact": contact, "raw": base64.b64encode(raw).decode()}),
+            ))
+
         outcome = ReferralOutcome(
-            referral_id=referral.referral_id, source_org_id=referral.source.org_id, status=Status.ACCEPTED,
-            intake_id=intake_id, child_subject_id=child_subject_id, warnings=warnings, processed_at=now,
+            referral_id=referral.referral_id, source_org_id=org_id, status=Status.ACCEPTED,
+            intake_id=intake_id, child_subject_id=child.subject_id, warnings=warnings,
+            processed_at=now,
         )
         await self._publish_outcome(session, outcome, key)
-        notification = referral.notification
+        new_address_from = notification.future_address_from if notification.future_address else None
         await self._outbox.add(
             session,
             topic=self._topics(topics.REFERRAL_ACCEPTED),
             event=ReferralAccepted(
                 event_id=uuid.uuid4(), occurred_at=now, intake_id=intake_id,
                 referral_id=referral.referral_id, source_type=referral.source.type,
-                source_org_id=referral.source.org_id,
-                # A member of the public is a third party: their organisation-less details stay here.
-                source_org_name=None if referral.source.type in (SourceType.PUBLIC, SourceType.PARENT)
-                else referral.source.org_name,
+                source_org_id=org_id,
+                # A member of the public or a parent is a third party: their details stay in intake.
+                source_org_name=None if rules.has_private_referrer(referral) else referral.source.org_name,
                 received_at=now, borough=borough, notification_kind=notification.kind,
                 deletion_ground=notification.deletion_ground, deletion_date=notification.deletion_date,
                 destination_school_urn=notification.destination_school_urn,
                 destination_start_date=notification.destination_start_date,
-                child_subject_id=child_subject_id, child_sex=referral.child.sex.value,
-                child_date_of_birth=referral.child.date_of_birth, child_upn=referral.child.upn,
+                child_subject_id=child.subject_id, carer_subject_ids=[c.subject_id for c in carers],
+                child_sex=referral.child.sex.value, child_date_of_birth=referral.child.date_of_birth,
+                # As received (compacted): a UPN with a warning still helps an officer find the case.
+                child_upn=compact_upn(referral.child.upn) if referral.child.upn else None,
                 flags=referral.child.flags,
                 safeguarding_concern=bool(referral.safeguarding and referral.safeguarding.concern),
                 warnings=[w.code for w in warnings],
                 data_categories=CHILD_CATEGORIES,
+                last_attended_on=notification.last_attended_on,
+                incomplete_return=assessment.incomplete_return,
+                missing_return_fields=assessment.missing_return_fields,
+                possible_match_subject_ids=child.possible_subject_ids,
+                new_address_from=new_address_from,
+                new_address_borough=rules.borough_of(notification.future_address, self._districts)
+                if notification.future_address else None,
             ),
             aggregate_type="child",
-            aggregate_id=str(child_subject_id),
+            aggregate_id=str(child.subject_id),
         )
         return outcome
 
@@ -109,9 +153,15 @@ class ReferralReception:
         problems: list[Problem],
     ) -> ReferralOutcome:
         referral_id, org_id = _identifiers_if_any(raw)
+        # An unknown field's name is quoted in `loc`; it may hold U+0000, which the database refuses.
+        stored = [
+            {"loc": [rules.text_safe(part) if isinstance(part, str) else part for part in p.loc],
+             "code": p.code, "message": rules.text_safe(p.message)}
+            for p in problems
+        ]
         await session.execute(
             insert(rejected_messages)
-            .values(message_id=message_id, channel=channel, errors=[p.model_dump() for p in problems])
+            .values(message_id=message_id, channel=channel, errors=stored)
             .on_conflict_do_nothing()
         )
         outcome = ReferralOutcome(
@@ -127,7 +177,7 @@ class ReferralReception:
             topic=self._topics(topics.REFERRAL_OUTCOMES),
             event=outcome,
             aggregate_type="referral",
-            aggregate_id=f"{outcome.source_org_id}:{outcome.referral_id}",
+            aggregate_id=rules.text_safe(f"{outcome.source_org_id}:{outcome.referral_id}"),
             key=key,
         )
 
