@@ -11,7 +11,7 @@ from .contracts.referrals import Problem
 from .contracts.topics import TopicNames
 from .db import create_engine, session_factory
 from .logging import get_logger
-from .messaging.consumer import Delivery, Handler, ReliableConsumer, RejectHook
+from .messaging.consumer import Delivery, Handler, ReliableConsumer, RejectHook, by_event_id
 from .messaging.inbox import Inbox
 from .messaging.outbox import Outbox, OutboxRelay
 from .messaging.tables import KitTables
@@ -47,12 +47,13 @@ class ServiceRuntime:
         parse: Callable[[Delivery], T],
         handle: Handler[T],
         on_reject: RejectHook | None = None,
+        identify: Callable[[Delivery], str] = by_event_id,
     ) -> ReliableConsumer[T]:
         """Subscribe `handle` to `topic` (contract name; the namespace is added here) with the kit's guarantees."""
         consumer = ReliableConsumer(
             name=name, topic=self.topics(topic), group_id=self.settings.group_id(name),
             parse=parse, handle=handle, sessions=self.sessions, outbox=self.outbox, inbox=self.inbox,
-            on_reject=on_reject, on_committed=self.relay.nudge,
+            on_reject=on_reject, on_committed=self.relay.nudge, identify=identify,
             max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
         )
         consumer.register(self.broker)

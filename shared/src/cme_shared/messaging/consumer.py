@@ -99,6 +99,17 @@ def json_model_parser(model: type[BaseModel]) -> Callable[[Delivery], Any]:
     return parse
 
 
+def by_event_id(delivery: Delivery) -> str:
+    """Our own events: known by their `event_id` header, so a republished event is one message."""
+    return delivery.message_id
+
+
+def by_position(delivery: Delivery) -> str:
+    """A partner's records: known by their place in the log, never by headers the partner chose (two
+    referrals sharing a partner's `event_id` header must not look like one redelivery)."""
+    return delivery.position
+
+
 Handler = Callable[[AsyncSession, T, Delivery], Awaitable[None]]
 RejectHook = Callable[[AsyncSession, Delivery, list[Problem]], Awaitable[None]]
 
@@ -117,6 +128,7 @@ class ReliableConsumer(Generic[T]):
     inbox: Inbox
     on_reject: RejectHook | None = None
     on_committed: Callable[[], None] | None = None
+    identify: Callable[[Delivery], str] = by_event_id
     max_attempts: int = 4
     backoff_seconds: float = 0.2
 
@@ -155,7 +167,7 @@ class ReliableConsumer(Generic[T]):
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     async with self.sessions.begin() as session:
-                        if not await self.inbox.claim(session, self.name, delivery.message_id):
+                        if not await self.inbox.claim(session, self.name, self.identify(delivery)):
                             return self._count("duplicate")
                         await self.handle(session, parsed, delivery)
                     self._committed()
@@ -174,7 +186,7 @@ class ReliableConsumer(Generic[T]):
                 loc=[], code="handler_failed",
                 message=f"handler failed {self.max_attempts} times: {type(last_error).__name__}",
             )
-            await self._dead_letter(delivery, "handler_failed", [problem], run_hook=False)
+            await self._dead_letter(delivery, "handler_failed", [problem])
             return self._count("dead_lettered_failed")
         except Exception as exc:
             # Not even the dead letter could be written: leave the offset uncommitted and pause, so
@@ -186,11 +198,11 @@ class ReliableConsumer(Generic[T]):
         finally:
             correlation.clear()
 
-    async def _dead_letter(
-        self, delivery: Delivery, kind: str, problems: list[Problem], *, run_hook: bool = True
-    ) -> None:
+    async def _dead_letter(self, delivery: Delivery, kind: str, problems: list[Problem]) -> None:
+        """The record to `<topic>.dlq` through the outbox, with the `on_reject` hook (so a sender still
+        hears back, whichever way the record failed), in one transaction with the inbox claim."""
         async with self.sessions.begin() as session:
-            if not await self.inbox.claim(session, self.name, delivery.message_id):
+            if not await self.inbox.claim(session, self.name, self.identify(delivery)):
                 return
             reasons = json.dumps([p.model_dump() for p in problems]).encode()
             await self.outbox.add_raw(
@@ -211,7 +223,7 @@ class ReliableConsumer(Generic[T]):
                 aggregate_id=delivery.position,
                 event_type=kind,
             )
-            if run_hook and self.on_reject is not None:
+            if self.on_reject is not None:
                 await self.on_reject(session, delivery, problems)
         self._committed()
         log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
