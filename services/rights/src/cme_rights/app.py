@@ -1,23 +1,58 @@
-"""create_app(): rights's HTTP API and Kafka subscribers on the shared runtime."""
+"""create_app(): rights's HTTP API, its Kafka subscriber and the collection sweep on the shared runtime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from cme_shared.asyncapi import build_document
+from cme_shared.asyncapi import ChannelDoc, build_document
+from cme_shared.contracts import topics
+from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
 
 from .adapters.tables import kit
+from .entrypoints import collector, http, kafka
+from .service_layer.context import RightsContext
 from .settings import RightsSettings
+
+CHANNELS = [
+    ChannelDoc(topics.DATA_COLLECTION_REQUESTS, "send",
+               "SubjectLookup (the identity index answers with subject ids) and DataCollectionRequest (each "
+               "service named in `services`, or every service, answers), correlated by collection_id; a "
+               "service that has not answered in time is asked again.", kafka.Ask, key="rights request id"),
+    ChannelDoc(topics.DATA_COLLECTION_REPLIES, "receive",
+               "SubjectLookupReply, DataCollectionReply chunks (the last with last=true and total_items) and "
+               "RectificationApplied, told apart by `kind`.", kafka.Reply),
+    ChannelDoc(topics.RIGHTS_EVENTS, "send",
+               "SubjectRestricted, RestrictionLifted and FactualRectification, which the other services "
+               "honour.", kafka.RightsEvent, key="rights request id"),
+    ChannelDoc(topics.SHARE_EVENTS, "send",
+               "A transfer to another council, as a statutory share (purpose statutory_transfer), for the "
+               "disclosure log.", ShareMade, key="rights request id"),
+]
 
 
 def create_app(settings: RightsSettings | None = None) -> FastAPI:
     settings = settings or RightsSettings()
     runtime = ServiceRuntime(settings, kit)
-    return create_service_app(
+    ctx = RightsContext(outbox=runtime.outbox, topics=runtime.topics, settings=settings)
+    kafka.subscribe(runtime, ctx)
+    app = create_service_app(
         runtime,
         title="CME rights",
         description="Subject access and the other data-protection rights, on the statutory clock.",
-        routers=[],
-        asyncapi=lambda: build_document("CME rights", "1.0.0", "Topics rights uses.", [], runtime.topics,
+        routers=[http.router(runtime, ctx)],
+        asyncapi=lambda: build_document("CME rights", "1.0.0", "Topics rights uses.", CHANNELS, runtime.topics,
                                         settings.kafka_bootstrap),
     )
+    # The collection sweep runs inside the app's lifespan, after the runtime (broker, relay) started.
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(application), collector.running(runtime, ctx):
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app

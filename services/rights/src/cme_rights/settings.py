@@ -7,3 +7,18 @@ class RightsSettings(ServiceSettings):
     service_name: str = "rights"
     http_port: int = 8004
     database_url: SecretStr = SecretStr("postgresql+asyncpg://cme_rights:cme_rights@127.0.0.1:5432/cme_rights")
+
+    # Data collection (CME_COLLECTION_*). Every service named here must answer a DataCollectionRequest
+    # before an access pack is whole; the identity index answers lookups; disclosure holds the recipients.
+    collection_services: list[str] = ["intake", "casework", "disclosure"]
+    lookup_service: str = "intake"
+    recipients_service: str = "disclosure"
+    # A service that has not answered in `collection_timeout_seconds` is asked again; after
+    # `collection_max_attempts` asks it is recorded as not having answered.
+    collection_timeout_seconds: float = 120.0
+    collection_max_attempts: int = 4
+    collection_poll_seconds: float = 2.0
+
+    # The printable pack: a Unicode TrueType font if the machine has one (names are not all Latin-1);
+    # otherwise the PDF's core font with accents folded.
+    pdf_font_path: str | None = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

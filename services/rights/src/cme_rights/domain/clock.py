@@ -1,0 +1,205 @@
+"""The statutory clock of a rights request: when the council must answer.
+
+Sources: UK GDPR Art 12(3) (one month, extendable by two further months); ICO right of access guidance
+("Time limits": day one is the day of receipt; same date next month, the month's last day where there
+is none; next working day when the deadline falls on a weekend or bank holiday); Data (Use and Access)
+Act 2025 s76, new Art 12A (the month starts on receipt of identity evidence or a fee that was asked
+for; waiting for genuinely needed clarification pauses it, from 5 Feb 2026); DPA 2018 s164A (complaint
+acknowledgement within 30 days, counted as the ICO's complaints guidance does).
+
+Pure: dates in, dates out. The clock is rebuilt from the recorded events every time, so the history
+is the only state and a due date can always be explained.
+"""
+
+import calendar
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from enum import StrEnum
+from functools import lru_cache
+
+import holidays
+
+# DUAA 2025 s76 (Art 12A) commencement: before it, waiting for clarification did not stop the clock.
+CLARIFICATION_PAUSE_FROM = date(2026, 2, 5)
+COMPLAINT_ACKNOWLEDGEMENT_DAYS = 30  # DPA 2018 s164A(3)
+EXTENSION_MONTHS = 2  # UK GDPR Art 12(3)
+
+
+class ClockEventKind(StrEnum):
+    IDENTITY_REQUESTED = "identity_requested"
+    IDENTITY_RECEIVED = "identity_received"
+    FEE_REQUESTED = "fee_requested"
+    FEE_RECEIVED = "fee_received"
+    CLARIFICATION_REQUESTED = "clarification_requested"
+    CLARIFICATION_RECEIVED = "clarification_received"
+    EXTENDED = "extended"
+
+
+@dataclass(frozen=True)
+class ClockEvent:
+    kind: ClockEventKind
+    on: date
+    reason: str | None = None
+
+
+class ClockRefused(Exception):
+    """An event the law (or plain order) does not allow; `code` and `message` never hold personal data."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+@lru_cache(maxsize=16)
+def _bank_holidays(year: int) -> holidays.HolidayBase:
+    # England & Wales share one list of bank holidays, substitute days included.
+    return holidays.country_holidays("GB", subdiv="ENG", years=year)
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+def next_working_day(day: date) -> date:
+    """`day` itself when it is a working day, else the first working day after it."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def add_months(day: date, months: int) -> date:
+    """The same date `months` later, or that month's last day when it has no such date."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def one_month_deadline(day_one: date) -> date:
+    """ICO: day one is the day of receipt; due the corresponding date next month, then next working day."""
+    return next_working_day(add_months(day_one, 1))
+
+
+def complaint_acknowledgement_due(received_on: date) -> date:
+    # DPA 2018 s164A(3): 30 days; the ICO's complaints guidance counts them from the day after receipt
+    # and moves a deadline on a weekend or bank holiday to the next working day.
+    return next_working_day(received_on + timedelta(days=COMPLAINT_ACKNOWLEDGEMENT_DAYS))
+
+
+def _paused_days(since: date, until: date) -> int:
+    """Days of a clarification wait that do not count: only those from Art 12A's commencement."""
+    start = max(since, CLARIFICATION_PAUSE_FROM)
+    return max((until - start).days, 0)
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """Where the clock stands after replaying its events."""
+
+    day_one: date
+    awaiting: frozenset[str] = frozenset()  # "identity", "fee": the clock has not started
+    clarification_since: date | None = None  # the clock is paused
+    paused_days: int = 0
+    extended: bool = False
+    identity_received: bool = False
+
+    @property
+    def on_hold(self) -> str | None:
+        if self.awaiting:
+            return "awaiting_" + "_and_".join(sorted(self.awaiting))
+        if self.clarification_since is not None:
+            return "awaiting_clarification"
+        return None
+
+    def due_as_of(self, day: date, *, extended: bool | None = None) -> date:
+        """The deadline if the clock ran again from `day` (a pending clarification ends on `day`)."""
+        paused = self.paused_days
+        if self.clarification_since is not None:
+            paused += _paused_days(self.clarification_since, day)
+        months = 1 + (EXTENSION_MONTHS if (self.extended if extended is None else extended) else 0)
+        return next_working_day(add_months(self.day_one, months) + timedelta(days=paused))
+
+    @property
+    def due_date(self) -> date | None:
+        """None while the clock is stopped (identity or fee asked for) or paused (clarification)."""
+        if self.on_hold is not None:
+            return None
+        return self.due_as_of(self.day_one)
+
+
+@dataclass(frozen=True)
+class AccessRequestClock:
+    """The one-month clock of a rights request (access and the other Art 15-22 rights)."""
+
+    received_on: date
+    events: tuple[ClockEvent, ...] = field(default=())
+
+    def state(self) -> ClockState:
+        state = ClockState(day_one=self.received_on)
+        for event in self.events:
+            state = _apply(state, event)
+        return state
+
+    @property
+    def due_date(self) -> date | None:
+        return self.state().due_date
+
+    def record(self, event: ClockEvent) -> "AccessRequestClock":
+        """The clock with `event` added, or ClockRefused saying why the event is not allowed."""
+        if event.on < self.received_on:
+            raise ClockRefused("before_receipt", "a clock event cannot precede the day the request was received")
+        if self.events and event.on < self.events[-1].on:
+            raise ClockRefused("out_of_order", "clock events are recorded in date order; this one is earlier "
+                                               "than the last recorded event")
+        _apply(self.state(), event)  # raises when the event is not allowed
+        return replace(self, events=(*self.events, event))
+
+
+def _apply(state: ClockState, event: ClockEvent) -> ClockState:
+    kind, on = event.kind, event.on
+    match kind:
+        case ClockEventKind.IDENTITY_REQUESTED | ClockEventKind.FEE_REQUESTED:
+            what = "identity" if kind is ClockEventKind.IDENTITY_REQUESTED else "fee"
+            if what in state.awaiting:
+                raise ClockRefused(f"{what}_already_requested", f"the {what} has already been asked for")
+            return replace(state, awaiting=state.awaiting | {what})
+        case ClockEventKind.IDENTITY_RECEIVED | ClockEventKind.FEE_RECEIVED:
+            what = "identity" if kind is ClockEventKind.IDENTITY_RECEIVED else "fee"
+            if what not in state.awaiting:
+                if what == "fee":
+                    raise ClockRefused("fee_not_requested", "no fee was asked for")
+                # Identity confirmed without having been asked for: nothing to restart.
+                return replace(state, identity_received=True)
+            awaiting = state.awaiting - {what}
+            state = replace(state, awaiting=awaiting, identity_received=state.identity_received or what == "identity")
+            if awaiting:
+                return state  # the month starts when the last thing asked for arrives
+            # Art 12A (DUAA s76): the month starts again on the day of receipt; earlier pauses are moot,
+            # and a clarification still awaited pauses the new month from its first day.
+            since = on if state.clarification_since is not None else None
+            return replace(state, day_one=on, paused_days=0, clarification_since=since)
+        case ClockEventKind.CLARIFICATION_REQUESTED:
+            if state.clarification_since is not None:
+                raise ClockRefused("clarification_already_requested", "clarification has already been asked for")
+            return replace(state, clarification_since=max(on, state.day_one))
+        case ClockEventKind.CLARIFICATION_RECEIVED:
+            if state.clarification_since is None:
+                raise ClockRefused("clarification_not_requested", "no clarification was asked for")
+            # Art 12A(3): the days between asking and receiving do not count (ICO: the clock stops from
+            # the day of asking and runs again from the day the answer arrives).
+            paused = state.paused_days
+            if not state.awaiting:
+                paused += _paused_days(state.clarification_since, on)
+            return replace(state, clarification_since=None, paused_days=paused)
+        case ClockEventKind.EXTENDED:
+            if not (event.reason or "").strip():
+                raise ClockRefused("extension_needs_reasons",
+                                   "an extension needs reasons, which the requester is told (Art 12(3))")
+            if state.extended:
+                raise ClockRefused("already_extended", "the time may be extended only once, by two months")
+            if state.awaiting:
+                raise ClockRefused("clock_not_started", "the clock has not started: identity or fee awaited")
+            if on > state.due_as_of(on, extended=False):
+                raise ClockRefused("extension_too_late",
+                                   "an extension must be told within the first month (Art 12(3)); it has passed")
+            return replace(state, extended=True)
+    raise ClockRefused("unknown_event", "unknown clock event")  # pragma: no cover - exhaustive match

@@ -1,0 +1,47 @@
+"""The background task that keeps data collections moving: re-asks late services, gives up on silent ones.
+
+It runs inside the service (started with the app, stopped with it) and holds no state of its own: every
+ask, try and answer is in the database, so after a restart it carries on where the last process stopped.
+Several replicas may run it; each ask is worked by one of them at a time (row locks, SKIP LOCKED).
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from cme_shared.logging import get_logger
+from cme_shared.runtime import ServiceRuntime
+
+from ..service_layer.collection import sweep
+from ..service_layer.context import RightsContext
+
+log = get_logger(__name__)
+
+
+async def sweep_once(runtime: ServiceRuntime, ctx: RightsContext) -> int:
+    async with runtime.sessions.begin() as session:
+        moved = await sweep(ctx, session)
+    if moved:
+        runtime.relay.nudge()
+    return moved
+
+
+async def run(runtime: ServiceRuntime, ctx: RightsContext) -> None:
+    while True:
+        try:
+            await sweep_once(runtime, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database is away: try again at the next round
+            log.warning("collection_sweep_failed", error_type=type(exc).__name__)
+        await asyncio.sleep(ctx.settings.collection_poll_seconds)
+
+
+@contextlib.asynccontextmanager
+async def running(runtime: ServiceRuntime, ctx: RightsContext) -> AsyncIterator[None]:
+    task = asyncio.create_task(run(runtime, ctx), name="rights-collection-sweep")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
