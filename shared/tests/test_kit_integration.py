@@ -269,3 +269,28 @@ async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine,
         assert await applied(engine, "w-7") == 1
     finally:
         await second.stop()
+
+
+async def test_a_database_outage_is_waited_out_never_dead_lettered(engine, infra, topic, relay):
+    calls: list[int] = []
+
+    async def database_away_for_a_while(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        calls.append(1)
+        if len(calls) <= 5:  # more failures than max_attempts: a poison message would be dead-lettered by now
+            raise ConnectionError("database unreachable")
+        await apply_widget(session, event, delivery)
+
+    event = widget_event("w-8")
+    await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+                  headers=[("event_id", str(event.event_id).encode())])
+    consumer = make_consumer(engine, topic, handle=database_away_for_a_while, max_attempts=3)
+    consumer.on_committed = relay.nudge
+    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+        broker = await start_broker(infra, consumer)
+        try:
+            assert await eventually(lambda: applied(engine, "w-8"), timeout=60) == 1
+            await dead_letters.settle(1.0)
+        finally:
+            await broker.stop()
+    assert dead_letters.records == []
+    assert len(calls) == 6

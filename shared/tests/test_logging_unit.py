@@ -44,3 +44,23 @@ def test_standard_library_loggers_go_through_the_same_guard(capsys):
     logging.getLogger("somelib").warning("payload for jane@example.org rejected")
     out = capsys.readouterr().out
     assert "jane@example.org" not in out and REDACTED in out
+
+
+def test_an_exception_is_logged_by_type_and_frames_never_by_its_message(capsys):
+    import logging
+
+    configure_logging("intake")
+    try:
+        try:
+            raise ValueError("Key (name)=(Amira Haddad) already exists")
+        except ValueError as inner:
+            raise RuntimeError("while storing Amira") from inner
+    except RuntimeError:
+        get_logger("t").exception("store_failed")
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    out = capsys.readouterr().out
+    assert "Amira" not in out
+    lines = [json.loads(line) for line in out.strip().splitlines()]
+    assert all("builtins.RuntimeError" in line["exception"] and "builtins.ValueError" in line["exception"]
+               for line in lines)
+    assert "test_logging_unit.py" in lines[0]["exception"]

@@ -9,6 +9,7 @@ shapes of personal data (emails, phone numbers, postcodes, dates) and masked.
 import logging
 import re
 import sys
+import traceback
 from typing import Any
 
 import structlog
@@ -44,6 +45,29 @@ def mask_personal_text(text: str) -> str:
     return text
 
 
+def safe_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Render an exception as its types and frames only: an exception's message can quote a value
+    (asyncpg's DETAIL, a pydantic input), so it never reaches the log."""
+    exc_info = event_dict.pop("exc_info", None)
+    if not exc_info:
+        return event_dict
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    exc = exc_info[1]
+    lines: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        frames = traceback.extract_tb(exc.__traceback__)
+        lines.append(f"{type(exc).__module__}.{type(exc).__qualname__}")
+        lines.extend(f"  at {frame.filename}:{frame.lineno} in {frame.name}" for frame in frames[-8:])
+        exc = exc.__cause__ or exc.__context__
+    event_dict["exception"] = "\n".join(lines)
+    return event_dict
+
+
 def personal_data_guard(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: the last line of defence before a log line is written."""
     for key in list(event_dict):
@@ -67,7 +91,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.format_exc_info,
+            safe_exception,
             personal_data_guard,
             structlog.processors.JSONRenderer(),
         ],
@@ -80,7 +104,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
+            safe_exception,
             personal_data_guard,
             structlog.processors.JSONRenderer(),
         ],

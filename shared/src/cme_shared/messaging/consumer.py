@@ -6,7 +6,9 @@ For each record of a subscribed topic:
    through the outbox, in one transaction with the inbox claim and the `on_reject` hook.
 2. The handler runs inside one database transaction that also claims the message id in the inbox; a
    redelivered message is skipped. A failing handler is retried with exponential backoff a bounded
-   number of times, then dead-lettered, so a poison message never blocks its partition.
+   number of times, then dead-lettered, so a poison message never blocks its partition. A transient
+   failure (database unreachable, deadlock, serialization failure) is not the message's fault: it is
+   never dead-lettered, the record is left unacknowledged and read again after a pause.
 3. The offset is committed (FastStream's AckPolicy.NACK_ON_ERROR on a manual-commit consumer) only
    when the step above has committed; if even the dead-letter transaction fails (database away), the
    record is not acknowledged and is read again after a pause.
@@ -22,6 +24,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import correlation
@@ -99,6 +102,24 @@ def json_model_parser(model: type[BaseModel]) -> Callable[[Delivery], Any]:
     return parse
 
 
+# SQLSTATEs that say "try again later", not "this message is bad": serialization failure, deadlock,
+# lock not available, admin shutdown / crash / cannot connect now, too many connections.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database or broker rather than of the message: never a reason to dead-letter."""
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str) and (code in TRANSIENT_SQLSTATES or code.startswith("08")):
+            return True
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
 def by_event_id(delivery: Delivery) -> str:
     """Our own events: known by their `event_id` header, so a republished event is one message."""
     return delivery.message_id
@@ -173,6 +194,8 @@ class ReliableConsumer(Generic[T]):
                     self._committed()
                     return self._count("handled")
                 except Exception as exc:
+                    if is_transient(exc):
+                        raise  # the database or broker is away: nack and read it again, never dead-letter
                     log.warning(
                         "handler_failed",
                         consumer=self.name, topic=delivery.topic, partition=delivery.partition,
