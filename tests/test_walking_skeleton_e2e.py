@@ -4,14 +4,11 @@ intake and casework run as real processes, on the real broker and their own real
 """
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from cme_intake.settings import IntakeSettings
-from cme_shared.auth import issue_development_token
 from cme_shared.contracts import topics
 from cme_shared.testing.infra import SAMPLE_REFERRALS
 from cme_shared.testing.kafka import TopicReader, eventually, produce
@@ -19,38 +16,18 @@ from cme_shared.testing.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-secret-" + "x" * 40
-MIGRATIONS = {
-    "intake": Path(__import__("cme_intake").__file__).parent / "migrations",
-    "casework": Path(__import__("cme_casework").__file__).parent / "migrations",
-}
+
+@pytest.fixture
+async def walking(stack) -> dict[str, ServiceProcess]:
+    return await stack("intake", "casework")
 
 
 @pytest.fixture
-async def stack(infra, databases, namespace, tmp_path) -> Iterator[dict[str, ServiceProcess]]:
-    processes = {}
-    for service, migrations in MIGRATIONS.items():
-        url = await databases.create(service, migrations)
-        processes[service] = ServiceProcess(service, {
-            "CME_DATABASE_URL": url, "CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-            "CME_TOPIC_NAMESPACE": namespace.namespace, "CME_JWT_SECRET": SECRET,
-            "CME_OUTBOX_POLL_SECONDS": "0.05",
-        }, tmp_path)
-    try:
-        for process in processes.values():
-            process.start()
-        yield processes
-    finally:
-        for process in processes.values():
-            process.stop()
+def officer(token):
+    return lambda borough: token("officer-1", "officer", borough=borough)
 
 
-def officer(borough: str) -> dict[str, str]:
-    return {"Authorization": "Bearer " + issue_development_token(SECRET, sub="officer-1", roles=["officer"],
-                                                                  borough=borough)}
-
-
-async def test_a_school_deletion_return_becomes_an_outcome_and_a_visible_case(stack, infra, namespace):
+async def test_a_school_deletion_return_becomes_an_outcome_and_a_visible_case(walking, infra, namespace, officer):
     raw = (SAMPLE_REFERRALS / "accepted-school-deletion-no-destination.json").read_bytes()
     async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
         await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), raw, key=b"partner-key-1")
@@ -60,7 +37,7 @@ async def test_a_school_deletion_return_becomes_an_outcome_and_a_visible_case(st
     assert outcome["status"] == "accepted" and outcome["referral_id"] == "SCH-2026-0001"
     child = outcome["child_subject_id"]
 
-    casework = stack["casework"].url
+    casework = walking["casework"].url
 
     async def case_visible() -> list:
         response = httpx.get(f"{casework}/cases", params={"child_subject_id": child}, headers=officer("westminster"))
@@ -77,12 +54,12 @@ async def test_a_school_deletion_return_becomes_an_outcome_and_a_visible_case(st
     assert httpx.get(f"{casework}/cases").status_code == 401
 
     # Nothing personal reached either service's log.
-    logs = stack["intake"].log_text() + stack["casework"].log_text()
+    logs = walking["intake"].log_text() + walking["casework"].log_text()
     for personal in ("Amira", "Haddad", "W2 1AA", "2016-03-14", "07700"):
         assert personal not in logs
 
 
-async def test_a_malformed_referral_is_dead_lettered_and_answered_while_the_next_flows(stack, infra, namespace):
+async def test_a_malformed_referral_is_dead_lettered_and_answered_while_the_next_flows(walking, infra, namespace):
     bad = (SAMPLE_REFERRALS / "rejected-not-json.txt").read_bytes()
     good = (SAMPLE_REFERRALS / "accepted-nhs-new-arrival.json").read_bytes()
     async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
@@ -97,12 +74,12 @@ async def test_a_malformed_referral_is_dead_lettered_and_answered_while_the_next
     assert json.loads(dict(letter.headers)["x-dlq-reasons"])[0]["code"] == "json_invalid"
 
 
-async def test_every_service_answers_the_operational_endpoints(stack):
-    for process in stack.values():
+async def test_every_service_answers_the_operational_endpoints(walking):
+    for process in walking.values():
         for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json"):
             response = httpx.get(process.url + path)
             assert response.status_code == 200, (process.service, path)
-    asyncapi = httpx.get(stack["intake"].url + "/asyncapi.json").json()
+    asyncapi = httpx.get(walking["intake"].url + "/asyncapi.json").json()
     addresses = {c["address"] for c in asyncapi["channels"].values()}
     assert {a.split(".", 1)[1] for a in addresses} >= {topics.REFERRALS, topics.REFERRAL_OUTCOMES,
                                                           topics.dlq(topics.REFERRALS)}
