@@ -1,0 +1,368 @@
+"""`make bench`: the platform against the raw limits of its own broker and database, in one run.
+
+Runs on the local stack that `make up` started (the four services on 8001-8004, Kafka on 9092,
+PostgreSQL on 5432) and prints one table:
+
+- the floor: aiokafka producing and consuming N referral-sized messages, and asyncpg inserting the
+  equivalent rows in batches — the most this hardware does for this work;
+- the platform: N referrals published as a partner would, until every outcome is received and every
+  case is visible through casework's API: throughput, p50/p95/p99 referral-to-case latency, and the
+  ratio platform / floor;
+- latency under load: p99 referral-to-case latency at half the sustainable rate;
+- subject access: time to a ready pack for subjects with 10, 100 and 1,000 records;
+- disclosure log: append rate, and proof time at 10k, 100k (and optionally 1M) leaves;
+- memory: peak resident memory of each service.
+
+Figures come from this run; nothing here is asserted. Sizes are options (`--help`).
+"""
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import httpx
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from rich.console import Console
+from stdnum.gb import upn as upn_module
+from rich.table import Table
+
+from cme_shared.auth import issue_development_token
+from cme_shared.contracts import topics
+from cme_shared.ops import ensure_topics
+from cme_shared.testing.infra import SAMPLE_REFERRALS
+
+ROOT = Path(__file__).resolve().parents[1]
+KAFKA = os.environ.get("CME_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+PG_ADMIN = os.environ.get("CME_BENCH_PG_ADMIN_DSN", "postgresql://cme_test:cme_test@127.0.0.1:5432/postgres")
+URLS = {"intake": "http://127.0.0.1:8001", "casework": "http://127.0.0.1:8002",
+        "disclosure": "http://127.0.0.1:8003", "rights": "http://127.0.0.1:8004"}
+console = Console()
+
+
+@dataclass
+class Row:
+    measure: str
+    value: str
+    note: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, measure: str, value: str, note: str = "") -> None:
+        self.rows.append(Row(measure, value, note))
+        console.print(f"  {measure}: [bold]{value}[/bold] {note}")
+
+    def table(self) -> Table:
+        table = Table(title="CME platform benchmark")
+        for column in ("measure", "value", "note"):
+            table.add_column(column)
+        for row in self.rows:
+            table.add_row(row.measure, row.value, row.note)
+        return table
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def secret() -> str:
+    value = os.environ.get("CME_JWT_SECRET")
+    if value:
+        return value
+    return (ROOT / ".local" / "secrets" / "jwt-secret").read_text().strip()
+
+
+def token(**claims: Any) -> dict[str, str]:
+    return {"Authorization": "Bearer " + issue_development_token(secret(), **claims)}
+
+
+def referral_bytes(run: str, i: int, *, upn: str | None = None) -> bytes:
+    """A referral-sized message (the NHS sample), made unique: its own id and its own child."""
+    document = json.loads((SAMPLE_REFERRALS / "accepted-nhs-new-arrival.json").read_bytes())
+    document["referral_id"] = f"BENCH-{run}-{i}"
+    document["source"]["org_id"] = f"BENCH{run}"
+    document["submitted_at"] = datetime.now(UTC).isoformat()
+    child = document["child"]
+    child["first_name"] = f"Bench{i}"
+    child["last_name"] = f"Run{run}"
+    child.pop("nhs_number", None)
+    if upn:
+        child["upn"] = upn
+        child["first_name"] = "Sam"
+    return json.dumps(document).encode()
+
+
+# ------------------------------------------------------------------------------------------ floor
+
+async def floor(n: int, report: Report) -> float:
+    """Returns the floor's rate for one Kafka hop plus one batched database write (msgs/s)."""
+    console.rule("floor")
+    payload = (SAMPLE_REFERRALS / "accepted-nhs-new-arrival.json").read_bytes()
+    topic = f"bench.floor.{secrets.token_hex(3)}"
+    await ensure_topics(KAFKA, [topic])
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    started = time.perf_counter()
+    futures = [await producer.send(topic, payload, key=str(i).encode()) for i in range(n)]
+    await asyncio.gather(*futures)
+    produce_s = time.perf_counter() - started
+    await producer.stop()
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    started, seen = time.perf_counter(), 0
+    while seen < n:
+        batch = await consumer.getmany(timeout_ms=1000)
+        seen += sum(len(records) for records in batch.values())
+    consume_s = time.perf_counter() - started
+    await consumer.stop()
+
+    database = f"bench_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        conn = await asyncpg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{database}")
+        await conn.execute("CREATE TABLE referrals (id uuid primary key, payload jsonb not null, raw bytea not null)")
+        rows = [(uuid.uuid4(), payload.decode(), payload) for _ in range(n)]
+        started = time.perf_counter()
+        for start in range(0, n, 500):
+            async with conn.transaction():
+                await conn.executemany("INSERT INTO referrals VALUES ($1, $2::jsonb, $3)", rows[start:start + 500])
+        insert_s = time.perf_counter() - started
+        await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+    report.add("floor: kafka produce (acks=all)", f"{n / produce_s:,.0f} msg/s", f"{n} x {len(payload)} B")
+    report.add("floor: kafka consume", f"{n / consume_s:,.0f} msg/s")
+    report.add("floor: postgres insert (batches of 500)", f"{n / insert_s:,.0f} rows/s")
+    hop = n / (produce_s + consume_s + insert_s)
+    report.add("floor: one hop (produce + consume + insert)", f"{hop:,.0f} msg/s", "serial sum of the three")
+    return hop
+
+
+# --------------------------------------------------------------------------------------- platform
+
+async def publish_referrals(messages: list[tuple[str, bytes]], rate: float | None) -> dict[str, float]:
+    """Publish as a partner would; returns each referral id's send time (epoch seconds)."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True, linger_ms=2)
+    await producer.start()
+    sent: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        futures = []
+        for i, (referral_id, value) in enumerate(messages):
+            if rate:
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent[referral_id] = time.time()
+            futures.append(await producer.send(topics.REFERRALS, value, key=referral_id.encode()))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def outcome_reader() -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(topics.REFERRAL_OUTCOMES, bootstrap_servers=KAFKA, enable_auto_commit=False,
+                                group_id=None, auto_offset_reset="latest")
+    await consumer.start()
+    await consumer.seek_to_end()
+    for partition in consumer.assignment():
+        await consumer.position(partition)  # pin "latest" before anything is published
+    return consumer
+
+
+async def collect_outcomes(consumer: AIOKafkaConsumer, wanted: set[str], timeout: float) -> dict[str, dict]:
+    outcomes: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    while wanted - outcomes.keys() and time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            for record in records:
+                outcome = json.loads(record.value)
+                if outcome.get("referral_id") in wanted:
+                    outcome["received_at"] = time.time()
+                    outcomes[outcome["referral_id"]] = outcome
+    return outcomes
+
+
+async def case_opened_at(client: httpx.AsyncClient, child_ids: dict[str, str], timeout: float) -> dict[str, float]:
+    """When casework opened each child's case, polled through its API until all are visible."""
+    headers = token(sub="bench-manager", roles=["manager"])
+    opened: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    semaphore = asyncio.Semaphore(16)
+
+    async def one(referral_id: str, child: str) -> None:
+        async with semaphore:
+            response = await client.get(f"{URLS['casework']}/cases", params={"child_subject_id": child},
+                                        headers=headers)
+        if response.status_code == 200 and response.json():
+            opened[referral_id] = datetime.fromisoformat(response.json()[0]["opened_at"]).timestamp()
+
+    while len(opened) < len(child_ids) and time.monotonic() < deadline:
+        await asyncio.gather(*(one(r, c) for r, c in child_ids.items() if r not in opened))
+        if len(opened) < len(child_ids):
+            await asyncio.sleep(0.5)
+    return opened
+
+
+async def platform_run(run: str, n: int, rate: float | None, timeout: float) -> tuple[float, list[float], int]:
+    messages = [(f"BENCH-{run}-{i}", referral_bytes(run, i)) for i in range(n)]
+    consumer = await outcome_reader()
+    try:
+        started = time.time()
+        sent = await publish_referrals(messages, rate)
+        outcomes = await collect_outcomes(consumer, set(sent), timeout)
+    finally:
+        await consumer.stop()
+    children = {r: o["child_subject_id"] for r, o in outcomes.items() if o.get("child_subject_id")}
+    async with httpx.AsyncClient(timeout=30) as client:
+        opened = await case_opened_at(client, children, timeout)
+    latencies = [opened[r] - sent[r] for r in opened]
+    elapsed = (max(opened.values()) - started) if opened else float("inf")
+    return len(opened) / elapsed if opened else 0.0, latencies, len(outcomes)
+
+
+async def platform(n: int, floor_rate: float, report: Report, timeout: float) -> float:
+    console.rule("platform")
+    run = secrets.token_hex(3)
+    throughput, latencies, outcomes = await platform_run(run, n, None, timeout)
+    report.add("platform: referrals -> outcomes received", f"{outcomes}/{n}")
+    report.add("platform: referrals -> cases visible", f"{len(latencies)}/{n}")
+    report.add("platform: throughput", f"{throughput:,.0f} referrals/s", "publish to last case visible")
+    if latencies:
+        report.add("platform: referral-to-case p50 / p95 / p99",
+                   " / ".join(f"{percentile(latencies, p) * 1000:,.0f} ms" for p in (50, 95, 99)), "burst of N")
+    report.add("platform / floor", f"{throughput / floor_rate:.2f}", "target >= 0.5")
+    return throughput
+
+
+async def latency_under_load(n: int, sustainable: float, report: Report, timeout: float) -> None:
+    console.rule("latency at half rate")
+    rate = max(sustainable / 2, 1.0)
+    _, latencies, _ = await platform_run(secrets.token_hex(3), n, rate, timeout)
+    if latencies:
+        report.add("platform: p99 referral-to-case at half rate", f"{percentile(latencies, 99) * 1000:,.0f} ms",
+                   f"{rate:,.0f}/s for {n}; target <= 200 ms")
+
+
+# ---------------------------------------------------------------------------------- subject access
+
+async def subject_access(sizes: list[int], report: Report, timeout: float) -> None:
+    console.rule("subject access")
+    async with httpx.AsyncClient(timeout=60) as client:
+        for size in sizes:
+            run = secrets.token_hex(3)
+            # One child referred `size` times: the same UPN makes every referral the same subject.
+            body = f"213200119{int(run, 16) % 1000:03d}"
+            upn = upn_module.calc_check_digit(body) + body
+            messages = [(f"BENCH-{run}-{i}", referral_bytes(run, i, upn=upn)) for i in range(size)]
+            consumer = await outcome_reader()
+            try:
+                sent = await publish_referrals(messages, None)
+                await collect_outcomes(consumer, set(sent), timeout)
+            finally:
+                await consumer.stop()
+            body = {
+                "type": "access", "received_on": datetime.now(UTC).date().isoformat(), "channel": "email",
+                "requester": {"first_name": "Pat", "last_name": f"Run{run}", "acting_as": "parent"},
+                "subject": {"first_name": "Sam", "last_name": f"Run{run}", "upn": upn},
+                "identity_verified": True,
+            }
+            headers = token(sub="bench-dpo", roles=["dpo"])
+            started = time.perf_counter()
+            created = await client.post(f"{URLS['rights']}/requests", json=body, headers=headers)
+            created.raise_for_status()
+            request_id = created.json()["request_id"]
+            status = ""
+            while time.perf_counter() - started < timeout:
+                status = (await client.get(f"{URLS['rights']}/requests/{request_id}", headers=headers)).json()["status"]
+                if status in ("ready_for_review", "responded"):
+                    break
+                await asyncio.sleep(0.1)
+            elapsed = time.perf_counter() - started
+            report.add(f"subject access: {size} referrals about one child", f"{elapsed:.2f} s",
+                       f"to {status}; target <= 5 s at 1,000")
+
+
+# ---------------------------------------------------------------------------------- disclosure log
+
+def disclosure_log(sizes: list[int], report: Report) -> None:
+    console.rule("disclosure log")
+    script = ROOT / "services" / "disclosure" / "bench" / "bench_log.py"
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), str(script), "--sizes", *(str(s) for s in sizes)],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "CME_TEST_PG_ADMIN_DSN": PG_ADMIN},
+    )
+    for line in result.stdout.splitlines():
+        console.print("  " + line)
+    report.add("disclosure log", "see the lines above" if result.returncode == 0 else f"failed ({result.returncode})",
+               "bench_log.py: append rate and proof times")
+
+
+# ------------------------------------------------------------------------------------------ memory
+
+def memory(report: Report) -> None:
+    for service in URLS:
+        pidfile = ROOT / ".local" / "run" / f"{service}.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (OSError, ValueError):
+            report.add(f"memory: {service}", "not running")
+            continue
+        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+        report.add(f"memory: {service} peak RSS", f"{peak_kb / 1024:,.0f} MB", "target <= 200 MB")
+
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    n: Annotated[int, typer.Option(help="referrals per platform run and messages for the floor")] = 2000,
+    half_rate_n: Annotated[int, typer.Option(help="referrals for the half-rate latency run")] = 500,
+    sar_sizes: Annotated[str, typer.Option(help="records per subject for subject access")] = "10,100,1000",
+    log_sizes: Annotated[str, typer.Option(help="leaves for disclosure log proofs")] = "10000,100000",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for any one stage")] = 300,
+    skip: Annotated[str, typer.Option(help="comma list of stages to skip: floor,platform,load,sar,log")] = "",
+) -> None:
+    skipped = set(filter(None, skip.split(",")))
+    report = Report()
+
+    async def run() -> None:
+        floor_rate = await floor(n, report) if "floor" not in skipped else 1.0
+        sustainable = await platform(n, floor_rate, report, timeout) if "platform" not in skipped else 10.0
+        if "load" not in skipped:
+            await latency_under_load(half_rate_n, sustainable, report, timeout)
+        if "sar" not in skipped:
+            await subject_access([int(s) for s in sar_sizes.split(",")], report, timeout)
+
+    asyncio.run(run())
+    if "log" not in skipped:
+        disclosure_log([int(s) for s in log_sizes.split(",")], report)
+    memory(report)
+    console.print(report.table())
+    console.print(f"machine: {os.cpu_count()} cores, {os.uname().machine}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+if __name__ == "__main__":
+    app()
