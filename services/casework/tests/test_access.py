@@ -1,16 +1,21 @@
 """Every endpoint for every role and borough: who may read and change which borough's cases.
 
 Officers see and change only their borough's cases (another borough's case answers 404, like a missing
-one); managers see both; the DPO reads a case and attaches addenda; auditors and partners get 403; no
+one); managers see both, and the cases no borough has yet; the DPO reads cases, lists them with the
+triage cases, and attaches addenda; auditors and partners get 403; no
 token gets 401. Each test makes a fresh Westminster case and sends one request.
 """
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+
+from cme_casework.service_layer.rights import on_restriction
+from cme_shared.contracts.rights import SubjectRestricted
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -65,6 +70,21 @@ async def a_proposal(stack, make_referral, case_id: str) -> dict[str, str]:
     return {}
 
 
+async def a_held_referral(stack, make_referral, case_id: str) -> dict[str, str]:
+    """The case's child restricted, then a (standard-risk) referral about the child: stored, not acted on."""
+    detail = (await stack.client.get(f"/cases/{case_id}", headers=stack.headers(*MANAGER))).json()
+    child = detail["child_subject_id"]
+    casework = stack.app.state.casework
+    async with casework.runtime.sessions.begin() as session:
+        await on_restriction(session, casework, SubjectRestricted(
+            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), rights_request_id=uuid.uuid4(),
+            subject_ids=[uuid.UUID(child)], reason="accuracy contested"))
+    await stack.referral(make_referral(child=uuid.UUID(child), kind="child_not_in_school_concern", source="nhs",
+                                       received_on=date(2026, 11, 9)))
+    held = (await stack.client.get("/referrals/held", headers=stack.headers(*MANAGER))).json()
+    return {"entry_id": str(next(h["entry_id"] for h in held if h["child_subject_id"] == child))}
+
+
 async def closed(stack, make_referral, case_id: str) -> dict[str, str]:
     await _as_manager(stack, f"/cases/{case_id}/closure", {"reason": "deceased", "evidence": {
         "date_of_death": "2026-11-05", "confirmed_by": "registrar"}, "closed_on": "2026-11-06"})
@@ -77,12 +97,17 @@ class Endpoint:
     path: str
     body: dict[str, Any] | None = None
     prep: Prep | Callable[..., Any] = nothing
-    kind: str = "write"  # write | read | list | dpo | manager
+    kind: str = "write"  # write | read | list | case_list | triage | dpo | manager
 
 
 ENDPOINTS = {
-    "list_cases": Endpoint("GET", "/cases", kind="list"),
-    "overdue": Endpoint("GET", "/cases/overdue?as_of=2027-06-01", kind="list"),
+    "list_cases": Endpoint("GET", "/cases", kind="case_list"),
+    "overdue": Endpoint("GET", "/cases/overdue?as_of=2027-06-01", kind="case_list"),
+    "triage": Endpoint("GET", "/cases/triage", kind="triage"),
+    "held_referrals": Endpoint("GET", "/referrals/held", prep=a_held_referral, kind="list"),
+    "release_held": Endpoint("POST", "/referrals/held/{entry_id}/release", {
+        "ground": "protection_of_another_person", "reason": "the child must be traced: a sibling is at risk"},
+        a_held_referral),
     "census": Endpoint("GET", "/returns/cme-census?census_date=2026-11-20", kind="list"),
     "get_case": Endpoint("GET", "/cases/{case_id}", kind="read"),
     "make_enquiry": Endpoint("POST", "/cases/{case_id}/enquiries",
@@ -108,7 +133,7 @@ ENDPOINTS = {
     "reopen": Endpoint("POST", "/cases/{case_id}/reopen", {"reason": "re-check: not where expected"}, closed),
     "share": Endpoint("POST", "/cases/{case_id}/shares", {
         "recipient": {"type": "school", "org_id": "100002", "org_name": "St Mary's"}, "purpose": "cme_tracking",
-        "legal_gateway": "Education Act 1996 s436A", "categories": ["contact", "education"],
+        "legal_gateway": "Education Act 1996 s436A", "categories": ["contact", "demographics", "education"],
         "fields_released": ["child.first_name", "child.last_name", "child.date_of_birth"],
         "reason": "the school is asked to admit"}),
     "assign_borough": Endpoint("POST", "/cases/{case_id}/borough",
@@ -125,13 +150,15 @@ def expected(endpoint: Endpoint, principal: str) -> int:
     allowed = {
         "write": {"officer_westminster", "officer_rbkc", "manager"},
         "list": {"officer_westminster", "officer_rbkc", "manager"},
+        "case_list": {"officer_westminster", "officer_rbkc", "manager", "dpo"},
+        "triage": {"manager", "dpo"},
         "read": {"officer_westminster", "officer_rbkc", "manager", "dpo"},
         "dpo": {"dpo"},
         "manager": {"manager"},
     }[endpoint.kind]
     if principal not in allowed:
         return 403
-    if principal == "officer_rbkc" and endpoint.kind != "list":
+    if principal == "officer_rbkc" and endpoint.kind not in ("list", "case_list"):
         return 404  # another borough's case is not there for this officer
     return 0
 
@@ -155,8 +182,10 @@ async def test_every_endpoint_for_every_role_and_borough(shared_stack, make_refe
         assert set(response.json()["errors"][0]) == {"loc", "code", "message"}
         return
     assert response.status_code in (200, 201), response.text
-    if endpoint.kind == "list":
+    if endpoint.kind in ("list", "case_list"):
         # Lists answer 200 to every officer, but only with the cases of their own boroughs (the census
         # counts cases instead of listing them: its Westminster rows are what an RBKC officer must not see).
         seen = (",westminster," if name == "census" else case_id) in response.text
         assert seen is (principal != "officer_rbkc")
+    if endpoint.kind == "triage":
+        assert case_id not in response.text  # a Westminster case is not waiting for a borough

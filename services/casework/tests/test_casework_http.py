@@ -244,3 +244,126 @@ async def test_the_projection_is_rebuilt_from_the_history_after_a_change_of_term
         row = await CaseRecords(session).row(case_id)
     assert (row["status"], row["next_due_date"], row["next_due_kind"]) == (
         "open", date(2026, 11, 23), "first_enquiries")
+
+
+async def test_a_share_casework_may_not_make_itself_points_the_officer_to_a_disclosure_request(shared_stack,
+                                                                                             make_referral):
+    case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 2)))
+    routine = {"recipient": {"type": "school", "org_id": "100002", "org_name": "St Mary's"}, "purpose": "cme_tracking",
+               "legal_gateway": "Education Act 1996 s436A", "categories": ["contact", "education"],
+               "fields_released": ["child.first_name", "child.upn"], "reason": "the school is asked to admit"}
+    not_ours = [
+        {"recipient": {"type": "police", "org_name": "Metropolitan Police"}, "purpose": "crime",
+         "legal_gateway": "DPA 2018 Sch 2 Part 1 para 2"},
+        {"recipient": {"type": "home_office", "org_name": "Home Office"},
+         "legal_gateway": "DPA 2018 Schedule 2 paragraph 4"},
+        {"purpose": "safeguarding"},
+        {"categories": ["contact", "statutory_services"], "fields_released": ["child.first_name", "child.flags"]},
+    ]
+    for change in not_ours:
+        response = await shared_stack.client.post(f"/cases/{case_id}/shares", json={**routine, **change},
+                                                  headers=officer(shared_stack))
+        assert response.status_code == 422, response.text
+        errors = response.json()["errors"]
+        assert errors and all(e["code"] == "share_needs_disclosure_request" for e in errors)
+        assert "POST /disclosures" in errors[0]["message"]
+    history = (await detail(shared_stack, case_id))["history"]
+    assert "share_made" not in [h["kind"] for h in history]
+    await post(shared_stack, f"/cases/{case_id}/shares", routine, 201)
+
+
+async def test_triage_cases_are_seen_by_managers_and_the_dpo_until_a_manager_assigns_a_borough(shared_stack,
+                                                                                              make_referral):
+    case_id = str(await shared_stack.referral(make_referral(received_on=date(2026, 9, 7), borough=None,
+                                                            flags={"looked_after": True})))
+    manager, dpo = shared_stack.headers("manager", sub="manager-1"), shared_stack.headers("dpo")
+    for path in ("/cases?limit=500", "/cases/overdue?as_of=2026-10-05", "/cases/triage"):
+        for headers in (manager, dpo):
+            response = await shared_stack.client.get(path, headers=headers)
+            assert response.status_code == 200 and case_id in response.text, (path, response.text)
+    triage = (await shared_stack.client.get("/cases/triage", headers=manager)).json()
+    assert next(c for c in triage if c["case_id"] == case_id)["risk"] == "high"
+    for path in ("/cases?limit=500", "/cases/overdue?as_of=2026-10-05"):  # it belongs to no officer's borough yet
+        assert case_id not in (await shared_stack.client.get(path, headers=officer(shared_stack))).text
+    assert (await shared_stack.client.get("/cases/triage", headers=officer(shared_stack))).status_code == 403
+
+    await post(shared_stack, f"/cases/{case_id}/borough", {"borough": "westminster", "reason": "address confirmed"},
+               headers=manager)
+    assert case_id not in (await shared_stack.client.get("/cases/triage", headers=manager)).text
+    assert case_id in (await shared_stack.client.get("/cases?limit=500", headers=officer(shared_stack))).text
+    assigned = (await detail(shared_stack, case_id))["history"][-1]
+    assert (assigned["kind"], assigned["actor"], assigned["detail"]) == (
+        "borough_assigned", "manager:manager-1", {"borough": "westminster", "previous": None})
+
+
+async def restrict(stack, *subjects) -> None:
+    casework = stack.app.state.casework
+    async with casework.runtime.sessions.begin() as session:
+        await on_restriction(session, casework, SubjectRestricted(
+            event_id=uuid.uuid4(), occurred_at="2026-11-20T10:00:00Z", rights_request_id=uuid.uuid4(),
+            subject_ids=list(subjects), reason="accuracy contested"))
+
+
+async def test_a_high_risk_referral_about_a_restricted_child_is_acted_on_under_the_safeguarding_exception(
+        shared_stack, make_referral):
+    child = uuid.uuid4()
+    await restrict(shared_stack, child)
+    case_id = await shared_stack.referral(make_referral(child=child, kind="child_not_in_school_concern",
+                                                        source="police", concern=True, received_on=date(2026, 11, 2)))
+    assert case_id is not None
+    case = await detail(shared_stack, case_id)
+    assert (case["status"], case["risk"], case["next_due_kind"], case["next_due_date"], case["restricted"]) == (
+        "escalated", "high", "escalation", "2026-11-02", True)
+    automatic = {"ground": "protection_of_another_person", "actor": "system:casework"}
+    assert [h["kind"] for h in case["history"]] == ["case_opened", "risk_raised", "escalation_required"]
+    for entry in case["history"]:
+        exception = entry["detail"]["restriction_exception"]
+        assert {k: exception[k] for k in automatic} == automatic and "Art 18(2)" in exception["reason"]
+    held = (await shared_stack.client.get("/referrals/held", headers=shared_stack.headers("manager"))).json()
+    assert str(child) not in {h["child_subject_id"] for h in held}
+
+
+async def test_a_held_referral_is_listed_by_borough_and_released_under_an_officers_exception(shared_stack,
+                                                                                           make_referral):
+    child, unplaced = uuid.uuid4(), uuid.uuid4()
+    case_id = await shared_stack.referral(make_referral(child=child, received_on=date(2026, 11, 2)))
+    await restrict(shared_stack, child, unplaced)
+    assert await shared_stack.referral(make_referral(child=child, kind="child_not_in_school_concern", source="nhs",
+                                                     received_on=date(2026, 11, 9))) == case_id
+    await shared_stack.referral(make_referral(child=unplaced, kind="failed_to_start", borough=None))
+    assert "referral_joined" not in [h["kind"] for h in (await detail(shared_stack, case_id))["history"]]
+
+    def held_for(listing, subject):
+        return [h for h in listing.json() if h["child_subject_id"] == str(subject)]
+
+    mine = await shared_stack.client.get("/referrals/held", headers=officer(shared_stack))
+    [held] = held_for(mine, child)
+    assert (held["case_id"], held["borough"], held["notification_kind"], held["decision"]) == (
+        str(case_id), "westminster", "child_not_in_school_concern", "concern_reported")
+    assert held_for(mine, unplaced) == []  # no borough yet: a manager's
+    rbkc = shared_stack.headers("officer", borough="kensington_and_chelsea")
+    assert held_for(await shared_stack.client.get("/referrals/held", headers=rbkc), child) == []
+    managers = await shared_stack.client.get("/referrals/held", headers=shared_stack.headers("manager"))
+    [unplaced_held] = held_for(managers, unplaced)
+    assert unplaced_held["borough"] is None and unplaced_held["case_id"] is None
+
+    exception = {"ground": "protection_of_another_person", "reason": "a sibling is at risk: the child must be traced"}
+    release = f"/referrals/held/{held['entry_id']}/release"
+    assert (await shared_stack.client.post(release, json=exception, headers=rbkc)).status_code == 404
+    assert (await shared_stack.client.post(release, json={"ground": "because"},
+                                           headers=officer(shared_stack))).status_code == 422
+    released = await post(shared_stack, release, exception, 200)
+    assert released["case_id"] == str(case_id)
+    history = (await detail(shared_stack, case_id))["history"]
+    assert [h["kind"] for h in history[-2:]] == ["referral_released", "referral_joined"]
+    recorded = {**exception, "actor": "officer:officer-ana"}
+    assert history[-2]["supersedes"] == held["entry_id"] and history[-2]["actor"] == "officer:officer-ana"
+    assert history[-2]["detail"]["restriction_exception"] == recorded
+    assert history[-1]["detail"]["restriction_exception"] == recorded
+    again = await shared_stack.client.post(release, json=exception, headers=officer(shared_stack))
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "referral_already_released"
+    assert held_for(await shared_stack.client.get("/referrals/held", headers=officer(shared_stack)), child) == []
+
+    opened = await post(shared_stack, f"/referrals/held/{unplaced_held['entry_id']}/release", exception, 200,
+                        headers=shared_stack.headers("manager", sub="manager-1"))
+    assert (await detail(shared_stack, opened["case_id"]))["status"] == "open"  # as it would have been: opened

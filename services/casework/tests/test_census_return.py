@@ -124,3 +124,50 @@ async def test_the_cme_census_return_matches_the_counts_worked_out_by_hand(stack
     other = await stack.client.get(f"{census}&borough=westminster",
                                    headers=stack.headers("officer", borough="kensington_and_chelsea"))
     assert other.status_code == 404
+
+
+async def test_the_census_counts_each_case_as_it_stood_on_the_census_date(stack, make_referral):
+    """After 1 Oct: one child's sex is rectified, one case moves borough, and one case learns when its child was
+    last in education. The 1 Oct return is unchanged by all three; a return dated today shows them."""
+    from datetime import UTC, datetime
+
+    from cme_casework.service_layer.casework import today
+    from cme_casework.service_layer.rights import on_rectification
+    from cme_shared.contracts.rights import FactualRectification
+
+    manager = stack.headers("manager")
+    referral = {"ground": "9(1)(i)", "sex": "female", "dob": Y6, "received_on": date(2026, 9, 15)}
+    rectified_child = uuid.uuid4()
+    await stack.referral(make_referral(child=rectified_child, deletion_date=date(2026, 9, 14), **referral))
+    moved = await stack.referral(make_referral(deletion_date=date(2026, 9, 14), **referral))
+    learned = await stack.referral(make_referral(**referral))
+
+    casework = stack.app.state.casework
+    async with casework.runtime.sessions.begin() as session:
+        await on_rectification(session, casework, FactualRectification(
+            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), rights_request_id=uuid.uuid4(),
+            subject_id=rectified_child, field="sex", new_value="male", decided_by="dpo-1"))
+    moving = await stack.client.post(f"/cases/{moved}/borough", headers=manager,
+                                     json={"borough": "kensington_and_chelsea", "reason": "family moved"})
+    assert moving.status_code == 200, moving.text
+    asked = await stack.client.post(f"/cases/{learned}/enquiries", headers=manager, json={
+        "whom": "school", "asked_on": "2026-09-20", "purpose": "last day attended?", "answered_on": "2026-10-10",
+        "outcome": "information_provided",
+        "facts": [{"field": "last_in_education_on", "value": "2026-09-01", "confirmed_by": "school"}]})
+    assert asked.status_code == 201, asked.text
+
+    on_the_day = rows(await stack.client.get(f"/returns/cme-census?census_date={CENSUS}", headers=manager))
+    assert on_the_day == [
+        ["westminster", "unexplained_absence_20_days", "female", "6", "12_weeks_or_less", "2"],
+        ["westminster", "unexplained_absence_20_days", "female", "6", "unknown", "1"],
+    ]
+    rbkc = stack.headers("officer", borough="kensington_and_chelsea")
+    assert rows(await stack.client.get(f"/returns/cme-census?census_date={CENSUS}", headers=rbkc)) == []
+
+    now = today().isoformat()
+    response = await stack.client.get(f"/returns/cme-census?census_date={now}", headers=manager)
+    assert response.status_code == 200, response.text
+    later = [row[1:] for row in csv.reader(io.StringIO(response.text))][1:]  # borough, reason, sex, year, time, n
+    assert sorted((r[0], r[2], r[5]) for r in later) == [
+        ("kensington_and_chelsea", "female", "1"), ("westminster", "female", "1"), ("westminster", "male", "1")]
+    assert all(r[4] != "unknown" for r in later)  # every case now knows when its child was last in education

@@ -314,3 +314,23 @@ def test_a_case_without_a_borough_takes_the_borough_a_further_referral_names(mak
     case.do(*referral_entries.join_case(case.state, further, decide(further), TODAY))
     assert case.state.borough == "kensington_and_chelsea"
     assert case.entries[-1].kind is Kind.BOROUGH_ASSIGNED
+
+
+def test_an_over_age_closure_rests_on_the_cases_own_date_of_birth(make_referral):
+    # The case's child turned 16 on 31 Aug 2026 (left on 26 Jun 2026); evidence about someone born in 2009
+    # is not evidence about this child, even though it would also be over age.
+    case = Case(make_referral(received_on=REFERRED, dob=date(2010, 8, 31)))
+    with pytest.raises(EvidenceRefused) as refused:
+        case.close("over_compulsory_school_age", {"date_of_birth": "2009-06-01", "confirmed_by": "passport"})
+    assert [(p.loc, p.code) for p in refused.value.problems] == [(("evidence", "date_of_birth"),
+                                                                 "date_of_birth_mismatch")]
+    assert "2009" not in refused.value.problems[0].message  # never echoes the evidence
+    case.do(case.close("over_compulsory_school_age", {"date_of_birth": "2010-08-31", "confirmed_by": "passport"}))
+    assert case.state.status is Status.CLOSED
+
+
+def test_an_over_age_closure_of_a_case_without_a_date_of_birth_records_the_one_it_rests_on(make_referral):
+    case = Case(make_referral(received_on=REFERRED, dob=None))
+    case.do(case.close("over_compulsory_school_age", {"date_of_birth": "2009-06-01", "confirmed_by": "passport"}))
+    assert (case.state.status, case.state.date_of_birth) == (Status.CLOSED, date(2009, 6, 1))
+    assert lifecycle.fold(case.entries).date_of_birth == date(2009, 6, 1)  # recorded in the history itself

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,9 +41,32 @@ class CaseRecords:
         return (await self.session.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
 
     async def lock_child_cases(self, child_subject_id: UUID) -> list[RowMapping]:
-        query = (select(cases).where(cases.c.child_subject_id == child_subject_id)
-                 .order_by(cases.c.opened_at.desc()).with_for_update())
+        """The child's cases, newest first, locked (in case_id order, like every multi-case lock)."""
+        rows = await self.lock_where(cases.c.child_subject_id == child_subject_id)
+        return sorted(rows, key=lambda row: row["opened_at"], reverse=True)
+
+    async def lock_where(self, condition: ColumnElement[bool]) -> list[RowMapping]:
+        """Lock every case matching `condition` in one statement, in case_id order.
+
+        Every path that locks more than one case locks them in the same order (a referral, a restriction,
+        its release), so two transactions never each hold a case the other waits for (no deadlock).
+        PostgreSQL locks the rows as the sorted result is read, so the ORDER BY is the lock order.
+        """
+        query = select(cases).where(condition).order_by(cases.c.case_id).with_for_update()
         return list((await self.session.execute(query)).mappings())
+
+    async def lock_cases_of_subjects(self, subject_ids: Sequence[UUID]) -> list[RowMapping]:
+        """Lock the cases about these subjects and every other case of the children concerned (a release of
+        held referrals touches those), all in case_id order; returns the cases about the subjects."""
+        ids = list(subject_ids)
+        about = cases.c.child_subject_id.in_(ids) | cases.c.carer_subject_ids.overlap(ids)
+        other = cases.alias("about_subjects")
+        children = select(other.c.child_subject_id).where(
+            other.c.child_subject_id.in_(ids) | other.c.carer_subject_ids.overlap(ids))
+        locked = await self.lock_where(about | cases.c.child_subject_id.in_(children))
+        wanted = set(ids)
+        return [row for row in locked
+                if row["child_subject_id"] in wanted or wanted & set(row["carer_subject_ids"])]
 
     async def entries(self, case_id: UUID) -> list[Entry]:
         query = select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.entry_id)

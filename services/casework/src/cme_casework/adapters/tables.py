@@ -69,6 +69,9 @@ case_history = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("case_history_case", "case_id", "entry_id"),
     Index("case_history_child", "child_subject_id"),
+    # A held referral is released (acted on) once, however the release and a lifted restriction race.
+    Index("case_history_released_once", "supersedes", unique=True,
+          postgresql_where=text("kind = 'referral_released'")),
 )
 
 restriction_events = Table(

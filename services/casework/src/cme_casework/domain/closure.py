@@ -139,6 +139,7 @@ class ClosureContext:
     period_opened_on: date
     agencies_asked: frozenset[str]
     today: date
+    date_of_birth: date | None = None  # what the case holds, if anything
 
 
 def check(reason: ClosureReason, evidence: dict[str, Any], closed_on: date,
@@ -174,6 +175,11 @@ def _rules(proof: Evidence, closed_on: date, case: ClosureContext) -> list[Probl
 
 def _reason_rules(proof: Evidence, closed_on: date, case: ClosureContext) -> list[Problem]:
     match proof:
+        case OverCompulsorySchoolAge(date_of_birth=dob) if case.date_of_birth is not None and dob != case.date_of_birth:
+            # The age is the case's child's: evidence about another date of birth proves nothing about this
+            # child. A wrong date on the case is put right first (rectification, UK GDPR Art 16).
+            return [Problem(("evidence", "date_of_birth"), "date_of_birth_mismatch",
+                            "the date of birth does not match the case's; correct the case's date of birth first")]
         case OverCompulsorySchoolAge(date_of_birth=dob) if not over_compulsory_school_age(dob, closed_on):
             # Education Act 1996 s8: of compulsory school age until the school leaving date.
             return [Problem(("evidence", "date_of_birth"), "still_of_compulsory_school_age",

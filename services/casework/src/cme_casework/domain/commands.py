@@ -11,7 +11,7 @@ from typing import Any
 
 from cme_shared.contracts.categories import DataCategory
 
-from . import closure
+from . import closure, sharing
 from .clocks import escalation_due
 from .enquiries import AGENCY_CATEGORY, Agency, Fact, Outcome
 from .errors import EvidenceRefused, TransitionRefused
@@ -108,11 +108,16 @@ def close(state: CaseState, *, closure_reason: closure.ClosureReason, evidence: 
         # Checked before the evidence: no evidence can close a case an escalation still holds open.
         raise TransitionRefused("escalation_outcome_required",
                                 "a case cannot close until every escalation's outcome is recorded")
-    context = closure.ClosureContext(state.case_id, state.clock_anchor, state.agencies_asked(), today)
+    context = closure.ClosureContext(state.case_id, state.clock_anchor, state.agencies_asked(), today,
+                                     state.date_of_birth)
     proof, problems = closure.check(closure_reason, evidence, closed_on, context)
     if proof is None:
         raise EvidenceRefused(problems)
-    detail = {"closure_reason": closure_reason.value, "evidence": proof.model_dump(mode="json"), "note": note}
+    detail: dict[str, Any] = {"closure_reason": closure_reason.value, "evidence": proof.model_dump(mode="json"),
+                              "note": note}
+    if isinstance(proof, closure.OverCompulsorySchoolAge) and state.date_of_birth is None:
+        # The case held no date of birth: the one the closure rests on becomes the case's (lifecycle fills it).
+        detail["child"] = {"date_of_birth": proof.date_of_birth.isoformat()}
     return Entry(Kind.CASE_CLOSED, actor, note or f"closed: {closure_reason.value}", closed_on, DataCategory.EDUCATION,
                  OFFICER_SOURCE, detail)
 
@@ -162,25 +167,15 @@ def attach_addendum(state: CaseState, note_id: str, *, text: str, rights_request
                  "data subject", detail, supersedes=None)
 
 
-SHARE_RECIPIENTS = frozenset({"school", "other_local_authority"})
-SHARE_PURPOSES = frozenset({"cme_tracking", "safeguarding", "statutory_transfer"})
-
-
 def record_share(state: CaseState, *, recipient: dict[str, Any], purpose: str, legal_gateway: str,
                  categories: Sequence[DataCategory], fields_released: Sequence[str], reason: str, actor: str,
                  today: date) -> Entry:
-    """A share casework makes itself: telling a school of a child, a statutory transfer to another council."""
-    problems = []
-    if recipient["type"] not in SHARE_RECIPIENTS:
-        problems.append(closure.Problem(
-            ("recipient", "type"), "not_a_casework_share",
-            "casework shares with schools and other councils; other recipients go through disclosure"))
-    if purpose not in SHARE_PURPOSES:
-        problems.append(closure.Problem(("purpose",), "not_a_casework_purpose",
-                                        f"casework shares for: {', '.join(sorted(SHARE_PURPOSES))}"))
-    if purpose == "statutory_transfer" and recipient["type"] != "other_local_authority":
-        problems.append(closure.Problem(("recipient", "type"), "transfer_needs_local_authority",
-                                        "a statutory transfer goes to another local authority"))
+    """A share casework makes itself: telling a school of a child, a statutory transfer to another council.
+
+    Anything else is a disclosure and goes through the disclosure service (`sharing.check_share`).
+    """
+    problems = sharing.check_share(recipient_type=recipient["type"], purpose=purpose, legal_gateway=legal_gateway,
+                                   categories=categories, fields_released=fields_released)
     if problems:
         raise EvidenceRefused(problems)
     detail = {"share_id": str(uuid.uuid4()), "recipient": recipient, "purpose": purpose,
@@ -190,5 +185,7 @@ def record_share(state: CaseState, *, recipient: dict[str, Any], purpose: str, l
 
 
 def assign_borough(state: CaseState, *, borough: str, reason: str, actor: str, today: date) -> Entry:
+    if state.borough == borough:
+        raise TransitionRefused("borough_unchanged", "the case already belongs to that borough")
     return Entry(Kind.BOROUGH_ASSIGNED, actor, reason, today, DataCategory.CONTACT, OFFICER_SOURCE,
                  {"borough": borough, "previous": state.borough})

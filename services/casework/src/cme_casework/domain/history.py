@@ -46,6 +46,7 @@ class Kind(StrEnum):
 
 SYSTEM_INTAKE = "system:intake"
 SYSTEM_RIGHTS = "system:rights"
+SYSTEM_CASEWORK = "system:casework"  # casework's own rules acting, e.g. the safeguarding exception
 
 
 @dataclass(frozen=True)

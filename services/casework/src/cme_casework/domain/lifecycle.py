@@ -307,6 +307,7 @@ def _apply(state: CaseState, entry: Entry) -> None:
             state.closure = {"closure_reason": d["closure_reason"], "evidence": d["evidence"],
                              "closed_on": entry.effective_on, "closed_by": entry.actor}
             state.period.closed_on, state.period.closure_reason = entry.effective_on, d["closure_reason"]
+            _fill_child_facts(state, d.get("child", {}))
         case Kind.NOTE_ADDED:
             note = Note(d["note_id"], d["note_kind"], entry.category.value)
             state.notes[note.note_id] = note

@@ -6,6 +6,8 @@ return and matching), each entry tagged with its data category.
 """
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -154,8 +156,16 @@ def record_only(referral: ReferralAccepted, decision: OpeningDecision, referred_
 
 def hold_restricted(referral: ReferralAccepted, referred_on: date) -> Entry:
     """UK GDPR Art 18: a referral about a restricted subject is stored, not acted on, until an officer
-    records an exception or the restriction is lifted."""
+    records an exception (POST /referrals/held/{id}/release) or the restriction is lifted. A high-risk
+    referral is never held (`restriction.SAFEGUARDING_EXCEPTION`)."""
     # The whole event is kept, so that it can be acted on exactly as it came once the restriction ends.
     return _entry(referral, Kind.REFERRAL_HELD_RESTRICTED, "subject restricted: stored, not processed", referred_on,
                   {"referral": referral_detail(referral), "child": child_facts(referral),
                    "decision": opening.decide(referral).reason, "event": referral.model_dump(mode="json")})
+
+
+def with_exception(entries: Sequence[Entry], exception: dict[str, Any] | None) -> list[Entry]:
+    """The entries a referral writes, each carrying the restriction exception it was processed under."""
+    if exception is None:
+        return list(entries)
+    return [replace(e, detail={**e.detail, "restriction_exception": exception}) for e in entries]

@@ -156,8 +156,10 @@ def command_routes(casework: Casework) -> APIRouter:
 
     @api.post("/cases/{case_id}/borough", response_model=CommandResult)
     async def assign_borough(case_id: UUID, body: BoroughIn, principal: Managers) -> CommandResult:
-        """A manager assigns or moves a case to a borough (cross-borough tracking)."""
+        """A manager assigns a triage case to a borough, or moves a case (cross-borough tracking); recorded in the
+        history, and the borough's officers see the case from then on."""
         return await run(principal, case_id, lambda state, today: commands.assign_borough(
-            state, borough=body.borough.value, reason=body.reason, actor=f"manager:{principal.sub}", today=today))
+            state, borough=body.borough.value, reason=body.reason, actor=f"manager:{principal.sub}", today=today),
+            body)
 
     return api

@@ -1,7 +1,9 @@
 """Officers' HTTP API (CONTRACT section 4): cases on the clock, scoped to the token's borough.
 
-Reads: GET /cases, /cases/overdue, /cases/{id}, /returns/cme-census. Writes: one POST per thing an
-officer does to a case (see `commands`). Another borough's case answers 404, as a missing one does.
+Reads: GET /cases, /cases/overdue, /cases/triage, /cases/{id}, /returns/cme-census, /referrals/held.
+Writes: one POST per thing an officer does to a case (see `commands`), and the release of a held referral.
+Another borough's case answers 404, as a missing one does; cases not yet assigned to a borough (triage) are
+seen by managers and the DPO only.
 """
 
 import csv
@@ -12,7 +14,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from cme_shared.contracts.referrals import Borough
 
@@ -21,13 +23,17 @@ from ..adapters.tables import cases
 from ..domain import census
 from ..domain.clocks import next_due
 from ..domain.errors import RecordNotFound
+from ..domain.history import officer
 from ..domain.lifecycle import Status, fold
+from ..domain.opening import Risk
+from ..domain.restriction import RestrictionException, recorded
 from ..service_layer.cases import check_visible, subjects_of, visible_boroughs
 from ..service_layer.casework import Casework, today
+from ..service_layer.referrals import held_referrals, release_held
 from ..service_layer.returns import cme_census, in_boroughs
 from .commands import command_routes
-from .roles import Officers, Readers
-from .schemas import CaseDetail, CaseSummary
+from .roles import Officers, Readers, Triage
+from .schemas import CaseDetail, CaseSummary, HeldReferral, ReleaseResult
 
 
 def router(casework: Casework) -> APIRouter:
@@ -36,7 +42,7 @@ def router(casework: Casework) -> APIRouter:
 
     @api.get("/cases", response_model=list[CaseSummary])
     async def list_cases(
-        principal: Officers,
+        principal: Readers,
         upn: Annotated[str | None, Query(max_length=16)] = None,
         child_subject_id: UUID | None = None,
         status: Status | None = None,
@@ -56,14 +62,33 @@ def router(casework: Casework) -> APIRouter:
 
     @api.get("/cases/overdue", response_model=list[CaseSummary])
     async def overdue_cases(
-        principal: Officers,
+        principal: Readers,
         as_of: Annotated[date | None, Query(description="the day to judge by; default today (London)")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> list[CaseSummary]:
-        """Open cases whose next deadline (escalation, first enquiries, review) has passed, most overdue first."""
+        """Open cases whose next deadline (escalation, first enquiries, review) has passed, most overdue first.
+
+        Managers and the DPO also see cases not yet assigned to a borough (officers see only their own).
+        """
         query = (select(cases).where(in_boroughs(visible_boroughs(principal)), cases.c.status != Status.CLOSED.value,
                                      cases.c.next_due_date < (as_of or today()))
                  .order_by(cases.c.next_due_date, cases.c.opened_at).limit(limit))
+        async with sessions() as session:
+            rows = (await session.execute(query)).mappings().all()
+        return [CaseSummary.from_row(row) for row in rows]
+
+    @api.get("/cases/triage", response_model=list[CaseSummary])
+    async def triage_cases(
+        principal: Triage,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> list[CaseSummary]:
+        """Open cases that belong to no borough yet, high risk first, then by what is due soonest.
+
+        No borough's officers see them, so a manager assigns each one (POST /cases/{id}/borough).
+        """
+        high_first = case((cases.c.risk == Risk.HIGH.value, 0), else_=1)
+        query = (select(cases).where(cases.c.borough.is_(None), cases.c.status != Status.CLOSED.value)
+                 .order_by(high_first, cases.c.next_due_date.nulls_last(), cases.c.opened_at).limit(limit))
         async with sessions() as session:
             rows = (await session.execute(query)).mappings().all()
         return [CaseSummary.from_row(row) for row in rows]
@@ -103,6 +128,28 @@ def router(casework: Casework) -> APIRouter:
         filename = f"cme-census-{census_date.isoformat()}.csv"
         return Response(out.getvalue(), media_type="text/csv",
                         headers={"content-disposition": f'attachment; filename="{filename}"'})
+
+    @api.get("/referrals/held", response_model=list[HeldReferral], tags=["referrals"])
+    async def list_held_referrals(
+        principal: Officers,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> list[HeldReferral]:
+        """Referrals held while a subject is restricted (UK GDPR Art 18), oldest first, in your boroughs.
+
+        A high-risk referral is never held: it is processed at once under the Art 18(2) exception.
+        """
+        async with sessions() as session:
+            held = await held_referrals(session, visible_boroughs(principal), limit)
+        return [HeldReferral.model_validate(h) for h in held]
+
+    @api.post("/referrals/held/{entry_id}/release", response_model=ReleaseResult, tags=["referrals"])
+    async def release_held_referral(entry_id: int, body: RestrictionException, principal: Officers) -> ReleaseResult:
+        """Act on a held referral under a UK GDPR Art 18(2) exception, as it would have been acted on."""
+        async with sessions.begin() as session:
+            case_id, release = await release_held(session, casework, entry_id, visible_boroughs(principal),
+                                                  recorded(body, officer(principal.sub)))
+        casework.runtime.relay.nudge()
+        return ReleaseResult(entry_id=release.entry_id, case_id=case_id)
 
     api.include_router(command_routes(casework))
     return api

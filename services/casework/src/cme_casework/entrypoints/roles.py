@@ -10,3 +10,4 @@ Officers = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER
 Readers = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER, Role.DPO))]
 Managers = Annotated[Principal, Depends(require_roles(Role.MANAGER))]
 Dpo = Annotated[Principal, Depends(require_roles(Role.DPO))]
+Triage = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.DPO))]

@@ -212,22 +212,42 @@ class ReopenIn(ActionBody):
 class ShareRecipient(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["school", "other_local_authority"]
+    # Every recipient type the disclosure contract knows (CONTRACT section 4): casework itself makes only
+    # the routine CME-tracking shares (`domain.sharing`) and answers the rest with the way to disclosure.
+    type: Literal["police", "home_office", "dwp", "school", "other_local_authority", "internal"]
     org_id: Short | None = None
     org_name: Short
 
 
 class ShareIn(ActionBody):
     recipient: ShareRecipient
-    purpose: Literal["cme_tracking", "safeguarding", "statutory_transfer"]
+    purpose: Literal["cme_tracking", "safeguarding", "prevent", "immigration", "crime", "fraud", "serious_harm",
+                     "statutory_transfer"]
     legal_gateway: Short
     categories: list[DataCategory] = Field(min_length=1)
     fields_released: list[Short] = Field(min_length=1, max_length=100)
     reason: Reason
 
 
-class BoroughIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BoroughIn(ActionBody):
     borough: Borough
     reason: Reason
+
+
+class HeldReferral(BaseModel):
+    """A referral stored, not acted on, while its child or a carer is restricted (UK GDPR Art 18)."""
+
+    entry_id: int
+    child_subject_id: UUID
+    case_id: UUID | None
+    borough: str | None
+    received_on: date
+    held_at: datetime
+    notification_kind: str | None
+    source_type: str | None
+    decision: str | None  # what it would do: a CaseReason that opens a case, or why it is only recorded
+
+
+class ReleaseResult(BaseModel):
+    entry_id: int  # the release's own history entry, which carries the exception
+    case_id: UUID | None  # the case the referral now belongs to; null when it is only recorded

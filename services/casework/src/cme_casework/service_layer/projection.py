@@ -15,7 +15,8 @@ from ..domain.clocks import ClockPolicy, next_due
 async def rebuild_cases(session: AsyncSession, policy: ClockPolicy) -> int:
     records = CaseRecords(session)
     case_ids = (await session.execute(
-        select(case_history.c.case_id).where(case_history.c.case_id.is_not(None)).distinct())).scalars().all()
+        select(case_history.c.case_id).where(case_history.c.case_id.is_not(None)).distinct()
+        .order_by(case_history.c.case_id))).scalars().all()  # locked in case_id order, like every other path
     for case_id in case_ids:
         await records.lock(case_id)
         state = await records.state(case_id)

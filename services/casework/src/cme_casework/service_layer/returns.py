@@ -11,7 +11,6 @@ from ..adapters.repository import entry_from_row
 from ..adapters.tables import case_history, cases
 from ..domain import census
 from ..domain.history import Kind
-from ..domain.lifecycle import fold
 
 
 def in_boroughs(boroughs: Collection[str | None]) -> ColumnElement[bool]:
@@ -22,12 +21,15 @@ def in_boroughs(boroughs: Collection[str | None]) -> ColumnElement[bool]:
 
 async def cme_census(session: AsyncSession, census_date: date,
                      boroughs: Collection[str | None]) -> list[tuple[census.CensusKey, int]]:
+    """Counted in the borough a case belonged to on the census date, not the one it belongs to now."""
     opened_by_then = (select(case_history.c.case_id)
                       .where(case_history.c.kind == Kind.CASE_OPENED.value, case_history.c.effective_on <= census_date))
-    in_scope = select(cases.c.case_id).where(cases.c.case_id.in_(opened_by_then), in_boroughs(boroughs))
     rows = (await session.execute(
-        select(case_history).where(case_history.c.case_id.in_(in_scope))
+        select(case_history).where(case_history.c.case_id.in_(opened_by_then),
+                                   case_history.c.kind.in_([k.value for k in census.AS_AT_KINDS]),
+                                   case_history.c.effective_on <= census_date)
         .order_by(case_history.c.case_id, case_history.c.entry_id)
     )).mappings()
-    states = [fold(entry_from_row(row) for row in group) for _, group in groupby(rows, key=lambda r: r["case_id"])]
-    return census.count(states, census_date)
+    states = [census.as_at((entry_from_row(row) for row in group), census_date)
+              for _, group in groupby(rows, key=lambda r: r["case_id"])]
+    return census.count((s for s in states if s.borough in boroughs), census_date)

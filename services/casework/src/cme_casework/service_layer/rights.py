@@ -46,9 +46,8 @@ async def on_restriction(session: AsyncSession, casework: Casework,
     await records.record_restriction(event.subject_ids, event.rights_request_id,
                                      "restricted" if restricted else "lifted", event.reason, event.event_id)
     kind = Kind.RESTRICTION_APPLIED if restricted else Kind.RESTRICTION_LIFTED
-    case_rows = await records.cases_of_subjects(event.subject_ids)
+    case_rows = await records.lock_cases_of_subjects(event.subject_ids)  # all at once, in case_id order
     for row in case_rows:
-        await records.lock(row["case_id"])
         state = await records.state(row["case_id"])
         entry = Entry(kind, SYSTEM_RIGHTS, f"UK GDPR Art 18: {kind.value.replace('_', ' ')}", today(),
                       DataCategory.EDUCATION, f"rights request {event.rights_request_id}",
