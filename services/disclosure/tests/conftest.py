@@ -22,8 +22,10 @@ async def db_url(databases) -> str:
 
 
 @pytest.fixture
-def settings(infra, namespace, db_url) -> DisclosureSettings:
-    return service_settings(DisclosureSettings, infra, namespace, db_url)
+def settings(infra, namespace, db_url, tmp_path) -> DisclosureSettings:
+    # The signing key file is made on first start, per test, outside the checkout.
+    return service_settings(DisclosureSettings, infra, namespace, db_url,
+                            log_signing_key_file=tmp_path / "secrets" / "disclosure-log-ed25519.pem")
 
 
 @pytest_asyncio.fixture

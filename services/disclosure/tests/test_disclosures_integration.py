@@ -5,11 +5,13 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from zoneinfo import ZoneInfo
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cme_disclosure import verifier
-from cme_disclosure.adapters.tables import restrictions
+from cme_disclosure.adapters.tables import leaf_payloads, restrictions, sar_withholdings
 from cme_disclosure.domain.tree_head import SignedTreeHead
 from cme_disclosure.service_layer.audit import verify_log
 from cme_disclosure.service_layer.disclosures import purge
@@ -52,6 +54,32 @@ async def send(infra, namespace, topic: str, event, key: str = "k") -> None:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def london_today() -> date:
+    return datetime.now(ZoneInfo("Europe/London")).date()
+
+
+async def shared_request(client, token, subject: uuid.UUID, borough: str = "westminster", **overrides) -> str:
+    did = (await client.post("/disclosures", json=police_request(subject, **overrides),
+                             headers=token("officer", sub=f"o-{borough}", borough=borough))).json()["disclosure_id"]
+    r = await client.post(f"/disclosures/{did}/decision", json={"decision": "approve", "reason": "needed"},
+                          headers=token("manager", sub="m1"))
+    assert r.json()["status"] == "shared", r.text
+    return did
+
+
+async def leaves_and_payloads(db_url: str, indices: list[int]) -> list[tuple[dict, bytes]]:
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(leaf_payloads.c.leaf_index, leaf_payloads.c.payload)
+                                       .where(leaf_payloads.c.leaf_index.in_(indices))
+                                       .order_by(leaf_payloads.c.leaf_index))).all()
+            leaves = dict((await conn.exec_driver_sql("SELECT leaf_index, leaf FROM log_leaves")).all())
+    finally:
+        await engine.dispose()
+    return [(json.loads(bytes(leaves[r.leaf_index])), bytes(r.payload)) for r in rows]
 
 
 async def test_a_police_share_needs_a_second_person_and_is_proven_in_the_log(client, token, infra, namespace):
@@ -247,17 +275,25 @@ async def test_shares_from_other_services_are_logged_once(client, token, infra, 
     await send(infra, namespace, topics.SHARE_EVENTS, share)
     await send(infra, namespace, topics.SHARE_EVENTS, share)  # redelivered: same event id
     await send(infra, namespace, topics.SHARE_EVENTS, share.model_copy(update={"event_id": uuid.uuid4()}))
+    # A sentinel on the same partition (same key), after the duplicates: once it is logged, both
+    # duplicates have been handled, so "one record" below is not just "not yet two".
+    sentinel_subject = uuid.uuid4()
+    await send(infra, namespace, topics.SHARE_EVENTS, share.model_copy(update={
+        "event_id": uuid.uuid4(), "share_ref": "case-78/school-notice", "subject_ids": [sentinel_subject]}))
 
-    async def listed():
-        body = (await client.get("/disclosures", params={"subject_id": str(subject)}, headers=token("dpo"))).json()
+    async def listed(subject_id: uuid.UUID):
+        body = (await client.get("/disclosures", params={"subject_id": str(subject_id)}, headers=token("dpo"))).json()
         return body if body else None
 
-    [record] = await eventually(listed)
-    await eventually(lambda: _tree_size_at_least(client, 1))
+    [sentinel] = await eventually(lambda: listed(sentinel_subject))
+    assert sentinel["share_ref"] == "case-78/school-notice"
+    [record] = await listed(subject)
+    assert record["share_ref"] == "case-77/school-notice"
+    assert (await client.get("/log/tree-head")).json()["tree_size"] == 2  # one leaf each, no more
     assert record["origin"] == "casework" and record["status"] == "shared"
     assert record["fields_released"] == ["child.first_name", "child.last_name", "child.upn"]
     assert [leaf["kind"] for leaf in record["log"]] == ["share_made"]
-    recipients = (await client.get(f"/subjects/{subject}/recipients", headers=token("officer"))).json()
+    recipients = (await client.get(f"/subjects/{subject}/recipients", headers=token("dpo"))).json()
     assert [(r["recipient_type"], r["org_name"]) for r in recipients] == [("school", "Example Primary")]
 
 
@@ -265,7 +301,7 @@ async def _tree_size_at_least(client, n: int) -> bool:
     return (await client.get("/log/tree-head")).json()["tree_size"] >= n
 
 
-async def test_access_requests_get_the_recipients_but_not_a_withheld_share(client, token, infra, namespace):
+async def test_access_requests_get_the_recipients_but_not_a_withheld_share(client, token, infra, namespace, db_url):
     subject = uuid.uuid4()
 
     async def shared_with_police(reference: str) -> str:
@@ -278,13 +314,20 @@ async def test_access_requests_get_the_recipients_but_not_a_withheld_share(clien
 
     visible, withheld, reviewed = (await shared_with_police("A"), await shared_with_police("B"),
                                    await shared_with_police("C"))
-    future = (date.today() + timedelta(days=60)).isoformat()
-    past = (date.today() - timedelta(days=1)).isoformat()
-    for did, review in ((withheld, future), (reviewed, past)):
+    future = (london_today() + timedelta(days=60)).isoformat()
+    for did in (withheld, reviewed):
         w = await client.post(f"/disclosures/{did}/withholding", headers=token("dpo", sub="dpo-1"), json={
             "exemption": "DPA 2018 Sch 2 Part 1 para 2", "reason": "telling would prejudice the investigation",
-            "review_date": review})
-        assert w.status_code == 200 and w.json()["withheld_from_sar"]["review_date"] == review
+            "review_date": future})
+        assert w.status_code == 200 and w.json()["withheld_from_sar"]["review_date"] == future
+    # Time passes for one of them: its review date has come.
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(update(sar_withholdings).where(sar_withholdings.c.disclosure_id == uuid.UUID(reviewed))
+                               .values(review_date=london_today() - timedelta(days=1)))
+    finally:
+        await engine.dispose()
     not_dpo = await client.post(f"/disclosures/{visible}/withholding", headers=token("manager"), json={
         "exemption": "x", "reason": "y", "review_date": future})
     assert not_dpo.status_code == 403
@@ -347,3 +390,115 @@ async def test_a_purged_disclosure_leaves_a_log_that_still_verifies(client, toke
     assert record["purged_at"] is not None and record["subject_ids"] == [] and record["reason"] is None
     assert "requester_name" not in record["recipient"]
     assert (await client.get("/disclosures", params={"subject_id": str(subject)}, headers=token("dpo"))).json() == []
+
+
+async def test_a_withholding_needs_a_review_date_after_today_and_within_the_window(client, token):
+    did = await shared_request(client, token, uuid.uuid4())
+    today = london_today()
+
+    async def withhold(review: date):
+        return await client.post(f"/disclosures/{did}/withholding", headers=token("dpo", sub="dpo-1"), json={
+            "exemption": "DPA 2018 Sch 2 Part 1 para 2", "reason": "telling would prejudice the investigation",
+            "review_date": review.isoformat()})
+
+    for review in (today - timedelta(days=1), today, today + timedelta(days=366), date(9999, 12, 31)):
+        refused = await withhold(review)
+        assert refused.status_code == 422, review
+        assert refused.json()["errors"] == [{"loc": ["body", "review_date"], "code": "review_date_out_of_range",
+                                             "message": refused.json()["errors"][0]["message"]}]
+    record = (await client.get(f"/disclosures/{did}", headers=token("dpo"))).json()
+    assert record["withheld_from_sar"] is None and [leaf["kind"] for leaf in record["log"]][-1] == "disclosure_shared"
+    for review in (today + timedelta(days=1), today + timedelta(days=365)):
+        assert (await withhold(review)).status_code == 200, review
+
+
+async def test_officers_are_told_only_of_recipients_of_their_boroughs_shares(client, token):
+    subject = uuid.uuid4()
+    await shared_request(client, token, subject, borough="westminster")
+    path = f"/subjects/{subject}/recipients"
+    assert (await client.get(path, headers=token("officer", borough="kensington_and_chelsea"))).json() == []
+    assert (await client.get(path, headers=token("officer"))).json() == []  # an officer token with no borough
+    westminster = (await client.get(path, headers=token("officer", borough="westminster"))).json()
+    assert [r["org_id"] for r in westminster] == ["MPS"]
+    assert [r["org_id"] for r in (await client.get(path, headers=token("dpo"))).json()] == ["MPS"]
+
+
+async def test_the_permanent_leaves_name_the_tokens_role_and_the_typed_words_stay_purgeable(client, token, db_url):
+    subject = uuid.uuid4()
+    did = (await client.post("/disclosures", json=police_request(subject),
+                             headers=token("officer", sub="o1", borough="westminster"))).json()["disclosure_id"]
+    typed_role = "Acting head of CME while Jane Smith is on leave"
+    decided = await client.post(f"/disclosures/{did}/decision", headers=token("manager", sub="m1"), json={
+        "decision": "approve", "reason": "needed", "decider_name": "Bob Manager", "decider_role": typed_role})
+    assert decided.json()["decision"]["decider_role"] == typed_role  # the record shows it as typed
+    typed_dpo_role = "DPO (covering for Sam Jones)"
+    withheld = await client.post(f"/disclosures/{did}/withholding", headers=token("dpo", sub="d1"), json={
+        "exemption": "DPA 2018 Sch 2 Part 1 para 2", "reason": "prejudice",
+        "review_date": (london_today() + timedelta(days=30)).isoformat(), "decider_role": typed_dpo_role})
+    assert withheld.status_code == 200, withheld.text
+    log = {leaf["kind"]: leaf["leaf_index"] for leaf in withheld.json()["log"]}
+    [(decision_leaf, decision_payload), (withheld_leaf, withheld_payload)] = await leaves_and_payloads(
+        db_url, [log["disclosure_decided"], log["withheld_from_sar"]])
+    assert decision_leaf["facts"]["decider_role"] == "manager"
+    assert withheld_leaf["facts"]["decider_role"] == "dpo"
+    for leaf in (decision_leaf, withheld_leaf):
+        assert "Jane" not in json.dumps(leaf) and "Sam" not in json.dumps(leaf)
+    assert json.loads(decision_payload)["decider_role"] == typed_role
+    assert json.loads(withheld_payload)["decider_role"] == typed_dpo_role
+
+
+async def test_restricted_again_under_the_same_request_after_a_lift_is_in_force(client, token, infra, namespace):
+    subject, request_id = uuid.uuid4(), uuid.uuid4()
+    officer = token("officer", borough="westminster")
+
+    async def rights_event(cls, subjects, reason):
+        await send(infra, namespace, topics.RIGHTS_EVENTS, cls(
+            event_id=uuid.uuid4(), occurred_at=now(), rights_request_id=request_id, subject_ids=subjects,
+            reason=reason), key=str(request_id))
+
+    async def status() -> str:
+        return (await client.post("/disclosures", json=police_request(subject), headers=officer)).json()["status"]
+
+    await rights_event(SubjectRestricted, [subject], "accuracy contested")
+    await eventually(lambda: _status_is(status, "refused"))
+    await rights_event(RestrictionLifted, [subject], "accuracy confirmed")
+    await eventually(lambda: _status_is(status, "pending"))
+    await rights_event(SubjectRestricted, [subject], "contested again")
+    # A sentinel behind it on the same partition: once the sentinel is in force, so is the re-restriction.
+    sentinel = uuid.uuid4()
+    await rights_event(SubjectRestricted, [sentinel], "sentinel")
+
+    async def sentinel_refused() -> bool:
+        r = (await client.post("/disclosures", json=police_request(sentinel), headers=officer)).json()
+        return r["status"] == "refused"
+
+    await eventually(sentinel_refused)
+    refused = (await client.post("/disclosures", json=police_request(subject), headers=officer)).json()
+    assert refused["status"] == "refused"
+    assert [r["code"] for r in refused["refusal_reasons"]] == ["subject_restricted"]
+
+
+async def _status_is(status, expected: str) -> bool:
+    return await status() == expected
+
+
+async def test_the_date_received_is_recorded_and_logged(client, token, db_url):
+    subject = uuid.uuid4()
+    officer = token("officer", borough="westminster")
+    received = london_today() - timedelta(days=3)
+    created = await client.post("/disclosures", json=police_request(subject, received_on=received.isoformat()),
+                                headers=officer)
+    assert created.status_code == 201, created.text
+    record = created.json()
+    assert record["received_on"] == received.isoformat()
+    [(leaf, _payload)] = await leaves_and_payloads(db_url, [record["log"][0]["leaf_index"]])
+    assert leaf["kind"] == "disclosure_requested" and leaf["facts"]["received_on"] == received.isoformat()
+
+    today = (await client.post("/disclosures", json=police_request(subject), headers=officer)).json()
+    assert today["received_on"] == london_today().isoformat()  # default: received today
+    fetched = (await client.get(f"/disclosures/{record['disclosure_id']}", headers=token("dpo"))).json()
+    assert fetched["received_on"] == received.isoformat()
+
+    future = await client.post("/disclosures", headers=officer, json=police_request(
+        subject, received_on=(london_today() + timedelta(days=2)).isoformat()))
+    assert future.status_code == 422 and future.json()["errors"][0]["code"] == "received_on_in_future"

@@ -1,22 +1,38 @@
 """The log on real PostgreSQL: serialised appends, the service role's limits, tampering detected."""
 
 import asyncio
+import json
 import os
+import re
+import stat
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cme_disclosure.adapters.published_heads import read_published_heads
 from cme_disclosure.domain import merkle
 from cme_disclosure.domain.entries import LeafKind, entry
-from cme_disclosure.domain.tree_head import load_public_key, verify
+from cme_disclosure.domain.tree_head import (
+    TreeHead,
+    key_id,
+    load_private_key,
+    load_public_key,
+    public_key_pem,
+    sign,
+    verify,
+)
 from cme_disclosure.service_layer.audit import verify_log
 from cme_disclosure.service_layer.log import KeyRing, LogRangeError, MerkleLog, known_public_keys
+from cme_shared.contracts import topics
 from cme_shared.db import create_engine, session_factory
+from cme_shared.testing.kafka import TopicReader
 
 from .conftest import plain_dsn
 
@@ -42,15 +58,15 @@ async def append(engine, log: MerkleLog, count: int, batch: int = 1) -> None:
             await log.append(session, [an_entry(i) for i in range(start, min(start + batch, count))])
 
 
-async def check(engine):
+async def check(engine, published=None):
     async with engine.connect() as conn:
-        return await verify_log(conn)
+        return await verify_log(conn, published=published)
 
 
-def run_verify_log_cli(db_url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CME_DATABASE_URL": db_url}
-    return subprocess.run([sys.executable, "-m", "cme_disclosure", "verify-log"], env=env, capture_output=True,
-                          text=True, timeout=120)
+def run_verify_log_cli(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CME_DATABASE_URL": db_url, **env}
+    return subprocess.run([sys.executable, "-m", "cme_disclosure", "verify-log", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 async def test_concurrent_appends_never_skip_or_collide(engine):
@@ -110,15 +126,15 @@ async def test_the_service_role_can_only_insert_and_select(engine, db_url):
 
 async def test_a_leaf_edited_by_the_superuser_is_named_by_verify_log(engine, db_url, superuser):
     await append(engine, MerkleLog(KeyRing(None)), 6)
-    ok = run_verify_log_cli(db_url)
+    ok = run_verify_log_cli(db_url, "--no-kafka")  # these heads were never published
     assert ok.returncode == 0, ok.stderr
-    assert "disclosure log OK: 6 leaves" in ok.stdout
+    assert "disclosure log OK: 6 leaves" in ok.stdout and "not compared (--no-kafka)" in ok.stdout
 
     await superuser.execute("ALTER TABLE log_leaves DISABLE TRIGGER ALL")
     await superuser.execute("UPDATE log_leaves SET leaf = convert_to('{\"forged\":true}', 'UTF8') WHERE leaf_index = 3")
     await superuser.execute("ALTER TABLE log_leaves ENABLE TRIGGER ALL")
 
-    bad = run_verify_log_cli(db_url)
+    bad = run_verify_log_cli(db_url, "--no-kafka")
     assert bad.returncode == 1
     assert "first bad leaf 3" in bad.stderr
     assert "leaf 3: its bytes do not hash to the node stored" in bad.stderr
@@ -170,3 +186,169 @@ async def test_an_edited_payload_is_found_and_a_purged_one_is_not_a_fault(engine
     report = await check(engine)
     assert report.first_bad_leaf == 2
     assert "payload does not match" in report.problems[0].message
+
+
+async def test_no_private_key_is_kept_in_the_log_database(client, token, db_url, settings):
+    # The service running as in development, with no key configured but the key file.
+    created = await client.post("/disclosures", headers=token("officer", borough="westminster"), json={
+        "subject_ids": [str(uuid.uuid4())], "purpose": "cme_tracking", "legal_gateway": "Education Act 1996 s436A",
+        "recipient": {"type": "school", "org_name": "Example Primary", "requester_name": "A Head",
+                      "requester_role": "headteacher"},
+        "categories": ["education"], "reason": "tracking a child missing education"})
+    assert created.status_code == 201, created.text
+    conn = await asyncpg.connect(plain_dsn(db_url))
+    try:
+        rows = await conn.fetch("SELECT row_to_json(k)::text AS r FROM signing_keys k")
+        columns = {r["column_name"] for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'signing_keys'")}
+    finally:
+        await conn.close()
+    assert len(rows) == 1 and "PUBLIC KEY" in rows[0]["r"]
+    assert not any("PRIVATE" in r["r"] for r in rows)
+    assert columns == {"key_id", "public_key_pem", "first_used_at"}
+    key_file = settings.log_signing_key_file
+    assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    signed_with = key_id(load_private_key(key_file.read_text()).public_key())
+    assert (await client.get("/log/tree-head")).json()["key_id"] == signed_with
+
+
+async def test_a_rewrite_re_signed_in_the_database_is_caught_by_the_published_heads(
+        client, token, settings, db_url, superuser, infra, namespace):
+    officer = token("officer", sub="o1", borough="westminster")
+    for n in range(3):
+        did = (await client.post("/disclosures", headers=officer, json={
+            "subject_ids": [str(uuid.uuid4())], "purpose": "cme_tracking",
+            "legal_gateway": "Education Act 1996 s436A", "categories": ["education"], "reason": f"tracking {n}",
+            "recipient": {"type": "school", "org_name": "Example Primary", "requester_name": "A Head",
+                          "requester_role": "headteacher"}})).json()["disclosure_id"]
+    decided = await client.post(f"/disclosures/{did}/decision", headers=token("manager", sub="m1"),
+                                json={"decision": "approve", "reason": "needed"})
+    assert decided.json()["status"] == "shared"  # leaves: 3 requests + decision + share = 5, one head per append
+    topic = namespace(topics.TREE_HEADS)
+    async with TopicReader(infra.kafka_bootstrap, topic) as heads:
+        await heads.wait_for(lambda rs: any(json.loads(r.value)["tree_size"] == 5 for r in rs))
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            leaves = [bytes(r[0]) for r in (await conn.exec_driver_sql(
+                "SELECT leaf FROM log_leaves ORDER BY leaf_index")).all()]
+            sizes = [r[0] for r in (await conn.exec_driver_sql("SELECT tree_size FROM tree_heads")).all()]
+        assert len(leaves) == 5 and sorted(sizes) == [1, 2, 3, 5]
+
+        # A forger with the database (superuser, or an owner dropping the triggers) rewrites the first
+        # request, every node above it, and re-signs every head with a key of their own, registered.
+        leaves[0] = leaves[0].replace(b'"purpose":"cme_tracking"', b'"purpose":"safeguarding"')
+        forger = Ed25519PrivateKey.generate()
+        await superuser.execute("INSERT INTO signing_keys (key_id, public_key_pem) VALUES ($1, $2)",
+                                key_id(forger.public_key()), public_key_pem(forger.public_key()))
+        for table in ("log_leaves", "log_nodes", "tree_heads"):
+            await superuser.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
+        await superuser.execute("UPDATE log_leaves SET leaf = $1 WHERE leaf_index = 0", leaves[0])
+        frontier = merkle.Frontier()
+        for leaf in leaves:
+            for level, index, h in frontier.append(leaf):
+                await superuser.execute("UPDATE log_nodes SET hash = $1 WHERE level = $2 AND node_index = $3",
+                                        h, level, index)
+            if frontier.size in sizes:
+                head = sign(forger, TreeHead(frontier.size, frontier.root(), 1767225600000,
+                                             key_id(forger.public_key())))
+                await superuser.execute("UPDATE tree_heads SET root_hash = $1, timestamp_ms = $2, key_id = $3, "
+                                        "signature = $4 WHERE tree_size = $5", head.head.root_hash,
+                                        head.head.timestamp, head.head.key_id, head.signature, frontier.size)
+        for table in ("log_leaves", "log_nodes", "tree_heads"):
+            await superuser.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
+
+        async with engine.connect() as conn:
+            alone = await verify_log(conn)
+        assert alone.ok, alone.problems  # the database alone agrees with itself: the forgery is consistent
+
+        published = await read_published_heads(infra.kafka_bootstrap, topic, timeout=20)
+        assert published.unreadable == 0 and {h.head.tree_size for h in published.heads} == {1, 2, 3, 5}
+        async with engine.connect() as conn:
+            report = await verify_log(conn, published=published.heads)
+    finally:
+        await engine.dispose()
+    assert not report.ok
+    assert report.first_bad_leaf == 0
+    assert report.published_heads_checked == 4
+    assert any("tree head published at size 1 does not match the leaves" in p.message for p in report.problems)
+
+    kafka_env = {"CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "CME_TOPIC_NAMESPACE": settings.topic_namespace}
+    cli = await asyncio.to_thread(run_verify_log_cli, db_url, **kafka_env)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert "first bad leaf 0" in cli.stderr and "published at size 5 does not match" in cli.stderr
+
+
+async def test_verify_log_compares_the_published_heads_and_finds_leaves_removed(
+        client, token, db_url, superuser, infra, namespace):
+    officer = token("officer", sub="o1", borough="westminster")
+    for n in range(2):
+        await client.post("/disclosures", headers=officer, json={
+            "subject_ids": [str(uuid.uuid4())], "purpose": "cme_tracking",
+            "legal_gateway": "Education Act 1996 s436A", "categories": ["education"], "reason": f"tracking {n}",
+            "recipient": {"type": "school", "org_name": "Example Primary", "requester_name": "A Head",
+                          "requester_role": "headteacher"}})
+    topic = namespace(topics.TREE_HEADS)
+    async with TopicReader(infra.kafka_bootstrap, topic) as heads:
+        await heads.wait_for(lambda rs: {json.loads(r.value)["tree_size"] for r in rs} >= {1, 2})
+
+    async def verify_against_the_broker():
+        published = await read_published_heads(infra.kafka_bootstrap, topic, timeout=20)
+        return await check(engine, published.heads)
+
+    engine = create_engine(db_url)
+    try:
+        report = await verify_against_the_broker()
+        assert report.ok, report.problems
+        assert report.published_heads_checked == 2
+
+        # The last append removed, head and all: the database agrees with itself, the broker does not.
+        tables = ("log_leaves", "log_nodes", "tree_heads")
+        for table in tables:
+            await superuser.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
+        await superuser.execute("DELETE FROM disclosure_leaves WHERE leaf_index = 1")
+        await superuser.execute("DELETE FROM leaf_payloads WHERE leaf_index = 1")
+        await superuser.execute("DELETE FROM log_nodes WHERE (level = 0 AND node_index = 1) OR level = 1")
+        await superuser.execute("DELETE FROM tree_heads WHERE tree_size = 2")
+        await superuser.execute("DELETE FROM log_leaves WHERE leaf_index = 1")
+        for table in tables:
+            await superuser.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
+        assert (await check(engine)).ok
+        shrunk = await verify_against_the_broker()
+    finally:
+        await engine.dispose()
+    assert [p.message for p in shrunk.problems] == [
+        "a tree head published at size 2 is beyond the log (1 leaves): leaves were removed, or the database "
+        "restored to an earlier state"]
+
+
+async def test_with_the_readmes_owner_role_the_service_role_cannot_undo_the_append_only_rule(engine, db_url, superuser):
+    """The production set-up the README gives, run as written (under a role name of this test's own)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    sql = re.search(r"```sql\n(.*?)```", readme, re.S).group(1)
+    owner = f"cme_log_owner_{uuid.uuid4().hex[:8]}"
+    await append(engine, MerkleLog(KeyRing(None)), 2)
+    try:
+        for statement in filter(None, (s.strip() for s in re.sub(r"--[^\n]*", "", sql).split(";"))):
+            await superuser.execute(statement.replace("cme_disclosure_log_owner", owner))
+        conn = await asyncpg.connect(plain_dsn(db_url))  # the service's own role
+        try:
+            # Not the owner, with no grant option: PostgreSQL only warns "no privileges were granted".
+            await conn.execute("GRANT UPDATE, DELETE ON log_leaves TO CURRENT_USER")
+            for statement in ("DROP TRIGGER log_leaves_append_only ON log_leaves",
+                              "ALTER TABLE log_leaves DISABLE TRIGGER ALL",
+                              "ALTER TABLE log_leaves OWNER TO CURRENT_USER",
+                              "UPDATE log_leaves SET leaf = leaf", "DELETE FROM log_leaves",
+                              "DELETE FROM tree_heads", "DELETE FROM signing_keys"):
+                with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.WrongObjectTypeError)):
+                    await conn.execute(statement)
+        finally:
+            await conn.close()
+        await append(engine, MerkleLog(KeyRing(None)), 2)  # INSERT and SELECT are all it needs
+        report = await check(engine)
+        assert report.ok and report.tree_size == 4, report.problems
+    finally:
+        await superuser.execute(f"REASSIGN OWNED BY {owner} TO cme_disclosure")
+        await superuser.execute(f"DROP OWNED BY {owner}")
+        await superuser.execute(f"DROP ROLE {owner}")

@@ -38,13 +38,17 @@ def test_police_need_a_crime_reference():
     assert codes(police_crime(reference="  ")) == ["crime_reference_required"]
 
 
-@pytest.mark.parametrize("rank", ["Constable", "Sergeant", "Detective Sergeant", None, "PC"])
+@pytest.mark.parametrize("rank", ["Constable", "Sergeant", "Detective Sergeant", None, "PC", "DC", "DS",
+                                  "Temporary Detective Sergeant", "T/DS", "Acting Sergeant"])
 def test_police_below_inspector_cannot_sign_off(rank):
     assert codes(police_crime(requester_rank=rank)) == ["inspector_sign_off_required"]
 
 
 @pytest.mark.parametrize("rank", ["Inspector", "DI", "Detective Chief Inspector", "Superintendent",
-                                  "Chief Superintendent", "Commander", "Chief Constable", "acting inspector"])
+                                  "Chief Superintendent", "Commander", "Chief Constable", "acting inspector",
+                                  "Temporary Detective Inspector", "Chief Supt", "Ch Supt", "Det Supt",
+                                  "Detective Chief Superintendent", "Deputy Assistant Commissioner",
+                                  "Assistant Commissioner", "Commissioner", "T/DI", "A/DCI"])
 def test_inspector_or_above_signs_off(rank):
     assert police_crime(requester_rank=rank).allowed, normalise_rank(rank)
 
@@ -80,6 +84,11 @@ def test_dwp_needs_the_s109b_notice_and_its_authorised_officer():
     assert assess(TABLE, **base, reference="N-778", authorised_officer="A. Officer").allowed
     assert codes(assess(TABLE, **base, reference=None, authorised_officer="A. Officer")) == ["notice_reference_required"]
     assert codes(assess(TABLE, **base, reference="N-778", authorised_officer=None)) == ["authorised_officer_required"]
+    for spelling in ("section 109B", "Section 109B", "s.109B", "s 109B", "sec. 109B"):
+        gateway = {**base, "legal_gateway": f"Social Security Administration Act 1992 {spelling}"}
+        assert assess(TABLE, **gateway, reference="N-778", authorised_officer="A. Officer").allowed, spelling
+    not_it = {**base, "legal_gateway": "Social Security Administration Act 1992 section 1109B"}
+    assert codes(assess(TABLE, **not_it, reference="N-778", authorised_officer="A. Officer")) == ["gateway_not_accepted"]
     wrong = {**base, "legal_gateway": "DPA 2018 Sch 2 Part 1 para 2"}
     assert codes(assess(TABLE, **wrong, reference="N-778", authorised_officer="A. Officer")) == ["gateway_not_accepted"]
 

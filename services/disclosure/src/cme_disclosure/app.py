@@ -53,8 +53,9 @@ def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
         await runtime.outbox.add(session, topic=runtime.topics(topics.TREE_HEADS), event=event,
                                  aggregate_type="tree_head", aggregate_id=LOG_AGGREGATE)
 
-    log = MerkleLog(KeyRing(settings.configured_signing_key()), on_head=publish_head)
-    deps = Deps(log=log, policy=load_policy(settings.disclosure_policy_file))
+    log = MerkleLog(KeyRing(settings.signing_key()), on_head=publish_head)
+    deps = Deps(log=log, policy=load_policy(settings.disclosure_policy_file),
+                withholding_max_days=settings.withholding_max_days)
     kafka.subscribe(runtime, deps)
     app = create_service_app(
         runtime,

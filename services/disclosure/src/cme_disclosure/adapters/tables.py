@@ -3,7 +3,7 @@
 The log (CONTRACT section 4): `log_leaves` holds the exact bytes of every leaf, `log_nodes` the hash
 of every complete perfect subtree, `tree_heads` every signed head. All three are append-only (the
 service's role may only INSERT and SELECT; triggers refuse UPDATE, DELETE and TRUNCATE even to an
-owner that re-grants itself). A leaf holds no personal data: it commits to the SHA-256 of a payload
+owner that re-grants itself; in production a separate owner role holds them, see the README). A leaf holds no personal data: it commits to the SHA-256 of a payload
 in `leaf_payloads`, which retention may purge while the log still verifies.
 """
 
@@ -61,9 +61,7 @@ signing_keys = Table(
     "signing_keys",
     metadata,
     Column("key_id", Text, primary_key=True),
-    Column("public_key_pem", Text, nullable=False),
-    # Only a generated development key keeps its private half here; a configured key never does.
-    Column("development_private_key_pem", Text, nullable=True),
+    Column("public_key_pem", Text, nullable=False),  # never a private key: that lives outside this database
     Column("first_used_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -100,6 +98,7 @@ disclosures = Table(
     Column("requested_by_role", Text, nullable=True),
     Column("borough", Text, nullable=True),
     Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("received_on", Date, nullable=True),  # the day the council received the request (DOMAIN 4)
     Column("decision", Text, nullable=True),  # approve | refuse
     Column("decided_by", Text, nullable=True),
     Column("decider_name", Text, nullable=True),

@@ -101,16 +101,28 @@ class Assessment:
         return not self.findings
 
 
+# Qualifiers in front of a rank that do not change it ("Temporary Detective Inspector", "A/DI").
+_RANK_QUALIFIERS = frozenset({"acting", "temporary", "detective", "det", "a", "t", "d"})
+# Abbreviated words and whole abbreviated ranks, as police requests write them.
+_RANK_WORDS = {"insp": "inspector", "supt": "superintendent", "ch": "chief", "dep": "deputy", "asst": "assistant",
+               "commr": "commissioner", "cmdr": "commander", "cdr": "commander"}
+_RANK_ABBREVIATIONS = {"di": "inspector", "dci": "chief inspector", "ci": "chief inspector",
+                       "dsupt": "superintendent", "dsu": "superintendent", "dcs": "chief superintendent",
+                       "csupt": "chief superintendent", "dac": "deputy assistant commissioner",
+                       "ac": "assistant commissioner", "dc": "constable", "pc": "constable", "ds": "sergeant",
+                       "ps": "sergeant"}
+
+
 def normalise_rank(rank: str | None) -> str:
+    """A police rank as the policy table names it ("chief_inspector"), whatever the spelling:
+    qualifiers (acting, temporary, detective) dropped, usual abbreviations expanded."""
     if not rank:
         return ""
     words = re.sub(r"[^a-z ]", " ", rank.lower()).split()
-    if words and words[0] in ("detective", "acting", "temporary", "det"):
+    while len(words) > 1 and words[0] in _RANK_QUALIFIERS:
         words = words[1:]
-    abbreviations = {"di": "inspector", "insp": "inspector", "dci": "chief_inspector", "ci": "chief_inspector",
-                     "supt": "superintendent", "dsupt": "superintendent", "ch supt": "chief_superintendent"}
-    joined = " ".join(words)
-    return abbreviations.get(joined, joined.replace(" ", "_"))
+    expanded = [w2 for w in words for w2 in _RANK_ABBREVIATIONS.get(w, _RANK_WORDS.get(w, w)).split()]
+    return "_".join(expanded)
 
 
 def cites_immigration_exemption(gateway: str) -> bool:

@@ -43,7 +43,7 @@ def visible_boroughs(principal: Principal) -> set[str] | None:
 
 
 def _api_error(exc: DisclosureError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
+    return ApiError(exc.status, exc.code, exc.message, exc.loc or None)
 
 
 def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
@@ -66,8 +66,11 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
                                  principal: Annotated[Principal, Depends(requesters)]) -> schemas.DisclosureRecord:
         """Record a request and weigh it against the policy: `pending` awaits a second person's
         decision; `refused` (with `refusal_reasons`) is a recorded decision not to share."""
-        async with runtime.sessions.begin() as session:
-            disclosure_id = await disclosures.request_disclosure(session, deps, body, actor(principal))
+        try:
+            async with runtime.sessions.begin() as session:
+                disclosure_id = await disclosures.request_disclosure(session, deps, body, actor(principal))
+        except DisclosureError as exc:
+            raise _api_error(exc) from None
         runtime.relay.nudge()
         async with runtime.sessions() as session:
             return await one(session, disclosure_id, principal)
@@ -112,11 +115,12 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
 
     @api.get("/subjects/{subject_id}/recipients", response_model=list[schemas.RecipientToNotify])
     async def recipients(subject_id: UUID,
-                         _principal: Annotated[Principal, Depends(requesters)]) -> list[schemas.RecipientToNotify]:
+                         principal: Annotated[Principal, Depends(requesters)]) -> list[schemas.RecipientToNotify]:
         """UK GDPR Art 19: the organisations this subject's data was shared with, to tell them of a
-        rectification, erasure or restriction."""
+        rectification, erasure or restriction. Officers see the shares requested from their own
+        borough, as with GET /disclosures."""
         async with runtime.sessions() as session:
-            lines = await views.recipients_to_notify(session, subject_id)
+            lines = await views.recipients_to_notify(session, subject_id, visible_boroughs(principal))
         return [schemas.RecipientToNotify.model_validate(line) for line in lines]
 
     @api.get("/reports/shares", response_model=list[schemas.ReportLine])

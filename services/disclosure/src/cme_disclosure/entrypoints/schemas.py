@@ -55,6 +55,7 @@ class DisclosureRecord(BaseModel):
     requested_by_role: str | None
     borough: str | None
     requested_at: datetime
+    received_on: date | None = Field(description="the day the council received the request (requests only)")
     decision: DecisionOut | None
     shared_at: datetime | None
     withheld_from_sar: WithholdingOut | None

@@ -7,7 +7,11 @@ Checks, streaming the leaves in index order (memory stays O(log n) plus one batc
 - every signed tree head names a known key, its signature verifies, and its root equals the root
   recomputed at its size (catches leaves and nodes rewritten together);
 - no leaf lies beyond the last signed head (every append signs a head in its own transaction);
-- every payload not purged still has the SHA-256 its leaf commits to.
+- every payload not purged still has the SHA-256 its leaf commits to;
+- given the heads published on `cme.disclosure.tree-heads.v1` (copies outside this database), each
+  one's signature verifies and its root equals the root recomputed at its size, and the database's
+  head at that size is the one published: a rewrite that re-signs the heads in the database (with
+  the triggers disabled, by a superuser or an owner) still differs from what was published.
 The first bad leaf is named; a problem that can only be placed in a range names the range's start.
 """
 
@@ -43,6 +47,7 @@ class LogReport:
     heads_checked: int = 0
     payloads_checked: int = 0
     payloads_purged: int = 0
+    published_heads_checked: int = 0
     problems: list[LogProblem] = field(default_factory=list)
 
     @property
@@ -86,13 +91,20 @@ async def _heads(conn: AsyncConnection, batch: int) -> AsyncIterator[SignedTreeH
         after = rows[-1].tree_size
 
 
-async def verify_log(conn: AsyncConnection, batch: int = BATCH) -> LogReport:
+async def verify_log(conn: AsyncConnection, batch: int = BATCH,
+                     published: list[SignedTreeHead] | None = None) -> LogReport:
+    """`published`: the heads read from the tree-heads topic, read *before* this call, so that each
+    was committed before the walk starts and none may lie beyond the log."""
     report = LogReport()
     keys = {r.key_id: load_public_key(r.public_key_pem)
             for r in await conn.execute(select(signing_keys.c.key_id, signing_keys.c.public_key_pem))}
+    outside: dict[int, list[SignedTreeHead]] = {}
+    for copy in published or []:
+        if copy not in outside.setdefault(copy.head.tree_size, []):  # the outbox may publish twice
+            outside[copy.head.tree_size].append(copy)
     heads = _heads(conn, batch)
     head = await anext(heads, None)
-    last_head_size = 0
+    last_head_size = last_published = 0
     frontier = merkle.Frontier()
     expected = 0
     while True:
@@ -134,12 +146,21 @@ async def verify_log(conn: AsyncConnection, batch: int = BATCH) -> LogReport:
                 frontier.by_level[top_level] = stored[(top_level, top_index)]
             _check_payload(report, index, leaf, payloads.get(index))
             expected += 1
+            stored_head = None
             while head is not None and head.head.tree_size == frontier.size:
                 _check_head(report, head, frontier.root(), keys, last_head_size)
                 report.heads_checked += 1
                 last_head_size = head.head.tree_size
+                stored_head = head
                 head = await anext(heads, None)
+            for copy in outside.pop(frontier.size, []):
+                _check_published(report, copy, stored_head, frontier.root(), keys, last_published)
+                report.published_heads_checked += 1
+                last_published = frontier.size
     report.tree_size = frontier.size
+    for size in sorted(outside):
+        report.add(None, f"a tree head published at size {size} is beyond the log ({frontier.size} leaves): "
+                         "leaves were removed, or the database restored to an earlier state")
     while head is not None:
         report.add(None, f"signed tree head at size {head.head.tree_size} is beyond the log ({frontier.size} leaves)")
         head = await anext(heads, None)
@@ -169,6 +190,22 @@ def _check_head(report: LogReport, head: SignedTreeHead, root: bytes, keys: dict
     if head.head.root_hash != root:
         report.add(last_head_size, f"the signed tree head at size {size} does not match the leaves: a leaf in "
                                    f"[{last_head_size}, {size}) was changed")
+
+
+def _check_published(report: LogReport, copy: SignedTreeHead, stored: SignedTreeHead | None, root: bytes,
+                     keys: dict, last_published: int) -> None:
+    size = copy.head.tree_size
+    key = keys.get(copy.head.key_id)
+    if key is None:
+        report.add(None, f"the tree head published at size {size} names key {copy.head.key_id[:16]}, which "
+                         "the database no longer lists")
+    elif not verify(key, copy):
+        report.add(None, f"the tree head published at size {size}: the signature does not verify")
+    if copy.head.root_hash != root:
+        report.add(last_published, f"the tree head published at size {size} does not match the leaves: the log "
+                                   f"was rewritten in [{last_published}, {size}) after it was published")
+    elif stored is not None and stored != copy:
+        report.add(None, f"the database's tree head at size {size} is not the one published (re-signed)")
 
 
 def _check_payload(report: LogReport, index: int, leaf: bytes, payload_row: object | None) -> None:

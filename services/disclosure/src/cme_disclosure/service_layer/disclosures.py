@@ -7,7 +7,7 @@ disclosure record, so the record and its proof never disagree (DOMAIN 4; ICO Dat
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -18,7 +18,7 @@ from cme_shared.contracts.shares import ShareMade
 
 from ..adapters.tables import disclosure_leaves, disclosure_subjects, disclosures, leaf_payloads, restrictions
 from ..adapters.tables import sar_withholdings
-from ..domain.disclosures import Decision, DisclosureRequest, Status, Withholding
+from ..domain.disclosures import Decision, DisclosureRequest, Status, Withholding, london_date
 from ..domain.entries import Entry, LeafKind, entry
 from ..domain.policy import Finding, PolicyTable, assess
 from .log import MerkleLog
@@ -27,9 +27,9 @@ from .log import MerkleLog
 class DisclosureError(Exception):
     """A request the rules turn away; the HTTP layer maps it to an error body (no personal data)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, loc: list[str] | None = None) -> None:
         super().__init__(code)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.loc = status, code, message, loc or []
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Deps:
     log: MerkleLog
     policy: PolicyTable
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    withholding_max_days: int = 365
 
 
 async def active_restrictions(session: AsyncSession, subject_ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -90,6 +91,10 @@ async def _append(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, e
 
 async def request_disclosure(session: AsyncSession, deps: Deps, body: DisclosureRequest, actor: Actor) -> uuid.UUID:
     now = deps.clock()
+    received_on = body.received_on or london_date(now)
+    if received_on > london_date(now):
+        raise DisclosureError(422, "received_on_in_future", "a request cannot be received after today",
+                              ["body", "received_on"])
     disclosure_id = uuid.uuid4()
     assessment = assess(
         deps.policy, recipient_type=body.recipient.type, purpose=body.purpose, legal_gateway=body.legal_gateway,
@@ -110,6 +115,7 @@ async def request_disclosure(session: AsyncSession, deps: Deps, body: Disclosure
         "fields_released": [], "reason": body.reason, "restriction_exception": exception,
         "policy_findings": [f.as_json() for f in findings], "approval_roles": assessment.approval_roles,
         "requested_by": actor.sub, "requested_by_role": actor.role, "borough": actor.borough, "requested_at": now,
+        "received_on": received_on,
     }
     if findings:  # a refusal by the policy is a decision not to share, recorded as one
         row.update(decision="refuse", decided_by="policy", decider_name="disclosure policy",
@@ -125,7 +131,8 @@ async def request_disclosure(session: AsyncSession, deps: Deps, body: Disclosure
                 "authorised_officer": body.authorised_officer, "restriction_exception": exception,
                 "requested_by": actor.sub}
     entries = [entry(LeafKind.REQUESTED, str(disclosure_id), now,
-                     _facts(row, categories_requested=row["categories_requested"], requested_by_role=actor.role),
+                     _facts(row, categories_requested=row["categories_requested"], requested_by_role=actor.role,
+                           received_on=received_on.isoformat()),
                      personal)]
     if findings:
         entries.append(entry(LeafKind.DECIDED, str(disclosure_id), now,
@@ -174,9 +181,12 @@ async def decide(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, bo
         decided["categories_released"] = []
     await session.execute(update(disclosures).where(disclosures.c.disclosure_id == disclosure_id).values(**decided))
     view = {**row, **decided, "subject_ids": subject_ids}
+    # The leaf is permanent, so it names the decider's role only as the token gives it (a closed set);
+    # the name and job title as typed are personal data and go into the purgeable payload.
     entries = [entry(LeafKind.DECIDED, str(disclosure_id), now,
-                     _facts(view, decision=body.decision, decider_role=decided["decider_role"]),
-                     {"decided_by": actor.sub, "decider_name": decided["decider_name"], "reason": body.reason})]
+                     _facts(view, decision=body.decision, decider_role=actor.role),
+                     {"decided_by": actor.sub, "decider_name": decided["decider_name"],
+                      "decider_role": decided["decider_role"], "reason": body.reason})]
     if approve:
         entries.append(entry(LeafKind.SHARED, str(disclosure_id), now,
                              _facts(view, fields_released=decided["fields_released"]),
@@ -196,14 +206,20 @@ async def withhold_from_sar(session: AsyncSession, deps: Deps, disclosure_id: uu
     if row.status != Status.SHARED:
         raise DisclosureError(409, "not_shared", "only a share made can be withheld from an access request")
     now = deps.clock()
+    today, latest = london_date(now), london_date(now) + timedelta(days=deps.withholding_max_days)
+    if not today < body.review_date <= latest:
+        # DOMAIN 4: never blanket, so the review must come, and not before tomorrow.
+        raise DisclosureError(422, "review_date_out_of_range",
+                              f"review_date must be after today and at most {deps.withholding_max_days} days ahead",
+                              ["body", "review_date"])
     record = {"withholding_id": uuid.uuid4(), "disclosure_id": disclosure_id, "exemption": body.exemption,
               "reason": body.reason, "decided_by": actor.sub, "decider_name": body.decider_name or actor.sub,
               "decider_role": body.decider_role or actor.role, "review_date": body.review_date}
     await session.execute(insert(sar_withholdings).values(**record))
     facts = {"recipient_type": row.recipient_type, "purpose": row.purpose, "review_date": body.review_date.isoformat(),
-             "decider_role": record["decider_role"]}
+             "decider_role": actor.role}  # the token's role; the typed job title goes into the payload
     personal = {"exemption": body.exemption, "reason": body.reason, "decided_by": actor.sub,
-                "decider_name": record["decider_name"]}
+                "decider_name": record["decider_name"], "decider_role": record["decider_role"]}
     await _append(session, deps, disclosure_id,
                   [entry(LeafKind.WITHHELD_FROM_SAR, str(disclosure_id), now, facts, personal)])
 
@@ -255,11 +271,16 @@ async def record_share_made(session: AsyncSession, deps: Deps, event: ShareMade)
 
 async def restrict(session: AsyncSession, subject_ids: list[uuid.UUID], rights_request_id: uuid.UUID,
                    at: datetime) -> None:
-    await session.execute(
-        pg_insert(restrictions).values([
-            {"subject_id": s, "rights_request_id": rights_request_id, "restricted_at": at} for s in subject_ids
-        ]).on_conflict_do_nothing()
-    )
+    statement = pg_insert(restrictions).values([
+        {"subject_id": s, "rights_request_id": rights_request_id, "restricted_at": at} for s in subject_ids
+    ])
+    # Restricted again under the same rights request after a lift: in force again. A restriction
+    # older than the lift (a late copy) does not undo the lift.
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=[restrictions.c.subject_id, restrictions.c.rights_request_id],
+        set_={"restricted_at": statement.excluded.restricted_at, "lifted_at": None},
+        where=restrictions.c.lifted_at.is_not(None) & (restrictions.c.lifted_at <= statement.excluded.restricted_at),
+    ))
 
 
 async def lift_restriction(session: AsyncSession, subject_ids: list[uuid.UUID], rights_request_id: uuid.UUID,

@@ -24,7 +24,6 @@ from ..domain.tree_head import (
     TreeHead,
     key_id,
     load_private_key,
-    private_key_pem,
     public_key_pem,
     sign,
 )
@@ -41,19 +40,17 @@ class LogRangeError(ValueError):
 
 
 class KeyRing:
-    """The tree-head signing key: the configured one, else a development key kept in the database.
+    """The tree-head signing key, held outside the log's database (a configured key or key file).
 
-    Every key that ever signed is recorded in `signing_keys` (public half), so heads signed before a
-    rotation still verify by their `key_id`.
+    Every key that ever signed is recorded in `signing_keys` (public half only), so heads signed
+    before a rotation still verify by their `key_id`. `None` gives a key for this process only
+    (tests, benchmarks).
     """
 
     def __init__(self, configured: str | None) -> None:
-        self._configured = load_private_key(configured) if configured else None
-        self._key: Ed25519PrivateKey | None = None
+        self._key = load_private_key(configured) if configured else Ed25519PrivateKey.generate()
 
     async def signer(self, session: AsyncSession) -> Ed25519PrivateKey:
-        if self._key is None:
-            self._key = self._configured or await self._development_key(session)
         # Registered in every signing transaction (a no-op once there), so no committed head can name
         # a key whose public half was lost with a rolled-back transaction.
         await session.execute(
@@ -62,28 +59,6 @@ class KeyRing:
             .on_conflict_do_nothing()
         )
         return self._key
-
-    @staticmethod
-    async def _development_key(session: AsyncSession) -> Ed25519PrivateKey:
-        async def stored() -> str | None:
-            return (await session.execute(
-                select(signing_keys.c.development_private_key_pem)
-                .where(signing_keys.c.development_private_key_pem.is_not(None))
-                .order_by(signing_keys.c.first_used_at, signing_keys.c.key_id).limit(1)
-            )).scalar()
-
-        pem = await stored()
-        if pem is None:
-            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
-            pem = await stored()
-        if pem is None:
-            key = Ed25519PrivateKey.generate()
-            pem = private_key_pem(key)
-            await session.execute(insert(signing_keys).values(
-                key_id=key_id(key.public_key()), public_key_pem=public_key_pem(key.public_key()),
-                development_private_key_pem=pem,
-            ))
-        return load_private_key(pem)
 
 
 async def known_public_keys(db: Db) -> list[dict[str, Any]]:

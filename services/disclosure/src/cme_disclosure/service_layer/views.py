@@ -74,6 +74,7 @@ def _record(row: dict[str, Any], subject_ids: list[uuid.UUID], leaves: list[dict
         "requested_by_role": row["requested_by_role"],
         "borough": row["borough"],
         "requested_at": row["requested_at"],
+        "received_on": row["received_on"],
         "decision": decision,
         "shared_at": row["shared_at"],
         "withheld_from_sar": None if withholding is None else {
@@ -95,16 +96,21 @@ async def for_subject(session: AsyncSession, subject_id: uuid.UUID, boroughs: se
     return await records(session, list((await session.execute(query)).scalars()))
 
 
-async def recipients_to_notify(session: AsyncSession, subject_id: uuid.UUID) -> list[dict[str, Any]]:
+async def recipients_to_notify(session: AsyncSession, subject_id: uuid.UUID,
+                               boroughs: set[str] | None) -> list[dict[str, Any]]:
     """UK GDPR Art 19: everyone the subject's data went to, to be told of a rectification, erasure or
-    restriction (unless impossible or disproportionate): one line per organisation."""
-    rows = (await session.execute(
+    restriction (unless impossible or disproportionate): one line per organisation. `boroughs`
+    limits an officer to their borough's requests, as `for_subject` does."""
+    query = (
         select(disclosures.c.recipient, disclosures.c.recipient_type, disclosures.c.disclosure_id,
                disclosures.c.shared_at)
         .join(disclosure_subjects, disclosure_subjects.c.disclosure_id == disclosures.c.disclosure_id)
         .where(disclosure_subjects.c.subject_id == subject_id, disclosures.c.status == Status.SHARED)
         .order_by(disclosures.c.shared_at)
-    )).all()
+    )
+    if boroughs is not None:
+        query = query.where(disclosures.c.borough.in_(boroughs))
+    rows = (await session.execute(query)).all()
     by_org: dict[tuple[str, str | None, str], dict[str, Any]] = {}
     for r in rows:
         key = (r.recipient_type, r.recipient.get("org_id"), r.recipient.get("org_name"))
