@@ -5,6 +5,7 @@ and dropped afterwards, so tests never see each other's data, nor a running `mak
 """
 
 import asyncio
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,8 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from ..contracts.topics import TopicNames
 from ..migrations import upgrade
@@ -109,6 +112,14 @@ TokenFactory = Callable[..., dict[str, str]]
 
 
 LAYERS = ("unit", "integration", "e2e")
+
+# CI runs the same examples every time (a red build is reproducible) and never fails on a slow machine's
+# timing; a developer's run explores new examples.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+hypothesis_settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
