@@ -75,12 +75,18 @@ async def applied(engine: AsyncEngine, widget_id: str) -> int | None:
 
 
 def make_consumer(engine: AsyncEngine, topic: str, handle=apply_widget, group: str | None = None,
-                  max_attempts: int = 3) -> ReliableConsumer[WidgetMade]:
+                  max_attempts: int = 3, batch_size: int | None = None) -> ReliableConsumer[WidgetMade]:
     return ReliableConsumer(
         name="widgets", topic=topic, group_id=group or f"{topic}.widgets", parse=json_model_parser(WidgetMade),
         handle=handle, sessions=session_factory(engine), outbox=Outbox(kit), inbox=Inbox(kit),
-        max_attempts=max_attempts, backoff_seconds=0.05,
+        max_attempts=max_attempts, backoff_seconds=0.05, batch_size=batch_size,
     )
+
+
+@pytest.fixture(params=[None, 16], ids=["single", "batch"])
+def batch_size(request: pytest.FixtureRequest) -> int | None:
+    """The guarantees below hold record by record and batch by batch alike."""
+    return request.param
 
 
 @pytest_asyncio.fixture
@@ -126,7 +132,7 @@ async def test_an_event_committed_before_a_crash_is_published_after_restart(engi
     assert await pending_count(engine, kit) == 0
 
 
-async def test_a_redelivered_event_changes_nothing(engine, infra, topic):
+async def test_a_redelivered_event_changes_nothing(engine, infra, topic, batch_size):
     event = widget_event("w-2")
     for _ in range(3):  # the same event id three times, as a relay crash between send and mark would do
         await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), key=b"w-2",
@@ -134,7 +140,7 @@ async def test_a_redelivered_event_changes_nothing(engine, infra, topic):
     later = widget_event("w-3")
     await produce(infra.kafka_bootstrap, topic, later.model_dump_json().encode(), key=b"w-3",
                   headers=[("event_id", str(later.event_id).encode())])
-    broker = await start_broker(infra, make_consumer(engine, topic))
+    broker = await start_broker(infra, make_consumer(engine, topic, batch_size=batch_size))
     try:
         await eventually(lambda: applied(engine, "w-3"))
     finally:
@@ -145,13 +151,12 @@ async def test_a_redelivered_event_changes_nothing(engine, infra, topic):
 
 
 async def test_a_malformed_record_is_dead_lettered_byte_exact_and_the_partition_flows_on(
-    engine, infra, topic, relay
-):
+    engine, infra, topic, relay, batch_size):
     malformed = b'{"widget_id": 42, "event_id": "not-a-uuid"\xff'
     await produce(infra.kafka_bootstrap, topic, malformed, key=b"k-bad", headers=[("trace", b"abc")], partition=0)
     good = widget_event("w-4")
     await produce(infra.kafka_bootstrap, topic, good.model_dump_json().encode(), key=b"w-4", partition=0)
-    consumer = make_consumer(engine, topic)
+    consumer = make_consumer(engine, topic, batch_size=batch_size)
     consumer.on_committed = relay.nudge
     async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
@@ -169,9 +174,9 @@ async def test_a_malformed_record_is_dead_lettered_byte_exact_and_the_partition_
     assert headers["x-dlq-original-topic"] == topic.encode()
 
 
-async def test_an_invalid_record_names_each_field_and_rule(engine, infra, topic, relay):
+async def test_an_invalid_record_names_each_field_and_rule(engine, infra, topic, relay, batch_size):
     await produce(infra.kafka_bootstrap, topic, b'{"event_id": "x", "occurred_at": "2026-01-01T00:00:00Z", "extra": 1}')
-    consumer = make_consumer(engine, topic)
+    consumer = make_consumer(engine, topic, batch_size=batch_size)
     consumer.on_committed = relay.nudge
     async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
@@ -183,7 +188,7 @@ async def test_an_invalid_record_names_each_field_and_rule(engine, infra, topic,
     assert reasons == {(("event_id",), "uuid_parsing"), (("widget_id",), "missing"), (("extra",), "extra_forbidden")}
 
 
-async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(engine, infra, topic, relay):
+async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(engine, infra, topic, relay, batch_size):
     attempts: list[str] = []
 
     async def flaky(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
@@ -196,7 +201,7 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(engine
     for event in (poison, after):
         await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
                       headers=[("event_id", str(event.event_id).encode())])
-    consumer = make_consumer(engine, topic, handle=flaky, max_attempts=3)
+    consumer = make_consumer(engine, topic, handle=flaky, max_attempts=3, batch_size=batch_size)
     consumer.on_committed = relay.nudge
     async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
@@ -220,7 +225,7 @@ async def committed_offset(bootstrap: str, group: str, topic: str) -> int | None
         await probe.stop()
 
 
-async def test_the_offset_is_committed_only_after_the_handler_transaction(engine, infra, topic):
+async def test_the_offset_is_committed_only_after_the_handler_transaction(engine, infra, topic, batch_size):
     inside, release = asyncio.Event(), asyncio.Event()
 
     async def slow(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
@@ -231,7 +236,8 @@ async def test_the_offset_is_committed_only_after_the_handler_transaction(engine
     event = widget_event("w-6")
     await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0)
     group = f"{topic}.slow"
-    broker = await start_broker(infra, make_consumer(engine, topic, handle=slow, group=group))
+    broker = await start_broker(
+        infra, make_consumer(engine, topic, handle=slow, group=group, batch_size=batch_size))
     try:
         await asyncio.wait_for(inside.wait(), 30)
         await asyncio.sleep(1.0)  # long enough for any auto-commit to have happened
@@ -245,7 +251,7 @@ async def test_the_offset_is_committed_only_after_the_handler_transaction(engine
         await broker.stop()
 
 
-async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine, infra, topic):
+async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine, infra, topic, batch_size):
     inside = asyncio.Event()
 
     async def never_finishes(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
@@ -257,12 +263,13 @@ async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine,
     await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
                   headers=[("event_id", str(event.event_id).encode())])
     group = f"{topic}.restart"
-    first = await start_broker(infra, make_consumer(engine, topic, handle=never_finishes, group=group))
+    first = await start_broker(
+        infra, make_consumer(engine, topic, handle=never_finishes, group=group, batch_size=batch_size))
     await asyncio.wait_for(inside.wait(), 30)
     await first.stop()  # the process dies mid-transaction: nothing committed, offset included
     assert await applied(engine, "w-7") is None
 
-    second = await start_broker(infra, make_consumer(engine, topic, group=group))
+    second = await start_broker(infra, make_consumer(engine, topic, group=group, batch_size=batch_size))
     try:
         assert await eventually(lambda: applied(engine, "w-7")) == 1
         await asyncio.sleep(1.0)
@@ -271,7 +278,7 @@ async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine,
         await second.stop()
 
 
-async def test_a_database_outage_is_waited_out_never_dead_lettered(engine, infra, topic, relay):
+async def test_a_database_outage_is_waited_out_never_dead_lettered(engine, infra, topic, relay, batch_size):
     calls: list[int] = []
 
     async def database_away_for_a_while(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
@@ -283,7 +290,7 @@ async def test_a_database_outage_is_waited_out_never_dead_lettered(engine, infra
     event = widget_event("w-8")
     await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
                   headers=[("event_id", str(event.event_id).encode())])
-    consumer = make_consumer(engine, topic, handle=database_away_for_a_while, max_attempts=3)
+    consumer = make_consumer(engine, topic, handle=database_away_for_a_while, max_attempts=3, batch_size=batch_size)
     consumer.on_committed = relay.nudge
     async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
@@ -294,3 +301,193 @@ async def test_a_database_outage_is_waited_out_never_dead_lettered(engine, infra
             await broker.stop()
     assert dead_letters.records == []
     assert len(calls) == 6
+
+
+# ---- batch mode: one transaction per batch, each record in its own savepoint
+
+
+def record_of(event: WidgetMade, offset: int, key: bytes | None = None, topic: str = TOPIC) -> Delivery:
+    return Delivery(topic=topic, partition=0, offset=offset, key=key, value=event.model_dump_json().encode(),
+                    headers=[("event_id", str(event.event_id).encode())])
+
+
+async def test_duplicate_event_ids_within_and_across_batches_apply_once(engine):
+    first, second, third = widget_event("d-1"), widget_event("d-2"), widget_event("d-3")
+    consumer = make_consumer(engine, TOPIC, batch_size=16)
+    assert await consumer.process_batch(
+        [record_of(first, 0), record_of(first, 1), record_of(second, 2), record_of(first, 3)]
+    ) == ["handled", "duplicate", "handled", "duplicate"]
+    assert await consumer.process_batch([record_of(second, 4), record_of(third, 5), record_of(third, 6)]) == [
+        "duplicate", "handled", "duplicate"]
+    assert [await applied(engine, w) for w in ("d-1", "d-2", "d-3")] == [1, 1, 1]
+
+
+async def test_a_failing_record_rolls_back_only_itself_and_its_key_keeps_its_order(engine):
+    order: list[str] = []
+    failures: list[str] = []
+
+    async def fails_once(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)  # written, then rolled back to the savepoint
+        if event.widget_id == "a-1" and not failures:
+            failures.append(event.widget_id)
+            raise RuntimeError("downstream refused")
+        order.append(event.widget_id)
+
+    a1, b1, a2, b2, a3 = (widget_event(w) for w in ("a-1", "b-1", "a-2", "b-2", "a-3"))
+    consumer = make_consumer(engine, TOPIC, handle=fails_once, batch_size=16)
+    outcomes = await consumer.process_batch([
+        record_of(a1, 0, b"A"), record_of(b1, 1, b"B"), record_of(a2, 2, b"A"), record_of(b2, 3, b"B"),
+        record_of(a3, 4, b"A"),
+    ])
+    assert outcomes == ["handled"] * 5
+    # Key B went on in the batch; key A's later records waited behind its retried first one.
+    assert order == ["b-1", "b-2", "a-1", "a-2", "a-3"]
+    assert failures == ["a-1"]
+    assert [await applied(engine, w) for w in ("a-1", "b-1", "a-2", "b-2", "a-3")] == [1] * 5
+
+
+async def test_a_transient_failure_aborts_the_whole_batch_uncommitted(engine):
+    calls: list[str] = []
+
+    async def database_blips(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        calls.append(event.widget_id)
+        await apply_widget(session, event, delivery)
+        if event.widget_id == "t-2" and calls.count("t-2") == 1:
+            raise ConnectionError("database unreachable")
+
+    batch = [record_of(widget_event("t-1"), 0), record_of(widget_event("t-2"), 1), record_of(widget_event("t-3"), 2)]
+    consumer = make_consumer(engine, TOPIC, handle=database_blips, batch_size=16)
+    with pytest.raises(ConnectionError):
+        await consumer.process_batch(batch)
+    assert await applied(engine, "t-1") is None  # handled in the batch, but the batch never committed
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(kit.inbox))).scalar() == 0
+    assert await consumer.process_batch(batch) == ["handled"] * 3  # the batch read again
+    assert [await applied(engine, w) for w in ("t-1", "t-2", "t-3")] == [1, 1, 1]
+
+
+async def test_a_mixed_batch_applies_the_good_dead_letters_the_bad_and_flows_on(engine, infra, topic, relay):
+    attempts: list[str] = []
+
+    async def refuses_poison(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)
+        if event.widget_id == "poison":
+            attempts.append(event.widget_id)
+            raise RuntimeError("downstream refused")
+
+    malformed = b'{"widget_id": "m", \xfe'
+    good, poison, same_key_after, other_key_after = (
+        widget_event(w) for w in ("g-1", "poison", "g-2", "g-3"))
+    records = [(good, b"K1"), (malformed, b"K2"), (poison, b"K3"), (good, b"K1"), (same_key_after, b"K3"),
+               (other_key_after, b"K4")]
+    for value, key in records:
+        payload = value if isinstance(value, bytes) else value.model_dump_json().encode()
+        headers = [] if isinstance(value, bytes) else [("event_id", str(value.event_id).encode())]
+        await produce(infra.kafka_bootstrap, topic, payload, key=key, headers=headers, partition=0)
+    consumer = make_consumer(engine, topic, handle=refuses_poison, max_attempts=3, batch_size=16)
+    consumer.on_committed = relay.nudge
+    batches: list[list[int]] = []
+    process_batch = consumer.process_batch
+
+    async def spy(deliveries):
+        batches.append([d.offset for d in deliveries])
+        return await process_batch(deliveries)
+
+    consumer.process_batch = spy  # type: ignore[method-assign]
+    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+        broker = await start_broker(infra, consumer)
+        try:
+            await eventually(lambda: applied(engine, "g-2"))
+            await dead_letters.wait_for(lambda rs: len(rs) >= 2)
+            await dead_letters.settle(1.0)
+        finally:
+            await broker.stop()
+    assert [offset for batch in batches for offset in batch] == [0, 1, 2, 3, 4, 5]  # each record read once
+    assert [await applied(engine, w) for w in ("g-1", "g-2", "g-3", "poison")] == [1, 1, 1, None]
+    assert attempts == ["poison"] * 3  # the batch attempt, then two on its own
+    by_kind = {dict(letter.headers)["x-dlq-kind"]: letter for letter in dead_letters.records}
+    assert len(dead_letters.records) == 2
+    assert by_kind[b"unreadable"].value == malformed and by_kind[b"unreadable"].key == b"K2"
+    assert json.loads(by_kind[b"handler_failed"].value)["widget_id"] == "poison"
+
+
+async def test_offsets_are_committed_only_after_the_batch_transaction(engine, infra, topic):
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def last_is_slow(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)
+        if event.widget_id == "o-3":
+            inside.set()
+            await release.wait()
+
+    for widget_id in ("o-1", "o-2", "o-3"):
+        event = widget_event(widget_id)
+        await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+                      headers=[("event_id", str(event.event_id).encode())])
+    group = f"{topic}.batch-slow"
+    broker = await start_broker(infra, make_consumer(engine, topic, handle=last_is_slow, group=group, batch_size=16))
+    try:
+        await asyncio.wait_for(inside.wait(), 30)
+        await asyncio.sleep(1.0)  # long enough for any auto-commit to have happened
+        assert await committed_offset(infra.kafka_bootstrap, group, topic) is None
+        assert await applied(engine, "o-1") is None  # handled, but its batch has not committed
+        release.set()
+        assert await eventually(lambda: committed_offset(infra.kafka_bootstrap, group, topic)) == 3
+        assert [await applied(engine, w) for w in ("o-1", "o-2", "o-3")] == [1, 1, 1]
+    finally:
+        release.set()
+        await broker.stop()
+
+
+async def test_a_consumer_killed_mid_batch_reprocesses_the_batch_once_on_restart(engine, infra, topic):
+    inside = asyncio.Event()
+    seen: list[str] = []
+
+    async def dies_on_the_third(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)
+        seen.append(event.widget_id)
+        if event.widget_id == "k-3":
+            inside.set()
+            await asyncio.sleep(3600)
+
+    widget_ids = [f"k-{n}" for n in range(1, 6)]
+    for widget_id in widget_ids:
+        event = widget_event(widget_id)
+        await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+                      headers=[("event_id", str(event.event_id).encode())])
+    group = f"{topic}.batch-restart"
+    first = await start_broker(infra, make_consumer(engine, topic, handle=dies_on_the_third, group=group,
+                                                    batch_size=16))
+    await asyncio.wait_for(inside.wait(), 30)
+    await first.stop()  # the process dies mid-batch: nothing committed, offsets included
+    assert seen == ["k-1", "k-2", "k-3"]
+    assert [await applied(engine, w) for w in widget_ids] == [None] * 5
+    assert await committed_offset(infra.kafka_bootstrap, group, topic) is None
+
+    second = await start_broker(infra, make_consumer(engine, topic, group=group, batch_size=16))
+    try:
+        await eventually(lambda: applied(engine, "k-5"))
+        assert await eventually(lambda: committed_offset(infra.kafka_bootstrap, group, topic)) == 5
+        await asyncio.sleep(1.0)
+        assert [await applied(engine, w) for w in widget_ids] == [1] * 5
+    finally:
+        await second.stop()
+
+
+async def test_prepare_batch_runs_first_in_the_batch_transaction_and_its_failure_is_contained(engine):
+    seen: list[list[str]] = []
+
+    async def prepare(session: AsyncSession, batch: list[tuple[WidgetMade, Delivery]]) -> None:
+        seen.append([event.widget_id for event, _ in batch])
+        await apply_widget(session, widget_event("prepared"), None)  # type: ignore[arg-type]
+        if len(seen) == 2:
+            raise RuntimeError("could not lock")  # rolled back to its savepoint; the records go on
+
+    consumer = make_consumer(engine, TOPIC, batch_size=16)
+    consumer.prepare_batch = prepare
+    unreadable = Delivery(topic=TOPIC, partition=0, offset=1, key=None, value=b"not json")
+    assert await consumer.process_batch([record_of(widget_event("p-1"), 0), unreadable]) == [
+        "handled", "dead_lettered_unreadable"]
+    assert await consumer.process_batch([record_of(widget_event("p-2"), 2)]) == ["handled"]
+    assert seen == [["p-1"], ["p-2"]]  # readable records only, once per batch
+    assert [await applied(engine, w) for w in ("prepared", "p-1", "p-2")] == [1, 1, 1]

@@ -11,7 +11,7 @@ from .contracts.referrals import Problem
 from .contracts.topics import TopicNames
 from .db import create_engine, session_factory
 from .logging import get_logger
-from .messaging.consumer import Delivery, Handler, ReliableConsumer, RejectHook, by_event_id
+from .messaging.consumer import BatchHook, Delivery, Handler, ReliableConsumer, RejectHook, by_event_id
 from .messaging.inbox import Inbox
 from .messaging.outbox import Outbox, OutboxRelay
 from .messaging.tables import KitTables
@@ -48,13 +48,21 @@ class ServiceRuntime:
         handle: Handler[T],
         on_reject: RejectHook | None = None,
         identify: Callable[[Delivery], str] = by_event_id,
+        batch_size: int | None = None,
+        prepare_batch: BatchHook[T] | None = None,
     ) -> ReliableConsumer[T]:
-        """Subscribe `handle` to `topic` (contract name; the namespace is added here) with the kit's guarantees."""
+        """Subscribe `handle` to `topic` (contract name; the namespace is added here) with the kit's guarantees.
+
+        `batch_size`: handle up to that many records in one database transaction (the kit's batch mode,
+        for a consumer that sees bursts); None, the default, is one transaction per record.
+        `prepare_batch`: batch mode only, takes the batch's locks first, in one order (ReliableConsumer).
+        """
         consumer = ReliableConsumer(
             name=name, topic=self.topics(topic), group_id=self.settings.group_id(name),
             parse=parse, handle=handle, sessions=self.sessions, outbox=self.outbox, inbox=self.inbox,
             on_reject=on_reject, on_committed=self.relay.nudge, identify=identify,
             max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
+            batch_size=batch_size, prepare_batch=prepare_batch,
         )
         consumer.register(self.broker)
         self.consumers.append(consumer)

@@ -12,16 +12,36 @@ For each record of a subscribed topic:
 3. The offset is committed (FastStream's AckPolicy.NACK_ON_ERROR on a manual-commit consumer) only
    when the step above has committed; if even the dead-letter transaction fails (database away), the
    record is not acknowledged and is read again after a pause.
+
+Batch mode (`batch_size` set) keeps every one of these guarantees with one database transaction per
+batch instead of one per record, which is what a burst costs (one commit, fsync included, per record):
+- an optional `prepare_batch` hook first takes the locks the whole batch needs, in one statement and
+  one order, so holding many records' locks at once cannot deadlock with writers using that order;
+- records are taken in offset order; each one is parsed, claimed and handled (or, if unreadable,
+  dead-lettered with its `on_reject` hook) inside its own SAVEPOINT of the batch transaction, so a
+  failing record rolls back only itself and a duplicate inside one batch finds the first one's claim;
+- a record that fails is retried after the batch has committed, on the single-record path (the batch
+  attempt counts as its first attempt; then backoff, then the dead letter), so a poison record never
+  blocks the partition. Every later record of the same partition and key in that batch is deferred to
+  the same path behind it, so per-key order holds even then;
+- a transient failure aborts the whole batch uncommitted and is raised: FastStream nacks, which rewinds
+  every partition to the batch's earliest record, and the batch is read again after a pause;
+- the offsets are committed (FastStream acks the batch) only when the handler returns, that is after
+  the batch transaction and every deferred record have committed. If a deferred record cannot be
+  settled, the batch is nacked and read again; the records it committed are then inbox duplicates.
+A batch holds its transaction's locks until it commits (intake's identity-index lock, casework's case
+rows), so a bigger batch makes concurrent HTTP writers wait longer: keep batches in the hundreds.
 """
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
+from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -58,6 +78,17 @@ class Delivery:
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[Any, Any]) -> "Delivery":
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value if record.value is not None else b"",
+            headers=as_header_list(record.headers),
+        )
 
     def header(self, name: str) -> str | None:
         for header_name, value in self.headers:
@@ -133,6 +164,7 @@ def by_position(delivery: Delivery) -> str:
 
 Handler = Callable[[AsyncSession, T, Delivery], Awaitable[None]]
 RejectHook = Callable[[AsyncSession, Delivery, list[Problem]], Awaitable[None]]
+BatchHook = Callable[[AsyncSession, list[tuple[T, Delivery]]], Awaitable[None]]
 
 
 @dataclass
@@ -153,7 +185,20 @@ class ReliableConsumer(Generic[T]):
     max_attempts: int = 4
     backoff_seconds: float = 0.2
 
+    # None: one record, one transaction. A number: up to that many records per transaction (see above).
+    batch_size: int | None = None
+    # How long an idle batch subscriber waits for records (FastStream then sleeps as long again when
+    # none came): short, so a lone record is not held back at low rates.
+    batch_timeout_ms: int = 20
+    # Batch mode: called first in the batch transaction with every readable record, to take the locks
+    # the batch will need in one statement and one order (so a batch never deadlocks with a writer that
+    # locks in that order). If it fails for a non-transient reason, each record takes its own locks.
+    prepare_batch: BatchHook[T] | None = None
+
     def register(self, router: KafkaRouter | KafkaBroker) -> None:
+        if self.batch_size is not None:
+            self._register_batch(router, self.batch_size)
+            return
         subscriber = router.subscriber(
             self.topic,
             group_id=self.group_id,
@@ -164,20 +209,30 @@ class ReliableConsumer(Generic[T]):
 
         @subscriber
         async def on_record(msg: KafkaMessage) -> None:
-            record = msg.raw_message
-            await self.process(
-                Delivery(
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    key=record.key,
-                    value=record.value if record.value is not None else b"",
-                    headers=as_header_list(record.headers),
-                )
-            )
+            await self.process(Delivery.of(msg.raw_message))
 
-    async def process(self, delivery: Delivery) -> str:
-        """Handle one record to the end; returns what happened (for metrics and tests)."""
+    def _register_batch(self, router: KafkaRouter | KafkaBroker, batch_size: int) -> None:
+        subscriber = router.subscriber(
+            self.topic,
+            group_id=self.group_id,
+            batch=True,
+            max_records=batch_size,
+            batch_timeout_ms=self.batch_timeout_ms,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            title=f"{self.name}:{self.topic}",
+        )
+
+        @subscriber
+        async def on_batch(msg: KafkaMessage) -> None:
+            records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+            await self.process_batch([Delivery.of(record) for record in records])
+
+    async def process(self, delivery: Delivery, *, failed_before: Exception | None = None) -> str:
+        """Handle one record to the end; returns what happened (for metrics and tests).
+
+        `failed_before`: the record already failed once in a batch; that counts as its first attempt.
+        """
         correlation.bind(delivery.header(correlation.HEADER))
         try:
             try:
@@ -185,7 +240,10 @@ class ReliableConsumer(Generic[T]):
             except Unreadable as unreadable:
                 await self._dead_letter(delivery, "unreadable", unreadable.problems)
                 return self._count("dead_lettered_unreadable")
-            for attempt in range(1, self.max_attempts + 1):
+            last_error = failed_before
+            for attempt in range(2 if failed_before is not None else 1, self.max_attempts + 1):
+                if attempt > 1:
+                    await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 2))
                 try:
                     async with self.sessions.begin() as session:
                         if not await self.inbox.claim(session, self.name, self.identify(delivery)):
@@ -196,14 +254,7 @@ class ReliableConsumer(Generic[T]):
                 except Exception as exc:
                     if is_transient(exc):
                         raise  # the database or broker is away: nack and read it again, never dead-letter
-                    log.warning(
-                        "handler_failed",
-                        consumer=self.name, topic=delivery.topic, partition=delivery.partition,
-                        offset=delivery.offset, attempt=attempt, max_attempts=self.max_attempts,
-                        error_type=type(exc).__name__,
-                    )
-                    if attempt < self.max_attempts:
-                        await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                    self._log_failure(delivery, attempt, exc)
                     last_error = exc
             problem = Problem(
                 loc=[], code="handler_failed",
@@ -221,36 +272,129 @@ class ReliableConsumer(Generic[T]):
         finally:
             correlation.clear()
 
+    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[str]:
+        """Handle a batch to the end in one transaction (module docstring); returns each record's outcome."""
+        parsed = [self._parse_or_error(delivery) for delivery in deliveries]
+        outcomes: dict[int, str] = {}
+        # Records left to the single-record path after the commit, in offset order, with the error of
+        # their batch attempt (None: not tried, only queued behind a failed record of the same key).
+        deferred: list[tuple[int, Delivery, Exception | None]] = []
+        blocked: set[tuple[str, int, bytes | None]] = set()
+        try:
+            async with self.sessions.begin() as session:
+                await self._prepare(session, [(p, d) for p, d in zip(parsed, deliveries, strict=True)
+                                              if not isinstance(p, Exception)])
+                for index, (delivery, message) in enumerate(zip(deliveries, parsed, strict=True)):
+                    lane = (delivery.topic, delivery.partition, delivery.key)
+                    if lane in blocked:
+                        deferred.append((index, delivery, None))
+                        continue
+                    correlation.bind(delivery.header(correlation.HEADER))
+                    try:
+                        async with session.begin_nested():
+                            outcomes[index] = await self._settle_in_batch(session, delivery, message)
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise  # the whole batch is read again; nothing of it has committed
+                        self._log_failure(delivery, 1, exc, in_batch=True)
+                        blocked.add(lane)
+                        deferred.append((index, delivery, exc))
+                    finally:
+                        correlation.clear()
+        except Exception as exc:
+            first = deliveries[0] if deliveries else None
+            log.error("batch_not_settled", consumer=self.name, topic=first.topic if first else None,
+                      partition=first.partition if first else None, offset=first.offset if first else None,
+                      records=len(deliveries), error_type=type(exc).__name__)
+            await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
+            raise
+        self._committed()
+        for index, outcome in outcomes.items():
+            self._count(outcome)
+            if outcome == "dead_lettered_unreadable":
+                delivery = deliveries[index]
+                log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
+                         offset=delivery.offset, reasons="unreadable")
+        for index, delivery, error in deferred:
+            # Raises (and so nacks the batch, to be read again) only if the record cannot be settled.
+            outcomes[index] = await self.process(delivery, failed_before=error)
+        return [outcomes[index] for index in range(len(deliveries))]
+
+    def _parse_or_error(self, delivery: Delivery) -> Any:
+        try:
+            return self.parse(delivery)
+        except Exception as exc:  # Unreadable: dead-lettered in the batch; anything else: as process() does
+            return exc
+
+    async def _prepare(self, session: AsyncSession, readable: list[tuple[T, Delivery]]) -> None:
+        """The `prepare_batch` hook, in its own savepoint: if it fails, the records take their own locks."""
+        if self.prepare_batch is None or not readable:
+            return
+        try:
+            async with session.begin_nested():
+                await self.prepare_batch(session, readable)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("batch_prepare_failed", consumer=self.name, error_type=type(exc).__name__)
+
+    async def _settle_in_batch(self, session: AsyncSession, delivery: Delivery, message: Any) -> str:
+        """One record inside the batch transaction (the caller's savepoint); the outcome, uncounted."""
+        if isinstance(message, Unreadable):
+            written = await self._write_dead_letter(session, delivery, "unreadable", message.problems)
+            return "dead_lettered_unreadable" if written else "duplicate"
+        if isinstance(message, Exception):
+            raise message  # a parser that broke, not a bad record: the single-record path decides
+        if not await self.inbox.claim(session, self.name, self.identify(delivery)):
+            return "duplicate"
+        await self.handle(session, message, delivery)
+        return "handled"
+
+    def _log_failure(self, delivery: Delivery, attempt: int, exc: Exception, *, in_batch: bool = False) -> None:
+        log.warning(
+            "handler_failed",
+            consumer=self.name, topic=delivery.topic, partition=delivery.partition,
+            offset=delivery.offset, attempt=attempt, max_attempts=self.max_attempts,
+            error_type=type(exc).__name__, in_batch=in_batch,
+        )
+
     async def _dead_letter(self, delivery: Delivery, kind: str, problems: list[Problem]) -> None:
         """The record to `<topic>.dlq` through the outbox, with the `on_reject` hook (so a sender still
         hears back, whichever way the record failed), in one transaction with the inbox claim."""
         async with self.sessions.begin() as session:
-            if not await self.inbox.claim(session, self.name, self.identify(delivery)):
+            if not await self._write_dead_letter(session, delivery, kind, problems):
                 return
-            reasons = json.dumps([p.model_dump() for p in problems]).encode()
-            await self.outbox.add_raw(
-                session,
-                topic=dlq(delivery.topic),
-                key=delivery.key,
-                payload=delivery.value,
-                headers=[
-                    *delivery.headers,
-                    ("x-dlq-kind", kind.encode()),
-                    ("x-dlq-reasons", reasons),
-                    ("x-dlq-consumer", self.name.encode()),
-                    ("x-dlq-original-topic", delivery.topic.encode()),
-                    ("x-dlq-original-partition", str(delivery.partition).encode()),
-                    ("x-dlq-original-offset", str(delivery.offset).encode()),
-                ],
-                aggregate_type="dead_letter",
-                aggregate_id=delivery.position,
-                event_type=kind,
-            )
-            if self.on_reject is not None:
-                await self.on_reject(session, delivery, problems)
         self._committed()
         log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
                  offset=delivery.offset, reasons=kind, codes=[p.code for p in problems])
+
+    async def _write_dead_letter(self, session: AsyncSession, delivery: Delivery, kind: str,
+                                 problems: list[Problem]) -> bool:
+        """The dead letter's writes in the caller's transaction; False if the record was claimed before."""
+        if not await self.inbox.claim(session, self.name, self.identify(delivery)):
+            return False
+        reasons = json.dumps([p.model_dump() for p in problems]).encode()
+        await self.outbox.add_raw(
+            session,
+            topic=dlq(delivery.topic),
+            key=delivery.key,
+            payload=delivery.value,
+            headers=[
+                *delivery.headers,
+                ("x-dlq-kind", kind.encode()),
+                ("x-dlq-reasons", reasons),
+                ("x-dlq-consumer", self.name.encode()),
+                ("x-dlq-original-topic", delivery.topic.encode()),
+                ("x-dlq-original-partition", str(delivery.partition).encode()),
+                ("x-dlq-original-offset", str(delivery.offset).encode()),
+            ],
+            aggregate_type="dead_letter",
+            aggregate_id=delivery.position,
+            event_type=kind,
+        )
+        if self.on_reject is not None:
+            await self.on_reject(session, delivery, problems)
+        return True
 
     def _committed(self) -> None:
         if self.on_committed is not None:

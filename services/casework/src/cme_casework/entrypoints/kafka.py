@@ -17,9 +17,15 @@ from cme_shared.contracts.rights import (
 )
 from cme_shared.messaging.consumer import Delivery, json_kind_parser, json_model_parser
 
+from ..adapters.repository import CaseRecords
+from ..adapters.tables import cases
 from ..service_layer.casework import Casework
 from ..service_layer.referrals import on_referral_accepted
 from ..service_layer.rights import on_data_collection, on_rectification, on_restriction
+
+# Records per transaction of accepted referrals; the batch holds the children's case rows it locked
+# until it commits, so an officer's write to one of those cases may wait for one batch.
+REFERRAL_BATCH = 100
 
 RIGHTS_EVENTS = {"subject_restricted": SubjectRestricted, "restriction_lifted": RestrictionLifted,
                  "factual_rectification": FactualRectification}
@@ -42,7 +48,17 @@ def subscribe(casework: Casework) -> None:
         if request is not None:
             await on_data_collection(session, casework, request)
 
-    runtime.consume("referral-accepted", topics.REFERRAL_ACCEPTED, json_model_parser(ReferralAccepted), referral)
+    async def lock_batch_cases(session: AsyncSession, batch: list[tuple[ReferralAccepted, Delivery]]) -> None:
+        # One batch handles many children: their cases are locked at once, in case_id order like every
+        # multi-case lock (CaseRecords.lock_where), not child by child, so a batch never deadlocks with a
+        # restriction locking several children's cases.
+        children = {event.child_subject_id for event, _ in batch}
+        await CaseRecords(session).lock_where(cases.c.child_subject_id.in_(children))
+
+    # Intake publishes accepted referrals in bursts: up to REFERRAL_BATCH share one transaction (the kit's
+    # batch mode; events are keyed by child, and one child's events keep their order even on a failure).
+    runtime.consume("referral-accepted", topics.REFERRAL_ACCEPTED, json_model_parser(ReferralAccepted), referral,
+                    batch_size=REFERRAL_BATCH, prepare_batch=lock_batch_cases)
     runtime.consume("rights-events", topics.RIGHTS_EVENTS, json_kind_parser(RIGHTS_EVENTS), rights_event)
     runtime.consume("data-collection", topics.DATA_COLLECTION_REQUESTS,
                     json_kind_parser({"data_collection": DataCollectionRequest}), data_collection)

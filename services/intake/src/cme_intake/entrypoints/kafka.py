@@ -25,6 +25,10 @@ from ..service_layer.reception import ReferralReception
 from ..service_layer.subject_rights import SubjectRights, rectified_value
 
 
+# Records per transaction on the referrals topic. The batch holds the identity-index lock until it
+# commits, so an HTTP referral may wait for one batch (100 records: about a second on the dev machine).
+REFERRAL_BATCH = 100
+
 _rights_event = json_kind_parser({"factual_rectification": FactualRectification})
 
 
@@ -52,9 +56,10 @@ def subscribe(runtime: ServiceRuntime, reception: ReferralReception, rights: Sub
             channel="kafka", problems=problems,
         )
 
-    # A partner's record is known by its place in the log, never by headers the partner chose.
+    # A partner's record is known by its place in the log, never by headers the partner chose. Partners
+    # send in bursts: up to REFERRAL_BATCH records share one transaction (the kit's batch mode).
     runtime.consume("referrals", topics.REFERRALS, json_model_parser(Referral), receive, on_reject,
-                    identify=by_position)
+                    identify=by_position, batch_size=REFERRAL_BATCH)
 
     async def answer(session: AsyncSession, message: Any, _delivery: Delivery) -> None:
         if isinstance(message, SubjectLookup):
