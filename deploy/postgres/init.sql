@@ -50,6 +50,13 @@ BEGIN
             EXECUTE format('GRANT %I TO cme_test', svc);
         END IF;
     END LOOP;
+
+    -- Dropping a throw-away database WITH (FORCE) ends whatever still uses it (a lingering pool
+    -- connection, a background worker): the test role may signal backends it does not own.
+    IF NOT EXISTS (SELECT 1 FROM pg_auth_members
+                   WHERE roleid = 'pg_signal_backend'::regrole AND member = 'cme_test'::regrole) THEN
+        GRANT pg_signal_backend TO cme_test;
+    END IF;
 END
 $$;
 
