@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,32 @@ def entry_from_row(row: RowMapping) -> Entry:
                  case_id=row["case_id"])
 
 
+# Statements built once: building them per referral cost more Python than the round trips themselves.
+_APPEND = case_history.insert().returning(case_history.c.entry_id, case_history.c.recorded_at)
+# `project`'s upsert, per set of projected columns (there is one): each of them takes the new value.
+_PROJECT: dict[frozenset[str], Any] = {}
+
+
+def _project_statement(columns: frozenset[str]) -> Any:
+    statement = _PROJECT.get(columns)
+    if statement is None:
+        upsert = insert(cases)
+        statement = _PROJECT[columns] = upsert.on_conflict_do_update(
+            index_elements=[cases.c.case_id], set_={name: upsert.excluded[name] for name in sorted(columns)})
+    return statement
+
+
+# lock_where(cases.c.child_subject_id == child), built once.
+_LOCK_CHILD_CASES = (select(cases).where(cases.c.child_subject_id == bindparam("child"))
+                     .order_by(cases.c.case_id).with_for_update())
+_r, _lifted = restriction_events.alias("r"), restriction_events.alias("l")
+_RESTRICTED = (select(func.count()).select_from(_r).where(
+    _r.c.subject_id.in_(bindparam("ids", expanding=True)), _r.c.kind == "restricted",
+    ~exists().where(and_(_lifted.c.subject_id == _r.c.subject_id,
+                         _lifted.c.rights_request_id == _r.c.rights_request_id,
+                         _lifted.c.kind == "lifted", _lifted.c.id > _r.c.id))))
+
+
 class CaseRecords:
     """One transaction's view of casework's records."""
 
@@ -42,7 +68,7 @@ class CaseRecords:
 
     async def lock_child_cases(self, child_subject_id: UUID) -> list[RowMapping]:
         """The child's cases, newest first, locked (in case_id order, like every multi-case lock)."""
-        rows = await self.lock_where(cases.c.child_subject_id == child_subject_id)
+        rows = list((await self.session.execute(_LOCK_CHILD_CASES, {"child": child_subject_id})).mappings())
         return sorted(rows, key=lambda row: row["opened_at"], reverse=True)
 
     async def lock_where(self, condition: ColumnElement[bool]) -> list[RowMapping]:
@@ -76,13 +102,11 @@ class CaseRecords:
         return fold(await self.entries(case_id))
 
     async def append(self, case_id: UUID | None, child_subject_id: UUID, entry: Entry) -> Entry:
-        row = (await self.session.execute(
-            case_history.insert().values(
-                case_id=case_id, child_subject_id=child_subject_id, kind=entry.kind.value, actor=entry.actor,
-                reason=entry.reason, effective_on=entry.effective_on, category=entry.category.value,
-                source=entry.source, detail=entry.detail, supersedes=entry.supersedes,
-            ).returning(case_history.c.entry_id, case_history.c.recorded_at)
-        )).one()
+        row = (await self.session.execute(_APPEND, dict(
+            case_id=case_id, child_subject_id=child_subject_id, kind=entry.kind.value, actor=entry.actor,
+            reason=entry.reason, effective_on=entry.effective_on, category=entry.category.value,
+            source=entry.source, detail=entry.detail, supersedes=entry.supersedes,
+        ))).one()
         return replace(entry, entry_id=row.entry_id, recorded_at=row.recorded_at, case_id=case_id)
 
     async def project(self, state: CaseState, due: Due | None) -> None:
@@ -96,23 +120,14 @@ class CaseRecords:
             "next_due_date": due.on if due else None, "next_due_kind": due.kind.value if due else None,
             "last_entry_id": state.last_entry_id, "updated_at": datetime.now(UTC),
         }
-        await self.session.execute(
-            insert(cases).values(case_id=state.case_id, **values)
-            .on_conflict_do_update(index_elements=[cases.c.case_id], set_=values)
-        )
+        await self.session.execute(_project_statement(frozenset(values)), {"case_id": state.case_id, **values})
 
     async def restricted(self, subject_ids: Iterable[UUID]) -> bool:
         """UK GDPR Art 18: restricted while any request's restriction of any of these subjects is not lifted."""
         ids = list(subject_ids)
         if not ids:
             return False
-        r, lifted = restriction_events.alias("r"), restriction_events.alias("l")
-        later_lift = exists().where(and_(
-            lifted.c.subject_id == r.c.subject_id, lifted.c.rights_request_id == r.c.rights_request_id,
-            lifted.c.kind == "lifted", lifted.c.id > r.c.id))
-        query = (select(func.count()).select_from(r)
-                 .where(r.c.subject_id.in_(ids), r.c.kind == "restricted", ~later_lift))
-        return bool((await self.session.execute(query)).scalar_one())
+        return bool((await self.session.execute(_RESTRICTED, {"ids": ids})).scalar_one())
 
     async def record_restriction(self, subject_ids: Sequence[UUID], rights_request_id: UUID, kind: str, reason: str,
                                  event_id: UUID) -> None:

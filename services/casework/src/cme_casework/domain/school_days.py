@@ -60,6 +60,8 @@ class TermCalendar:
     terms: tuple[Term, ...] = ()
     training_days: frozenset[date] = field(default_factory=frozenset)
     other_closures: frozenset[date] = field(default_factory=frozenset)
+    _added: dict[tuple[date, int], date] = field(default_factory=dict, init=False, repr=False, compare=False,
+                                                 hash=False)
 
     @classmethod
     def of(cls, terms: Iterable[Term], training_days: Iterable[date] = (),
@@ -81,6 +83,14 @@ class TermCalendar:
 
     def add_school_days(self, start: date, days: int) -> date:
         """The day on which `days` school days after `start` have passed (`start` itself is day 0)."""
+        # The calendar is immutable, so the answer for (start, days) never changes: every referral of a
+        # day asks the same question, and walking the days costs more than the rest of the clock.
+        known = self._added.get((start, days))
+        if known is None:
+            known = self._added[(start, days)] = self._walk(start, days)
+        return known
+
+    def _walk(self, start: date, days: int) -> date:
         current, remaining = start, days
         while remaining > 0:
             current += timedelta(days=1)

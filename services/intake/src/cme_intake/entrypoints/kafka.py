@@ -21,6 +21,7 @@ from cme_shared.messaging.consumer import (
 )
 from cme_shared.runtime import ServiceRuntime
 
+from ..service_layer import identity_index
 from ..service_layer.reception import ReferralReception
 from ..service_layer.subject_rights import SubjectRights, rectified_value
 
@@ -56,10 +57,15 @@ def subscribe(runtime: ServiceRuntime, reception: ReferralReception, rights: Sub
             channel="kafka", problems=problems,
         )
 
+    async def lock_index(session: AsyncSession, _batch: list[tuple[Referral, Delivery]]) -> None:
+        # Every record of the batch takes the identity-index lock and keeps it until the batch commits:
+        # taking it once, first, saves a round trip per record and changes no lock order.
+        await identity_index.lock_for_batch(session)
+
     # A partner's record is known by its place in the log, never by headers the partner chose. Partners
     # send in bursts: up to REFERRAL_BATCH records share one transaction (the kit's batch mode).
     runtime.consume("referrals", topics.REFERRALS, json_model_parser(Referral), receive, on_reject,
-                    identify=by_position, batch_size=REFERRAL_BATCH)
+                    identify=by_position, batch_size=REFERRAL_BATCH, prepare_batch=lock_index)
 
     async def answer(session: AsyncSession, message: Any, _delivery: Delivery) -> None:
         if isinstance(message, SubjectLookup):

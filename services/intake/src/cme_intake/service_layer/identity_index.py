@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import bindparam, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts.referrals import Address, Carer, Child
@@ -42,8 +42,23 @@ INDEX_LOCK = 0x636D65696478
 MAX_MERGE_CHAIN = 100
 
 
+# session.info key: the index lock is held for the whole of this session's transaction (a batch took it
+# first, at the top level of its transaction, so no savepoint rollback can release it).
+LOCK_HELD = "cme_intake.index_lock_held"
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 async def lock(session: AsyncSession) -> None:
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INDEX_LOCK})
+    if session.info.get(LOCK_HELD):
+        return  # already held until this transaction ends; taking it again is a round trip for nothing
+    await session.execute(_LOCK, {"key": INDEX_LOCK})
+
+
+async def lock_for_batch(session: AsyncSession) -> None:
+    """Take the index lock once for a whole batch transaction: every record of the batch would take it
+    anyway (reception.receive) and keep it until the batch commits, so taking it first changes no order."""
+    await session.execute(_LOCK, {"key": INDEX_LOCK})
+    session.info[LOCK_HELD] = True
 
 
 @dataclass(frozen=True)
@@ -147,14 +162,18 @@ async def known_carers(session: AsyncSession, subject_ids: set[UUID]) -> list[Kn
     return known
 
 
+_SUBJECTS_NAMED = (
+    select(subject_observations.c.subject_id).distinct()
+    .join(subjects, subjects.c.subject_id == subject_observations.c.subject_id)
+    .where(subjects.c.subject_type == bindparam("subject_type"),
+           subject_observations.c.name_keys.overlap(bindparam("keys", type_=subject_observations.c.name_keys.type)))
+)
+
+
 async def subjects_named(session: AsyncSession, keys: frozenset[str], subject_type: str) -> set[UUID]:
     if not keys:
         return set()
-    rows = await session.execute(
-        select(subject_observations.c.subject_id).distinct()
-        .join(subjects, subjects.c.subject_id == subject_observations.c.subject_id)
-        .where(subjects.c.subject_type == subject_type, subject_observations.c.name_keys.overlap(sorted(keys)))
-    )
+    rows = await session.execute(_SUBJECTS_NAMED, {"subject_type": subject_type, "keys": sorted(keys)})
     return set(rows.scalars())
 
 
@@ -191,6 +210,13 @@ async def match_child_facts(session: AsyncSession, facts: ChildFacts) -> MatchDe
 
 # ---- recording
 
+# Built once: a statement built per record (and per row) costs more Python than the round trip itself.
+# Columns not given take their defaults, as with `.values(...)`.
+_INSERT_OBSERVATION = insert(subject_observations)
+_INSERT_ADDRESS = insert(subject_addresses)
+_INSERT_CARE_LINK = insert(care_links)
+_INSERT_POSSIBLE_MATCH = insert(possible_matches)
+
 
 async def record_child(
     session: AsyncSession, child: Child, *, intake_id: UUID, source: str, borough: str | None,
@@ -198,9 +224,8 @@ async def record_child(
 ) -> Resolution:
     facts = child_facts(child)
     decision = await match_child_facts(session, facts)
-    subject_id = decision.same_as or await _new_subject(session, "child", intake_id)
-    match_ids = await _possible_matches(session, "child", subject_id, decision, intake_id, borough)
-    await session.execute(insert(subject_observations).values(
+    subject_id = decision.same_as or uuid.uuid4()
+    await _observe(session, subject_id, new=decision.same_as is None, subject_type="child", values=dict(
         subject_id=subject_id, kind="referral", intake_id=intake_id, source=source,
         first_name=child.first_name, last_name=child.last_name, middle_names=child.middle_names,
         preferred_name=child.preferred_name, aliases=list(child.aliases), name_keys=sorted(facts.name_keys),
@@ -209,6 +234,7 @@ async def record_child(
         nhs_number=identifiers.compact_nhs_number(child.nhs_number) if child.nhs_number else None,
         nhs_valid=facts.nhs_number is not None,
     ))
+    match_ids = await _possible_matches(session, "child", subject_id, decision, intake_id, borough)
     await add_address(session, subject_id, child.address, source=source, intake_id=intake_id)
     await add_address(session, subject_id, future_address, source=source, intake_id=intake_id,
                       valid_from=future_address_from)
@@ -230,15 +256,15 @@ async def record_carer(
     )
     named = await subjects_named(session, facts.name_keys, "carer")
     decision = match_carer(facts, await known_carers(session, named))
-    subject_id = decision.same_as or await _new_subject(session, "carer", intake_id)
-    match_ids = await _possible_matches(session, "carer", subject_id, decision, intake_id, borough)
-    await session.execute(insert(subject_observations).values(
+    subject_id = decision.same_as or uuid.uuid4()
+    await _observe(session, subject_id, new=decision.same_as is None, subject_type="carer", values=dict(
         subject_id=subject_id, kind="referral", intake_id=intake_id, source=source,
         first_name=carer.first_name, last_name=carer.last_name, name_keys=sorted(facts.name_keys),
         relationship=carer.relationship.value, phones=sorted(facts.phones), email=facts.email,
     ))
+    match_ids = await _possible_matches(session, "carer", subject_id, decision, intake_id, borough)
     await add_address(session, subject_id, address, source=source, intake_id=intake_id)
-    await session.execute(insert(care_links).values(
+    await session.execute(_INSERT_CARE_LINK, dict(
         child_subject_id=child_subject_id, carer_subject_id=subject_id, relationship=carer.relationship.value,
         intake_id=intake_id,
     ))
@@ -252,7 +278,7 @@ async def add_address(
     """A new row in the subject's address history (never an update of an earlier one)."""
     if address is None:
         return False
-    await session.execute(insert(subject_addresses).values(
+    await session.execute(_INSERT_ADDRESS, dict(
         subject_id=subject_id, line1=address.line1, line2=address.line2, town=address.town,
         postcode=(identifiers.normalise_postcode(address.postcode) or address.postcode) if address.postcode else None,
         postcode_key=_postcode_key(address), uprn=address.uprn, valid_from=valid_from, source=source,
@@ -261,12 +287,33 @@ async def add_address(
     return True
 
 
-async def _new_subject(session: AsyncSession, subject_type: str, intake_id: UUID | None) -> UUID:
-    subject_id = uuid.uuid4()
-    await session.execute(insert(subjects).values(
-        subject_id=subject_id, subject_type=subject_type, created_by_intake_id=intake_id
-    ))
-    return subject_id
+async def _observe(session: AsyncSession, subject_id: UUID, *, new: bool, subject_type: str,
+                   values: dict[str, Any]) -> None:
+    """A referral's observation of a subject; a new subject is created in the same statement (one round
+    trip, not two: the foreign key is checked at the end of the statement, when the subject exists)."""
+    if not new:
+        await session.execute(_INSERT_OBSERVATION, values)
+        return
+    statement = _INSERT_NEW_SUBJECT_OBSERVATION.get(frozenset(values))
+    if statement is None:
+        statement = _new_subject_observation(values)
+    await session.execute(statement, {**values, "new_subject_type": subject_type})
+
+
+# One statement per set of observation columns (a child's, a carer's): built on first use, then reused.
+_INSERT_NEW_SUBJECT_OBSERVATION: dict[frozenset[str], Any] = {}
+
+
+def _new_subject_observation(values: dict[str, Any]) -> Any:
+    new_subject = insert(subjects).values(
+        subject_id=bindparam("subject_id"), subject_type=bindparam("new_subject_type"),
+        created_by_intake_id=bindparam("intake_id"),
+    ).cte("new_subject")
+    statement = insert(subject_observations).values(
+        {name: bindparam(name) for name in values}
+    ).add_cte(new_subject)
+    _INSERT_NEW_SUBJECT_OBSERVATION[frozenset(values)] = statement
+    return statement
 
 
 async def _possible_matches(
@@ -276,7 +323,7 @@ async def _possible_matches(
     match_ids = []
     for candidate in decision.possible:
         match_id = uuid.uuid4()
-        await session.execute(insert(possible_matches).values(
+        await session.execute(_INSERT_POSSIBLE_MATCH, dict(
             match_id=match_id, subject_type=subject_type, subject_id=subject_id,
             candidate_subject_id=candidate.subject_id, matched_on=list(candidate.matched_on),
             conflicts=list(candidate.conflicts), intake_id=intake_id, borough=borough,

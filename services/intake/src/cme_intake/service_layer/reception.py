@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +40,12 @@ from . import identity_index
 
 CHILD_CATEGORIES = {f"child.{k}": v for k, v in field_categories(Child).items()}
 
+# Built once, not per referral (building a statement costs more Python than running it).
+_EXISTING = (select(referrals.c.intake_id, referrals.c.child_subject_id)
+             .where(referrals.c.idempotency_key == bindparam("key")))
+_INSERT_REFERRAL = insert(referrals)
+_INSERT_THIRD_PARTY = insert(third_party_details)
+
 
 class ReferralReception:
     def __init__(self, outbox: Outbox, topic_names: TopicNames, seal: Seal,
@@ -58,10 +64,7 @@ class ReferralReception:
         org_id = rules.org_id(referral)
         # Taken before the duplicate check: the same referral arriving twice at once is one referral.
         await identity_index.lock(session)
-        existing = (await session.execute(
-            select(referrals.c.intake_id, referrals.c.child_subject_id)
-            .where(referrals.c.idempotency_key == idempotency_key)
-        )).first()
+        existing = (await session.execute(_EXISTING, {"key": idempotency_key})).first()
         if existing is not None:
             outcome = ReferralOutcome(
                 referral_id=referral.referral_id, source_org_id=org_id, status=Status.DUPLICATE,
@@ -89,7 +92,7 @@ class ReferralReception:
         ]
         contact = rules.referrer_contact(referral)
         keep_raw = rules.keeps_raw_in_clear(referral)
-        await session.execute(insert(referrals).values(
+        await session.execute(_INSERT_REFERRAL, dict(
             intake_id=intake_id, idempotency_key=idempotency_key, referral_id=referral.referral_id,
             source_type=referral.source.type.value, source_org_id=org_id,
             borough=borough.value if borough else None, child_subject_id=child.subject_id,
@@ -101,7 +104,7 @@ class ReferralReception:
         if contact is not None:
             reason = (ThirdPartyReason.PUBLIC_REFERRER if referral.source.type is SourceType.PUBLIC
                       else ThirdPartyReason.OTHER_CARER)
-            await session.execute(insert(third_party_details).values(
+            await session.execute(_INSERT_THIRD_PARTY, dict(
                 detail_id=uuid.uuid4(), intake_id=intake_id, reason=reason.value,
                 # The received bytes name the referrer too: they are kept only inside the seal.
                 sealed=self._seal.seal({"contact": contact, "raw": base64.b64encode(raw).decode()}),
