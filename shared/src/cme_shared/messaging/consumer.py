@@ -151,6 +151,27 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
+def dead_letter_headers(
+    headers: list[tuple[str, bytes]], kind: str, problems: list[Problem], consumer: str,
+    *, origin: Delivery | None = None,
+) -> list[tuple[str, bytes]]:
+    """A dead letter's headers: the original ones unchanged, then why (never the offending values),
+    who gave up on it and, for a Kafka record, where it came from."""
+    letter = [
+        *headers,
+        ("x-dlq-kind", kind.encode()),
+        ("x-dlq-reasons", json.dumps([p.model_dump() for p in problems]).encode()),
+        ("x-dlq-consumer", consumer.encode()),
+    ]
+    if origin is not None:
+        letter += [
+            ("x-dlq-original-topic", origin.topic.encode()),
+            ("x-dlq-original-partition", str(origin.partition).encode()),
+            ("x-dlq-original-offset", str(origin.offset).encode()),
+        ]
+    return letter
+
+
 def by_event_id(delivery: Delivery) -> str:
     """Our own events: known by their `event_id` header, so a republished event is one message."""
     return delivery.message_id
@@ -373,21 +394,12 @@ class ReliableConsumer(Generic[T]):
         """The dead letter's writes in the caller's transaction; False if the record was claimed before."""
         if not await self.inbox.claim(session, self.name, self.identify(delivery)):
             return False
-        reasons = json.dumps([p.model_dump() for p in problems]).encode()
         await self.outbox.add_raw(
             session,
             topic=dlq(delivery.topic),
             key=delivery.key,
             payload=delivery.value,
-            headers=[
-                *delivery.headers,
-                ("x-dlq-kind", kind.encode()),
-                ("x-dlq-reasons", reasons),
-                ("x-dlq-consumer", self.name.encode()),
-                ("x-dlq-original-topic", delivery.topic.encode()),
-                ("x-dlq-original-partition", str(delivery.partition).encode()),
-                ("x-dlq-original-offset", str(delivery.offset).encode()),
-            ],
+            headers=dead_letter_headers(delivery.headers, kind, problems, self.name, origin=delivery),
             aggregate_type="dead_letter",
             aggregate_id=delivery.position,
             event_type=kind,

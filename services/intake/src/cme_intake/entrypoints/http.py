@@ -1,7 +1,6 @@
 """HTTP in: `POST /referrals` for partners and `POST /public/referrals` for members of the public, with
 the same validation, outcomes and dead letters as Kafka."""
 
-import json
 import uuid
 from typing import Annotated
 
@@ -12,7 +11,7 @@ from cme_shared.auth import Principal, Role, require_roles
 from cme_shared.contracts import topics
 from cme_shared.contracts.referrals import Problem, Referral, ReferralOutcome
 from cme_shared.http.errors import error_body
-from cme_shared.messaging.consumer import Delivery, Unreadable, json_model_parser
+from cme_shared.messaging.consumer import Delivery, Unreadable, dead_letter_headers, json_model_parser
 from cme_shared.runtime import ServiceRuntime
 
 from ..domain.referrals import PRIVATE_REFERRERS
@@ -41,9 +40,7 @@ def router(runtime: ServiceRuntime, reception: ReferralReception, settings: Inta
         async with runtime.sessions.begin() as session:
             await runtime.outbox.add_raw(
                 session, topic=runtime.topics(topics.dlq(topics.REFERRALS)), key=None, payload=raw,
-                headers=[("x-received-via", channel.encode()), ("x-dlq-kind", b"unreadable"),
-                         ("x-dlq-reasons", json.dumps([p.model_dump() for p in problems]).encode()),
-                         ("x-dlq-consumer", channel.encode())],
+                headers=dead_letter_headers([("x-received-via", channel.encode())], "unreadable", problems, channel),
                 aggregate_type="dead_letter", aggregate_id=message_id, event_type="unreadable",
             )
             await reception.reject(session, message_id=message_id, raw=raw, key=None, channel=channel,
