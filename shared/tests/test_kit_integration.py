@@ -491,3 +491,82 @@ async def test_prepare_batch_runs_first_in_the_batch_transaction_and_its_failure
     assert await consumer.process_batch([record_of(widget_event("p-2"), 2)]) == ["handled"]
     assert seen == [["p-1"], ["p-2"]]  # readable records only, once per batch
     assert [await applied(engine, w) for w in ("prepared", "p-1", "p-2")] == [1, 1, 1]
+
+
+def statements_of(engine: AsyncEngine) -> list[str]:
+    """Every SQL statement the engine sends from now on (executemany counts once)."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
+
+
+async def test_a_batch_claims_its_inbox_and_writes_its_outbox_in_one_statement_each(engine):
+    outbox = Outbox(kit)
+
+    async def two_events(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)
+        for suffix in ("made", "told"):
+            await outbox.add(session, topic="kit.out.v1", event=widget_event(f"{event.widget_id}-{suffix}"),
+                             aggregate_type="widget", aggregate_id=event.widget_id)
+
+    consumer = make_consumer(engine, TOPIC, handle=two_events, batch_size=32)
+    batch = [record_of(widget_event(f"s-{i}"), i) for i in range(20)]
+    sent = statements_of(engine)
+    assert await consumer.process_batch(batch) == ["handled"] * 20
+    kit_statements = [s for s in sent if "inbox" in s or "outbox" in s]
+    assert len(kit_statements) == 2  # not one claim per record and one insert per event
+    assert not [s for s in sent if "SAVEPOINT" in s.upper()]
+    async with engine.connect() as conn:
+        payloads = (await conn.execute(select(kit.outbox.c.payload).order_by(kit.outbox.c.id))).scalars().all()
+        claimed = (await conn.execute(select(func.count()).select_from(kit.inbox))).scalar()
+    # The relay publishes in id order: the events keep the order the handlers added them in.
+    assert [json.loads(p)["widget_id"] for p in payloads] == [f"s-{i}-{s}" for i in range(20) for s in ("made", "told")]
+    assert claimed == 20
+
+
+async def test_a_failure_in_the_fast_path_leaves_no_event_of_the_failed_attempt(engine):
+    outbox = Outbox(kit)
+    failures: list[str] = []
+
+    async def tells_then_fails_once(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await apply_widget(session, event, delivery)
+        await outbox.add(session, topic="kit.out.v1", event=widget_event(event.widget_id),
+                         aggregate_type="widget", aggregate_id=event.widget_id)
+        if event.widget_id == "f-2" and not failures:
+            failures.append(event.widget_id)
+            raise RuntimeError("downstream refused")
+
+    consumer = make_consumer(engine, TOPIC, handle=tells_then_fails_once, batch_size=16)
+    batch = [record_of(widget_event(f"f-{i}"), i, key=f"K{i}".encode()) for i in range(4)]
+    assert await consumer.process_batch(batch) == ["handled"] * 4
+    async with engine.connect() as conn:
+        told = (await conn.execute(select(kit.outbox.c.payload).order_by(kit.outbox.c.id))).scalars().all()
+    # One event per widget: nothing of the rolled-back first attempt survived; f-2 was retried after.
+    assert sorted(json.loads(p)["widget_id"] for p in told) == ["f-0", "f-1", "f-2", "f-3"]
+    assert failures == ["f-2"]
+    assert [await applied(engine, f"f-{i}") for i in range(4)] == [1, 1, 1, 1]
+
+
+async def test_an_event_added_in_a_handlers_own_savepoint_rolls_back_with_it(engine):
+    outbox = Outbox(kit)
+
+    async def second_thoughts(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        await outbox.add(session, topic="kit.out.v1", event=widget_event(f"{event.widget_id}-kept"),
+                         aggregate_type="widget", aggregate_id=event.widget_id)
+        try:
+            async with session.begin_nested():
+                await outbox.add(session, topic="kit.out.v1", event=widget_event(f"{event.widget_id}-undone"),
+                                 aggregate_type="widget", aggregate_id=event.widget_id)
+                raise LookupError("changed its mind")
+        except LookupError:
+            pass
+        await apply_widget(session, event, delivery)
+
+    consumer = make_consumer(engine, TOPIC, handle=second_thoughts, batch_size=16)
+    assert await consumer.process_batch([record_of(widget_event("n-1"), 0), record_of(widget_event("n-2"), 1)]) == [
+        "handled", "handled"]
+    async with engine.connect() as conn:
+        told = (await conn.execute(select(kit.outbox.c.payload).order_by(kit.outbox.c.id))).scalars().all()
+    assert [json.loads(p)["widget_id"] for p in told] == ["n-1-kept", "n-2-kept"]

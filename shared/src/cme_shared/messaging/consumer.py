@@ -106,6 +106,15 @@ class Delivery:
         return self.header("event_id") or self.position
 
 
+class _RecordFailed(Exception):
+    """A record failed in a batch taken at once: the attempt is rolled back and taken record by record.
+    `index`: the failing record's place in the batch (None: the batch's final outbox write failed)."""
+
+    def __init__(self, index: int | None, error: Exception) -> None:
+        super().__init__(type(error).__name__)
+        self.index, self.error = index, error
+
+
 def problems_from_validation(error: ValidationError) -> list[Problem]:
     """pydantic's errors without the offending input, which may be personal data."""
     return [
@@ -296,6 +305,60 @@ class ReliableConsumer(Generic[T]):
     async def process_batch(self, deliveries: Sequence[Delivery]) -> list[str]:
         """Handle a batch to the end in one transaction (module docstring); returns each record's outcome."""
         parsed = [self._parse_or_error(delivery) for delivery in deliveries]
+        try:
+            outcomes = await self._batch_at_once(deliveries, parsed)
+        except _RecordFailed as failed:
+            # Nothing of this attempt committed. Take the batch again with a savepoint per record, which
+            # finds the failing record(s) and settles every other record as before.
+            # The failure counts as the failing record's first attempt, as it would have in that path.
+            outcomes = await self._batch_record_by_record(deliveries, parsed, failed)
+        return outcomes
+
+    async def _batch_at_once(self, deliveries: Sequence[Delivery], parsed: list[Any]) -> list[str]:
+        """The fast path: one inbox claim for the whole batch, the handlers one after another with no
+        savepoints, and every outbox row in one insert. A record that fails (for a reason that is not
+        transient) rolls the whole attempt back and raises _RecordFailed; nothing is committed or
+        counted, and the caller takes the batch record by record instead."""
+        outcomes: list[str] = []
+        try:
+            async with self.sessions.begin() as session:
+                await self._prepare(session, [(p, d) for p, d in zip(parsed, deliveries, strict=True)
+                                              if not isinstance(p, Exception)])
+                ids = [self.identify(delivery) for delivery in deliveries]
+                claimed = await self.inbox.claim_many(session, self.name, ids)
+                self.outbox.buffer(session)
+                for index, (delivery, message, message_id) in enumerate(zip(deliveries, parsed, ids, strict=True)):
+                    if message_id not in claimed:
+                        outcomes.append("duplicate")  # seen before, or earlier in this batch
+                        continue
+                    claimed.discard(message_id)
+                    correlation.bind(delivery.header(correlation.HEADER))
+                    try:
+                        outcomes.append(await self._settle_claimed(session, delivery, message))
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise
+                        raise _RecordFailed(index, exc) from exc
+                    finally:
+                        correlation.clear()
+                try:
+                    await self.outbox.flush(session)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    raise _RecordFailed(None, exc) from exc
+        except _RecordFailed:
+            raise
+        except Exception as exc:
+            await self._batch_not_settled(deliveries, exc)
+            raise
+        self._batch_committed(deliveries, outcomes)
+        return outcomes
+
+    async def _batch_record_by_record(self, deliveries: Sequence[Delivery], parsed: list[Any],
+                                      failed: "_RecordFailed") -> list[str]:
+        """The careful path, after a record failed: a savepoint per record, failed ones deferred. The
+        record that failed the fast path (if it was one record) is deferred without a second try."""
         outcomes: dict[int, str] = {}
         # Records left to the single-record path after the commit, in offset order, with the error of
         # their batch attempt (None: not tried, only queued behind a failed record of the same key).
@@ -310,6 +373,11 @@ class ReliableConsumer(Generic[T]):
                     if lane in blocked:
                         deferred.append((index, delivery, None))
                         continue
+                    if index == failed.index:
+                        self._log_failure(delivery, 1, failed.error, in_batch=True)
+                        blocked.add(lane)
+                        deferred.append((index, delivery, failed.error))
+                        continue
                     correlation.bind(delivery.header(correlation.HEADER))
                     try:
                         async with session.begin_nested():
@@ -323,23 +391,30 @@ class ReliableConsumer(Generic[T]):
                     finally:
                         correlation.clear()
         except Exception as exc:
-            first = deliveries[0] if deliveries else None
-            log.error("batch_not_settled", consumer=self.name, topic=first.topic if first else None,
-                      partition=first.partition if first else None, offset=first.offset if first else None,
-                      records=len(deliveries), error_type=type(exc).__name__)
-            await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
+            await self._batch_not_settled(deliveries, exc)
             raise
-        self._committed()
-        for index, outcome in outcomes.items():
-            self._count(outcome)
-            if outcome == "dead_lettered_unreadable":
-                delivery = deliveries[index]
-                log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
-                         offset=delivery.offset, reasons="unreadable")
+        self._batch_committed(deliveries, [outcomes[i] for i in sorted(outcomes)],
+                              [deliveries[i] for i in sorted(outcomes)])
         for index, delivery, error in deferred:
             # Raises (and so nacks the batch, to be read again) only if the record cannot be settled.
             outcomes[index] = await self.process(delivery, failed_before=error)
         return [outcomes[index] for index in range(len(deliveries))]
+
+    async def _batch_not_settled(self, deliveries: Sequence[Delivery], exc: Exception) -> None:
+        first = deliveries[0] if deliveries else None
+        log.error("batch_not_settled", consumer=self.name, topic=first.topic if first else None,
+                  partition=first.partition if first else None, offset=first.offset if first else None,
+                  records=len(deliveries), error_type=type(exc).__name__)
+        await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
+
+    def _batch_committed(self, deliveries: Sequence[Delivery], outcomes: list[str],
+                         settled: Sequence[Delivery] | None = None) -> None:
+        self._committed()
+        for delivery, outcome in zip(settled if settled is not None else deliveries, outcomes, strict=True):
+            self._count(outcome)
+            if outcome == "dead_lettered_unreadable":
+                log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
+                         offset=delivery.offset, reasons="unreadable")
 
     def _parse_or_error(self, delivery: Delivery) -> Any:
         try:
@@ -361,13 +436,19 @@ class ReliableConsumer(Generic[T]):
 
     async def _settle_in_batch(self, session: AsyncSession, delivery: Delivery, message: Any) -> str:
         """One record inside the batch transaction (the caller's savepoint); the outcome, uncounted."""
-        if isinstance(message, Unreadable):
-            written = await self._write_dead_letter(session, delivery, "unreadable", message.problems)
-            return "dead_lettered_unreadable" if written else "duplicate"
-        if isinstance(message, Exception):
+        if isinstance(message, Exception) and not isinstance(message, Unreadable):
             raise message  # a parser that broke, not a bad record: the single-record path decides
         if not await self.inbox.claim(session, self.name, self.identify(delivery)):
             return "duplicate"
+        return await self._settle_claimed(session, delivery, message)
+
+    async def _settle_claimed(self, session: AsyncSession, delivery: Delivery, message: Any) -> str:
+        """A record whose inbox claim this transaction holds: dead-lettered if unreadable, else handled."""
+        if isinstance(message, Unreadable):
+            await self._write_dead_letter(session, delivery, "unreadable", message.problems, claimed=True)
+            return "dead_lettered_unreadable"
+        if isinstance(message, Exception):
+            raise message  # a parser that broke, not a bad record: the single-record path decides
         await self.handle(session, message, delivery)
         return "handled"
 
@@ -390,9 +471,10 @@ class ReliableConsumer(Generic[T]):
                  offset=delivery.offset, reasons=kind, codes=[p.code for p in problems])
 
     async def _write_dead_letter(self, session: AsyncSession, delivery: Delivery, kind: str,
-                                 problems: list[Problem]) -> bool:
-        """The dead letter's writes in the caller's transaction; False if the record was claimed before."""
-        if not await self.inbox.claim(session, self.name, self.identify(delivery)):
+                                 problems: list[Problem], *, claimed: bool = False) -> bool:
+        """The dead letter's writes in the caller's transaction; False if the record was claimed before.
+        `claimed`: the caller has already claimed the record in this transaction."""
+        if not claimed and not await self.inbox.claim(session, self.name, self.identify(delivery)):
             return False
         await self.outbox.add_raw(
             session,

@@ -14,7 +14,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from .. import correlation
@@ -24,7 +25,8 @@ from .tables import KitTables
 log = get_logger(__name__)
 
 HeaderList = Sequence[tuple[str, bytes]]
-AGGREGATE_KEY = object()  # the default Kafka key: the aggregate id, for per-aggregate ordering
+AGGREGATE_KEY = object()
+BUFFER = "cme_outbox_buffer"  # session.info key: rows held for one multi-row insert (`Outbox.buffer`)  # the default Kafka key: the aggregate id, for per-aggregate ordering
 
 
 def encode_headers(headers: HeaderList) -> list[list[str]]:
@@ -40,6 +42,7 @@ class Outbox:
 
     def __init__(self, tables: KitTables) -> None:
         self._table = tables.outbox
+        self._insert = tables.outbox.insert()  # built once; rows come as parameters
 
     async def add(
         self,
@@ -89,18 +92,47 @@ class Outbox:
         event_id: uuid.UUID | None = None,
     ) -> None:
         """A message whose bytes are already fixed: a dead letter, or a reply kept byte for byte."""
-        await session.execute(
-            self._table.insert().values(
-                event_id=event_id or uuid.uuid4(),
-                topic=topic,
-                key=key,
-                payload=payload,
-                headers=encode_headers(headers),
-                aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id,
-                event_type=event_type,
-            )
-        )
+        row = {
+            "event_id": event_id or uuid.uuid4(),
+            "topic": topic,
+            "key": key,
+            "payload": payload,
+            "headers": encode_headers(headers),
+            "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id,
+            "event_type": event_type,
+        }
+        buffer = session.info.get(BUFFER)
+        if buffer is None:
+            await session.execute(self._insert, [row])
+        else:
+            buffer.append(row)  # written by `flush` with the rest of the batch, in this order
+
+    def buffer(self, session: AsyncSession) -> None:
+        """From now on, hold this session's rows and write them all at `flush` (one statement instead of
+        one per event). Rows added inside a SAVEPOINT that rolls back are dropped with it."""
+        buffer: list[dict[str, Any]] = []
+        marks: dict[int, int] = {}  # a savepoint's transaction -> how many rows were held when it began
+        session.info[BUFFER] = buffer
+
+        def savepoint_begun(_session: Session, transaction: SessionTransaction) -> None:
+            if transaction.nested:
+                marks[id(transaction)] = len(buffer)
+
+        def rolled_back(_session: Session, transaction: SessionTransaction) -> None:
+            mark = marks.pop(id(transaction), None)
+            if mark is not None:
+                del buffer[mark:]
+
+        event.listen(session.sync_session, "after_transaction_create", savepoint_begun)
+        event.listen(session.sync_session, "after_soft_rollback", rolled_back)
+
+    async def flush(self, session: AsyncSession) -> int:
+        """Write the rows `buffer` held, in the order they were added, and stop buffering."""
+        rows = session.info.pop(BUFFER, None) or []
+        if rows:
+            await session.execute(self._insert, rows)
+        return len(rows)
 
 
 class OutboxRelay:
