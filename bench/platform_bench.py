@@ -31,7 +31,8 @@ from typing import Annotated, Any
 import asyncpg
 import httpx
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from stdnum.gb import upn as upn_module
 from rich.table import Table
@@ -105,10 +106,108 @@ def referral_bytes(run: str, i: int, *, upn: str | None = None) -> bytes:
     return json.dumps(document).encode()
 
 
+# ------------------------------------------------------------------------------ what a referral costs
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+DATABASES = ("cme_intake", "cme_casework", "cme_disclosure", "cme_rights")
+
+
+def _cpu_seconds(pid: int, *, children: bool = False) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: backends that have exited
+    return ticks / CLOCK_TICKS
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack on this machine."""
+    used: dict[str, float] = {}
+    for name in (*URLS, "kafka"):
+        try:
+            used[name] = _cpu_seconds(int((ROOT / ".local" / "run" / f"{name}.pid").read_text().strip()))
+        except (OSError, ValueError):
+            pass
+    postgres = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "postgres":
+                continue
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            is_postmaster = (Path(f"/proc/{parent}/comm").read_text().strip() != "postgres")
+            postgres += _cpu_seconds(int(proc.name), children=is_postmaster)
+        except (OSError, ValueError):
+            continue
+    used["postgres"] = postgres
+    times = os.times()
+    used["benchmark"] = times.user + times.system
+    return used
+
+
+async def work_snapshot() -> tuple[int, int]:
+    """Rows written (inserted + updated) in the four service databases, and records on the platform's
+    topics, so far. PostgreSQL's counters lag by up to a second: wait before the second snapshot."""
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        rows = await admin.fetchval(
+            "SELECT sum(tup_inserted + tup_updated) FROM pg_stat_database WHERE datname = ANY($1::text[])",
+            list(DATABASES))
+    finally:
+        await admin.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        platform_topics = [t for t in await consumer.topics() if t.startswith("cme.")]
+        partitions = [TopicPartition(d["topic"], p["partition"])
+                      for d in await admin.describe_topics(platform_topics) for p in d["partitions"]]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+        await admin.close()
+    return int(rows or 0), sum(ends.values())
+
+
+async def caught_up(group: str, topic: str, timeout: float) -> None:
+    """Wait until a consumer group has committed every record of `topic` (cheaper to ask than the API)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            if all(committed.get(tp) is not None and committed[tp].offset >= ends[tp] for tp in partitions):
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+@dataclass
+class Floor:
+    hop: float  # the floor as the issue defines it: one message produced, consumed and inserted (msgs/s)
+    produce: float
+    consume: float
+    insert: float
+
+    def for_work(self, messages: float, rows: float) -> float:
+        """Referrals/s if each did `messages` produce+consume and `rows` batched row writes at floor speed."""
+        return 1 / (messages / self.produce + messages / self.consume + rows / self.insert)
+
+
 # ------------------------------------------------------------------------------------------ floor
 
-async def floor(n: int, report: Report) -> float:
-    """Returns the floor's rate for one Kafka hop plus one batched database write (msgs/s)."""
+async def floor(n: int, report: Report) -> Floor:
+    """The floor's rates: one Kafka hop plus one batched database write, and each part alone."""
     console.rule("floor")
     payload = (SAMPLE_REFERRALS / "accepted-nhs-new-arrival.json").read_bytes()
     topic = f"bench.floor.{secrets.token_hex(3)}"
@@ -153,7 +252,7 @@ async def floor(n: int, report: Report) -> float:
     report.add("floor: postgres insert (batches of 500)", f"{n / insert_s:,.0f} rows/s")
     hop = n / (produce_s + consume_s + insert_s)
     report.add("floor: one hop (produce + consume + insert)", f"{hop:,.0f} msg/s", "serial sum of the three")
-    return hop
+    return Floor(hop, n / produce_s, n / consume_s, n / insert_s)
 
 
 # --------------------------------------------------------------------------------------- platform
@@ -224,7 +323,22 @@ async def case_opened_at(client: httpx.AsyncClient, child_ids: dict[str, str], t
     return opened
 
 
-async def platform_run(run: str, n: int, rate: float | None, timeout: float) -> tuple[float, list[float], int]:
+LAST_SPLIT: list[list[float]] = []  # the last run's latency split (see platform_run)
+
+
+def split_note() -> str:
+    if not LAST_SPLIT or not LAST_SPLIT[0]:
+        return ""
+    to_intake, intake_to_case = LAST_SPLIT
+    def p50_p99(values: list[float]) -> str:
+        return f"{percentile(values, 50) * 1000:,.0f} / {percentile(values, 99) * 1000:,.0f} ms"
+
+    return f"to intake {p50_p99(to_intake)}, intake to case {p50_p99(intake_to_case)}"
+
+
+async def platform_run(run: str, n: int, rate: float | None,
+                       timeout: float) -> tuple[float, list[float], int, dict[str, float]]:
+    """One run: throughput, each referral's latency, outcomes received, and CPU used when casework was done."""
     messages = [(f"BENCH-{run}-{i}", referral_bytes(run, i)) for i in range(n)]
     consumer = await outcome_reader()
     try:
@@ -234,34 +348,62 @@ async def platform_run(run: str, n: int, rate: float | None, timeout: float) -> 
     finally:
         await consumer.stop()
     children = {r: o["child_subject_id"] for r, o in outcomes.items() if o.get("child_subject_id")}
+    # Asking the API about every child while casework is still working would take casework's CPU: wait
+    # until it has read every accepted referral, then check each case is visible (latency is measured to
+    # the case's own opened_at, so when the check runs does not change it).
+    await caught_up("casework.referral-accepted", topics.REFERRAL_ACCEPTED, timeout)
+    cpu_done = cpu_snapshot()
     async with httpx.AsyncClient(timeout=30) as client:
         opened = await case_opened_at(client, children, timeout)
     latencies = [opened[r] - sent[r] for r in opened]
+    # Where the time goes: publish -> intake handled it (its outcome's processed_at), -> case opened.
+    to_intake = [datetime.fromisoformat(outcomes[r]["processed_at"]).timestamp() - sent[r] for r in opened]
+    intake_to_case = [opened[r] - datetime.fromisoformat(outcomes[r]["processed_at"]).timestamp() for r in opened]
+    LAST_SPLIT[:] = [to_intake, intake_to_case]
     elapsed = (max(opened.values()) - started) if opened else float("inf")
-    return len(opened) / elapsed if opened else 0.0, latencies, len(outcomes)
+    return len(opened) / elapsed if opened else 0.0, latencies, len(outcomes), cpu_done
 
 
-async def platform(n: int, floor_rate: float, report: Report, timeout: float) -> float:
+async def platform(n: int, floor_rates: Floor | None, report: Report, timeout: float) -> float:
     console.rule("platform")
     run = secrets.token_hex(3)
-    throughput, latencies, outcomes = await platform_run(run, n, None, timeout)
+    rows_before, records_before = await work_snapshot()
+    cpu_before = cpu_snapshot()
+    throughput, latencies, outcomes, cpu_after = await platform_run(run, n, None, timeout)
+    await asyncio.sleep(2)  # PostgreSQL's statistics counters lag the commits
+    rows_after, records_after = await work_snapshot()
     report.add("platform: referrals -> outcomes received", f"{outcomes}/{n}")
     report.add("platform: referrals -> cases visible", f"{len(latencies)}/{n}")
     report.add("platform: throughput", f"{throughput:,.0f} referrals/s", "publish to last case visible")
     if latencies:
         report.add("platform: referral-to-case p50 / p95 / p99",
                    " / ".join(f"{percentile(latencies, p) * 1000:,.0f} ms" for p in (50, 95, 99)), "burst of N")
-    report.add("platform / floor", f"{throughput / floor_rate:.2f}", "target >= 0.5")
+    rows, records = (rows_after - rows_before) / n, (records_after - records_before) / n
+    report.add("platform: work per referral", f"{records:.1f} Kafka records, {rows:.1f} rows written",
+               "all cme.* topics; inserts + updates in the four databases")
+    spent = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) / n * 1000 for name in cpu_after}
+    total = sum(spent.values())
+    report.add("platform: CPU per referral", f"{total:.1f} ms",
+               ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(spent.items(), key=lambda kv: -kv[1])))
+    report.add("platform: CPU-bound ceiling", f"{(os.cpu_count() or 1) / total * 1000:,.0f} referrals/s",
+               f"{os.cpu_count()} cores / CPU per referral")
+    if floor_rates is not None:
+        report.add("platform / floor", f"{throughput / floor_rates.hop:.2f}", "target >= 0.5 (floor: one hop)")
+        same_work = floor_rates.for_work(records, rows)
+        report.add("floor: the same work per referral", f"{same_work:,.0f} referrals/s",
+                   f"{records:.1f} records produced + consumed, {rows:.1f} rows, at floor rates")
+        report.add("platform / floor for the same work", f"{throughput / same_work:.2f}")
     return throughput
 
 
 async def latency_under_load(n: int, sustainable: float, report: Report, timeout: float) -> None:
     console.rule("latency at half rate")
     rate = max(sustainable / 2, 1.0)
-    _, latencies, _ = await platform_run(secrets.token_hex(3), n, rate, timeout)
+    _, latencies, _, _ = await platform_run(secrets.token_hex(3), n, rate, timeout)
     if latencies:
-        report.add("platform: p99 referral-to-case at half rate", f"{percentile(latencies, 99) * 1000:,.0f} ms",
-                   f"{rate:,.0f}/s for {n}; target <= 200 ms")
+        report.add("platform: p50 / p99 referral-to-case at half rate",
+                   f"{percentile(latencies, 50) * 1000:,.0f} / {percentile(latencies, 99) * 1000:,.0f} ms",
+                   f"{rate:,.0f}/s for {n}; target p99 <= 200 ms; {split_note()}")
 
 
 # ---------------------------------------------------------------------------------- subject access
@@ -344,13 +486,14 @@ def main(
     log_sizes: Annotated[str, typer.Option(help="leaves for disclosure log proofs")] = "10000,100000",
     timeout: Annotated[float, typer.Option(help="seconds to wait for any one stage")] = 300,
     skip: Annotated[str, typer.Option(help="comma list of stages to skip: floor,platform,load,sar,log")] = "",
+    burst_rate: Annotated[float, typer.Option(help="with platform skipped: the burst rate the load stage halves")] = 10.0,
 ) -> None:
     skipped = set(filter(None, skip.split(",")))
     report = Report()
 
     async def run() -> None:
-        floor_rate = await floor(n, report) if "floor" not in skipped else 1.0
-        sustainable = await platform(n, floor_rate, report, timeout) if "platform" not in skipped else 10.0
+        floor_rates = await floor(n, report) if "floor" not in skipped else None
+        sustainable = await platform(n, floor_rates, report, timeout) if "platform" not in skipped else burst_rate
         if "load" not in skipped:
             await latency_under_load(half_rate_n, sustainable, report, timeout)
         if "sar" not in skipped:

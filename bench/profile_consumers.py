@@ -33,7 +33,7 @@ from cme_shared.testing.infra import Infra
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("CME_BENCH_PG_ADMIN_DSN", "postgresql://cme_test:cme_test@127.0.0.1:5432/postgres")
 KAFKA = os.environ.get("CME_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-BATCH = 100
+BATCH = {"size": 100}
 
 
 def referral_deliveries(topic: str, n: int) -> list[Delivery]:
@@ -69,8 +69,9 @@ async def feed(app: Any, consumer: ReliableConsumer[Any], deliveries: Sequence[D
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.start()
-        for start in range(0, len(deliveries), BATCH):
-            outcomes = await consumer.process_batch(deliveries[start:start + BATCH])
+        size = BATCH["size"]
+        for start in range(0, len(deliveries), size):
+            outcomes = await consumer.process_batch(deliveries[start:start + size])
             assert all(o == "handled" for o in outcomes), outcomes
         if profiler is not None:
             profiler.stop()
@@ -124,7 +125,9 @@ async def run(n: int, profile: bool) -> None:
 
 
 def main(n: Annotated[int, typer.Option(help="referrals to feed")] = 500,
-         profile: Annotated[bool, typer.Option(help="print a pyinstrument profile of each")] = False) -> None:
+         profile: Annotated[bool, typer.Option(help="print a pyinstrument profile of each")] = False,
+         batch: Annotated[int, typer.Option(help="records per process_batch call")] = 100) -> None:
+    BATCH["size"] = batch
     asyncio.run(run(n, profile))
 
 

@@ -108,7 +108,7 @@ class Delivery:
 
 class _RecordFailed(Exception):
     """A record failed in a batch taken at once: the attempt is rolled back and taken record by record.
-    `index`: the failing record's place in the batch (None: the batch's final outbox write failed)."""
+    `index`: the failing record's place in the batch (None: `prepare_batch` or the final outbox write failed)."""
 
     def __init__(self, index: int | None, error: Exception) -> None:
         super().__init__(type(error).__name__)
@@ -322,8 +322,14 @@ class ReliableConsumer(Generic[T]):
         outcomes: list[str] = []
         try:
             async with self.sessions.begin() as session:
-                await self._prepare(session, [(p, d) for p, d in zip(parsed, deliveries, strict=True)
-                                              if not isinstance(p, Exception)])
+                readable = [(p, d) for p, d in zip(parsed, deliveries, strict=True) if not isinstance(p, Exception)]
+                if self.prepare_batch is not None and readable:
+                    try:  # no savepoint here: if it fails, the careful path takes it again in one
+                        await self.prepare_batch(session, readable)
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise
+                        raise _RecordFailed(None, exc) from exc
                 ids = [self.identify(delivery) for delivery in deliveries]
                 claimed = await self.inbox.claim_many(session, self.name, ids)
                 self.outbox.buffer(session)

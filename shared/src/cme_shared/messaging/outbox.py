@@ -14,7 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
-from sqlalchemy import event, func, select, update
+from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -35,6 +35,26 @@ def encode_headers(headers: HeaderList) -> list[list[str]]:
 
 def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
     return [(name, base64.b64decode(value)) for name, value in stored]
+
+
+# A held row must roll back with the SAVEPOINT it was added in. Listening on every Session (once, here)
+# costs a dictionary lookup per transaction; listening per buffering session cost more than a statement.
+_SAVEPOINT_MARKS = "cme_outbox_savepoint_marks"  # session.info: id(savepoint transaction) -> rows held then
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _savepoint_begun(session: Session, transaction: SessionTransaction) -> None:
+    buffer = session.info.get(BUFFER)
+    if buffer is not None and transaction.nested:
+        session.info.setdefault(_SAVEPOINT_MARKS, {})[id(transaction)] = len(buffer)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _savepoint_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    buffer = session.info.get(BUFFER)
+    mark = session.info.get(_SAVEPOINT_MARKS, {}).pop(id(transaction), None)
+    if buffer is not None and mark is not None:
+        del buffer[mark:]
 
 
 class Outbox:
@@ -111,25 +131,12 @@ class Outbox:
     def buffer(self, session: AsyncSession) -> None:
         """From now on, hold this session's rows and write them all at `flush` (one statement instead of
         one per event). Rows added inside a SAVEPOINT that rolls back are dropped with it."""
-        buffer: list[dict[str, Any]] = []
-        marks: dict[int, int] = {}  # a savepoint's transaction -> how many rows were held when it began
-        session.info[BUFFER] = buffer
-
-        def savepoint_begun(_session: Session, transaction: SessionTransaction) -> None:
-            if transaction.nested:
-                marks[id(transaction)] = len(buffer)
-
-        def rolled_back(_session: Session, transaction: SessionTransaction) -> None:
-            mark = marks.pop(id(transaction), None)
-            if mark is not None:
-                del buffer[mark:]
-
-        event.listen(session.sync_session, "after_transaction_create", savepoint_begun)
-        event.listen(session.sync_session, "after_soft_rollback", rolled_back)
+        session.info[BUFFER] = []
 
     async def flush(self, session: AsyncSession) -> int:
         """Write the rows `buffer` held, in the order they were added, and stop buffering."""
         rows = session.info.pop(BUFFER, None) or []
+        session.info.pop(_SAVEPOINT_MARKS, None)
         if rows:
             await session.execute(self._insert, rows)
         return len(rows)
@@ -156,6 +163,11 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.healthy = True
+        t = self._table
+        oldest = (select(t.c.id).where(t.c.published_at.is_(None)).order_by(t.c.id)
+                  .limit(bindparam("limit")).with_for_update(skip_locked=True))
+        self._claim = (update(t).where(t.c.id.in_(oldest.scalar_subquery())).values(published_at=func.now())
+                       .returning(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers))
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
@@ -180,19 +192,15 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished rows; return how many were published."""
+        """Publish one batch of unpublished rows; return how many were published.
+
+        One statement marks the oldest unpublished rows published and returns them, locking them (other
+        relays skip them); they are sent, and the mark commits only once the broker has acknowledged all
+        of them. If sending fails, the transaction rolls back and the rows stay unpublished.
+        """
         assert self._producer is not None, "relay not started"
-        t = self._table
         async with self._engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
-                    .where(t.c.published_at.is_(None))
-                    .order_by(t.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = sorted((await conn.execute(self._claim, {"limit": self._batch_size})).all(), key=lambda r: r.id)
             if not rows:
                 return 0
             sent = [
@@ -202,9 +210,6 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*sent)
-            await conn.execute(
-                update(t).where(t.c.id.in_([row.id for row in rows])).values(published_at=func.now())
-            )
         log.debug("outbox_published", count=len(rows))
         return len(rows)
 

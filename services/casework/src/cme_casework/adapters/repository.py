@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, and_, any_, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +45,9 @@ def _project_statement(columns: frozenset[str]) -> Any:
 # lock_where(cases.c.child_subject_id == child), built once.
 _LOCK_CHILD_CASES = (select(cases).where(cases.c.child_subject_id == bindparam("child"))
                      .order_by(cases.c.case_id).with_for_update())
+# lock_where(cases.c.child_subject_id.in_(children)), built once, the children given as one array.
+_LOCK_CHILDREN_CASES = (select(cases).where(cases.c.child_subject_id == any_(bindparam("children", type_=ARRAY(PG_UUID))))
+                        .order_by(cases.c.case_id).with_for_update())
 _r, _lifted = restriction_events.alias("r"), restriction_events.alias("l")
 _RESTRICTED = (select(func.count()).select_from(_r).where(
     _r.c.subject_id.in_(bindparam("ids", expanding=True)), _r.c.kind == "restricted",
@@ -80,6 +84,10 @@ class CaseRecords:
         """
         query = select(cases).where(condition).order_by(cases.c.case_id).with_for_update()
         return list((await self.session.execute(query)).mappings())
+
+    async def lock_children_cases(self, children: Iterable[UUID]) -> list[RowMapping]:
+        """Every case of these children, locked in case_id order (as `lock_where` does), in one statement."""
+        return list((await self.session.execute(_LOCK_CHILDREN_CASES, {"children": list(children)})).mappings())
 
     async def lock_cases_of_subjects(self, subject_ids: Sequence[UUID]) -> list[RowMapping]:
         """Lock the cases about these subjects and every other case of the children concerned (a release of

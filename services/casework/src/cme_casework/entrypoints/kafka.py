@@ -18,7 +18,6 @@ from cme_shared.contracts.rights import (
 from cme_shared.messaging.consumer import Delivery, json_kind_parser, json_model_parser
 
 from ..adapters.repository import CaseRecords
-from ..adapters.tables import cases
 from ..service_layer.casework import Casework
 from ..service_layer.referrals import on_referral_accepted
 from ..service_layer.rights import on_data_collection, on_rectification, on_restriction
@@ -52,8 +51,7 @@ def subscribe(casework: Casework) -> None:
         # One batch handles many children: their cases are locked at once, in case_id order like every
         # multi-case lock (CaseRecords.lock_where), not child by child, so a batch never deadlocks with a
         # restriction locking several children's cases.
-        children = {event.child_subject_id for event, _ in batch}
-        await CaseRecords(session).lock_where(cases.c.child_subject_id.in_(children))
+        await CaseRecords(session).lock_children_cases({event.child_subject_id for event, _ in batch})
 
     # Intake publishes accepted referrals in bursts: up to REFERRAL_BATCH share one transaction (the kit's
     # batch mode; events are keyed by child, and one child's events keep their order even on a failure).
