@@ -220,3 +220,38 @@ async def _add_notes(stack, case_id, count: int) -> None:
         entries = [commands.add_note(state, note_kind="fact", category=DataCategory.EDUCATION, text=f"call {n}",
                                      source=None, actor="officer:o1", today=date(2026, 11, 20)) for n in range(count)]
         await record(casework, records, state, entries, case_id=case_id, child_subject_id=state.child_subject_id)
+
+
+async def test_a_batch_asks_once_who_is_restricted_and_holds_only_the_restricted_childs_referral(stack, make_referral):
+    from sqlalchemy import event as sa_event
+
+    from cme_shared.messaging.consumer import Delivery
+
+    restricted_child, restricted_carer, free_child = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await stack.referral(make_referral(child=restricted_child, carers=[restricted_carer],
+                                       received_on=date(2026, 11, 2)))
+    casework = stack.app.state.casework
+    async with casework.runtime.sessions.begin() as session:  # as the rights-events consumer records it
+        await CaseRecords(session).record_restriction([restricted_carer], uuid.uuid4(), "restricted",
+                                                      "the carer contests accuracy", uuid.uuid4())
+    consumer = next(c for c in casework.runtime.consumers if c.name == "referral-accepted")
+    events = [make_referral(child=child) for child in (restricted_child, free_child, free_child)]
+    batch = [Delivery(topic=consumer.topic, partition=0, offset=10_000 + i, key=str(e.child_subject_id).encode(),
+                      value=e.model_dump_json().encode(), headers=[("event_id", str(e.event_id).encode())])
+             for i, e in enumerate(events)]
+    statements: list[str] = []
+    engine = casework.runtime.engine.sync_engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    sa_event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert await consumer.process_batch(batch) == ["handled"] * 3
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", listener)
+    # The restricted child's referral is stored, not acted on (its carer is named on the child's case only);
+    # the other child's first referral opens a case and the second joins it.
+    assert "referral_held_restricted" in await kinds_for_child(stack, restricted_child)
+    assert "referral_joined" not in await kinds_for_child(stack, restricted_child)
+    assert (await kinds_for_child(stack, free_child))[0] == "case_opened"
+    assert "referral_joined" in await kinds_for_child(stack, free_child)
+    assert len(await cases_of(stack, free_child)) == 1
+    assert len([s for s in statements if "restriction_events" in s]) == 1  # once per batch, not per referral

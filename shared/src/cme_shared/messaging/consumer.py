@@ -52,6 +52,7 @@ from ..contracts.referrals import Problem
 from ..contracts.topics import dlq
 from ..logging import get_logger
 from ..metrics import MESSAGES
+from . import deferred
 from .inbox import Inbox
 from .outbox import Outbox, as_header_list
 
@@ -332,7 +333,7 @@ class ReliableConsumer(Generic[T]):
                         raise _RecordFailed(None, exc) from exc
                 ids = [self.identify(delivery) for delivery in deliveries]
                 claimed = await self.inbox.claim_many(session, self.name, ids)
-                self.outbox.buffer(session)
+                deferred.start(session)  # outbox rows (and handlers' deferred rows) written once, at the end
                 for index, (delivery, message, message_id) in enumerate(zip(deliveries, parsed, ids, strict=True)):
                     if message_id not in claimed:
                         outcomes.append("duplicate")  # seen before, or earlier in this batch
@@ -348,7 +349,7 @@ class ReliableConsumer(Generic[T]):
                     finally:
                         correlation.clear()
                 try:
-                    await self.outbox.flush(session)
+                    await deferred.flush(session)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
@@ -368,7 +369,7 @@ class ReliableConsumer(Generic[T]):
         outcomes: dict[int, str] = {}
         # Records left to the single-record path after the commit, in offset order, with the error of
         # their batch attempt (None: not tried, only queued behind a failed record of the same key).
-        deferred: list[tuple[int, Delivery, Exception | None]] = []
+        later: list[tuple[int, Delivery, Exception | None]] = []
         blocked: set[tuple[str, int, bytes | None]] = set()
         try:
             async with self.sessions.begin() as session:
@@ -377,12 +378,12 @@ class ReliableConsumer(Generic[T]):
                 for index, (delivery, message) in enumerate(zip(deliveries, parsed, strict=True)):
                     lane = (delivery.topic, delivery.partition, delivery.key)
                     if lane in blocked:
-                        deferred.append((index, delivery, None))
+                        later.append((index, delivery, None))
                         continue
                     if index == failed.index:
                         self._log_failure(delivery, 1, failed.error, in_batch=True)
                         blocked.add(lane)
-                        deferred.append((index, delivery, failed.error))
+                        later.append((index, delivery, failed.error))
                         continue
                     correlation.bind(delivery.header(correlation.HEADER))
                     try:
@@ -393,7 +394,7 @@ class ReliableConsumer(Generic[T]):
                             raise  # the whole batch is read again; nothing of it has committed
                         self._log_failure(delivery, 1, exc, in_batch=True)
                         blocked.add(lane)
-                        deferred.append((index, delivery, exc))
+                        later.append((index, delivery, exc))
                     finally:
                         correlation.clear()
         except Exception as exc:
@@ -401,7 +402,7 @@ class ReliableConsumer(Generic[T]):
             raise
         self._batch_committed(deliveries, [outcomes[i] for i in sorted(outcomes)],
                               [deliveries[i] for i in sorted(outcomes)])
-        for index, delivery, error in deferred:
+        for index, delivery, error in later:
             # Raises (and so nacks the batch, to be read again) only if the record cannot be settled.
             outcomes[index] = await self.process(delivery, failed_before=error)
         return [outcomes[index] for index in range(len(deliveries))]

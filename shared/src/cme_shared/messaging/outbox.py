@@ -14,19 +14,18 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
-from sqlalchemy import bindparam, event, func, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from .. import correlation
 from ..logging import get_logger
+from . import deferred
 from .tables import KitTables
 
 log = get_logger(__name__)
 
 HeaderList = Sequence[tuple[str, bytes]]
-AGGREGATE_KEY = object()
-BUFFER = "cme_outbox_buffer"  # session.info key: rows held for one multi-row insert (`Outbox.buffer`)  # the default Kafka key: the aggregate id, for per-aggregate ordering
+AGGREGATE_KEY = object()  # the default Kafka key: the aggregate id, for per-aggregate ordering
 
 
 def encode_headers(headers: HeaderList) -> list[list[str]]:
@@ -35,26 +34,6 @@ def encode_headers(headers: HeaderList) -> list[list[str]]:
 
 def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
     return [(name, base64.b64decode(value)) for name, value in stored]
-
-
-# A held row must roll back with the SAVEPOINT it was added in. Listening on every Session (once, here)
-# costs a dictionary lookup per transaction; listening per buffering session cost more than a statement.
-_SAVEPOINT_MARKS = "cme_outbox_savepoint_marks"  # session.info: id(savepoint transaction) -> rows held then
-
-
-@event.listens_for(Session, "after_transaction_create")
-def _savepoint_begun(session: Session, transaction: SessionTransaction) -> None:
-    buffer = session.info.get(BUFFER)
-    if buffer is not None and transaction.nested:
-        session.info.setdefault(_SAVEPOINT_MARKS, {})[id(transaction)] = len(buffer)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _savepoint_rolled_back(session: Session, transaction: SessionTransaction) -> None:
-    buffer = session.info.get(BUFFER)
-    mark = session.info.get(_SAVEPOINT_MARKS, {}).pop(id(transaction), None)
-    if buffer is not None and mark is not None:
-        del buffer[mark:]
 
 
 class Outbox:
@@ -122,24 +101,8 @@ class Outbox:
             "aggregate_id": aggregate_id,
             "event_type": event_type,
         }
-        buffer = session.info.get(BUFFER)
-        if buffer is None:
-            await session.execute(self._insert, [row])
-        else:
-            buffer.append(row)  # written by `flush` with the rest of the batch, in this order
-
-    def buffer(self, session: AsyncSession) -> None:
-        """From now on, hold this session's rows and write them all at `flush` (one statement instead of
-        one per event). Rows added inside a SAVEPOINT that rolls back are dropped with it."""
-        session.info[BUFFER] = []
-
-    async def flush(self, session: AsyncSession) -> int:
-        """Write the rows `buffer` held, in the order they were added, and stop buffering."""
-        rows = session.info.pop(BUFFER, None) or []
-        session.info.pop(_SAVEPOINT_MARKS, None)
-        if rows:
-            await session.execute(self._insert, rows)
-        return len(rows)
+        # One statement per batch in the kit's batch fast path; written at once anywhere else.
+        await deferred.insert(session, self._insert, row)
 
 
 class OutboxRelay:

@@ -56,6 +56,15 @@ _RESTRICTED = (select(func.count()).select_from(_r).where(
                          _lifted.c.kind == "lifted", _lifted.c.id > _r.c.id))))
 
 
+# The subjects among these that are restricted now (the same rule as _RESTRICTED), for a whole batch.
+_RESTRICTED_AMONG = (select(_r.c.subject_id).distinct().where(
+    _r.c.subject_id == any_(bindparam("ids", type_=ARRAY(PG_UUID))), _r.c.kind == "restricted",
+    ~exists().where(and_(_lifted.c.subject_id == _r.c.subject_id,
+                         _lifted.c.rights_request_id == _r.c.rights_request_id,
+                         _lifted.c.kind == "lifted", _lifted.c.id > _r.c.id))))
+_RESTRICTIONS_KNOWN = "casework_restrictions_known"  # session.info: (subjects asked about, those restricted)
+
+
 class CaseRecords:
     """One transaction's view of casework's records."""
 
@@ -135,10 +144,22 @@ class CaseRecords:
         ids = list(subject_ids)
         if not ids:
             return False
+        known = self.session.info.get(_RESTRICTIONS_KNOWN)
+        if known is not None and known[0].issuperset(ids):
+            return not known[1].isdisjoint(ids)
         return bool((await self.session.execute(_RESTRICTED, {"ids": ids})).scalar_one())
+
+    async def remember_restrictions(self, subject_ids: Iterable[UUID]) -> None:
+        """Ask once which of these subjects are restricted, for `restricted` to answer from in this transaction
+        (a batch asks for all its subjects at once instead of once per referral). Recording a restriction
+        in this transaction forgets the answer."""
+        ids = set(subject_ids)
+        restricted = set((await self.session.execute(_RESTRICTED_AMONG, {"ids": list(ids)})).scalars())
+        self.session.info[_RESTRICTIONS_KNOWN] = (frozenset(ids), frozenset(restricted))
 
     async def record_restriction(self, subject_ids: Sequence[UUID], rights_request_id: UUID, kind: str, reason: str,
                                  event_id: UUID) -> None:
+        self.session.info.pop(_RESTRICTIONS_KNOWN, None)
         await self.session.execute(restriction_events.insert(), [
             {"subject_id": s, "rights_request_id": rights_request_id, "kind": kind, "reason": reason,
              "event_id": event_id} for s in subject_ids])

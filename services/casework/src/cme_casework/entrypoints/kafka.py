@@ -51,7 +51,14 @@ def subscribe(casework: Casework) -> None:
         # One batch handles many children: their cases are locked at once, in case_id order like every
         # multi-case lock (CaseRecords.lock_where), not child by child, so a batch never deadlocks with a
         # restriction locking several children's cases.
-        await CaseRecords(session).lock_children_cases({event.child_subject_id for event, _ in batch})
+        # Then whether any of the batch's children and carers is restricted, asked once for the batch.
+        records = CaseRecords(session)
+        rows = await records.lock_children_cases({event.child_subject_id for event, _ in batch})
+        await records.remember_restrictions({
+            *(event.child_subject_id for event, _ in batch),
+            *(carer for event, _ in batch for carer in event.carer_subject_ids),
+            *(carer for row in rows for carer in row["carer_subject_ids"]),
+        })
 
     # Intake publishes accepted referrals in bursts: up to REFERRAL_BATCH share one transaction (the kit's
     # batch mode; events are keyed by child, and one child's events keep their order even on a failure).

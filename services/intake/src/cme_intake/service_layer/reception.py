@@ -29,6 +29,7 @@ from cme_shared.contracts.referrals import (
 )
 from cme_shared.contracts.rights import ThirdPartyReason
 from cme_shared.contracts.topics import TopicNames
+from cme_shared.messaging import deferred
 from cme_shared.messaging.outbox import Outbox
 
 from ..adapters.sealing import Seal
@@ -45,6 +46,9 @@ _EXISTING = (select(referrals.c.intake_id, referrals.c.child_subject_id)
              .where(referrals.c.idempotency_key == bindparam("key")))
 _INSERT_REFERRAL = insert(referrals)
 _INSERT_THIRD_PARTY = insert(third_party_details)
+# session.info: idempotency key -> (intake id, child subject id) of the referrals this transaction holds back
+# for one insert at its end (the kit's deferred inserts), for the duplicate check to find.
+_HELD_REFERRALS = "intake_referrals_held"
 
 
 class ReferralReception:
@@ -64,11 +68,14 @@ class ReferralReception:
         org_id = rules.org_id(referral)
         # Taken before the duplicate check: the same referral arriving twice at once is one referral.
         await identity_index.lock(session)
-        existing = (await session.execute(_EXISTING, {"key": idempotency_key})).first()
+        held: dict[str, tuple[uuid.UUID, uuid.UUID]] | None = (
+            session.info.setdefault(_HELD_REFERRALS, {}) if deferred.active(session) else None)
+        existing = (held or {}).get(idempotency_key) or (
+            await session.execute(_EXISTING, {"key": idempotency_key})).first()
         if existing is not None:
             outcome = ReferralOutcome(
                 referral_id=referral.referral_id, source_org_id=org_id, status=Status.DUPLICATE,
-                intake_id=existing.intake_id, child_subject_id=existing.child_subject_id, processed_at=now,
+                intake_id=existing[0], child_subject_id=existing[1], processed_at=now,
             )
             await self._publish_outcome(session, outcome, key)
             return outcome
@@ -92,7 +99,11 @@ class ReferralReception:
         ]
         contact = rules.referrer_contact(referral)
         keep_raw = rules.keeps_raw_in_clear(referral)
-        await session.execute(_INSERT_REFERRAL, dict(
+        # Nothing reads the referral row back in this transaction except the duplicate check above, which
+        # also looks at the referrals held: in a batch it is written with the batch's other referrals.
+        if held is not None:
+            held[idempotency_key] = (intake_id, child.subject_id)
+        await deferred.insert(session, _INSERT_REFERRAL, dict(
             intake_id=intake_id, idempotency_key=idempotency_key, referral_id=referral.referral_id,
             source_type=referral.source.type.value, source_org_id=org_id,
             borough=borough.value if borough else None, child_subject_id=child.subject_id,
@@ -104,7 +115,7 @@ class ReferralReception:
         if contact is not None:
             reason = (ThirdPartyReason.PUBLIC_REFERRER if referral.source.type is SourceType.PUBLIC
                       else ThirdPartyReason.OTHER_CARER)
-            await session.execute(_INSERT_THIRD_PARTY, dict(
+            await deferred.insert(session, _INSERT_THIRD_PARTY, dict(
                 detail_id=uuid.uuid4(), intake_id=intake_id, reason=reason.value,
                 # The received bytes name the referrer too: they are kept only inside the seal.
                 sealed=self._seal.seal({"contact": contact, "raw": base64.b64encode(raw).decode()}),
