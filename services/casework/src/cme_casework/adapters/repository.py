@@ -62,6 +62,7 @@ _RESTRICTED_AMONG = (select(_r.c.subject_id).distinct().where(
     ~exists().where(and_(_lifted.c.subject_id == _r.c.subject_id,
                          _lifted.c.rights_request_id == _r.c.rights_request_id,
                          _lifted.c.kind == "lifted", _lifted.c.id > _r.c.id))))
+_CASES_LOCKED = "casework_cases_locked"  # session.info: child -> its case rows as locked (lock_children_cases)
 _RESTRICTIONS_KNOWN = "casework_restrictions_known"  # session.info: (subjects asked about, those restricted)
 
 
@@ -81,7 +82,9 @@ class CaseRecords:
 
     async def lock_child_cases(self, child_subject_id: UUID) -> list[RowMapping]:
         """The child's cases, newest first, locked (in case_id order, like every multi-case lock)."""
-        rows = list((await self.session.execute(_LOCK_CHILD_CASES, {"child": child_subject_id})).mappings())
+        locked = self.session.info.get(_CASES_LOCKED, {}).get(child_subject_id)
+        rows = locked if locked is not None else list(
+            (await self.session.execute(_LOCK_CHILD_CASES, {"child": child_subject_id})).mappings())
         return sorted(rows, key=lambda row: row["opened_at"], reverse=True)
 
     async def lock_where(self, condition: ColumnElement[bool]) -> list[RowMapping]:
@@ -95,8 +98,17 @@ class CaseRecords:
         return list((await self.session.execute(query)).mappings())
 
     async def lock_children_cases(self, children: Iterable[UUID]) -> list[RowMapping]:
-        """Every case of these children, locked in case_id order (as `lock_where` does), in one statement."""
-        return list((await self.session.execute(_LOCK_CHILDREN_CASES, {"children": list(children)})).mappings())
+        """Every case of these children, locked in case_id order (as `lock_where` does), in one statement.
+
+        The rows are kept for `lock_child_cases` to answer from in this transaction (the locks are held
+        until it ends) until `project` writes one of that child's cases."""
+        wanted = list(children)
+        rows = list((await self.session.execute(_LOCK_CHILDREN_CASES, {"children": wanted})).mappings())
+        by_child: dict[UUID, list[RowMapping]] = {child: [] for child in wanted}
+        for row in rows:
+            by_child[row["child_subject_id"]].append(row)
+        self.session.info[_CASES_LOCKED] = by_child
+        return rows
 
     async def lock_cases_of_subjects(self, subject_ids: Sequence[UUID]) -> list[RowMapping]:
         """Lock the cases about these subjects and every other case of the children concerned (a release of
@@ -137,6 +149,7 @@ class CaseRecords:
             "next_due_date": due.on if due else None, "next_due_kind": due.kind.value if due else None,
             "last_entry_id": state.last_entry_id, "updated_at": datetime.now(UTC),
         }
+        self.session.info.get(_CASES_LOCKED, {}).pop(state.child_subject_id, None)  # no longer as read
         await self.session.execute(_project_statement(frozenset(values)), {"case_id": state.case_id, **values})
 
     async def restricted(self, subject_ids: Iterable[UUID]) -> bool:

@@ -225,7 +225,8 @@ async def record_child(
     facts = child_facts(child)
     decision = await match_child_facts(session, facts)
     subject_id = decision.same_as or uuid.uuid4()
-    await _observe(session, subject_id, new=decision.same_as is None, subject_type="child", values=dict(
+    await _observe(session, subject_id, new=decision.same_as is None, subject_type="child", address=_address_row(
+        subject_id, child.address, source=source, intake_id=intake_id), values=dict(
         subject_id=subject_id, kind="referral", intake_id=intake_id, source=source,
         first_name=child.first_name, last_name=child.last_name, middle_names=child.middle_names,
         preferred_name=child.preferred_name, aliases=list(child.aliases), name_keys=sorted(facts.name_keys),
@@ -235,7 +236,6 @@ async def record_child(
         nhs_valid=facts.nhs_number is not None,
     ))
     match_ids = await _possible_matches(session, "child", subject_id, decision, intake_id, borough)
-    await add_address(session, subject_id, child.address, source=source, intake_id=intake_id)
     await add_address(session, subject_id, future_address, source=source, intake_id=intake_id,
                       valid_from=future_address_from)
     return Resolution(subject_id, decision, match_ids)
@@ -257,13 +257,13 @@ async def record_carer(
     named = await subjects_named(session, facts.name_keys, "carer")
     decision = match_carer(facts, await known_carers(session, named))
     subject_id = decision.same_as or uuid.uuid4()
-    await _observe(session, subject_id, new=decision.same_as is None, subject_type="carer", values=dict(
+    await _observe(session, subject_id, new=decision.same_as is None, subject_type="carer", address=_address_row(
+        subject_id, address, source=source, intake_id=intake_id), values=dict(
         subject_id=subject_id, kind="referral", intake_id=intake_id, source=source,
         first_name=carer.first_name, last_name=carer.last_name, name_keys=sorted(facts.name_keys),
         relationship=carer.relationship.value, phones=sorted(facts.phones), email=facts.email,
     ))
     match_ids = await _possible_matches(session, "carer", subject_id, decision, intake_id, borough)
-    await add_address(session, subject_id, address, source=source, intake_id=intake_id)
     await session.execute(_INSERT_CARE_LINK, dict(
         child_subject_id=child_subject_id, carer_subject_id=subject_id, relationship=carer.relationship.value,
         intake_id=intake_id,
@@ -276,35 +276,54 @@ async def add_address(
     intake_id: UUID | None = None, rights_request_id: UUID | None = None, valid_from: date | None = None,
 ) -> bool:
     """A new row in the subject's address history (never an update of an earlier one)."""
-    if address is None:
+    row = _address_row(subject_id, address, source=source, intake_id=intake_id,
+                       rights_request_id=rights_request_id, valid_from=valid_from)
+    if row is None:
         return False
-    await session.execute(_INSERT_ADDRESS, dict(
+    await session.execute(_INSERT_ADDRESS, row)
+    return True
+
+
+def _address_row(
+    subject_id: UUID, address: Address | None, *, source: str, intake_id: UUID | None = None,
+    rights_request_id: UUID | None = None, valid_from: date | None = None,
+) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return dict(
         subject_id=subject_id, line1=address.line1, line2=address.line2, town=address.town,
         postcode=(identifiers.normalise_postcode(address.postcode) or address.postcode) if address.postcode else None,
         postcode_key=_postcode_key(address), uprn=address.uprn, valid_from=valid_from, source=source,
         intake_id=intake_id, rights_request_id=rights_request_id,
-    ))
-    return True
+    )
 
 
 async def _observe(session: AsyncSession, subject_id: UUID, *, new: bool, subject_type: str,
-                   values: dict[str, Any]) -> None:
-    """A referral's observation of a subject; a new subject is created in the same statement (one round
-    trip, not two: the foreign key is checked at the end of the statement, when the subject exists)."""
+                   values: dict[str, Any], address: dict[str, Any] | None = None) -> None:
+    """A referral's observation of a subject, and the address it gives (an `_address_row`). A new subject
+    is created in the same statement as both (one round trip, not three: the foreign keys are checked at
+    the end of the statement, when the subject exists)."""
     if not new:
         await session.execute(_INSERT_OBSERVATION, values)
+        if address is not None:
+            await session.execute(_INSERT_ADDRESS, address)
         return
-    statement = _INSERT_NEW_SUBJECT_OBSERVATION.get(frozenset(values))
+    shape = (frozenset(values), address is not None)
+    statement = _INSERT_NEW_SUBJECT_OBSERVATION.get(shape)
     if statement is None:
-        statement = _new_subject_observation(values)
-    await session.execute(statement, {**values, "new_subject_type": subject_type})
+        statement = _INSERT_NEW_SUBJECT_OBSERVATION[shape] = _new_subject_observation(values, address)
+    parameters = {**values, "new_subject_type": subject_type}
+    if address is not None:
+        parameters.update({f"address_{name}": value for name, value in address.items()})
+    await session.execute(statement, parameters)
 
 
-# One statement per set of observation columns (a child's, a carer's): built on first use, then reused.
-_INSERT_NEW_SUBJECT_OBSERVATION: dict[frozenset[str], Any] = {}
+# One statement per shape of observation (a child's, a carer's; with an address or not): built on first
+# use, then reused.
+_INSERT_NEW_SUBJECT_OBSERVATION: dict[tuple[frozenset[str], bool], Any] = {}
 
 
-def _new_subject_observation(values: dict[str, Any]) -> Any:
+def _new_subject_observation(values: dict[str, Any], address: dict[str, Any] | None) -> Any:
     new_subject = insert(subjects).values(
         subject_id=bindparam("subject_id"), subject_type=bindparam("new_subject_type"),
         created_by_intake_id=bindparam("intake_id"),
@@ -312,7 +331,11 @@ def _new_subject_observation(values: dict[str, Any]) -> Any:
     statement = insert(subject_observations).values(
         {name: bindparam(name) for name in values}
     ).add_cte(new_subject)
-    _INSERT_NEW_SUBJECT_OBSERVATION[frozenset(values)] = statement
+    if address is not None:
+        new_address = insert(subject_addresses).values(
+            {name: bindparam(f"address_{name}") for name in address}
+        ).cte("new_address")
+        statement = statement.add_cte(new_address)
     return statement
 
 
