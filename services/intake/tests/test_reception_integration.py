@@ -5,9 +5,12 @@ import json
 import uuid
 
 import pytest
+from sqlalchemy import text
 
+from cme_intake.app import create_app
 from cme_intake.service_layer.reception import ReferralReception
 from cme_shared.contracts import topics
+from cme_shared.messaging.consumer import Delivery
 from cme_shared.testing.kafka import produce
 
 pytestmark = pytest.mark.integration
@@ -247,3 +250,51 @@ async def test_a_referral_the_handler_keeps_failing_on_still_gets_its_outcome(in
     assert [e["code"] for e in by_key[b"poison"]["errors"]] == ["handler_failed"]
     assert letter.value == json.dumps(poison).encode() and dict(letter.headers)["x-dlq-kind"] == b"handler_failed"
     assert await intake.scalar("SELECT count(*) FROM referrals") == 1
+
+
+async def test_a_batch_finds_duplicates_stored_before_and_within_itself(make_settings, engine, sample):
+    """In a batch the duplicate check is one query for the batch, plus the referrals the batch holds back
+    for one insert at its end: both kinds of duplicate are still found, on either path of the batch."""
+    app = create_app(make_settings())
+    consumer = next(c for c in app.state.runtime.consumers if c.name == "referrals")
+    before, twice, once = (sample(name) for name in (
+        "accepted-police-high-risk.json", "accepted-nhs-new-arrival.json", "accepted-school-deletion-no-destination.json"))
+
+    def batch(documents, first_offset):
+        return [Delivery(topic=consumer.topic, partition=0, offset=first_offset + i, key=None,
+                         value=json.dumps(d).encode()) for i, d in enumerate(documents)]
+
+    try:
+        assert await consumer.process_batch(batch([before], 0)) == ["handled"]
+        assert await consumer.process_batch(batch([twice, before, twice, once], 1)) == ["handled"] * 4
+        # The careful path (a savepoint per record, taken when a record fails) finds them too.
+        handle = consumer.handle
+        failed: list[int] = []
+
+        async def fails_first_time(session, referral, delivery):
+            if delivery.offset == 7 and not failed:
+                failed.append(delivery.offset)
+                raise RuntimeError("a transient refusal downstream")
+            await handle(session, referral, delivery)
+
+        consumer.handle = fails_first_time
+        assert await consumer.process_batch(batch([once, twice, before], 5)) == ["handled"] * 3
+        assert failed == [7]
+    finally:
+        await app.state.runtime.engine.dispose()
+    statuses = [row[0] for row in await _outcome_statuses(engine)]
+    assert statuses == ["accepted", "accepted", "duplicate", "duplicate", "accepted",
+                        "duplicate", "duplicate", "duplicate"]
+    assert await _scalar(engine, "SELECT count(*) FROM referrals") == 3
+
+
+async def _outcome_statuses(engine):
+    async with engine.connect() as conn:
+        return (await conn.execute(text(
+            "SELECT convert_from(payload, 'UTF8')::jsonb ->> 'status' FROM outbox "
+            "WHERE event_type = 'ReferralOutcome' ORDER BY id"))).all()
+
+
+async def _scalar(engine, sql):
+    async with engine.connect() as conn:
+        return (await conn.execute(text(sql))).scalar()

@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts.categories import DataCategory
+from cme_shared.messaging import deferred
 
 from ..domain.clocks import Due
 from ..domain.history import Entry, Kind
@@ -101,7 +102,8 @@ class CaseRecords:
         """Every case of these children, locked in case_id order (as `lock_where` does), in one statement.
 
         The rows are kept for `lock_child_cases` to answer from in this transaction (the locks are held
-        until it ends) until `project` writes one of that child's cases."""
+        until it ends): `project` puts the row it writes in place when it defers the write (a batch's fast
+        path), and otherwise makes the child's cases be read again."""
         wanted = list(children)
         rows = list((await self.session.execute(_LOCK_CHILDREN_CASES, {"children": wanted})).mappings())
         by_child: dict[UUID, list[RowMapping]] = {child: [] for child in wanted}
@@ -149,8 +151,16 @@ class CaseRecords:
             "next_due_date": due.on if due else None, "next_due_kind": due.kind.value if due else None,
             "last_entry_id": state.last_entry_id, "updated_at": datetime.now(UTC),
         }
-        self.session.info.get(_CASES_LOCKED, {}).pop(state.child_subject_id, None)  # no longer as read
-        await self.session.execute(_project_statement(frozenset(values)), {"case_id": state.case_id, **values})
+        row = {"case_id": state.case_id, **values}
+        locked = self.session.info.get(_CASES_LOCKED)
+        if locked is not None and deferred.active(self.session) and state.child_subject_id in locked:
+            # In a batch the row is written with the batch's other rows, before the commit: until then the
+            # child's locked rows answer with it in place of what was read.
+            others = [r for r in locked[state.child_subject_id] if r["case_id"] != state.case_id]
+            locked[state.child_subject_id] = [*others, row]
+        elif locked is not None:
+            locked.pop(state.child_subject_id, None)  # no longer as read
+        await deferred.insert(self.session, _project_statement(frozenset(values)), row)
 
     async def restricted(self, subject_ids: Iterable[UUID]) -> bool:
         """UK GDPR Art 18: restricted while any request's restriction of any of these subjects is not lifted."""

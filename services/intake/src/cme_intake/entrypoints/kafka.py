@@ -57,10 +57,12 @@ def subscribe(runtime: ServiceRuntime, reception: ReferralReception, rights: Sub
             channel="kafka", problems=problems,
         )
 
-    async def lock_index(session: AsyncSession, _batch: list[tuple[Referral, Delivery]]) -> None:
+    async def lock_index(session: AsyncSession, batch: list[tuple[Referral, Delivery]]) -> None:
         # Every record of the batch takes the identity-index lock and keeps it until the batch commits:
-        # taking it once, first, saves a round trip per record and changes no lock order.
+        # taking it once, first, saves a round trip per record and changes no lock order. Then the
+        # duplicate check for the whole batch, in one query.
         await identity_index.lock_for_batch(session)
+        await reception.prepare_batch(session, [referral for referral, _ in batch])
 
     # A partner's record is known by its place in the log, never by headers the partner chose. Partners
     # send in bursts: up to REFERRAL_BATCH records share one transaction (the kit's batch mode).

@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts import topics
@@ -44,11 +44,14 @@ CHILD_CATEGORIES = {f"child.{k}": v for k, v in field_categories(Child).items()}
 # Built once, not per referral (building a statement costs more Python than running it).
 _EXISTING = (select(referrals.c.intake_id, referrals.c.child_subject_id)
              .where(referrals.c.idempotency_key == bindparam("key")))
+_EXISTING_MANY = (select(referrals.c.idempotency_key, referrals.c.intake_id, referrals.c.child_subject_id)
+                  .where(referrals.c.idempotency_key == any_(bindparam("keys", type_=ARRAY(Text)))))
 _INSERT_REFERRAL = insert(referrals)
 _INSERT_THIRD_PARTY = insert(third_party_details)
 # session.info: idempotency key -> (intake id, child subject id) of the referrals this transaction holds back
 # for one insert at its end (the kit's deferred inserts), for the duplicate check to find.
 _HELD_REFERRALS = "intake_referrals_held"
+_KNOWN_KEYS = "intake_referral_keys_known"  # session.info: idempotency key -> a stored referral's ids, or None
 
 
 class ReferralReception:
@@ -59,6 +62,15 @@ class ReferralReception:
         self._seal = seal
         self._districts = districts
 
+    async def prepare_batch(self, session: AsyncSession, batch: list[Referral]) -> None:
+        """For a batch holding the identity-index lock: look up at once which of its referrals were received
+        before, for `receive` to answer the duplicate check from on the batch's fast path (no one else can
+        store a referral while the lock is held; the referrals the batch itself stores are `held`)."""
+        keys = list({rules.idempotency_key(rules.without_nul_characters(referral)[0]) for referral in batch})
+        found = {row.idempotency_key: (row.intake_id, row.child_subject_id)
+                 for row in await session.execute(_EXISTING_MANY, {"keys": keys})}
+        session.info[_KNOWN_KEYS] = {key: found.get(key) for key in keys}
+
     async def receive(
         self, session: AsyncSession, referral: Referral, *, raw: bytes, key: bytes | None, channel: str
     ) -> ReferralOutcome:
@@ -68,10 +80,17 @@ class ReferralReception:
         org_id = rules.org_id(referral)
         # Taken before the duplicate check: the same referral arriving twice at once is one referral.
         await identity_index.lock(session)
-        held: dict[str, tuple[uuid.UUID, uuid.UUID]] | None = (
-            session.info.setdefault(_HELD_REFERRALS, {}) if deferred.active(session) else None)
-        existing = (held or {}).get(idempotency_key) or (
-            await session.execute(_EXISTING, {"key": idempotency_key})).first()
+        held: dict[str, tuple[uuid.UUID, uuid.UUID]] | None = None
+        known: dict[str, tuple[uuid.UUID, uuid.UUID] | None] = {}
+        if deferred.active(session):  # a batch's fast path: see `prepare_batch`
+            held = session.info.setdefault(_HELD_REFERRALS, {})
+            known = session.info.get(_KNOWN_KEYS, {})
+        if held and idempotency_key in held:
+            existing = held[idempotency_key]
+        elif idempotency_key in known:
+            existing = known[idempotency_key]
+        else:
+            existing = (await session.execute(_EXISTING, {"key": idempotency_key})).first()
         if existing is not None:
             outcome = ReferralOutcome(
                 referral_id=referral.referral_id, source_org_id=org_id, status=Status.DUPLICATE,
