@@ -76,6 +76,8 @@ class ServiceRuntime:
         log.info("service_started", port=self.settings.http_port)
 
     async def stop(self) -> None:
+        for consumer in self.consumers:
+            await consumer.commit_pending()  # what is not committed now is read again, as duplicates
         await self.broker.stop()
         await self.relay.stop()
         await self.engine.dispose()

@@ -26,9 +26,11 @@ batch instead of one per record, which is what a burst costs (one commit, fsync 
   the same path behind it, so per-key order holds even then;
 - a transient failure aborts the whole batch uncommitted and is raised: FastStream nacks, which rewinds
   every partition to the batch's earliest record, and the batch is read again after a pause;
-- the offsets are committed (FastStream acks the batch) only when the handler returns, that is after
-  the batch transaction and every deferred record have committed. If a deferred record cannot be
-  settled, the batch is nacked and read again; the records it committed are then inbox duplicates.
+- the offsets are noted for commit only when the handler returns, that is after the batch transaction
+  and every deferred record have committed, and committed together with the next few batches' (half a
+  second after the first, `commit_interval_seconds`): a crash before that reads them again, and the
+  inbox finds them handled. If a deferred record cannot be settled, the batch is nacked and read again;
+  the records it committed are then inbox duplicates.
 A batch holds its transaction's locks until it commits (intake's identity-index lock, casework's case
 rows), so a bigger batch makes concurrent HTTP writers wait longer: keep batches in the hundreds.
 """
@@ -41,7 +43,7 @@ from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -225,6 +227,16 @@ class ReliableConsumer(Generic[T]):
     # the batch will need in one statement and one order (so a batch never deadlocks with a writer that
     # locks in that order). If it fails for a non-transient reason, each record takes its own locks.
     prepare_batch: BatchHook[T] | None = None
+    # Batch mode: settled batches' offsets are committed together, this long after the first of them
+    # (a commit is a broker round trip that cost a third of a small batch's time). A crash in between
+    # reads those records again: the inbox finds them all handled, and nothing is done twice.
+    commit_interval_seconds: float = 0.5
+    _commits: "_LazyCommits | None" = field(default=None, init=False, repr=False)
+
+    async def commit_pending(self) -> None:
+        """Batch mode: commit the settled batches' offsets now (at shutdown, say)."""
+        if self._commits is not None:
+            await self._commits.flush()
 
     def register(self, router: KafkaRouter | KafkaBroker) -> None:
         if self.batch_size is not None:
@@ -249,15 +261,25 @@ class ReliableConsumer(Generic[T]):
             batch=True,
             max_records=batch_size,
             batch_timeout_ms=self.batch_timeout_ms,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            # Settled batches' offsets are committed by `_LazyCommits`; a batch that could not be settled
+            # is nacked here (its partitions rewound to its earliest records, to be read again).
+            ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             title=f"{self.name}:{self.topic}",
         )
+        commits = _LazyCommits(self.name, self.commit_interval_seconds)
+        self._commits = commits
 
         @subscriber
         async def on_batch(msg: KafkaMessage) -> None:
             records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
-            await self.process_batch([Delivery.of(record) for record in records])
+            deliveries = [Delivery.of(record) for record in records]
+            try:
+                await self.process_batch(deliveries)
+            except BaseException:
+                await msg.nack()
+                raise
+            commits.settled(msg.consumer, deliveries)
 
     async def process(self, delivery: Delivery, *, failed_before: Exception | None = None) -> str:
         """Handle one record to the end; returns what happened (for metrics and tests).
@@ -504,6 +526,49 @@ class ReliableConsumer(Generic[T]):
     def _count(self, outcome: str) -> str:
         MESSAGES.labels(consumer=self.name, outcome=outcome).inc()
         return outcome
+
+
+class _LazyCommits:
+    """The next offsets of settled batches, per partition, committed `interval` seconds after the first
+    batch settled since the last commit. Only settled records are ever committed: a batch's offsets are
+    noted after its transaction (and every record deferred from it) has committed."""
+
+    def __init__(self, consumer_name: str, interval: float) -> None:
+        self._name = consumer_name
+        self._interval = interval
+        self._pending: dict[TopicPartition, int] = {}
+        self._consumer: Any = None
+        self._timer: asyncio.Task[None] | None = None
+
+    def settled(self, consumer: Any, deliveries: Sequence[Delivery]) -> None:
+        self._consumer = consumer
+        for delivery in deliveries:
+            partition = TopicPartition(delivery.topic, delivery.partition)
+            self._pending[partition] = max(self._pending.get(partition, 0), delivery.offset + 1)
+        if self._interval <= 0:
+            self._timer = asyncio.create_task(self.commit())
+        elif self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._commit_later())
+
+    async def _commit_later(self) -> None:
+        await asyncio.sleep(self._interval)
+        await self.commit()
+
+    async def flush(self) -> None:
+        """Commit what is pending now, instead of when the timer fires."""
+        if self._timer is not None and not self._timer.done() and self._timer is not asyncio.current_task():
+            self._timer.cancel()
+        await self.commit()
+
+    async def commit(self) -> None:
+        pending, self._pending = self._pending, {}
+        if not pending or self._consumer is None:
+            return
+        try:
+            await self._consumer.commit(pending)
+        except Exception as exc:  # a rebalance, the broker away: those records are read again, as duplicates
+            log.warning("offsets_not_committed", consumer=self._name, count=len(pending),
+                        error_type=type(exc).__name__)
 
 
 def json_kind_parser(models: dict[str, type[BaseModel]]) -> Callable[[Delivery], Any]:
