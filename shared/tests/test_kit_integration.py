@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from cme_shared.contracts.events import Event
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
-from cme_shared.messaging.consumer import Delivery, ReliableConsumer, json_model_parser
+from cme_shared.messaging.consumer import Delivery, ReliableConsumer, is_transient, json_model_parser
 from cme_shared.messaging.inbox import Inbox
 from cme_shared.messaging.outbox import Outbox, OutboxRelay, pending_count
 from cme_shared.messaging.tables import KitTables
@@ -572,3 +572,56 @@ async def test_an_event_added_in_a_handlers_own_savepoint_rolls_back_with_it(eng
     async with engine.connect() as conn:
         told = (await conn.execute(select(kit.outbox.c.payload).order_by(kit.outbox.c.id))).scalars().all()
     assert [json.loads(p)["widget_id"] for p in told] == ["n-1-kept", "n-2-kept"]
+
+
+async def drop_connections(infra: Infra, engine: AsyncEngine) -> int:
+    """What a database restart does to a service: every backend of its database is ended."""
+    import asyncpg
+
+    database = engine.url.database
+    admin = await asyncpg.connect(infra.pg_admin_dsn)
+    try:
+        return await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database)
+    finally:
+        await admin.close()
+
+
+async def test_after_the_database_drops_its_connections_a_batch_is_read_again_and_then_handled(engine, infra):
+    consumer = make_consumer(engine, TOPIC, batch_size=16)
+    assert await consumer.process_batch([record_of(widget_event("r-1"), 0)]) == ["handled"]  # a pooled connection
+    assert await drop_connections(infra, engine) >= 1
+    batch = [record_of(widget_event("r-2"), 1)]
+    with pytest.raises(Exception) as stale:  # the dropped connection: the batch is nacked, to be read again
+        await consumer.process_batch(batch)
+    assert is_transient(stale.value)
+    assert await consumer.process_batch(batch) == ["handled"]
+    assert [await applied(engine, w) for w in ("r-1", "r-2")] == [1, 1]
+
+
+async def test_after_the_database_drops_its_connections_a_request_gets_503_then_succeeds(engine, infra):
+    import httpx
+    from fastapi import FastAPI
+
+    from cme_shared.http.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+    sessions = session_factory(engine)
+
+    @app.get("/widgets")
+    async def count_widgets() -> dict[str, int]:
+        async with sessions() as session:
+            return {"widgets": (await session.execute(select(func.count()).select_from(widgets))).scalar_one()}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                 base_url="http://test") as client:
+        assert (await client.get("/widgets")).status_code == 200
+        assert await drop_connections(infra, engine) >= 1
+        responses = [await client.get("/widgets") for _ in range(3)]
+    # The first request meets the dropped connection: a 503 saying to retry, not a 500; the pool is
+    # renewed, and the next requests succeed.
+    assert [r.status_code for r in responses] == [503, 200, 200]
+    assert responses[0].headers["retry-after"] == "1"
+    assert responses[0].json()["errors"][0]["code"] == "temporarily_unavailable"

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import correlation
 from ..logging import get_logger
+from ..messaging.consumer import is_transient
 
 log = get_logger(__name__)
 
@@ -42,6 +43,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            # The database or broker is away for a moment (a restart drops the pooled connections; the pool
+            # is renewed on the first failure): the request changed nothing and may simply be sent again.
+            log.warning("dependency_unavailable", error_type=type(exc).__name__)
+            message = f"a service this one depends on is unavailable; retry shortly (correlation id {correlation.current()})"
+            return JSONResponse(error_body(([], "temporarily_unavailable", message)), status_code=503,
+                                headers={"Retry-After": "1"})
         log.error("unhandled_error", error_type=type(exc).__name__)
         message = f"internal error; quote correlation id {correlation.current()}"
         return JSONResponse(error_body(([], "internal_error", message)), status_code=500)
