@@ -1,9 +1,14 @@
 """The identity index on the real database: one subject per child whoever refers them, possible matches
 that officers resolve over HTTP, merges that delete nothing."""
 
+import json
 import uuid
 
 import pytest
+from sqlalchemy import text
+
+from cme_intake.app import create_app
+from cme_shared.messaging.consumer import Delivery
 
 pytestmark = pytest.mark.integration
 
@@ -166,3 +171,37 @@ async def test_officers_see_their_boroughs_referrals_and_the_triage_list(intake,
     [item] = (await intake.client.get("/triage", headers=kensington)).json()
     assert item["intake_id"] == triaged["intake_id"] and item["postcode_well_formed"] is False
     assert set(item["warnings"]) == {"upn_allocated_before_birth", "below_compulsory_school_age", "postcode_format"}
+
+
+async def test_one_batch_matches_within_itself_as_one_referral_after_another_would(make_settings, engine, sample):
+    """A batch reads the names it needs once, then adds what it records as it goes: a child or carer
+    first seen earlier in the same batch is found just as one seen in an earlier batch would be."""
+    school = sample("accepted-school-deletion-ground-a-with-destination.json")  # Tomasz Nowak, with a UPN
+    public = public_sighting(sample, first="TOMASZ", last="nowak", postcode="w21aa")
+    namesake = public_sighting(sample, dob="2016-02-02", postcode="SW10 9ZZ")
+    amira = sample("accepted-school-deletion-no-destination.json")  # mother Leila Haddad
+    yusuf = sample("accepted-school-deletion-no-destination.json")
+    yusuf["referral_id"] = "SCH-2026-0009"
+    yusuf["child"].update(first_name="Yusuf", upn=None, nhs_number=None, date_of_birth="2018-01-05")
+    app = create_app(make_settings())
+    consumer = next(c for c in app.state.runtime.consumers if c.name == "referrals")
+    batch = [Delivery(topic=consumer.topic, partition=0, offset=i, key=None, value=json.dumps(d).encode())
+             for i, d in enumerate((school, public, namesake, amira, yusuf))]
+    try:
+        assert await consumer.process_batch(batch) == ["handled"] * 5
+    finally:
+        await app.state.runtime.engine.dispose()
+    rows = await _rows(engine, "SELECT referral_id, child_subject_id FROM referrals")
+    child_of = {referral_id: child for referral_id, child in rows}
+    assert child_of[public["referral_id"]] == child_of[school["referral_id"]]
+    assert child_of[namesake["referral_id"]] != child_of[school["referral_id"]]
+    assert await _rows(engine, "SELECT count(*) FROM subjects WHERE subject_type = 'child'") == [(4,)]
+    assert await _rows(engine, "SELECT count(DISTINCT carer_subject_id) FROM care_links "
+                               "WHERE child_subject_id IN (SELECT child_subject_id FROM referrals "
+                               "WHERE referral_id IN ('SCH-2026-0009', :amira))", amira=amira["referral_id"]) == [(1,)]
+    assert await _rows(engine, "SELECT count(*) FROM possible_matches") == [(0,)]
+
+
+async def _rows(engine, sql, **params):
+    async with engine.connect() as conn:
+        return [tuple(row) for row in (await conn.execute(text(sql), params)).all()]

@@ -60,9 +60,10 @@ def subscribe(runtime: ServiceRuntime, reception: ReferralReception, rights: Sub
     async def lock_index(session: AsyncSession, batch: list[tuple[Referral, Delivery]]) -> None:
         # Every record of the batch takes the identity-index lock and keeps it until the batch commits:
         # taking it once, first, saves a round trip per record and changes no lock order. Then the
-        # duplicate check for the whole batch, in one query.
+        # duplicate check and the name lookups for the whole batch, one query each.
         await identity_index.lock_for_batch(session)
         await reception.prepare_batch(session, [referral for referral, _ in batch])
+        await identity_index.prefetch_names(session, [(referral.child, referral.carers) for referral, _ in batch])
 
     # A partner's record is known by its place in the log, never by headers the partner chose. Partners
     # send in bursts: up to REFERRAL_BATCH records share one transaction (the kit's batch mode).

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts.referrals import Address, Carer, Child
+from cme_shared.messaging import deferred
 
 from ..adapters.tables import (
     care_links,
@@ -173,8 +174,43 @@ _SUBJECTS_NAMED = (
 async def subjects_named(session: AsyncSession, keys: frozenset[str], subject_type: str) -> set[UUID]:
     if not keys:
         return set()
+    known = session.info.get(_NAMES_KNOWN) if deferred.active(session) else None
+    if known is not None and keys <= known.asked:
+        return {subject_id for subject_id, observed in known.observations[subject_type] if observed & keys}
     rows = await session.execute(_SUBJECTS_NAMED, {"subject_type": subject_type, "keys": sorted(keys)})
     return set(rows.scalars())
+
+
+@dataclass
+class _NamesKnown:
+    """For a batch holding the index lock: every observation whose name keys meet `asked`, as read once,
+    plus those the batch itself records (`_observe`)."""
+
+    asked: frozenset[str]
+    observations: dict[str, list[tuple[UUID, frozenset[str]]]]
+
+
+_NAMES_KNOWN = "cme_intake.names_known"  # session.info
+_OBSERVATIONS_NAMED = (
+    select(subject_observations.c.subject_id, subjects.c.subject_type, subject_observations.c.name_keys)
+    .join(subjects, subjects.c.subject_id == subject_observations.c.subject_id)
+    .where(subject_observations.c.name_keys.overlap(bindparam("keys", type_=subject_observations.c.name_keys.type)))
+)
+
+
+async def prefetch_names(session: AsyncSession, batch: list[tuple[Child, list[Carer]]]) -> None:
+    """Read once, for a whole batch, what `subjects_named` would read for each of its children and carers.
+
+    Used only on the batch's fast path (`deferred.active`), where a failure rolls back the whole batch:
+    the observations the batch records are added as it goes, and no other writer records any while
+    the batch holds the index lock."""
+    asked = frozenset(key for child, carers in batch for key in (
+        *child_facts(child).name_keys, *(k for carer in carers for k in name_keys(carer.first_name, carer.last_name))))
+    observations: dict[str, list[tuple[UUID, frozenset[str]]]] = {"child": [], "carer": []}
+    if asked:
+        for row in await session.execute(_OBSERVATIONS_NAMED, {"keys": sorted(asked)}):
+            observations.setdefault(row.subject_type, []).append((row.subject_id, frozenset(row.name_keys)))
+    session.info[_NAMES_KNOWN] = _NamesKnown(asked, observations)
 
 
 async def subjects_holding(session: AsyncSession, upn: str | None, nhs_number: str | None) -> set[UUID]:
@@ -303,6 +339,9 @@ async def _observe(session: AsyncSession, subject_id: UUID, *, new: bool, subjec
     """A referral's observation of a subject, and the address it gives (an `_address_row`). A new subject
     is created in the same statement as both (one round trip, not three: the foreign keys are checked at
     the end of the statement, when the subject exists)."""
+    known = session.info.get(_NAMES_KNOWN) if deferred.active(session) else None
+    if known is not None:
+        known.observations.setdefault(subject_type, []).append((subject_id, frozenset(values["name_keys"])))
     if not new:
         await session.execute(_INSERT_OBSERVATION, values)
         if address is not None:
