@@ -396,14 +396,17 @@ async def platform(n: int, floor_rates: Floor | None, report: Report, timeout: f
     return throughput
 
 
-async def latency_under_load(n: int, sustainable: float, report: Report, timeout: float) -> None:
-    console.rule("latency at half rate")
-    rate = max(sustainable / 2, 1.0)
+async def latency_under_load(n: int, sustainable: float, report: Report, timeout: float,
+                             rate: float | None = None) -> None:
+    """p99 at half the sustainable rate, or at `rate` (for a curve of latency against load)."""
+    label = "half rate" if rate is None else f"{rate:,.0f}/s"
+    console.rule(f"latency at {label}")
+    rate = rate or max(sustainable / 2, 1.0)
     _, latencies, _, _ = await platform_run(secrets.token_hex(3), n, rate, timeout)
     if latencies:
-        report.add("platform: p50 / p99 referral-to-case at half rate",
+        report.add(f"platform: p50 / p99 referral-to-case at {label}",
                    f"{percentile(latencies, 50) * 1000:,.0f} / {percentile(latencies, 99) * 1000:,.0f} ms",
-                   f"{rate:,.0f}/s for {n}; target p99 <= 200 ms; {split_note()}")
+                   f"{rate:,.0f}/s for {n}; target p99 <= 200 ms at half rate; {split_note()}")
 
 
 # ---------------------------------------------------------------------------------- subject access
@@ -486,6 +489,7 @@ def main(
     log_sizes: Annotated[str, typer.Option(help="leaves for disclosure log proofs")] = "10000,100000",
     timeout: Annotated[float, typer.Option(help="seconds to wait for any one stage")] = 300,
     skip: Annotated[str, typer.Option(help="comma list of stages to skip: floor,platform,load,sar,log")] = "",
+    load_rates: Annotated[str, typer.Option(help="also measure latency at these rates (comma list, per second)")] = "",
     burst_rate: Annotated[float, typer.Option(help="with platform skipped: the burst rate the load stage halves")] = 10.0,
 ) -> None:
     skipped = set(filter(None, skip.split(",")))
@@ -496,6 +500,8 @@ def main(
         sustainable = await platform(n, floor_rates, report, timeout) if "platform" not in skipped else burst_rate
         if "load" not in skipped:
             await latency_under_load(half_rate_n, sustainable, report, timeout)
+        for rate in filter(None, load_rates.split(",")):
+            await latency_under_load(half_rate_n, sustainable, report, timeout, rate=float(rate))
         if "sar" not in skipped:
             await subject_access([int(s) for s in sar_sizes.split(",")], report, timeout)
 
