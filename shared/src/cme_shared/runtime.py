@@ -1,6 +1,7 @@
 """One service's running parts: database, outbox relay, Kafka subscribers. Built the same way by all four."""
 
 import asyncio
+import gc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,6 +23,19 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 __all__ = ["Delivery", "Problem", "ServiceRuntime"]
+
+
+# Full (generation 2) collections scan every object the service holds, most of them made at start-up
+# (SQLAlchemy, pydantic, FastAPI): in a profile of the batch handlers they took a quarter of the time,
+# up to 140 ms a pause. Start-up objects live as long as the process, so they are moved out of the
+# collector's sight once the service has started, and full collections are made rarer.
+GC_THRESHOLDS = (700, 20, 100)  # CPython's default is (700, 10, 10)
+
+
+def settle_garbage_collector() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class ServiceRuntime:
@@ -73,6 +87,8 @@ class ServiceRuntime:
             await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_with_dlqs())
         await self.relay.start()
         await self.broker.start()
+        if self.settings.env != "test":  # a test process starts many apps and must not keep them all
+            settle_garbage_collector()
         log.info("service_started", port=self.settings.http_port)
 
     async def stop(self) -> None:
