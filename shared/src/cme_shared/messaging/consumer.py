@@ -551,8 +551,13 @@ class _LazyCommits:
             self._timer = asyncio.create_task(self._commit_later())
 
     async def _commit_later(self) -> None:
-        await asyncio.sleep(self._interval)
-        await self.commit()
+        # Batches that settle while a commit is under way find this timer still running: go round again
+        # for them rather than leave their offsets for whichever batch comes next.
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.commit()
+            if not self._pending:
+                return
 
     async def flush(self) -> None:
         """Commit what is pending now, instead of when the timer fires."""
