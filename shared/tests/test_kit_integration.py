@@ -625,3 +625,22 @@ async def test_after_the_database_drops_its_connections_a_request_gets_503_then_
     assert [r.status_code for r in responses] == [503, 200, 200]
     assert responses[0].headers["retry-after"] == "1"
     assert responses[0].json()["errors"][0]["code"] == "temporarily_unavailable"
+
+
+async def test_a_failed_prepare_hook_leaves_no_note_of_the_locks_its_savepoint_released(engine):
+    """On the careful path the hook runs in a savepoint; when it fails, the locks it took are released
+    with it, and what it noted about them in the session must go too, or records would skip their own."""
+    noted: list[object] = []
+
+    async def prepare(session: AsyncSession, batch: list[tuple[WidgetMade, Delivery]]) -> None:
+        session.info["widgets_locked"] = True  # what intake's lock and casework's row cache note
+        raise RuntimeError("could not lock")
+
+    async def handle(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+        noted.append(session.info.get("widgets_locked"))
+        await apply_widget(session, event, delivery)
+
+    consumer = make_consumer(engine, TOPIC, handle=handle, batch_size=16)
+    consumer.prepare_batch = prepare
+    assert await consumer.process_batch([record_of(widget_event("l-1"), 0)]) == ["handled"]
+    assert noted == [None]

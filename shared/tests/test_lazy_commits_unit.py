@@ -17,6 +17,9 @@ class SlowConsumer:
         self.commits: list[dict[TopicPartition, int]] = []
         self.release = asyncio.Event()
 
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t", 0), TopicPartition("t", 1)}
+
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         await self.release.wait()
         self.commits.append(dict(offsets))
@@ -42,6 +45,9 @@ async def test_a_flush_commits_at_once_and_a_failed_commit_is_dropped_not_retrie
     class Refusing:
         calls = 0
 
+        def assignment(self):
+            return {TopicPartition("t", 0)}
+
         async def commit(self, offsets):
             Refusing.calls += 1
             raise RuntimeError("partition revoked")
@@ -51,3 +57,12 @@ async def test_a_flush_commits_at_once_and_a_failed_commit_is_dropped_not_retrie
     await commits.flush()
     await commits.flush()  # nothing pending any more: the failed offsets are read again, as duplicates
     assert Refusing.calls == 1
+
+
+async def test_partitions_taken_away_by_a_rebalance_do_not_stop_the_others_being_committed():
+    consumer = SlowConsumer()
+    consumer.release.set()
+    commits = _LazyCommits("test", interval=60)
+    commits.settled(consumer, records(0, 4) + records(2, 9))  # partition 2 has since gone to another member
+    await commits.flush()
+    assert consumer.commits == [{TopicPartition("t", 0): 5}]

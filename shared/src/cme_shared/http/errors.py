@@ -45,7 +45,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         if is_transient(exc):
             # The database or broker is away for a moment (a restart drops the pooled connections; the pool
-            # is renewed on the first failure): the request changed nothing and may simply be sent again.
+            # is renewed on the first failure). Almost always the request changed nothing; a connection
+            # lost during the commit itself leaves that unknown, which is why writes that matter to
+            # partners are idempotent (a referral sent again is a duplicate, not a second referral).
             log.warning("dependency_unavailable", error_type=type(exc).__name__)
             message = f"a service this one depends on is unavailable; retry shortly (correlation id {correlation.current()})"
             return JSONResponse(error_body(([], "temporarily_unavailable", message)), status_code=503,

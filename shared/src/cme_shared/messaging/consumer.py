@@ -233,10 +233,14 @@ class ReliableConsumer(Generic[T]):
     commit_interval_seconds: float = 0.5
     _commits: "_LazyCommits | None" = field(default=None, init=False, repr=False)
 
-    async def commit_pending(self) -> None:
-        """Batch mode: commit the settled batches' offsets now (at shutdown, say)."""
+    async def commit_pending(self, timeout: float = 5.0) -> None:
+        """Batch mode: commit the settled batches' offsets now (at shutdown, say). Gives up after
+        `timeout` seconds (the broker away): those records are read again, as duplicates."""
         if self._commits is not None:
-            await self._commits.flush()
+            try:
+                await asyncio.wait_for(self._commits.flush(), timeout)
+            except TimeoutError:
+                log.warning("offsets_not_committed", consumer=self.name, error_type="TimeoutError")
 
     def register(self, router: KafkaRouter | KafkaBroker) -> None:
         if self.batch_size is not None:
@@ -455,12 +459,17 @@ class ReliableConsumer(Generic[T]):
         """The `prepare_batch` hook, in its own savepoint: if it fails, the records take their own locks."""
         if self.prepare_batch is None or not readable:
             return
+        noted = dict(session.info)
         try:
             async with session.begin_nested():
                 await self.prepare_batch(session, readable)
         except Exception as exc:
             if is_transient(exc):
                 raise
+            # The savepoint's rollback released the locks the hook took: forget what it noted about
+            # them too (intake's "lock held", casework's locked rows), so each record takes its own.
+            session.info.clear()
+            session.info.update(noted)
             log.warning("batch_prepare_failed", consumer=self.name, error_type=type(exc).__name__)
 
     async def _settle_in_batch(self, session: AsyncSession, delivery: Delivery, message: Any) -> str:
@@ -568,6 +577,12 @@ class _LazyCommits:
     async def commit(self) -> None:
         pending, self._pending = self._pending, {}
         if not pending or self._consumer is None:
+            return
+        # A partition taken away by a rebalance would fail the whole commit: its new owner reads those
+        # records again (inbox duplicates); the partitions still ours are committed.
+        assigned = self._consumer.assignment()
+        pending = {partition: offset for partition, offset in pending.items() if partition in assigned}
+        if not pending:
             return
         try:
             await self._consumer.commit(pending)

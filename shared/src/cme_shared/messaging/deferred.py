@@ -66,6 +66,8 @@ def _savepoint_begun(session: Session, transaction: SessionTransaction) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _savepoint_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    if not transaction.nested:
+        return
     held = session.info.get(_HELD)
     mark = session.info.get(_MARKS, {}).pop(id(transaction), None)
     if held is not None and mark is not None:
