@@ -37,7 +37,7 @@ rows), so a bigger batch makes concurrent HTTP writers wait longer: keep batches
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -332,16 +332,18 @@ class ReliableConsumer(Generic[T]):
     async def process_batch(self, deliveries: Sequence[Delivery]) -> list[str]:
         """Handle a batch to the end in one transaction (module docstring); returns each record's outcome."""
         parsed = [self._parse_or_error(delivery) for delivery in deliveries]
+        readable = [(p, d) for p, d in zip(parsed, deliveries, strict=True) if not isinstance(p, Exception)]
         try:
-            outcomes = await self._batch_at_once(deliveries, parsed)
+            outcomes = await self._batch_at_once(deliveries, parsed, readable)
         except _RecordFailed as failed:
             # Nothing of this attempt committed. Take the batch again with a savepoint per record, which
             # finds the failing record(s) and settles every other record as before.
             # The failure counts as the failing record's first attempt, as it would have in that path.
-            outcomes = await self._batch_record_by_record(deliveries, parsed, failed)
+            outcomes = await self._batch_record_by_record(deliveries, parsed, readable, failed)
         return outcomes
 
-    async def _batch_at_once(self, deliveries: Sequence[Delivery], parsed: list[Any]) -> list[str]:
+    async def _batch_at_once(self, deliveries: Sequence[Delivery], parsed: list[Any],
+                             readable: list[tuple[Any, Delivery]]) -> list[str]:
         """The fast path: one inbox claim for the whole batch, the handlers one after another with no
         savepoints, and every outbox row in one insert. A record that fails (for a reason that is not
         transient) rolls the whole attempt back and raises _RecordFailed; nothing is committed or
@@ -349,7 +351,6 @@ class ReliableConsumer(Generic[T]):
         outcomes: list[str] = []
         try:
             async with self.sessions.begin() as session:
-                readable = [(p, d) for p, d in zip(parsed, deliveries, strict=True) if not isinstance(p, Exception)]
                 if self.prepare_batch is not None and readable:
                     try:  # no savepoint here: if it fails, the careful path takes it again in one
                         await self.prepare_batch(session, readable)
@@ -385,11 +386,11 @@ class ReliableConsumer(Generic[T]):
         except Exception as exc:
             await self._batch_not_settled(deliveries, exc)
             raise
-        self._batch_committed(deliveries, outcomes)
+        self._batch_committed(zip(deliveries, outcomes, strict=True))
         return outcomes
 
     async def _batch_record_by_record(self, deliveries: Sequence[Delivery], parsed: list[Any],
-                                      failed: "_RecordFailed") -> list[str]:
+                                      readable: list[tuple[Any, Delivery]], failed: "_RecordFailed") -> list[str]:
         """The careful path, after a record failed: a savepoint per record, failed ones deferred. The
         record that failed the fast path (if it was one record) is deferred without a second try."""
         outcomes: dict[int, str] = {}
@@ -399,8 +400,7 @@ class ReliableConsumer(Generic[T]):
         blocked: set[tuple[str, int, bytes | None]] = set()
         try:
             async with self.sessions.begin() as session:
-                await self._prepare(session, [(p, d) for p, d in zip(parsed, deliveries, strict=True)
-                                              if not isinstance(p, Exception)])
+                await self._prepare(session, readable)
                 for index, (delivery, message) in enumerate(zip(deliveries, parsed, strict=True)):
                     lane = (delivery.topic, delivery.partition, delivery.key)
                     if lane in blocked:
@@ -426,8 +426,7 @@ class ReliableConsumer(Generic[T]):
         except Exception as exc:
             await self._batch_not_settled(deliveries, exc)
             raise
-        self._batch_committed(deliveries, [outcomes[i] for i in sorted(outcomes)],
-                              [deliveries[i] for i in sorted(outcomes)])
+        self._batch_committed((deliveries[i], outcomes[i]) for i in sorted(outcomes))
         for index, delivery, error in later:
             # Raises (and so nacks the batch, to be read again) only if the record cannot be settled.
             outcomes[index] = await self.process(delivery, failed_before=error)
@@ -440,10 +439,10 @@ class ReliableConsumer(Generic[T]):
                   records=len(deliveries), error_type=type(exc).__name__)
         await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
 
-    def _batch_committed(self, deliveries: Sequence[Delivery], outcomes: list[str],
-                         settled: Sequence[Delivery] | None = None) -> None:
+    def _batch_committed(self, settled: Iterable[tuple[Delivery, str]]) -> None:
+        """After a batch transaction committed: the relay is woken, and each settled record counted."""
         self._committed()
-        for delivery, outcome in zip(settled if settled is not None else deliveries, outcomes, strict=True):
+        for delivery, outcome in settled:
             self._count(outcome)
             if outcome == "dead_lettered_unreadable":
                 log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
