@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import RowMapping
@@ -50,19 +50,13 @@ _LOCK_CHILD_CASES = (select(cases).where(cases.c.child_subject_id == bindparam("
 _LOCK_CHILDREN_CASES = (select(cases).where(cases.c.child_subject_id == any_(bindparam("children", type_=ARRAY(PG_UUID))))
                         .order_by(cases.c.case_id).with_for_update())
 _r, _lifted = restriction_events.alias("r"), restriction_events.alias("l")
-_RESTRICTED = (select(func.count()).select_from(_r).where(
-    _r.c.subject_id.in_(bindparam("ids", expanding=True)), _r.c.kind == "restricted",
-    ~exists().where(and_(_lifted.c.subject_id == _r.c.subject_id,
-                         _lifted.c.rights_request_id == _r.c.rights_request_id,
-                         _lifted.c.kind == "lifted", _lifted.c.id > _r.c.id))))
-
-
-# The subjects among these that are restricted now (the same rule as _RESTRICTED), for a whole batch.
-_RESTRICTED_AMONG = (select(_r.c.subject_id).distinct().where(
-    _r.c.subject_id == any_(bindparam("ids", type_=ARRAY(PG_UUID))), _r.c.kind == "restricted",
-    ~exists().where(and_(_lifted.c.subject_id == _r.c.subject_id,
-                         _lifted.c.rights_request_id == _r.c.rights_request_id,
-                         _lifted.c.kind == "lifted", _lifted.c.id > _r.c.id))))
+# A restriction still in force: recorded, and not lifted since under the same rights request.
+_IN_FORCE = and_(_r.c.kind == "restricted", ~exists().where(and_(
+    _lifted.c.subject_id == _r.c.subject_id, _lifted.c.rights_request_id == _r.c.rights_request_id,
+    _lifted.c.kind == "lifted", _lifted.c.id > _r.c.id)))
+# The subjects among these that are restricted now.
+_RESTRICTED_AMONG = (select(_r.c.subject_id).distinct()
+                     .where(_r.c.subject_id == any_(bindparam("ids", type_=ARRAY(PG_UUID))), _IN_FORCE))
 _CASES_LOCKED = "casework_cases_locked"  # session.info: child -> its case rows as locked (lock_children_cases)
 _RESTRICTIONS_KNOWN = "casework_restrictions_known"  # session.info: (subjects asked about, those restricted)
 
@@ -170,15 +164,18 @@ class CaseRecords:
         known = self.session.info.get(_RESTRICTIONS_KNOWN)
         if known is not None and known[0].issuperset(ids):
             return not known[1].isdisjoint(ids)
-        return bool((await self.session.execute(_RESTRICTED, {"ids": ids})).scalar_one())
+        return bool(await self._restricted_among(ids))
 
     async def remember_restrictions(self, subject_ids: Iterable[UUID]) -> None:
         """Ask once which of these subjects are restricted, for `restricted` to answer from in this transaction
         (a batch asks for all its subjects at once instead of once per referral). Recording a restriction
         in this transaction forgets the answer."""
         ids = set(subject_ids)
-        restricted = set((await self.session.execute(_RESTRICTED_AMONG, {"ids": list(ids)})).scalars())
-        self.session.info[_RESTRICTIONS_KNOWN] = (frozenset(ids), frozenset(restricted))
+        self.session.info[_RESTRICTIONS_KNOWN] = (frozenset(ids), await self._restricted_among(ids))
+
+    async def _restricted_among(self, subject_ids: Iterable[UUID]) -> frozenset[UUID]:
+        rows = await self.session.execute(_RESTRICTED_AMONG, {"ids": list(subject_ids)})
+        return frozenset(rows.scalars())
 
     async def record_restriction(self, subject_ids: Sequence[UUID], rights_request_id: UUID, kind: str, reason: str,
                                  event_id: UUID) -> None:
