@@ -8,6 +8,7 @@ key are public, so that anyone can check a signature; leaves and proofs need any
 
 import base64
 from datetime import date, datetime, time, timezone
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -61,44 +62,44 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
             raise ApiError(404, "not_found", "no such disclosure")
         return schemas.DisclosureRecord.model_validate(record)
 
+    async def write_then_show(write: Callable[[AsyncSession], Awaitable[UUID]],
+                              principal: Principal) -> schemas.DisclosureRecord:
+        """One transaction for the change (a refusal becomes its error), the relay woken, the record shown."""
+        try:
+            async with runtime.sessions.begin() as session:
+                disclosure_id = await write(session)
+        except DisclosureError as exc:
+            raise _api_error(exc) from None
+        runtime.relay.nudge()
+        async with runtime.sessions() as session:
+            return await one(session, disclosure_id, principal)
+
     @api.post("/disclosures", status_code=201, response_model=schemas.DisclosureRecord)
     async def request_disclosure(body: DisclosureRequest,
                                  principal: Annotated[Principal, Depends(requesters)]) -> schemas.DisclosureRecord:
         """Record a request and weigh it against the policy: `pending` awaits a second person's
         decision; `refused` (with `refusal_reasons`) is a recorded decision not to share."""
-        try:
-            async with runtime.sessions.begin() as session:
-                disclosure_id = await disclosures.request_disclosure(session, deps, body, actor(principal))
-        except DisclosureError as exc:
-            raise _api_error(exc) from None
-        runtime.relay.nudge()
-        async with runtime.sessions() as session:
-            return await one(session, disclosure_id, principal)
+        return await write_then_show(
+            lambda session: disclosures.request_disclosure(session, deps, body, actor(principal)), principal)
 
     @api.post("/disclosures/{disclosure_id}/decision", response_model=schemas.DisclosureRecord)
     async def decide(disclosure_id: UUID, body: Decision,
                      principal: Annotated[Principal, Depends(deciders)]) -> schemas.DisclosureRecord:
-        try:
-            async with runtime.sessions.begin() as session:
-                await disclosures.decide(session, deps, disclosure_id, body, actor(principal))
-        except DisclosureError as exc:
-            raise _api_error(exc) from None
-        runtime.relay.nudge()
-        async with runtime.sessions() as session:
-            return await one(session, disclosure_id, principal)
+        async def write(session: AsyncSession) -> UUID:
+            await disclosures.decide(session, deps, disclosure_id, body, actor(principal))
+            return disclosure_id
+
+        return await write_then_show(write, principal)
 
     @api.post("/disclosures/{disclosure_id}/withholding", response_model=schemas.DisclosureRecord)
     async def withhold(disclosure_id: UUID, body: Withholding,
                        principal: Annotated[Principal, Depends(dpo)]) -> schemas.DisclosureRecord:
         """Withhold this one share from the subject's access requests until `review_date`."""
-        try:
-            async with runtime.sessions.begin() as session:
-                await disclosures.withhold_from_sar(session, deps, disclosure_id, body, actor(principal))
-        except DisclosureError as exc:
-            raise _api_error(exc) from None
-        runtime.relay.nudge()
-        async with runtime.sessions() as session:
-            return await one(session, disclosure_id, principal)
+        async def write(session: AsyncSession) -> UUID:
+            await disclosures.withhold_from_sar(session, deps, disclosure_id, body, actor(principal))
+            return disclosure_id
+
+        return await write_then_show(write, principal)
 
     @api.get("/disclosures", response_model=list[schemas.DisclosureRecord])
     async def list_disclosures(subject_id: UUID,

@@ -89,6 +89,15 @@ async def _append(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, e
     return indices
 
 
+async def _store(session: AsyncSession, row: dict[str, Any], subject_ids: list[uuid.UUID]) -> None:
+    """A disclosure's row and the subjects it is about; `row` then carries them too."""
+    await session.execute(insert(disclosures).values(**row))
+    await session.execute(insert(disclosure_subjects), [
+        {"disclosure_id": row["disclosure_id"], "subject_id": s} for s in subject_ids
+    ])
+    row["subject_ids"] = subject_ids
+
+
 async def request_disclosure(session: AsyncSession, deps: Deps, body: DisclosureRequest, actor: Actor) -> uuid.UUID:
     now = deps.clock()
     received_on = body.received_on or london_date(now)
@@ -121,11 +130,7 @@ async def request_disclosure(session: AsyncSession, deps: Deps, body: Disclosure
         row.update(decision="refuse", decided_by="policy", decider_name="disclosure policy",
                    decider_role=f"policy {deps.policy.version}", decision_reason="refused by the disclosure policy",
                    decided_at=now)
-    await session.execute(insert(disclosures).values(**row))
-    await session.execute(insert(disclosure_subjects), [
-        {"disclosure_id": disclosure_id, "subject_id": s} for s in subject_ids
-    ])
-    row["subject_ids"] = subject_ids
+    await _store(session, row, subject_ids)
     personal = {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
                 "legal_gateway": body.legal_gateway, "reference": body.reference, "reason": body.reason,
                 "authorised_officer": body.authorised_officer, "restriction_exception": exception,
@@ -252,11 +257,7 @@ async def record_share_made(session: AsyncSession, deps: Deps, event: ShareMade)
         "decided_by": event.decided_by, "decider_name": event.decided_by, "decider_role": f"{event.service} service",
         "decision_reason": event.reason, "decided_at": event.shared_at, "shared_at": event.shared_at,
     }
-    await session.execute(insert(disclosures).values(**row))
-    await session.execute(insert(disclosure_subjects), [
-        {"disclosure_id": disclosure_id, "subject_id": s} for s in subject_ids
-    ])
-    row["subject_ids"] = subject_ids
+    await _store(session, row, subject_ids)
     personal = {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
                 "legal_gateway": event.legal_gateway, "reason": event.reason, "decided_by": event.decided_by,
                 "fields_released": event.fields_released, "share_ref": event.share_ref}
