@@ -124,10 +124,10 @@ async def test_a_parent_gets_the_childs_data_from_every_service_with_the_referre
 async def test_a_restriction_stops_later_shares_and_a_rectification_reaches_every_service(
     platform, infra, namespace, token
 ):
-    intake, casework = platform["intake"].url, platform["casework"].url
+    casework = platform["casework"].url
     disclosure, rights = platform["disclosure"].url, platform["rights"].url
     officer = token("officer-w", "officer", borough="westminster")
-    manager, dpo = token("manager-1", "manager"), token("dpo-1", "dpo")
+    dpo = token("dpo-1", "dpo")
     school = json.loads((SAMPLE_REFERRALS / "accepted-school-deletion-no-destination.json").read_bytes())
     child = school["child"]
     async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
