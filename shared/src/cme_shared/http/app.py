@@ -71,7 +71,7 @@ def create_service_app(
     @ops.get("/readyz")
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
-        ready = checks["database"] and checks["kafka"]
+        ready = all(checks.values())  # every check: database, broker, relay, consumers
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
                             status_code=200 if ready else 503)
 
