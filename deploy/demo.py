@@ -25,9 +25,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cme_shared.auth import issue_development_token
 from cme_shared.contracts import topics
-from cme_shared.testing.infra import SAMPLE_REFERRALS
 
 ROOT = Path(__file__).resolve().parents[1]
+# The partners' sample messages in the repository: the demo plays what partners are shown.
+SAMPLE_REFERRALS = ROOT / "samples" / "referrals"
 KAFKA = os.environ.get("CME_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 INTAKE, CASEWORK, DISCLOSURE, RIGHTS = (f"http://127.0.0.1:{p}" for p in (8001, 8002, 8003, 8004))
 RUN = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)

@@ -13,12 +13,14 @@ from cme_shared.asyncapi import build_document, render_markdown
 from cme_shared.contracts.topics import TopicNames
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "asyncapi"
+# Partners read this in the rendered copy: it names the repository's own documents and samples.
+DESCRIPTION = ("Referral topics of the CME platform (docs/CONTRACT.md section 3). Sample messages, each named "
+               "after the status intake gives it, are in samples/referrals/ in the repository.")
 
 
 def documents() -> dict[Path, str]:
     document = build_document(
-        "CME intake", "1.0.0", "Referral topics of the CME platform (CONTRACT section 3).", CHANNELS,
-        TopicNames(), "127.0.0.1:9092",
+        "CME intake", "1.0.0", DESCRIPTION, CHANNELS, TopicNames(), "127.0.0.1:9092",
     )
     return {
         DOCS / "intake.asyncapi.json": json.dumps(document, indent=2, sort_keys=True) + "\n",

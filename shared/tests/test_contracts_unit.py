@@ -1,4 +1,4 @@
-"""The partner referral contract (CONTRACT section 3) against the handbook's samples and its rules."""
+"""The partner referral contract (CONTRACT section 3) against the sample referrals and its rules."""
 
 import json
 from pathlib import Path

@@ -92,7 +92,7 @@ async def intake(make_settings, infra, namespace, engine) -> AsyncIterator[Intak
 
 @pytest.fixture
 def sample() -> Callable[[str], dict[str, Any]]:
-    """A handbook sample referral, parsed (a fresh copy each call, to mutate freely)."""
+    """A sample referral from samples/referrals/, parsed (a fresh copy each call, to mutate freely)."""
     return lambda name: json.loads((SAMPLE_REFERRALS / name).read_bytes())
 
 

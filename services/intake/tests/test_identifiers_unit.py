@@ -10,7 +10,7 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize("upn", ["L207205018233", "Z213200119101", "G213200119044"])
-def test_the_handbook_upns_are_valid(upn):
+def test_the_sample_referrals_upns_are_valid(upn):
     assert ids.upn_problem(upn) is None
 
 

@@ -1,4 +1,4 @@
-"""Every handbook sample gets the status its file name says, over Kafka and over HTTP (real broker and
+"""Every sample referral gets the status its file name says, over Kafka and over HTTP (real broker and
 database), and every reject is in the DLQ byte for byte."""
 
 import json

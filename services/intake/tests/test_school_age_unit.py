@@ -41,7 +41,7 @@ def test_it_ends_on_the_leaving_date_of_the_school_year_of_the_sixteenth_birthda
     assert ends(born) == last_day
 
 
-def test_the_handbook_children_on_the_referral_date():
+def test_the_sample_referrals_children_on_the_referral_date():
     on = date(2026, 11, 2)
     assert school_age_on(date(2021, 9, 30), on) is SchoolAge.BELOW  # Noah: reception age, not yet compulsory
     for born in (date(2019, 5, 2), date(2014, 7, 1), date(2016, 3, 14), date(2011, 11, 11), date(2012, 1, 20)):

@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 INIT_SQL = REPO_ROOT / "deploy" / "postgres" / "init.sql"
-# The handbook (CONTRACT, DOMAIN, sample referrals) lies beside the repository, as `../shared`.
-HANDBOOK = Path(os.environ.get("CME_HANDBOOK", REPO_ROOT.parent / "shared"))
-SAMPLE_REFERRALS = HANDBOOK / "samples" / "referrals"
+# Partners' sample messages, each named after the status intake must give it (samples/referrals/README.md).
+SAMPLE_REFERRALS = REPO_ROOT / "samples" / "referrals"
 LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_PG_ADMIN = "postgresql://cme_test:cme_test@127.0.0.1:5432/postgres"
 

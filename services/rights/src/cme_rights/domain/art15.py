@@ -1,5 +1,5 @@
 """What every response tells besides the data: UK GDPR Art 15(1)(a)-(h) and (2), from the council's
-CME privacy notice (seed/privacy-notice.txt, published 15 Aug 2024) and DOMAIN sections 3-5.
+CME privacy notice (docs/privacy-notice.txt, published 15 Aug 2024) and DOMAIN sections 3-5.
 
 Kept as data in one place so that the pack, the printable pack and the register of automated
 processing say the same thing, and a change to the notice is one edit.
