@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from cme_intake.domain.referrals import stored_payload
-from cme_intake.domain.subject_access import StoredReferral, carer_items, child_items, chunks
+from cme_intake.domain.subject_access import SERVICE, StoredReferral, carer_items, child_items
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.referrals import Referral, SourceType
-from cme_shared.contracts.rights import MAX_ITEMS_PER_CHUNK, ThirdPartyReason
+from cme_shared.contracts.rights import MAX_ITEMS_PER_CHUNK, ThirdPartyReason, collection_replies
 from cme_shared.testing.infra import SAMPLE_REFERRALS
 
 pytestmark = pytest.mark.unit
@@ -66,7 +66,9 @@ def test_a_carer_gets_their_own_details_and_nothing_about_the_child():
 def test_chunks_are_bounded_and_never_empty():
     referral = stored("accepted-police-high-risk.json", source_type=SourceType.POLICE)
     items = child_items(referral, uuid.uuid4()) * 100
-    parts = chunks(items)
-    assert [len(p) for p in parts][:-1] == [MAX_ITEMS_PER_CHUNK] * (len(parts) - 1)
-    assert sum(len(p) for p in parts) == len(items)
-    assert chunks([]) == [[]]
+    replies = collection_replies(SERVICE, uuid.uuid4(), items)
+    assert [len(r.items) for r in replies][:-1] == [MAX_ITEMS_PER_CHUNK] * (len(replies) - 1)
+    assert sum(len(r.items) for r in replies) == len(items) == replies[-1].total_items
+    assert [r.last for r in replies] == [False] * (len(replies) - 1) + [True]
+    empty = collection_replies(SERVICE, uuid.uuid4(), [])
+    assert len(empty) == 1 and empty[0].items == [] and empty[0].last and empty[0].total_items == 0

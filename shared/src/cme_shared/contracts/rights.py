@@ -4,16 +4,19 @@ Flow of a subject access request (correlation by `collection_id`):
 1. rights -> `cme.rights.data-collection-requests.v1`: `SubjectLookup` (intake answers with the subject
    ids its identity index holds for the person) and then `DataCollectionRequest` for those ids.
 2. each service -> `cme.rights.data-collection-replies.v1`: `DataCollectionReply` chunks (at most
-   `MAX_ITEMS_PER_CHUNK` items each, so a subject with thousands of records spans many messages), the
-   last one with `last=True` and `total_items` set, so rights knows when a service's answer is whole.
+   `MAX_ITEMS_PER_CHUNK` items and `MAX_CHUNK_BYTES` of items each, so a subject with thousands of
+   records, or a case of long notes, spans many messages that each fit in a Kafka record), the last one
+   with `last=True` and `total_items` set, so rights knows when a service's answer is whole. Every
+   service builds them with `collection_replies`.
 3. rights -> `cme.rights.events.v1`: `SubjectRestricted` / `RestrictionLifted` / `FactualRectification`,
    which services apply; each answers facts it changed as `RectificationApplied` on the replies topic.
 """
 
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +24,9 @@ from .categories import DataCategory
 from .events import Event
 
 MAX_ITEMS_PER_CHUNK = 200
+# A quarter of Kafka's default 1 MiB record: 105 notes of 10,000 characters once made one chunk of 200 items
+# larger than any record the broker takes, and the reply could never leave casework (SEC-01).
+MAX_CHUNK_BYTES = 256 * 1024
 
 
 class PersonHint(BaseModel):
@@ -104,6 +110,31 @@ class DataCollectionReply(Event):
     total_items: int | None = None
     items: list[DataItem] = []
     error: str | None = None  # a code, never personal data
+
+
+def collection_replies(service: str, collection_id: UUID, items: Sequence[DataItem], *,
+                       max_items: int = MAX_ITEMS_PER_CHUNK, max_bytes: int = MAX_CHUNK_BYTES,
+                       ) -> list[DataCollectionReply]:
+    """A service's whole answer to a collection, in order: at least one chunk (an empty answer is still an
+    answer), each of at most `max_items` items and `max_bytes` of their JSON; an item larger than
+    `max_bytes` on its own travels alone. The last chunk says how many items there were in all."""
+    parts: list[list[DataItem]] = []
+    size = 0
+    for item in items:
+        item_bytes = len(item.model_dump_json().encode()) + 1  # and its comma
+        if not parts or len(parts[-1]) >= max_items or (parts[-1] and size + item_bytes > max_bytes):
+            parts.append([])
+            size = 0
+        parts[-1].append(item)
+        size += item_bytes
+    parts = parts or [[]]
+    now = datetime.now(UTC)
+    return [
+        DataCollectionReply(event_id=uuid4(), occurred_at=now, service=service, collection_id=collection_id,
+                            chunk=number, last=number == len(parts) - 1,
+                            total_items=len(items) if number == len(parts) - 1 else None, items=part)
+        for number, part in enumerate(parts)
+    ]
 
 
 class SubjectRestricted(Event):

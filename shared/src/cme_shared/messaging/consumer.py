@@ -53,7 +53,7 @@ from .. import correlation
 from ..contracts.referrals import Problem
 from ..contracts.topics import dlq
 from ..logging import get_logger
-from ..metrics import MESSAGES
+from ..metrics import DEAD_LETTERS, MESSAGES
 from . import deferred
 from .inbox import Inbox
 from .outbox import Outbox, as_header_list
@@ -63,12 +63,50 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 
-class Unreadable(Exception):
-    """The message cannot be understood; the problems say why (no personal data in them)."""
+# What a rejection may say, whatever arrived. A record's problems travel in a dead letter's headers, an
+# outcome and an HTTP answer, each of which must stay far below Kafka's record limit: 10,000 unknown keys
+# once made a 3.7 MB header and a 3.5 MB outcome that no relay could ever send (SEC-01).
+MAX_PROBLEMS = 20
+MAX_LOC_PARTS = 12
+MAX_LOC_PART_CHARS = 64
+MAX_MESSAGE_CHARS = 300
+MAX_REASONS_HEADER_BYTES = 8192
+# JSON is parsed only by jiter (pydantic's parser), which refuses nesting deeper than this; Python's json
+# module recursed until RecursionError instead, which once wedged a partition for good (SEC-04).
+MAX_JSON_DEPTH = 200
+# Kafka's default maximum record: nothing larger is a message of ours (HTTP bodies are limited far lower).
+MAX_RECORD_BYTES = 1_048_576
 
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s): " + ", ".join(p.code for p in problems))
-        self.problems = problems
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def bounded_problems(problems: Sequence[Problem], limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """The first `limit` problems, each of bounded size, then one saying how many more there were."""
+    kept = [
+        Problem(loc=[_cut(part, MAX_LOC_PART_CHARS) if isinstance(part, str) else part
+                     for part in p.loc[:MAX_LOC_PARTS]],
+                code=_cut(p.code, MAX_LOC_PART_CHARS), message=_cut(p.message, MAX_MESSAGE_CHARS))
+        for p in problems[:limit]
+    ]
+    if len(problems) > limit:
+        kept.append(Problem(loc=[], code="too_many_problems",
+                            message=f"{len(problems) - limit} more problem(s) not listed ({len(problems)} in all)"))
+    return kept
+
+
+class Unreadable(Exception):
+    """The message cannot be understood; the problems say why (no personal data in them), bounded in
+    number and size however many there were."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = bounded_problems(problems)
+        super().__init__(f"{len(problems)} problem(s): " + ", ".join(p.code for p in self.problems))
+
+
+def unreadable_because(code: str, message: str) -> Unreadable:
+    return Unreadable([Problem(loc=[], code=code, message=message)])
 
 
 @dataclass(frozen=True)
@@ -127,20 +165,35 @@ def problems_from_validation(error: ValidationError) -> list[Problem]:
     ]
 
 
+def _json_text(delivery: Delivery) -> str:
+    """A record's value as text, or Unreadable: larger than any record we accept, or not UTF-8."""
+    if len(delivery.value) > MAX_RECORD_BYTES:
+        raise unreadable_because("too_large", f"message value is over {MAX_RECORD_BYTES} bytes")
+    try:
+        return delivery.value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise unreadable_because("not_utf8", "message value is not UTF-8") from None
+
+
+def _not_json(exc: ValidationError) -> Unreadable | None:
+    """The JSON itself is bad (jiter's own depth limit included): one problem, not the model's errors."""
+    for error in exc.errors(include_input=False, include_url=False):
+        if error["type"] == "json_invalid":
+            if "recursion limit" in str((error.get("ctx") or {}).get("error", "")):
+                return unreadable_because("json_too_deep", f"message value nests deeper than {MAX_JSON_DEPTH} levels")
+            return unreadable_because("json_invalid", "message value is not valid JSON")
+    return None
+
+
 def json_model_parser(model: type[BaseModel]) -> Callable[[Delivery], Any]:
     """Parse a record's value as UTF-8 JSON into `model`, or raise Unreadable."""
 
     def parse(delivery: Delivery) -> Any:
-        try:
-            text = delivery.value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise Unreadable([Problem(loc=[], code="not_utf8", message="message value is not UTF-8")]) from None
+        text = _json_text(delivery)
         try:
             return model.model_validate_json(text)
         except ValidationError as exc:
-            if any(e["type"] == "json_invalid" for e in exc.errors()):
-                raise Unreadable([Problem(loc=[], code="json_invalid", message="message value is not valid JSON")]) from None
-            raise Unreadable(problems_from_validation(exc)) from None
+            raise (_not_json(exc) or Unreadable(problems_from_validation(exc))) from None
 
     return parse
 
@@ -172,7 +225,7 @@ def dead_letter_headers(
     letter = [
         *headers,
         ("x-dlq-kind", kind.encode()),
-        ("x-dlq-reasons", json.dumps([p.model_dump() for p in problems]).encode()),
+        ("x-dlq-reasons", reasons_header(problems)),
         ("x-dlq-consumer", consumer.encode()),
     ]
     if origin is not None:
@@ -182,6 +235,18 @@ def dead_letter_headers(
             ("x-dlq-original-offset", str(origin.offset).encode()),
         ]
     return letter
+
+
+def reasons_header(problems: Sequence[Problem]) -> bytes:
+    """The problems as JSON in at most MAX_REASONS_HEADER_BYTES (a bounded problem is far smaller): the
+    first ones that fit, then one saying that others were left off."""
+    listed = bounded_problems(problems)
+    while True:
+        encoded = json.dumps([p.model_dump() for p in listed]).encode()
+        if len(encoded) <= MAX_REASONS_HEADER_BYTES:
+            return encoded
+        listed = [*listed[:-2], Problem(loc=[], code="too_many_problems",
+                                        message="more problems than this header can list")]
 
 
 def by_event_id(delivery: Delivery) -> str:
@@ -293,7 +358,7 @@ class ReliableConsumer(Generic[T]):
         correlation.bind(delivery.header(correlation.HEADER))
         try:
             try:
-                parsed = self.parse(delivery)
+                parsed = self._parse(delivery)
             except Unreadable as unreadable:
                 await self._dead_letter(delivery, "unreadable", unreadable.problems)
                 return self._count("dead_lettered_unreadable")
@@ -386,7 +451,7 @@ class ReliableConsumer(Generic[T]):
         except Exception as exc:
             await self._batch_not_settled(deliveries, exc)
             raise
-        self._batch_committed(zip(deliveries, outcomes, strict=True))
+        self._batch_committed(zip(deliveries, outcomes, parsed, strict=True))
         return outcomes
 
     async def _batch_record_by_record(self, deliveries: Sequence[Delivery], parsed: list[Any],
@@ -426,7 +491,7 @@ class ReliableConsumer(Generic[T]):
         except Exception as exc:
             await self._batch_not_settled(deliveries, exc)
             raise
-        self._batch_committed((deliveries[i], outcomes[i]) for i in sorted(outcomes))
+        self._batch_committed((deliveries[i], outcomes[i], parsed[i]) for i in sorted(outcomes))
         for index, delivery, error in later:
             # Raises (and so nacks the batch, to be read again) only if the record cannot be settled.
             outcomes[index] = await self.process(delivery, failed_before=error)
@@ -439,20 +504,32 @@ class ReliableConsumer(Generic[T]):
                   records=len(deliveries), error_type=type(exc).__name__)
         await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
 
-    def _batch_committed(self, settled: Iterable[tuple[Delivery, str]]) -> None:
-        """After a batch transaction committed: the relay is woken, and each settled record counted."""
+    def _batch_committed(self, settled: Iterable[tuple[Delivery, str, Any]]) -> None:
+        """After a batch transaction committed: the relay is woken, and each settled record counted
+        (with what `parse` made of it: a dead letter is counted by its reasons)."""
         self._committed()
-        for delivery, outcome in settled:
+        for delivery, outcome, message in settled:
             self._count(outcome)
-            if outcome == "dead_lettered_unreadable":
-                log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
-                         offset=delivery.offset, reasons="unreadable")
+            if outcome == "dead_lettered_unreadable" and isinstance(message, Unreadable):
+                self._dead_lettered(delivery, "unreadable", message.problems)
+
+    def _parse(self, delivery: Delivery) -> Any:
+        """The parser's answer, or Unreadable: a parser that breaks on a record (RecursionError, a bug, any
+        exception at all) has found a record nobody can read, and reading it again would break it again."""
+        try:
+            return self.parse(delivery)
+        except Unreadable:
+            raise
+        except Exception as exc:
+            log.warning("parser_failed", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
+                        offset=delivery.offset, error_type=type(exc).__name__)
+            raise unreadable_because("parser_failed", f"the message could not be parsed ({type(exc).__name__})") from None
 
     def _parse_or_error(self, delivery: Delivery) -> Any:
         try:
-            return self.parse(delivery)
-        except Exception as exc:  # Unreadable: dead-lettered in the batch; anything else: as process() does
-            return exc
+            return self._parse(delivery)
+        except Unreadable as unreadable:  # dead-lettered in the batch
+            return unreadable
 
     async def _prepare(self, session: AsyncSession, readable: list[tuple[T, Delivery]]) -> None:
         """The `prepare_batch` hook, in its own savepoint: if it fails, the records take their own locks."""
@@ -473,8 +550,6 @@ class ReliableConsumer(Generic[T]):
 
     async def _settle_in_batch(self, session: AsyncSession, delivery: Delivery, message: Any) -> str:
         """One record inside the batch transaction (the caller's savepoint); the outcome, uncounted."""
-        if isinstance(message, Exception) and not isinstance(message, Unreadable):
-            raise message  # a parser that broke, not a bad record: the single-record path decides
         if not await self.inbox.claim(session, self.name, self.identify(delivery)):
             return "duplicate"
         return await self._settle_claimed(session, delivery, message)
@@ -484,8 +559,6 @@ class ReliableConsumer(Generic[T]):
         if isinstance(message, Unreadable):
             await self._write_dead_letter(session, delivery, "unreadable", message.problems, claimed=True)
             return "dead_lettered_unreadable"
-        if isinstance(message, Exception):
-            raise message  # a parser that broke, not a bad record: the single-record path decides
         await self.handle(session, message, delivery)
         return "handled"
 
@@ -504,8 +577,14 @@ class ReliableConsumer(Generic[T]):
             if not await self._write_dead_letter(session, delivery, kind, problems):
                 return
         self._committed()
+        self._dead_lettered(delivery, kind, problems)
+
+    def _dead_lettered(self, delivery: Delivery, kind: str, problems: Sequence[Problem]) -> None:
+        codes = sorted({p.code for p in problems})
+        for code in codes:  # rule codes (pydantic's and ours): a small fixed set, never values
+            DEAD_LETTERS.labels(consumer=self.name, kind=kind, code=code).inc()
         log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
-                 offset=delivery.offset, reasons=kind, codes=[p.code for p in problems])
+                 offset=delivery.offset, reasons=kind, codes=codes)
 
     async def _write_dead_letter(self, session: AsyncSession, delivery: Delivery, kind: str,
                                  problems: list[Problem], *, claimed: bool = False) -> bool:
@@ -524,7 +603,16 @@ class ReliableConsumer(Generic[T]):
             event_type=kind,
         )
         if self.on_reject is not None:
-            await self.on_reject(session, delivery, problems)
+            # The hook tells the sender (intake's outcome); if it breaks on this record, the dead letter is
+            # still written: a record the hook cannot cope with must not be read again for ever.
+            try:
+                async with session.begin_nested():
+                    await self.on_reject(session, delivery, problems)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.error("reject_hook_failed", consumer=self.name, topic=delivery.topic,
+                          partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
         return True
 
     def _committed(self) -> None:
@@ -595,17 +683,26 @@ def json_kind_parser(models: dict[str, type[BaseModel]]) -> Callable[[Delivery],
 
     A message of another kind is some other service's business, not an error: the handler gets None and
     does nothing. A message of a listed kind that does not validate is Unreadable, as with
-    `json_model_parser`.
+    `json_model_parser`; so is one that is not JSON at all, however deep or large.
     """
     parsers = {kind: json_model_parser(model) for kind, model in models.items()}
 
     def parse(delivery: Delivery) -> Any:
+        text = _json_text(delivery)
         try:
-            document = json.loads(delivery.value.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise Unreadable([Problem(loc=[], code="json_invalid", message="message value is not UTF-8 JSON")]) from None
-        kind = document.get("kind") if isinstance(document, dict) else None
-        parser = parsers.get(kind) if isinstance(kind, str) else None
+            kind = _Kinded.model_validate_json(text).kind
+        except ValidationError as exc:
+            if (bad_json := _not_json(exc)) is not None:
+                raise bad_json from None
+            return None  # JSON, but not an object with a string `kind`: some other service's message
+        parser = parsers.get(kind)
         return parser(delivery) if parser is not None else None
 
     return parse
+
+
+class _Kinded(BaseModel):
+    """Just the `kind` of a message (every other field ignored), read by the same parser as the models."""
+
+    kind: str
+

@@ -4,7 +4,7 @@ Replies go through the outbox in the same transaction as what they report (the i
 redelivered request change nothing and answer nothing twice).
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import (
-    MAX_ITEMS_PER_CHUNK,
-    DataCollectionReply,
     DataCollectionRequest,
     DataItem,
     FactualRectification,
@@ -25,6 +23,7 @@ from cme_shared.contracts.rights import (
     SubjectRestricted,
     ThirdPartyMarker,
     ThirdPartyReason,
+    collection_replies,
 )
 from cme_shared.logging import get_logger
 
@@ -88,20 +87,10 @@ async def on_data_collection(session: AsyncSession, casework: Casework, request:
     if request.services and SERVICE not in request.services:
         return  # a re-ask addressed to other services only
     items = await collect(session, request.subject_ids)
-    chunks = list(_chunks(items)) or [[]]
-    for number, chunk in enumerate(chunks):
-        last = number == len(chunks) - 1
-        reply = DataCollectionReply(event_id=uuid4(), occurred_at=datetime.now(UTC), service=SERVICE,
-                                    collection_id=request.collection_id, chunk=number, last=last,
-                                    total_items=len(items) if last else None, items=chunk)
+    for reply in collection_replies(SERVICE, request.collection_id, items):
         await casework.runtime.outbox.add(session, topic=casework.runtime.topics(topics.DATA_COLLECTION_REPLIES),
                                           event=reply, aggregate_type="data_collection",
                                           aggregate_id=str(request.collection_id))
-
-
-def _chunks(items: Sequence[DataItem]) -> Iterator[list[DataItem]]:
-    for start in range(0, len(items), MAX_ITEMS_PER_CHUNK):
-        yield list(items[start:start + MAX_ITEMS_PER_CHUNK])
 
 
 RECORD_TYPES = {

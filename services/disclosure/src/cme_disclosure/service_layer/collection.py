@@ -1,6 +1,5 @@
 """Answer rights' data collection for a subject access request: the subject's shares, with recipients."""
 
-import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -8,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
-from cme_shared.contracts.rights import MAX_ITEMS_PER_CHUNK, DataCollectionReply, DataCollectionRequest, DataItem
+from cme_shared.contracts.rights import DataCollectionRequest, DataItem, collection_replies
 from cme_shared.runtime import ServiceRuntime
 
 from .views import shared_for_access_request
@@ -57,13 +56,7 @@ async def answer(session: AsyncSession, runtime: ServiceRuntime, request: DataCo
         for subject_id in dict.fromkeys(request.subject_ids)
         for record in await shared_for_access_request(session, subject_id, today)
     ]
-    chunks = [items[i:i + MAX_ITEMS_PER_CHUNK] for i in range(0, len(items), MAX_ITEMS_PER_CHUNK)] or [[]]
-    for number, chunk in enumerate(chunks):
-        last = number == len(chunks) - 1
-        reply = DataCollectionReply(
-            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), collection_id=request.collection_id,
-            service=SERVICE, chunk=number, last=last, total_items=len(items) if last else None, items=chunk,
-        )
+    for reply in collection_replies(SERVICE, request.collection_id, items):
         await runtime.outbox.add(session, topic=runtime.topics(topics.DATA_COLLECTION_REPLIES), event=reply,
                                  aggregate_type="data_collection", aggregate_id=str(request.collection_id))
     return len(items)

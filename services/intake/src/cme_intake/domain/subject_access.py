@@ -1,6 +1,6 @@
 """A subject's data as intake answers a subject access request: items per data category, each with its
 source and the parts that are about someone else marked (rights redacts them, DPA 2018 Sch 2 Part 3
-para 16), in chunks of at most MAX_ITEMS_PER_CHUNK."""
+para 16), sent in chunks (`collection_replies`)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from uuid import UUID
 
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.referrals import SourceType
-from cme_shared.contracts.rights import MAX_ITEMS_PER_CHUNK, DataItem, ThirdPartyMarker, ThirdPartyReason
+from cme_shared.contracts.rights import DataItem, ThirdPartyMarker, ThirdPartyReason
 
 SERVICE = "intake"
 
@@ -113,11 +113,6 @@ def carer_items(referral: StoredReferral, subject_id: UUID, positions: Sequence[
                 data={"carer": _pick(carer, *fields), "referral": context},
             ))
     return items
-
-
-def chunks(items: Sequence[DataItem], size: int = MAX_ITEMS_PER_CHUNK) -> list[list[DataItem]]:
-    """At least one chunk, so an empty answer is still an answer."""
-    return [list(items[i:i + size]) for i in range(0, len(items), size)] or [[]]
 
 
 def _at(values: Sequence[UUID], index: int) -> UUID | None:

@@ -6,11 +6,11 @@ outbox after it commits, so a crash anywhere leaves either all of it or none of 
 """
 
 import base64
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from pydantic_core import from_json
 from sqlalchemy import Text, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,9 +217,9 @@ class ReferralReception:
 
 def _identifiers_if_any(raw: bytes) -> tuple[str | None, str | None]:
     """Best effort, for a rejected message's outcome: its referral_id and source.org_id if readable."""
-    try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    try:  # jiter, depth-limited: Python's json module recursed until RecursionError on deep input
+        document = from_json(raw)
+    except ValueError:
         return None, None
     if not isinstance(document, dict):
         return None, None

@@ -13,7 +13,6 @@ from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.referrals import Address, Sex, SourceType
 from cme_shared.contracts.rights import (
-    DataCollectionReply,
     DataCollectionRequest,
     DataItem,
     FactualRectification,
@@ -23,6 +22,7 @@ from cme_shared.contracts.rights import (
     SubjectLookupReply,
     SubjectMatch,
     ThirdPartyReason,
+    collection_replies,
 )
 from cme_shared.contracts.topics import TopicNames
 from cme_shared.messaging.outbox import Outbox
@@ -41,7 +41,7 @@ from ..domain import identifiers
 from ..domain.identity import ChildFacts
 from ..domain.names import name_keys
 from ..domain.referrals import source_label
-from ..domain.subject_access import SERVICE, StoredReferral, carer_items, child_items, chunks
+from ..domain.subject_access import SERVICE, StoredReferral, carer_items, child_items
 from . import identity_index
 
 class SubjectRights:
@@ -67,13 +67,8 @@ class SubjectRights:
         items: list[DataItem] = []
         for subject_id in dict.fromkeys(request.subject_ids):
             items += await self.items_about(session, subject_id)
-        parts = chunks(items)
-        for number, part in enumerate(parts):
-            last = number == len(parts) - 1
-            await self._reply(session, DataCollectionReply(
-                event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), collection_id=request.collection_id,
-                service=SERVICE, chunk=number, last=last, total_items=len(items) if last else None, items=part,
-            ), str(request.collection_id))
+        for reply in collection_replies(SERVICE, request.collection_id, items):
+            await self._reply(session, reply, str(request.collection_id))
 
     async def items_about(self, session: AsyncSession, subject_id: UUID) -> list[DataItem]:
         view = await identity_index.view(session, subject_id)
