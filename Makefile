@@ -16,7 +16,7 @@ PY  := .venv/bin/python
 TEST_ENV := CME_TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092 \
             CME_TEST_PG_ADMIN_DSN=postgresql://cme_test:cme_test@127.0.0.1:5432/postgres
 
-.PHONY: help up down clean demo test token verify-log bench infra prereqs venv \
+.PHONY: help up down clean demo test token verify-log outbox bench infra prereqs venv \
         kafka-install kafka postgres topics services status logs
 
 help:  ## list the targets
@@ -88,6 +88,9 @@ token: venv  ## print a development JWT: make token ROLE=officer [BOROUGH=..] [S
 
 verify-log: venv postgres  ## check the disclosure log end to end (non-zero on inconsistency)
 	@$(BIN)/services.sh exec disclosure verify-log
+
+outbox: venv postgres  ## quarantined outbox rows: make outbox SERVICE=intake [ARGS="show|release|drop ID"]
+	@$(BIN)/services.sh exec '$(SERVICE)' outbox $(or $(ARGS),quarantined)
 
 bench: up  ## benchmark the platform against its own broker and database (BENCH_ARGS="--n 2000 ...")
 	@CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \

@@ -1,4 +1,4 @@
-"""`python -m cme_<service> [serve|migrate]`, the same for every service."""
+"""`python -m cme_<service> [serve|migrate|outbox]`, the same for every service."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -8,6 +8,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .migrations import upgrade
+from .ops import outbox_commands
 from .settings import ServiceSettings
 
 
@@ -37,4 +38,5 @@ def service_cli(
         upgrade(migrations_dir, settings.database_url.get_secret_value(), revision)
         typer.echo(f"{settings.service_name}: database at {revision}")
 
+    cli.add_typer(outbox_commands(settings_factory), name="outbox")
     return cli

@@ -26,6 +26,9 @@ SAFE_KEYS = frozenset(
         "borough", "tree_size", "leaf_index", "migration", "revision", "env", "version",
         # rights: ids, kinds and codes only (never who asked or about whom)
         "collection_id", "target_service", "request_type", "clock_event", "from_status", "to_status",
+        # the outbox relay and its operator commands: row ids, sizes, codes (an operator's reason is a
+        # ticket reference the command checks for shape)
+        "outbox_id", "size_bytes", "max_bytes", "operator_reason",
     }
 )
 REDACTED = "[redacted]"

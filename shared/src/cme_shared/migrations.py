@@ -44,11 +44,66 @@ def run_env(target_metadata: MetaData) -> None:
 
 
 def create_kit_tables() -> None:
-    """Create the kit's outbox and inbox; called from each service's first migration."""
+    """Create the kit's outbox and inbox as first shipped; called from each service's first migration.
+
+    Written out, not built from `messaging.tables`: a revision must create the same tables whenever it
+    runs, and the kit's later changes come in later revisions (`add_outbox_quarantine`).
+    """
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=True),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+        sa.Column("aggregate_type", sa.Text, nullable=False),
+        sa.Column("aggregate_id", sa.Text, nullable=False),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.Text, nullable=False),
+        sa.Column("message_id", sa.Text, nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("consumer", "message_id"),
+    )
+
+
+def add_outbox_quarantine() -> None:
+    """The relay's quarantine (issue 11): a row it cannot send is kept and marked, and skipped.
+
+    The claim index leaves quarantined rows out, so the relay never reads past them; a second, small
+    index finds them for the operator. Adding nullable columns, or one with a constant default, does
+    not rewrite the table. The service's role owns the table, so its rights cover the new columns.
+    """
+    import sqlalchemy as sa
     from alembic import op
 
-    from .messaging.tables import KitTables
+    op.add_column("outbox", sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")))
+    op.add_column("outbox", sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("quarantine_reason", sa.Text, nullable=True))
+    op.add_column("outbox", sa.Column("record_bytes", sa.Integer, nullable=True))
+    op.create_index("outbox_unsent", "outbox", ["id"],
+                    postgresql_where=sa.text("published_at IS NULL AND quarantined_at IS NULL"))
+    op.create_index("outbox_quarantined", "outbox", ["id"], postgresql_where=sa.text("quarantined_at IS NOT NULL"))
+    op.drop_index("outbox_unpublished", table_name="outbox")
 
-    kit = KitTables(MetaData())
-    for table in (kit.outbox, kit.inbox):
-        table.create(op.get_bind())
+
+def drop_outbox_quarantine() -> None:
+    """Undo `add_outbox_quarantine`; quarantined rows become ordinary unpublished rows again."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_index("outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
+    op.drop_index("outbox_quarantined", table_name="outbox")
+    op.drop_index("outbox_unsent", table_name="outbox")
+    for column in ("record_bytes", "quarantine_reason", "quarantined_at", "attempts"):
+        op.drop_column("outbox", column)

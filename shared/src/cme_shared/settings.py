@@ -29,6 +29,15 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_poll_seconds: float = 0.2
     outbox_batch_size: int = 500
+    # The largest record the relay sends (key, value, headers and batch overhead, as the producer counts
+    # it; also the producer's max_request_size). Keep it at or under the broker's message.max.bytes and
+    # the topics' max.message.bytes: Kafka's default 1,048,588, which deploy/bin/kafka.sh and
+    # docker-compose.yml leave as it is. A larger row is quarantined, never sent.
+    outbox_max_record_bytes: int = 1_048_576
+    # Sends of one row the broker may refuse (the row's own fault) before it is quarantined.
+    outbox_send_attempts: int = 3
+    # /readyz fails when the oldest row waiting to be sent is older than this, or sends have failed as long.
+    outbox_stuck_seconds: float = 60.0
     handler_max_attempts: int = 4
     handler_backoff_seconds: float = 0.2
 

@@ -1,7 +1,10 @@
 """The kit's own tables, added to each service's metadata and created by each service's migration.
 
 outbox: events written in the same transaction as the domain change, published later by the relay
-        (Debezium's outbox shape: aggregate type and id, event type, payload).
+        (Debezium's outbox shape: aggregate type and id, event type, payload). A row the relay cannot
+        send is quarantined: kept, not sent, until an operator releases or drops it (`outbox` in
+        cme_shared.ops). Changes to these tables come in each service's migrations, through the
+        helpers in cme_shared.migrations.
 inbox:  (consumer, message_id) pairs of messages already handled, inserted in the same transaction as
         the handler's writes, so a redelivered message changes nothing.
 """
@@ -11,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -37,7 +41,14 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("event_type", Text, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True), nullable=True),
-        Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        # Sends the broker refused because of the row itself (never a broker outage).
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("quarantined_at", DateTime(timezone=True), nullable=True),
+        Column("quarantine_reason", Text, nullable=True),  # a code (too_large, refused:<error>), never content
+        Column("record_bytes", Integer, nullable=True),  # the record's size on Kafka, measured when quarantined
+        # What the relay claims, oldest first; and what an operator lists.
+        Index("outbox_unsent", "id", postgresql_where=text("published_at IS NULL AND quarantined_at IS NULL")),
+        Index("outbox_quarantined", "id", postgresql_where=text("quarantined_at IS NOT NULL")),
     )
 
 
