@@ -72,7 +72,8 @@ async def test_every_sample_through_http(intake):
             except (ValueError, KeyError):
                 source = {"type": "school", "org_id": "101234"}
             if source["type"] in ("public", "parent"):
-                response = await intake.client.post("/public/referrals", content=raw)
+                response = await intake.client.post("/public/referrals", content=raw,
+                                                    headers={"content-type": "application/json"})
             else:
                 response = await intake.client.post("/referrals", content=raw, headers=intake.partner(source["org_id"]))
             answers[path.name] = response, source["type"] in ("public", "parent")

@@ -1,6 +1,10 @@
 """Bearer-token authentication and roles (CONTRACT section 2).
 
 Development: HS256 with the secret in CME_JWT_SECRET. Production: RS256 keys from a JWKS URL.
+
+A route that needs a principal is authenticated before its body is read (SEC-10): FastAPI reads and
+parses a body before it runs the route's dependencies, so `authenticate_before_body` does the check when
+the route first asks for its body, and `current_principal` then reuses what it found.
 """
 
 from collections.abc import Callable, Iterable
@@ -9,7 +13,11 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.datastructures import Headers
+from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope
 
 from .contracts.referrals import Borough
 from .http.errors import ApiError
@@ -65,13 +73,47 @@ class TokenVerifier:
             raise ApiError(401, "invalid_token", "the bearer token is missing, expired or invalid") from exc
 
 
-def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+# Where `authenticate_before_body` leaves the principal it verified, for `current_principal`.
+PRINCIPAL_SCOPE_KEY = "cme.principal"
+
+
+def _bearer(headers: Headers, verifier: TokenVerifier) -> Principal:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "missing_token", "an Authorization: Bearer token is required")
-    verifier: TokenVerifier = request.app.state.token_verifier
     return verifier.verify(token)
+
+
+def current_principal(request: Request) -> Principal:
+    verified = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if isinstance(verified, Principal):
+        return verified
+    return _bearer(request.headers, request.app.state.token_verifier)
+
+
+def needs_principal(route: BaseRoute | None) -> bool:
+    """Whether the route depends on `current_principal`, directly or through `require_roles` and the like.
+
+    Read from the route's own dependencies, so that a new route is authenticated early without being listed;
+    a route that needs none (the operational endpoints, the public referral form) is left alone.
+    """
+    if not isinstance(route, APIRoute):
+        return False
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is current_principal:
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
+async def authenticate_before_body(scope: Scope, receive: Receive) -> Receive:
+    """A check for `BeforeBody`: a request without a valid token is answered 401 before any byte of its body
+    is read or parsed. The role check (403) stays with the route's dependencies."""
+    if needs_principal(scope.get("route")):
+        scope[PRINCIPAL_SCOPE_KEY] = _bearer(Headers(scope=scope), scope["app"].state.token_verifier)
+    return receive
 
 
 def require_roles(*roles: Role) -> Callable[..., Principal]:

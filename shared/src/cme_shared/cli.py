@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -10,6 +11,15 @@ from fastapi import FastAPI
 from .migrations import upgrade
 from .ops import outbox_commands
 from .settings import ServiceSettings
+
+
+def server_options(settings: ServiceSettings) -> dict[str, Any]:
+    """How every service serves HTTP (uvicorn's keyword arguments). h11 is named, not left to uvicorn's
+    choice, because its cap on the request line and headers is the one configured; bodies are limited by
+    the app itself (`http.limits`)."""
+    return {"host": settings.http_host, "port": settings.http_port, "log_config": None, "access_log": False,
+            "http": "h11", "limit_concurrency": settings.http_limit_concurrency,
+            "h11_max_incomplete_event_size": settings.http_max_header_bytes}
 
 
 def service_cli(
@@ -28,8 +38,7 @@ def service_cli(
     def serve() -> None:
         """Serve HTTP and consume Kafka until SIGTERM."""
         settings = settings_factory()
-        uvicorn.run(app_factory(settings), host=settings.http_host, port=settings.http_port,
-                    log_config=None, access_log=False)
+        uvicorn.run(app_factory(settings), **server_options(settings))
 
     @cli.command()
     def migrate(revision: str = "head") -> None:

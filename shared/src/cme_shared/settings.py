@@ -40,6 +40,16 @@ class ServiceSettings(BaseSettings):
     outbox_stuck_seconds: float = 60.0
     handler_max_attempts: int = 4
     handler_backoff_seconds: float = 0.2
+    # The HTTP edge (SEC-10). A body over the limit is answered 413 before it is read: 128 KiB takes the
+    # longest ordinary body (two 10,000-character texts, even written as \uXXXX escapes). A service sets
+    # larger limits by path prefix (intake's referrals); CME_HTTP_BODY_LIMITS, a JSON object of path
+    # prefix -> bytes, overrides those.
+    http_max_body_bytes: int = 128 * 1024
+    http_body_limits: dict[str, int] = {}
+    # uvicorn: beyond this many connections and requests at once it answers 503 instead of queueing.
+    http_limit_concurrency: int = 200
+    # uvicorn (h11): the most a request line and its headers may take.
+    http_max_header_bytes: int = 16 * 1024
 
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> "ServiceSettings":

@@ -51,6 +51,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Partner and public referrals in (Kafka and HTTP), validation, dead letters, outcomes back; "
                     "the identity index and its possible matches; the triage list.",
         routers=[http.router(runtime, reception, settings), officers.router(runtime)],
+        body_limits=http.BODY_LIMITS,
         asyncapi=lambda: build_document(
             "CME intake", "1.0.0", "Referral topics of the CME platform.", CHANNELS, runtime.topics,
             settings.kafka_bootstrap,

@@ -1,7 +1,7 @@
 """The FastAPI application every service is built on: operational endpoints, errors, auth, logging."""
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -10,11 +10,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import correlation
-from ..auth import TokenVerifier
+from ..auth import TokenVerifier, authenticate_before_body
 from ..logging import configure_logging, get_logger
 from ..metrics import HTTP_REQUESTS
 from ..runtime import ServiceRuntime
 from .errors import install_error_handlers
+from .limits import BeforeBody, BodyLimit, json_content_type, storable_text
 
 log = get_logger(__name__)
 
@@ -27,7 +28,10 @@ def create_service_app(
     routers: list[APIRouter],
     asyncapi: Callable[[], dict[str, Any]],
     version: str = "0.1.0",
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """`body_limits`: the service's own body limits by path prefix, over CME_HTTP_MAX_BODY_BYTES;
+    CME_HTTP_BODY_LIMITS overrides them."""
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level)
 
@@ -43,6 +47,10 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
     install_error_handlers(app)
+    # Outermost first: correlation (below), the size limit, then the checks made before a body is read.
+    app.add_middleware(BeforeBody, checks=[authenticate_before_body, json_content_type, storable_text])
+    app.add_middleware(BodyLimit, default=settings.http_max_body_bytes,
+                       prefixes={**(body_limits or {}), **settings.http_body_limits})
 
     @app.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Any]) -> Response:

@@ -4,9 +4,12 @@ Validation errors never echo the input (it may be personal data); unexpected err
 their cause beyond a correlation id to find the log line.
 """
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import correlation
@@ -22,8 +25,60 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.loc = status, code, message, loc or []
 
 
+class EdgeError(StarletteHTTPException):
+    """An ApiError raised while a route reads its body: a size limit, or a check that must come before it.
+
+    FastAPI lets only an HTTPException out of its body read unchanged (anything else becomes a bare 400),
+    so the error travels as one and is answered in the usual shape. What is left of an unread body, uvicorn
+    reads and drops (memory stays flat); closing at once would reset the connection and lose the answer.
+    """
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.status, error.message)
+        self.error = error
+
+
 def error_body(*errors: tuple[list[str | int], str, str]) -> dict[str, list[dict[str, object]]]:
     return {"errors": [{"loc": loc, "code": code, "message": message} for loc, code, message in errors]}
+
+
+def _strings(value: Any) -> list[str]:
+    found, pending = [], [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return found
+
+
+def validation_message(error: dict[str, Any]) -> str:
+    """pydantic's message, unless it quotes the input: a validator's ValueError may ("Invalid isoformat
+    string: '...'"), and a UUID error quotes the character it stopped at. Then only its first clause."""
+    message, given = str(error["msg"]), error.get("input")
+    quotes = (isinstance(given, str) and len(given) >= 3 and given in message) or any(
+        repr(text) in message for text in _strings(given))  # as a ValueError quotes a value: {!r}
+    if not quotes and "found `" not in message:
+        return message
+    head = message.split(",")[0]
+    return "the value is not valid here" if head == "Value error" else head
+
+
+def database_rejected_value(exc: Exception) -> str | None:
+    """The SQLSTATE of a data exception (class 22): a value the database cannot take (NUL or an unpaired
+    surrogate in text, a number beyond its column). The request's fault, whichever field it came in."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code if isinstance(code, str) and code.startswith("22") else None
+
+
+def edge_response(exc: EdgeError) -> JSONResponse:
+    error = exc.error
+    return JSONResponse(error_body((error.loc, error.code, error.message)), status_code=error.status)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -31,15 +86,32 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body((exc.loc, exc.code, exc.message)), status_code=exc.status)
 
+    @app.exception_handler(EdgeError)
+    async def _edge_error(_request: Request, exc: EdgeError) -> JSONResponse:
+        return edge_response(exc)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [(list(e["loc"]), e["type"], e["msg"]) for e in exc.errors()]
+        errors = [(list(e["loc"]), e["type"], validation_message(e)) for e in exc.errors()]
         return JSONResponse(error_body(*errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+                415: "unsupported_media_type"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(([], code, str(exc.detail))), status_code=exc.status_code)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_request: Request, exc: DBAPIError) -> JSONResponse:
+        sqlstate = database_rejected_value(exc)
+        if sqlstate is None:
+            raise exc  # the database's own trouble: answered below, 503 or 500
+        # The checks at the edge (`limits`) and the bounds in the schemas stop these first; this answers any
+        # value they do not know of as the client's fault it is, and logs it so that it is bounded too.
+        log.warning("database_rejected_value", sqlstate=sqlstate)
+        message = ("a value in the request cannot be stored (text with NUL or unpaired surrogates, "
+                   "or a number out of range)")
+        return JSONResponse(error_body(([], "value_not_storable", message)), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -12,11 +12,12 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import case, select
 
 from cme_shared.contracts.referrals import Borough
+from cme_shared.http.limits import MAX_BIGINT
 
 from ..adapters.repository import CaseRecords
 from ..adapters.tables import cases
@@ -143,7 +144,8 @@ def router(casework: Casework) -> APIRouter:
         return [HeldReferral.model_validate(h) for h in held]
 
     @api.post("/referrals/held/{entry_id}/release", response_model=ReleaseResult, tags=["referrals"])
-    async def release_held_referral(entry_id: int, body: RestrictionException, principal: Officers) -> ReleaseResult:
+    async def release_held_referral(entry_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)], body: RestrictionException,
+                                    principal: Officers) -> ReleaseResult:
         """Act on a held referral under a UK GDPR Art 18(2) exception, as it would have been acted on."""
         async with sessions.begin() as session:
             case_id, release = await release_held(session, casework, entry_id, visible_boroughs(principal),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.auth import Principal, Role, current_principal, require_roles
 from cme_shared.http.errors import ApiError
+from cme_shared.http.limits import MAX_BIGINT
 from cme_shared.runtime import ServiceRuntime
 
 from ..domain.disclosures import Decision, DisclosureRequest, Withholding
@@ -166,8 +167,8 @@ def log_router(runtime: ServiceRuntime, log: MerkleLog) -> APIRouter:
         )
 
     @api.get("/leaves", response_model=schemas.LeavesOut, dependencies=[authenticated])
-    async def leaves(start: Annotated[int, Query(ge=0)],
-                     end: Annotated[int, Query(ge=0, description="exclusive")]) -> schemas.LeavesOut:
+    async def leaves(start: Annotated[int, Query(ge=0, le=MAX_BIGINT)],
+                     end: Annotated[int, Query(ge=0, le=MAX_BIGINT, description="exclusive")]) -> schemas.LeavesOut:
         if end < start:
             raise ApiError(400, "out_of_range", "end must not be below start", ["query", "end"])
         end = min(end, start + MAX_LEAVES_PER_PAGE)
@@ -178,8 +179,8 @@ def log_router(runtime: ServiceRuntime, log: MerkleLog) -> APIRouter:
         ])
 
     @api.get("/proofs/inclusion", response_model=schemas.ProofOut, dependencies=[authenticated])
-    async def inclusion(leaf_index: Annotated[int, Query(ge=0)],
-                        tree_size: Annotated[int, Query(ge=1)]) -> schemas.ProofOut:
+    async def inclusion(leaf_index: Annotated[int, Query(ge=0, le=MAX_BIGINT)],
+                        tree_size: Annotated[int, Query(ge=1, le=MAX_BIGINT)]) -> schemas.ProofOut:
         try:
             async with runtime.sessions() as session:
                 proof = await log.inclusion_proof(session, leaf_index, tree_size)
@@ -188,8 +189,8 @@ def log_router(runtime: ServiceRuntime, log: MerkleLog) -> APIRouter:
         return schemas.ProofOut(proof=[h.hex() for h in proof], leaf_index=leaf_index, tree_size=tree_size)
 
     @api.get("/proofs/consistency", response_model=schemas.ProofOut, dependencies=[authenticated])
-    async def consistency(first: Annotated[int, Query(ge=1)],
-                          second: Annotated[int, Query(ge=1)]) -> schemas.ProofOut:
+    async def consistency(first: Annotated[int, Query(ge=1, le=MAX_BIGINT)],
+                          second: Annotated[int, Query(ge=1, le=MAX_BIGINT)]) -> schemas.ProofOut:
         try:
             async with runtime.sessions() as session:
                 proof = await log.consistency_proof(session, first, second)

@@ -21,10 +21,17 @@ from .throttle import TokenBuckets
 
 parse_referral = json_model_parser(Referral)
 
+# A referral may be larger than the platform's other bodies (a child, twenty carers, notes): its own limit,
+# by path prefix, over CME_HTTP_MAX_BODY_BYTES (CME_HTTP_BODY_LIMITS overrides it).
+REFERRAL_BODY_BYTES = 256 * 1024
+BODY_LIMITS = {"/referrals": REFERRAL_BODY_BYTES, "/public/referrals": REFERRAL_BODY_BYTES}
+
 REFERRAL_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/Referral"}}}}}
 ERROR_RESPONSES = {
     403: {"description": "the token may not send this referral (source.org_id is not the token's org_id)"},
+    413: {"description": "the body is larger than a referral may be (256 KiB unless configured); nothing was kept"},
+    415: {"description": "the body was not sent as Content-Type: application/json; nothing was kept"},
     422: {"description": "the referral could not be understood; nothing was accepted (errors name each field and rule)"},
 }
 

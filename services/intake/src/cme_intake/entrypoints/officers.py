@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cme_shared.auth import Principal, Role, require_roles
 from cme_shared.http.errors import ApiError
+from cme_shared.http.limits import MAX_BIGINT
 from cme_shared.runtime import ServiceRuntime
 
 from ..service_layer import possible_matches, referral_reads
@@ -38,7 +39,7 @@ def router(runtime: ServiceRuntime) -> APIRouter:
     async def get_triage(
         principal: OfficerOrManager,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     ) -> list[dict[str, Any]]:
         async with runtime.sessions() as session:
             return await referral_reads.triage_list(session, limit=limit, offset=offset)
@@ -48,7 +49,7 @@ def router(runtime: ServiceRuntime) -> APIRouter:
         principal: OfficerOrManager,
         status: Literal["open", "decided", "all"] = "open",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     ) -> list[dict[str, Any]]:
         async with runtime.sessions() as session:
             return await possible_matches.list_matches(session, principal.boroughs(), status=status, limit=limit,
