@@ -25,3 +25,27 @@ OUTBOX_UNPUBLISHED = Gauge("cme_outbox_unpublished_rows", "Outbox rows waiting t
 OUTBOX_OLDEST_AGE = Gauge(
     "cme_outbox_oldest_unpublished_age_seconds", "Age of the oldest outbox row waiting to be sent; 0 when none waits"
 )
+
+# The kit's consumers' (messaging/health.py), refreshed by each consumer's watchdog every few seconds.
+# Labels are the consumer's route name, its group, the topic and the partition number: never a value.
+_PARTITION = ["consumer", "group", "topic", "partition"]
+CONSUMER_LAG = Gauge(
+    "cme_consumer_lag_records", "Records on an assigned partition after the offset the consumer has settled up to",
+    _PARTITION,
+)
+CONSUMER_POSITION = Gauge(
+    "cme_consumer_position_offset", "The offset each assigned partition waits at (the next one to settle)", _PARTITION
+)
+CONSUMER_LAST_PROGRESS = Gauge(
+    "cme_consumer_last_progress_timestamp_seconds",
+    "When the partition last moved on, or was last seen with nothing waiting (Unix time)", _PARTITION,
+)
+CONSUMER_STALLED = Gauge(
+    "cme_consumer_stalled",
+    "1 while records wait on the partition and it has not moved for CME_CONSUMER_STALL_SECONDS, or a batch "
+    "there can be neither decoded nor dead-lettered", _PARTITION,
+)
+CONSUMER_FETCH_ERRORS = Counter(
+    "cme_consumer_fetch_errors_total", "Failed fetches or batch decodes, by exception type",
+    ["consumer", "group", "topic", "error_type"],
+)

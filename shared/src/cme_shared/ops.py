@@ -305,5 +305,23 @@ def outbox_commands(settings_factory: Callable[[], ServiceSettings]) -> typer.Ty
 app.add_typer(outbox_commands(ServiceSettings), name="outbox")
 
 
+
+@app.command("skip-batch")
+def skip_batch(
+    group: Annotated[str, typer.Option(help="the consumer's group id (the consumer_blocked log event's group)")],
+    topic: Annotated[str, typer.Option()],
+    partition: Annotated[int, typer.Option()],
+    offset: Annotated[int, typer.Option()],
+) -> None:
+    """Move the record batch holding OFFSET to the topic's .dlq, its bytes as on the log, and commit GROUP
+    past it: for a consumer blocked there (a codec it cannot get). Stop the service's consumers first."""
+    from .contracts.topics import dlq
+    from .messaging.fetching import skip_batch as skip
+
+    batch = asyncio.run(skip(ServiceSettings().kafka_bootstrap, group, topic, partition, offset, dlq(topic)))
+    typer.echo(f"{topic}:{partition} offsets {batch.base_offset}-{batch.last_offset} moved to {dlq(topic)}; "
+               f"{group} goes on at {batch.next_offset}")
+
+
 if __name__ == "__main__":
     app()

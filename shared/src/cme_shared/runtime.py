@@ -13,6 +13,7 @@ from .contracts.topics import TopicNames
 from .db import create_engine, session_factory
 from .logging import get_logger
 from .messaging.consumer import BatchHook, Delivery, Handler, ReliableConsumer, RejectHook, by_event_id
+from .messaging.health import missing_codecs
 from .messaging.inbox import Inbox
 from .messaging.outbox import Outbox, OutboxRelay
 from .messaging.tables import KitTables
@@ -78,7 +79,7 @@ class ServiceRuntime:
             parse=parse, handle=handle, sessions=self.sessions, outbox=self.outbox, inbox=self.inbox,
             on_reject=on_reject, on_committed=self.relay.nudge, identify=identify,
             max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
-            batch_size=batch_size, prepare_batch=prepare_batch,
+            batch_size=batch_size, prepare_batch=prepare_batch, stall_seconds=self.settings.consumer_stall_seconds,
         )
         consumer.register(self.broker)
         self.consumers.append(consumer)
@@ -88,6 +89,8 @@ class ServiceRuntime:
         if self.settings.create_topics:
             await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_with_dlqs())
         await self.relay.start()
+        if missing := missing_codecs():  # a partner's compressed records would block its consumers
+            log.error("codecs_missing", codecs=missing)
         await self.broker.start()
         if self.settings.env != "test":  # a test process starts many apps and must not keep them all
             settle_garbage_collector()
@@ -102,7 +105,9 @@ class ServiceRuntime:
         log.info("service_stopped")
 
     async def readiness(self) -> dict[str, bool]:
-        """Kafka and the service's own database must both answer."""
+        """Kafka and the service's own database must both answer, and the relay and every consumer be
+        making progress (a consumer's problems, with topic, partition and offset, are logged by its
+        watchdog and listed by `consumer_problems`)."""
 
         async def database() -> bool:
             try:
@@ -119,4 +124,9 @@ class ServiceRuntime:
                 return False
 
         db_ok, kafka_ok = await asyncio.gather(database(), kafka())
-        return {"database": db_ok, "kafka": kafka_ok, "outbox_relay": self.relay.healthy}
+        return {"database": db_ok, "kafka": kafka_ok, "outbox_relay": self.relay.healthy,
+                "consumers": not self.consumer_problems()}
+
+    def consumer_problems(self) -> list[dict[str, Any]]:
+        """What keeps each consumer from making progress now (messaging/health.py); empty when none."""
+        return [problem for consumer in self.consumers for problem in consumer.health.problems()]

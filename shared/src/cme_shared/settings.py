@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     outbox_stuck_seconds: float = 60.0
     handler_max_attempts: int = 4
     handler_backoff_seconds: float = 0.2
+    # A consumer with records waiting on a partition whose settled offset has not moved this long is
+    # reported unhealthy (/readyz, log, metric). It must outlast one record's bounded retries (checked).
+    consumer_stall_seconds: float = 60.0
     # The HTTP edge (SEC-10). A body over the limit is answered 413 before it is read: 128 KiB takes the
     # longest ordinary body (two 10,000-character texts, even written as \uXXXX escapes). A service sets
     # larger limits by path prefix (intake's referrals); CME_HTTP_BODY_LIMITS, a JSON object of path
@@ -50,6 +53,16 @@ class ServiceSettings(BaseSettings):
     http_limit_concurrency: int = 200
     # uvicorn (h11): the most a request line and its headers may take.
     http_max_header_bytes: int = 16 * 1024
+
+    @model_validator(mode="after")
+    def _stall_outlasts_retries(self) -> "ServiceSettings":
+        # One record's worst case: the pause after a batch that could not be settled, then the backoff
+        # before each of its later attempts (ReliableConsumer).
+        attempts = self.handler_max_attempts
+        retries = self.handler_backoff_seconds * (2 ** attempts + 2 ** (attempts - 1) - 1)
+        if self.consumer_stall_seconds <= retries:
+            raise ValueError(f"CME_CONSUMER_STALL_SECONDS must exceed a record's retries ({retries:g} s)")
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> "ServiceSettings":

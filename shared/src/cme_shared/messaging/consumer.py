@@ -55,6 +55,8 @@ from ..contracts.topics import dlq
 from ..logging import get_logger
 from ..metrics import DEAD_LETTERS, MESSAGES
 from . import deferred
+from .fetching import FetchGuard, raw_body, tolerant_parser
+from .health import ConsumerHealth
 from .inbox import Inbox
 from .outbox import Outbox, as_header_list
 
@@ -296,7 +298,14 @@ class ReliableConsumer(Generic[T]):
     # (a commit is a broker round trip that cost a third of a small batch's time). A crash in between
     # reads those records again: the inbox finds them all handled, and nothing is done twice.
     commit_interval_seconds: float = 0.5
+    # A partition with records waiting whose settled offset has not moved this long makes the consumer
+    # unhealthy (health.py): longer than one record's retries, so a consumer retrying is not "stalled".
+    stall_seconds: float = 60.0
     _commits: "_LazyCommits | None" = field(default=None, init=False, repr=False)
+    health: ConsumerHealth = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.health = ConsumerHealth(self.name, self.group_id, self.stall_seconds)
 
     async def commit_pending(self, timeout: float = 5.0) -> None:
         """Batch mode: commit the settled batches' offsets now (at shutdown, say). Gives up after
@@ -316,12 +325,18 @@ class ReliableConsumer(Generic[T]):
             group_id=self.group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
+            listener=self.health.listener(),
             title=f"{self.name}:{self.topic}",
         )
+        guard = FetchGuard(self, subscriber, self.health, batch=False, advance=self._commit_past)
 
-        @subscriber
+        # FastStream's parser and decoder would read headers and body as text or JSON, which a partner's
+        # record need not be (fetching.py): the kit reads the raw record only.
+        @subscriber(parser=tolerant_parser, decoder=raw_body)
         async def on_record(msg: KafkaMessage) -> None:
-            await self.process(Delivery.of(msg.raw_message))
+            delivery = Delivery.of(msg.raw_message)
+            with guard.handling([delivery]):
+                await self.process(delivery)
 
     def _register_batch(self, router: KafkaRouter | KafkaBroker, batch_size: int) -> None:
         subscriber = router.subscriber(
@@ -334,20 +349,25 @@ class ReliableConsumer(Generic[T]):
             # is nacked here (its partitions rewound to its earliest records, to be read again).
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
+            listener=self.health.listener(),
             title=f"{self.name}:{self.topic}",
         )
         commits = _LazyCommits(self.name, self.commit_interval_seconds)
         self._commits = commits
+        guard = FetchGuard(self, subscriber, self.health, batch=True, max_records=batch_size,
+                           advance=commits.skipped)
 
-        @subscriber
+        @subscriber(parser=tolerant_parser, decoder=raw_body)
         async def on_batch(msg: KafkaMessage) -> None:
-            records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+            # A tuple from the broker; TestKafkaBroker hands a list.
+            records = msg.raw_message if isinstance(msg.raw_message, (tuple, list)) else (msg.raw_message,)
             deliveries = [Delivery.of(record) for record in records]
-            try:
-                await self.process_batch(deliveries)
-            except BaseException:
-                await msg.nack()
-                raise
+            with guard.handling(deliveries):
+                try:
+                    await self.process_batch(deliveries)
+                except BaseException:
+                    await msg.nack()
+                    raise
             commits.settled(msg.consumer, deliveries)
 
     async def process(self, delivery: Delivery, *, failed_before: Exception | None = None) -> str:
@@ -621,7 +641,39 @@ class ReliableConsumer(Generic[T]):
 
     def _count(self, outcome: str) -> str:
         MESSAGES.labels(consumer=self.name, outcome=outcome).inc()
+        self.health.record_settled()
         return outcome
+
+    async def _dead_letter_batch(self, tp: TopicPartition, first_offset: int, last_offset: int, unread_from: int,
+                                 data: bytes, error_type: str) -> None:
+        """A batch aiokafka cannot decode (fetching.py), whole and byte for byte, to `<topic>.dlq`: the
+        records from `unread_from` on cannot be had apart, nor their senders told (those before it were
+        handled). Claimed in the inbox by its place, so that reading it again writes it once."""
+        origin = Delivery(topic=tp.topic, partition=tp.partition, offset=first_offset, key=None, value=data)
+        problems = [Problem(loc=[], code="undecodable_batch",
+                            message=f"the record batch cannot be decoded ({error_type})")]
+        headers = [*dead_letter_headers([], "undecodable_batch", problems, self.name, origin=origin),
+                   ("x-dlq-original-last-offset", str(last_offset).encode()),
+                   ("x-dlq-unread-from-offset", str(unread_from).encode()),
+                   ("x-dlq-value-format", b"kafka-record-batch")]
+        async with self.sessions.begin() as session:
+            if not await self.inbox.claim(session, self.name, f"{origin.position}-{last_offset}:batch"):
+                return
+            await self.outbox.add_raw(session, topic=dlq(tp.topic), key=None, payload=data, headers=headers,
+                                      aggregate_type="dead_letter", aggregate_id=origin.position,
+                                      event_type="undecodable_batch")
+        self._committed()
+        self._dead_lettered(origin, "undecodable_batch", problems)
+        log.error("undecodable_batch_dead_lettered", consumer=self.name, topic=tp.topic, partition=tp.partition,
+                  offset=first_offset, last_offset=last_offset, unread_from=unread_from, error_type=error_type,
+                  size=len(data))
+
+    async def _commit_past(self, consumer: Any, tp: TopicPartition, next_offset: int) -> None:
+        """One-record mode, past a dead-lettered batch: the records before it were committed as they settled."""
+        try:
+            await consumer.commit({tp: next_offset})
+        except Exception as exc:  # a rebalance, the broker away: the batch is read again, its dead letter once
+            log.warning("offsets_not_committed", consumer=self.name, count=1, error_type=type(exc).__name__)
 
 
 class _LazyCommits:
@@ -637,10 +689,20 @@ class _LazyCommits:
         self._timer: asyncio.Task[None] | None = None
 
     def settled(self, consumer: Any, deliveries: Sequence[Delivery]) -> None:
-        self._consumer = consumer
         for delivery in deliveries:
-            partition = TopicPartition(delivery.topic, delivery.partition)
-            self._pending[partition] = max(self._pending.get(partition, 0), delivery.offset + 1)
+            self._note(TopicPartition(delivery.topic, delivery.partition), delivery.offset + 1)
+        self._schedule(consumer)
+
+    async def skipped(self, consumer: Any, partition: TopicPartition, next_offset: int) -> None:
+        """A dead-lettered batch the partition has moved past (fetching.py), committed like a settled one."""
+        self._note(partition, next_offset)
+        self._schedule(consumer)
+
+    def _note(self, partition: TopicPartition, next_offset: int) -> None:
+        self._pending[partition] = max(self._pending.get(partition, 0), next_offset)
+
+    def _schedule(self, consumer: Any) -> None:
+        self._consumer = consumer
         if self._interval <= 0:
             self._timer = asyncio.create_task(self.commit())
         elif self._timer is None or self._timer.done():
