@@ -22,7 +22,7 @@ from sqlalchemy import MetaData, Row, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .contracts.topics import TopicNames
+from .contracts.topics import DLQ_MAX_MESSAGE_BYTES, TopicNames, is_dlq
 from .db import create_engine
 from .logging import configure_logging, get_logger
 from .messaging.outbox import decode_headers, record_size
@@ -50,9 +50,11 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int = PART
         missing = [n for n in names if n not in existing]
         if missing:
             try:
-                await admin.create_topics(
-                    [NewTopic(name=n, num_partitions=partitions, replication_factor=1) for n in missing]
-                )
+                await admin.create_topics([
+                    NewTopic(name=n, num_partitions=partitions, replication_factor=1,
+                             topic_configs={"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)} if is_dlq(n) else {})
+                    for n in missing
+                ])
             except TopicAlreadyExistsError:
                 pass
         return missing
@@ -169,10 +171,17 @@ async def drop_row(engine: AsyncEngine, outbox_id: int, operator_reason: str) ->
     return row
 
 
-def _header_lines(headers: list[tuple[str, bytes]]) -> list[str]:
+def _limit(settings: ServiceSettings, topic: str) -> int:
+    """The relay's record limit for `topic` (DLQ topics take larger records), as the relay applies it."""
+    return settings.outbox_max_dead_letter_bytes if is_dlq(topic) else settings.outbox_max_record_bytes
+
+
+def _header_lines(headers: list[tuple[str, bytes | None]]) -> list[str]:
     lines = []
     for name, value in headers:
-        if name in KIT_HEADERS or name.startswith("x-dlq-"):
+        if value is None:
+            lines.append(f"  {name}: null")
+        elif name in KIT_HEADERS or name.startswith("x-dlq-"):
             text = value.decode("utf-8", "replace")
             shown = text if len(text) <= HEADER_SHOWN_CHARS else f"{text[:HEADER_SHOWN_CHARS]}… (truncated)"
             lines.append(f"  {name} ({len(value)} bytes): {shown}")
@@ -251,7 +260,7 @@ def outbox_commands(settings_factory: Callable[[], ServiceSettings]) -> typer.Ty
             f"  reason:          {row.quarantine_reason or '-'}",
             f"  refused sends:   {row.attempts}",
             f"  record size:     {record_size(row.key, row.payload, headers)} bytes "
-            f"(limit here: {settings_factory().outbox_max_record_bytes}, CME_OUTBOX_MAX_RECORD_BYTES)",
+            f"(limit here: {_limit(settings_factory(), row.topic)})",
             f"  key:             {'none' if row.key is None else f'{len(row.key)} bytes'}",
             f"  payload:         {len(row.payload)} bytes (not shown; --payload prints it)",
             f"  headers ({len(headers)}):",
@@ -269,9 +278,10 @@ def outbox_commands(settings_factory: Callable[[], ServiceSettings]) -> typer.Ty
             typer.echo("name the rows to release, or --all", err=True)
             raise typer.Exit(2)
         released = run(lambda engine: release_rows(engine, None if all_rows else list(outbox_ids or [])))
-        limit = settings_factory().outbox_max_record_bytes
+        settings = settings_factory()
         for r in released:
             typer.echo(f"released {r.outbox_id} ({r.event_type} on {r.topic}, was {r.reason})")
+            limit = _limit(settings, r.topic)
             if r.record_bytes is not None and r.record_bytes > limit:
                 typer.echo(f"  warning: {r.record_bytes} bytes is over the limit of {limit} bytes this command "
                            "sees; unless the relay's CME_OUTBOX_MAX_RECORD_BYTES (and the broker's and topic's "

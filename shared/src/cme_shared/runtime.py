@@ -52,6 +52,7 @@ class ServiceRuntime:
             self.engine, kit, bootstrap_servers=settings.kafka_bootstrap,
             batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
             max_record_bytes=settings.outbox_max_record_bytes, send_attempts=settings.outbox_send_attempts,
+            max_dead_letter_bytes=settings.outbox_max_dead_letter_bytes,
             stuck_seconds=settings.outbox_stuck_seconds,
         )
         self.broker = KafkaBroker(settings.kafka_bootstrap, logger=None, client_id=settings.service_name)

@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     # the topics' max.message.bytes: Kafka's default 1,048,588, which deploy/bin/kafka.sh and
     # docker-compose.yml leave as it is. A larger row is quarantined, never sent.
     outbox_max_record_bytes: int = 1_048_576
+    # The same for dead letters, whose DLQ topics are created to take twice that (a dead letter is a record
+    # that was itself up to Kafka's limit, plus the reasons): contracts.topics.DLQ_MAX_MESSAGE_BYTES.
+    outbox_max_dead_letter_bytes: int = 2 * 1024 * 1024 + 65_536
     # Sends of one row the broker may refuse (the row's own fault) before it is quarantined.
     outbox_send_attempts: int = 3
     # /readyz fails when the oldest row waiting to be sent is older than this, or sends have failed as long.

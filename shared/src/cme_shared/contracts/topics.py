@@ -36,6 +36,16 @@ def dlq(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
+def is_dlq(topic: str) -> bool:
+    return topic.endswith(DLQ_SUFFIX)
+
+
+# A dead letter is the record exactly as it came (up to Kafka's default 1 MiB) plus the kit's x-dlq-*
+# headers, or a whole batch that could not be decoded: DLQ topics take records up to this size, so that a
+# record which was just small enough to arrive is never too large to be dead-lettered.
+DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024 + 65_536
+
+
 @dataclass(frozen=True)
 class TopicNames:
     """Topic names under a namespace ("" in every real deployment)."""

@@ -120,7 +120,7 @@ class Delivery:
     offset: int
     key: bytes | None
     value: bytes
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
 
     @classmethod
     def of(cls, record: ConsumerRecord[Any, Any]) -> "Delivery":
@@ -136,7 +136,7 @@ class Delivery:
     def header(self, name: str) -> str | None:
         for header_name, value in self.headers:
             if header_name == name:
-                return value.decode("utf-8", errors="replace")
+                return None if value is None else value.decode("utf-8", errors="replace")
         return None
 
     @property
@@ -219,9 +219,9 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def dead_letter_headers(
-    headers: list[tuple[str, bytes]], kind: str, problems: list[Problem], consumer: str,
+    headers: list[tuple[str, bytes | None]], kind: str, problems: list[Problem], consumer: str,
     *, origin: Delivery | None = None,
-) -> list[tuple[str, bytes]]:
+) -> list[tuple[str, bytes | None]]:
     """A dead letter's headers: the original ones unchanged, then why (never the offending values),
     who gave up on it and, for a Kafka record, where it came from."""
     letter = [

@@ -43,6 +43,7 @@ from sqlalchemy import Row, bindparam, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from .. import correlation
+from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, is_dlq
 from ..logging import get_logger
 from ..metrics import OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_QUARANTINED, OUTBOX_QUARANTINES, OUTBOX_UNPUBLISHED
 from . import deferred
@@ -50,7 +51,8 @@ from .tables import KitTables
 
 log = get_logger(__name__)
 
-HeaderList = Sequence[tuple[str, bytes]]
+# A Kafka header value may be null: kept as None, so that a dead letter is the record exactly as it came.
+HeaderList = Sequence[tuple[str, bytes | None]]
 AGGREGATE_KEY = object()  # the default Kafka key: the aggregate id, for per-aggregate ordering
 TOO_LARGE = "too_large"  # the quarantine reason of a row over the relay's record limit
 # What the broker says about one record: sending it again gets the same answer.
@@ -58,12 +60,12 @@ ROW_FAULTS = (MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordEx
 STATS_SECONDS = 2.0  # how often the relay refreshes its gauges and its view of the oldest waiting row
 
 
-def encode_headers(headers: HeaderList) -> list[list[str]]:
-    return [[name, base64.b64encode(value).decode()] for name, value in headers]
+def encode_headers(headers: HeaderList) -> list[list[str | None]]:
+    return [[name, None if value is None else base64.b64encode(value).decode()] for name, value in headers]
 
 
-def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
-    return [(name, base64.b64decode(value)) for name, value in stored]
+def decode_headers(stored: list[list[str | None]]) -> list[tuple[str, bytes | None]]:
+    return [(str(name), None if value is None else base64.b64decode(value)) for name, value in stored]
 
 
 def record_size(key: bytes | None, value: bytes, headers: HeaderList) -> int:
@@ -186,6 +188,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 0.2,
         max_record_bytes: int = 1_048_576,
+        max_dead_letter_bytes: int = DLQ_MAX_MESSAGE_BYTES,
         send_attempts: int = 3,
         stuck_seconds: float = 60.0,
     ) -> None:
@@ -195,6 +198,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self.max_record_bytes = max_record_bytes
+        self.max_dead_letter_bytes = max_dead_letter_bytes
         self._send_attempts = send_attempts
         self._stuck_seconds = stuck_seconds
         self._producer: AIOKafkaProducer | None = None
@@ -217,6 +221,11 @@ class OutboxRelay:
             select(func.count()).select_from(t).where(t.c.quarantined_at.is_not(None)).scalar_subquery(),
         )
 
+    def limit_for(self, topic: str) -> int:
+        """The largest record the relay sends to `topic`: DLQ topics are created to take a dead letter of a
+        record that was itself at Kafka's limit (contracts.topics.DLQ_MAX_MESSAGE_BYTES)."""
+        return self.max_dead_letter_bytes if is_dlq(topic) else self.max_record_bytes
+
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
@@ -224,7 +233,7 @@ class OutboxRelay:
             acks="all",
             linger_ms=2,
             client_id="outbox-relay",
-            max_request_size=self.max_record_bytes,
+            max_request_size=max(self.max_record_bytes, self.max_dead_letter_bytes),
         )
 
     async def start(self) -> None:
@@ -284,7 +293,7 @@ class OutboxRelay:
                 continue
             OUTBOX_QUARANTINES.labels(reason).inc()
             log.error("outbox_row_quarantined", outbox_id=row.id, event_id=str(row.event_id), topic=row.topic,
-                      event_type=row.event_type, size_bytes=item.size, max_bytes=self.max_record_bytes,
+                      event_type=row.event_type, size_bytes=item.size, max_bytes=self.limit_for(row.topic),
                       error_code=reason, attempt=attempts)
         if result.refused or result.waiting:
             await self._discard_producer()  # a refusal leaves the producer's sequence broken for its partition
@@ -298,7 +307,7 @@ class OutboxRelay:
         for row in rows:
             headers = decode_headers(row.headers)
             size = record_size(row.key, row.payload, headers)
-            if size > self.max_record_bytes:
+            if size > self.limit_for(row.topic):
                 queued.append((row, size, TOO_LARGE))
                 continue
             if row.topic in unavailable:
@@ -438,5 +447,7 @@ async def quarantined_count(engine: AsyncEngine, tables: KitTables) -> int:
             select(func.count()).select_from(t).where(t.c.quarantined_at.is_not(None)))).scalar_one())
 
 
-def as_header_list(headers: Any) -> list[tuple[str, bytes]]:
-    return [(name, value if isinstance(value, bytes) else str(value).encode()) for name, value in headers or ()]
+def as_header_list(headers: Any) -> list[tuple[str, bytes | None]]:
+    """A record's headers as the kit keeps them: bytes, or None for a null value (never the text "None")."""
+    return [(name, value if isinstance(value, bytes) or value is None else str(value).encode())
+            for name, value in headers or ()]
