@@ -207,13 +207,16 @@ async def test_a_200_kb_nested_record_on_the_rights_events_topic_is_dead_lettere
 async def test_a_junk_record_just_under_kafkas_limit_does_not_hold_back_the_next(stack, infra, namespace, token):
     services = await stack("intake", "casework")
     junk = random.Random(11).randbytes(1_048_000)
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
+    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
+            TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.REFERRALS))) as dead:
         await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), junk, key=b"junk", partition=0)
         # The ordinary referral follows it on the same partition.
         await still_flows(services, infra, namespace, token, "after-junk", partition=0)
         await outcomes.wait_for(lambda rs: any(r.key == b"junk" for r in rs), timeout=WITHIN)
+        [letter] = await dead.wait_for(lambda rs: len(rs) >= 1, timeout=WITHIN)
     [junk_outcome] = [json.loads(r.value) for r in outcomes.records if r.key == b"junk"]
     assert junk_outcome["status"] == "rejected"  # it has its one outcome too
+    assert letter.key == b"junk" and letter.value == junk  # and its dead letter, byte for byte
 
 
 async def test_a_subject_access_request_for_a_case_with_150_long_notes_is_ready_for_review(
