@@ -124,3 +124,24 @@ def test_an_item_larger_than_a_chunk_travels_alone():
     big, small = note("b" * (MAX_CHUNK_BYTES + 10)), note("s")
     replies = collection_replies("casework", uuid.uuid4(), [small, big, small])
     assert [len(r.items) for r in replies] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("sent", ["Amelia Okonkwo 2015-04-03", "x" * 65, "a\nb", "é", "", "-leading", "a" * 10_000])
+def test_a_correlation_id_that_does_not_look_like_one_is_replaced(sent):
+    from cme_shared import correlation
+
+    bound = correlation.bind(sent)
+    try:
+        assert bound != sent and uuid.UUID(bound)
+    finally:
+        correlation.clear()
+
+
+@pytest.mark.parametrize("sent", [str(uuid.uuid4()), "req-42", "partner.batch_7"])
+def test_a_correlation_id_of_the_usual_shape_is_kept(sent):
+    from cme_shared import correlation
+
+    try:
+        assert correlation.bind(sent) == sent
+    finally:
+        correlation.clear()
