@@ -17,7 +17,7 @@ TEST_ENV := CME_TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092 \
             CME_TEST_PG_ADMIN_DSN=postgresql://cme_test:cme_test@127.0.0.1:5432/postgres
 
 .PHONY: help up down clean demo test token verify-log outbox bench infra prereqs venv \
-        kafka-install kafka postgres topics services status logs
+        kafka-install kafka postgres witness topics services status logs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
@@ -41,7 +41,10 @@ postgres: prereqs  ## install (apt) and start PostgreSQL on 127.0.0.1:5432, crea
 	$(BIN)/postgres.sh start
 	$(BIN)/postgres.sh bootstrap
 
-infra: kafka postgres  ## Kafka and PostgreSQL only (what the tests need)
+infra: kafka postgres witness  ## Kafka, PostgreSQL and the log witness only (what the tests need)
+
+witness: venv  ## build (Go) and start litewitness on 127.0.0.1:7380, the disclosure log's outside witness
+	@$(BIN)/witness.sh start
 
 topics: kafka  ## create the Kafka topics (idempotent)
 	@CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 $(PY) -m cme_shared.ops create-topics
@@ -63,6 +66,7 @@ up:  ## install what is missing, start everything, return when all four are read
 
 down:  ## stop the services, Kafka and PostgreSQL (data is kept)
 	@$(BIN)/services.sh stop
+	$(BIN)/witness.sh stop
 	$(BIN)/kafka.sh stop
 	$(BIN)/postgres.sh stop
 

@@ -40,6 +40,11 @@ export_service_env() {
     export CME_JWT_SECRET
     CME_JWT_SECRET="$(jwt_secret)"
     export PYTHONUNBUFFERED=1
+    if [[ "$svc" == disclosure && -s "$CME_SECRETS/witness.vkey" ]]; then
+        # The outside witness deploy/bin/witness.sh runs: every checkpoint goes to it, verify-log needs its cosignature.
+        export CME_LOG_WITNESS_URL=http://127.0.0.1:7380 CME_LOG_WITNESS_KEY
+        CME_LOG_WITNESS_KEY="$(cat "$CME_SECRETS/witness.vkey")"
+    fi
 }
 
 http_ok() {

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from cme_disclosure import verifier
 from cme_disclosure.adapters.tables import leaf_payloads, restrictions, sar_withholdings
-from cme_disclosure.domain.tree_head import SignedTreeHead
+from cme_disclosure.domain.tree_head import SignedTreeHead, load_public_key
 from cme_disclosure.service_layer.audit import verify_log
 from cme_disclosure.service_layer.disclosures import purge
 from cme_shared.contracts import topics
@@ -380,8 +380,12 @@ async def test_a_purged_disclosure_leaves_a_log_that_still_verifies(client, toke
     try:
         async with session_factory(engine).begin() as session:
             assert await purge(session, client._transport.app.state.deps, uuid.UUID(did), "retention: 7 years") == 3
+            # Its own leaf names the three payloads it removed.
+            purge_leaf = json.loads((await session.execute(text(
+                "SELECT leaf FROM log_leaves ORDER BY leaf_index DESC LIMIT 1"))).scalar_one())
+            assert purge_leaf["kind"] == "payloads_purged" and len(purge_leaf["facts"]["purged_leaves"]) == 3
         async with engine.connect() as conn:
-            report = await verify_log(conn)
+            report = await verify_log(conn, keys=[load_public_key(pem) for pem in settings.pinned_public_keys()])
     finally:
         await engine.dispose()
     assert report.ok, report.problems

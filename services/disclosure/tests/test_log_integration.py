@@ -38,6 +38,14 @@ from .conftest import plain_dsn
 
 pytestmark = pytest.mark.integration
 
+# The key the raw-log tests sign with, and pin: verification trusts only configured keys.
+TEST_KEY = Ed25519PrivateKey.generate()
+TEST_KEY_HEX = TEST_KEY.private_bytes_raw().hex()
+
+
+def test_keys() -> KeyRing:
+    return KeyRing(TEST_KEY_HEX)
+
 
 def an_entry(i: int):
     return entry(LeafKind.SHARE_MADE, f"record-{i}", datetime.now(UTC), {"n": i},
@@ -58,19 +66,19 @@ async def append(engine, log: MerkleLog, count: int, batch: int = 1) -> None:
             await log.append(session, [an_entry(i) for i in range(start, min(start + batch, count))])
 
 
-async def check(engine, published=None):
+async def check(engine, published=None, keys=None):
     async with engine.connect() as conn:
-        return await verify_log(conn, published=published)
+        return await verify_log(conn, published=published, keys=keys or [TEST_KEY.public_key()])
 
 
 def run_verify_log_cli(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CME_DATABASE_URL": db_url, **env}
+    env = {**os.environ, "CME_DATABASE_URL": db_url, "CME_LOG_SIGNING_KEY": TEST_KEY_HEX, **env}
     return subprocess.run([sys.executable, "-m", "cme_disclosure", "verify-log", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 
 async def test_concurrent_appends_never_skip_or_collide(engine):
-    log = MerkleLog(KeyRing(None))
+    log = MerkleLog(test_keys())
     sessions = session_factory(engine)
 
     async def writer(w: int) -> list[int]:
@@ -102,7 +110,7 @@ async def test_stored_proofs_and_heads_verify(engine):
 
 
 async def test_the_service_role_can_only_insert_and_select(engine, db_url):
-    await append(engine, MerkleLog(KeyRing(None)), 2)
+    await append(engine, MerkleLog(test_keys()), 2)
     conn = await asyncpg.connect(plain_dsn(db_url))  # the service's own login role, owner of the tables
     try:
         for table in ("log_leaves", "log_nodes", "tree_heads"):
@@ -125,7 +133,7 @@ async def test_the_service_role_can_only_insert_and_select(engine, db_url):
 
 
 async def test_a_leaf_edited_by_the_superuser_is_named_by_verify_log(engine, db_url, superuser):
-    await append(engine, MerkleLog(KeyRing(None)), 6)
+    await append(engine, MerkleLog(test_keys()), 6)
     ok = run_verify_log_cli(db_url, "--no-kafka")  # these heads were never published
     assert ok.returncode == 0, ok.stderr
     assert "disclosure log OK: 6 leaves" in ok.stdout and "not compared (--no-kafka)" in ok.stdout
@@ -141,7 +149,7 @@ async def test_a_leaf_edited_by_the_superuser_is_named_by_verify_log(engine, db_
 
 
 async def test_leaves_and_tree_rewritten_together_are_caught_by_the_signed_heads(engine, superuser):
-    await append(engine, MerkleLog(KeyRing(None)), 5)
+    await append(engine, MerkleLog(test_keys()), 5)
     # A careful forger rewrites leaf 2 and every stored node above it, consistently.
     async with engine.connect() as conn:
         rows = (await conn.exec_driver_sql("SELECT leaf FROM log_leaves ORDER BY leaf_index")).all()
@@ -162,7 +170,7 @@ async def test_leaves_and_tree_rewritten_together_are_caught_by_the_signed_heads
 
 
 async def test_a_leaf_slipped_in_outside_the_service_is_found(engine, superuser):
-    await append(engine, MerkleLog(KeyRing(None)), 3)
+    await append(engine, MerkleLog(test_keys()), 3)
     frontier = merkle.Frontier()
     async with engine.connect() as conn:
         for (leaf,) in (await conn.exec_driver_sql("SELECT leaf FROM log_leaves ORDER BY leaf_index")).all():
@@ -176,16 +184,18 @@ async def test_a_leaf_slipped_in_outside_the_service_is_found(engine, superuser)
     assert "not covered by any signed tree head" in report.problems[0].message
 
 
-async def test_an_edited_payload_is_found_and_a_purged_one_is_not_a_fault(engine, superuser):
-    await append(engine, MerkleLog(KeyRing(None)), 4)
+async def test_an_edited_payload_is_found_and_a_payload_erased_without_a_purge_leaf_too(engine, superuser):
+    await append(engine, MerkleLog(test_keys()), 4)
+    assert (await check(engine)).ok
     await superuser.execute("UPDATE leaf_payloads SET payload = NULL, purged_at = now(), purge_reason = 'retention' "
                             "WHERE leaf_index = 0")
     report = await check(engine)
-    assert report.ok and report.payloads_purged == 1 and report.payloads_checked == 3
+    assert report.payloads_purged == 1 and report.payloads_checked == 3
+    assert [str(p) for p in report.problems] == ["leaf 0: its payload was removed (NULL) but no purge leaf records it"]
     await superuser.execute("UPDATE leaf_payloads SET payload = convert_to('{}', 'UTF8') WHERE leaf_index = 2")
     report = await check(engine)
-    assert report.first_bad_leaf == 2
-    assert "payload does not match" in report.problems[0].message
+    assert report.first_bad_leaf == 0
+    assert "leaf 2: its payload does not match the digest the leaf commits to" in [str(p) for p in report.problems]
 
 
 async def test_no_private_key_is_kept_in_the_log_database(client, token, db_url, settings):
@@ -259,14 +269,20 @@ async def test_a_rewrite_re_signed_in_the_database_is_caught_by_the_published_he
         for table in ("log_leaves", "log_nodes", "tree_heads"):
             await superuser.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
 
+        pinned = [load_public_key(pem) for pem in settings.pinned_public_keys()]
         async with engine.connect() as conn:
-            alone = await verify_log(conn)
-        assert alone.ok, alone.problems  # the database alone agrees with itself: the forgery is consistent
+            alone = await verify_log(conn, keys=[forger.public_key()])
+            with_the_pinned_key = await verify_log(conn, keys=pinned)
+        # With the forger's key the database alone agrees with itself (the rewrite is consistent); the
+        # pinned key, which never comes from the database, is not fooled.
+        assert not any("head" in p.message for p in alone.problems), alone.problems
+        assert "tree head at size 1 is signed by key" in str(with_the_pinned_key.problems)
+        assert "which is not a pinned key" in str(with_the_pinned_key.problems)
 
         published = await read_published_heads(infra.kafka_bootstrap, topic, timeout=20)
         assert published.unreadable == 0 and {h.head.tree_size for h in published.heads} == {1, 2, 3, 5}
         async with engine.connect() as conn:
-            report = await verify_log(conn, published=published.heads)
+            report = await verify_log(conn, published=published.heads, keys=pinned)
     finally:
         await engine.dispose()
     assert not report.ok
@@ -274,14 +290,15 @@ async def test_a_rewrite_re_signed_in_the_database_is_caught_by_the_published_he
     assert report.published_heads_checked == 4
     assert any("tree head published at size 1 does not match the leaves" in p.message for p in report.problems)
 
-    kafka_env = {"CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "CME_TOPIC_NAMESPACE": settings.topic_namespace}
+    kafka_env = {"CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "CME_TOPIC_NAMESPACE": settings.topic_namespace,
+                 "CME_LOG_SIGNING_KEY": settings.log_key()}
     cli = await asyncio.to_thread(run_verify_log_cli, db_url, **kafka_env)
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert "first bad leaf 0" in cli.stderr and "published at size 5 does not match" in cli.stderr
 
 
 async def test_verify_log_compares_the_published_heads_and_finds_leaves_removed(
-        client, token, db_url, superuser, infra, namespace):
+        client, token, db_url, superuser, infra, namespace, settings):
     officer = token("officer", sub="o1", borough="westminster")
     for n in range(2):
         await client.post("/disclosures", headers=officer, json={
@@ -295,8 +312,9 @@ async def test_verify_log_compares_the_published_heads_and_finds_leaves_removed(
 
     async def verify_against_the_broker():
         published = await read_published_heads(infra.kafka_bootstrap, topic, timeout=20)
-        return await check(engine, published.heads)
+        return await check(engine, published.heads, keys=pinned)
 
+    pinned = [load_public_key(pem) for pem in settings.pinned_public_keys()]
     engine = create_engine(db_url)
     try:
         report = await verify_against_the_broker()
@@ -314,13 +332,14 @@ async def test_verify_log_compares_the_published_heads_and_finds_leaves_removed(
         await superuser.execute("DELETE FROM log_leaves WHERE leaf_index = 1")
         for table in tables:
             await superuser.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
-        assert (await check(engine)).ok
+        alone = await check(engine, keys=pinned)
         shrunk = await verify_against_the_broker()
     finally:
         await engine.dispose()
-    assert [p.message for p in shrunk.problems] == [
-        "a tree head published at size 2 is beyond the log (1 leaves): leaves were removed, or the database "
-        "restored to an earlier state"]
+    removed = ("a tree head published at size 2 is beyond the log (1 leaves): leaves were removed, or the "
+               "database restored to an earlier state")
+    assert removed not in [p.message for p in alone.problems]
+    assert removed in [p.message for p in shrunk.problems]
 
 
 async def test_with_the_readmes_owner_role_the_service_role_cannot_undo_the_append_only_rule(engine, db_url, superuser):
@@ -328,7 +347,7 @@ async def test_with_the_readmes_owner_role_the_service_role_cannot_undo_the_appe
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     sql = re.search(r"```sql\n(.*?)```", readme, re.S).group(1)
     owner = f"cme_log_owner_{uuid.uuid4().hex[:8]}"
-    await append(engine, MerkleLog(KeyRing(None)), 2)
+    await append(engine, MerkleLog(test_keys()), 2)
     try:
         for statement in filter(None, (s.strip() for s in re.sub(r"--[^\n]*", "", sql).split(";"))):
             await superuser.execute(statement.replace("cme_disclosure_log_owner", owner))
@@ -345,7 +364,7 @@ async def test_with_the_readmes_owner_role_the_service_role_cannot_undo_the_appe
                     await conn.execute(statement)
         finally:
             await conn.close()
-        await append(engine, MerkleLog(KeyRing(None)), 2)  # INSERT and SELECT are all it needs
+        await append(engine, MerkleLog(test_keys()), 2)  # INSERT and SELECT are all it needs
         report = await check(engine)
         assert report.ok and report.tree_size == 4, report.problems
     finally:

@@ -64,26 +64,26 @@ def test_production_refuses_to_start_without_a_signing_key():
     common = dict(env="production", jwks_url="https://idp.example/jwks", jwt_secret="a-real-secret-from-the-vault")
     with pytest.raises(ValidationError, match="CME_LOG_SIGNING_KEY"):
         DisclosureSettings(**common)
-    assert DisclosureSettings(**common, log_signing_key=bytes(range(32)).hex()).signing_key()
+    assert DisclosureSettings(**common, log_signing_key=bytes(range(32)).hex()).log_key()
 
 
 def test_the_development_key_is_kept_in_a_file_readable_by_its_owner_only(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CME_LOG_SIGNING_KEY", raising=False)
     monkeypatch.delenv("CME_LOG_SIGNING_KEY_FILE", raising=False)
-    pem = DisclosureSettings(env="development").signing_key()
+    pem = DisclosureSettings(env="development").log_key()
     path = tmp_path / ".local" / "secrets" / "disclosure-log-ed25519.pem"  # the default, from the working directory
     assert path.read_text() == pem and load_private_key(pem)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert DisclosureSettings(env="development").signing_key() == pem  # made once, then kept
+    assert DisclosureSettings(env="development").log_key() == pem  # made once, then kept
     elsewhere = tmp_path / "keys" / "log.pem"
-    assert DisclosureSettings(env="test", log_signing_key_file=elsewhere).signing_key() == elsewhere.read_text() != pem
+    assert DisclosureSettings(env="test", log_signing_key_file=elsewhere).log_key() == elsewhere.read_text() != pem
     assert [p.name for p in elsewhere.parent.iterdir()] == ["log.pem"]  # no temporary file left behind
 
     common = dict(env="production", jwks_url="https://idp.example/jwks", jwt_secret="a-real-secret-from-the-vault")
     with pytest.raises(FileNotFoundError):  # production never makes itself a key
-        DisclosureSettings(**common, log_signing_key_file=tmp_path / "missing.pem").signing_key()
-    assert DisclosureSettings(**common, log_signing_key_file=path).signing_key() == pem
+        DisclosureSettings(**common, log_signing_key_file=tmp_path / "missing.pem").log_key()
+    assert DisclosureSettings(**common, log_signing_key_file=path).log_key() == pem
 
 
 def test_the_withholding_window_is_configurable(monkeypatch):

@@ -22,7 +22,7 @@ from sqlalchemy import MetaData, Row, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .contracts.topics import DLQ_MAX_MESSAGE_BYTES, TopicNames, is_dlq
+from .contracts.topics import TopicNames, is_dlq, topic_configs
 from .db import create_engine
 from .logging import configure_logging, get_logger
 from .messaging.outbox import decode_headers, record_size
@@ -52,7 +52,7 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int = PART
             try:
                 await admin.create_topics([
                     NewTopic(name=n, num_partitions=partitions, replication_factor=1,
-                             topic_configs={"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)} if is_dlq(n) else {})
+                             topic_configs=topic_configs(n))
                     for n in missing
                 ])
             except TopicAlreadyExistsError:

@@ -1,7 +1,10 @@
 """create_app(): disclosure's HTTP API and Kafka subscribers on the shared runtime."""
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,10 +19,11 @@ from cme_shared.runtime import ServiceRuntime
 
 from .adapters.tables import kit
 from .domain.policy import load_policy
-from .domain.tree_head import SignedTreeHead
+from .domain.tree_head import SignedTreeHead, key_id, load_public_key
 from .entrypoints import http, kafka
 from .service_layer.disclosures import Deps
 from .service_layer.log import KeyRing, MerkleLog
+from .service_layer.witness import Cosigner, WitnessClient
 from .settings import DisclosureSettings
 
 LOG_AGGREGATE = "disclosure-log"  # one key: heads keep their order on the topic
@@ -53,7 +57,11 @@ def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
         await runtime.outbox.add(session, topic=runtime.topics(topics.TREE_HEADS), event=event,
                                  aggregate_type="tree_head", aggregate_id=LOG_AGGREGATE)
 
-    log = MerkleLog(KeyRing(settings.signing_key()), on_head=publish_head)
+    keys = KeyRing(settings.log_key())
+    pinned = [load_public_key(pem) for pem in settings.pinned_public_keys()]
+    if key_id(keys.public_key()) not in {key_id(k) for k in pinned}:
+        raise ValueError("the log signing key is not among the pinned public keys (CME_LOG_PUBLIC_KEY)")
+    log = MerkleLog(keys, on_head=publish_head, origin=settings.log_origin)
     deps = Deps(log=log, policy=load_policy(settings.disclosure_policy_file),
                 withholding_max_days=settings.withholding_max_days)
     kafka.subscribe(runtime, deps)
@@ -61,9 +69,31 @@ def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
         runtime,
         title="CME disclosure",
         description="Every share and decision not to share, policy-checked, in an RFC 6962 log.",
-        routers=[http.disclosures_router(runtime, deps), http.log_router(runtime, log)],
+        routers=[http.disclosures_router(runtime, deps),
+                 http.log_router(runtime, log, pinned, settings.log_witness_key)],
         asyncapi=lambda: build_document("CME disclosure", "1.0.0", "Topics disclosure uses.", CHANNELS,
                                         runtime.topics, settings.kafka_bootstrap),
     )
     app.state.deps = deps
+    if settings.log_witness_url and settings.log_witness_key:
+        app.state.cosigner = _cosign_in_background(app, runtime, WitnessClient(
+            settings.log_witness_url, settings.log_witness_key, settings.log_witness_timeout_seconds))
     return app
+
+
+def _cosign_in_background(app: FastAPI, runtime: ServiceRuntime, client: WitnessClient) -> Cosigner:
+    """Run the witness cosigner while the app runs, inside the shared lifespan."""
+    cosigner = Cosigner(runtime.sessions, client)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            await cosigner.start()
+            try:
+                yield state
+            finally:
+                await cosigner.stop()
+
+    app.router.lifespan_context = lifespan
+    return cosigner

@@ -21,6 +21,20 @@ class DisclosureSettings(ServiceSettings):
     # working directory). Outside production a missing file is created (mode 0600) on first start.
     log_signing_key: SecretStr | None = None
     log_signing_key_file: Path | None = None
+    # The keys verify-log and `/log/public-key` trust, pinned here and never read from the database
+    # being checked: one or more PEM public keys, the current key first, then any earlier keys (for
+    # heads signed before a rotation) (CME_LOG_PUBLIC_KEY, or a file of them: CME_LOG_PUBLIC_KEY_FILE).
+    # Unset: the public half of the signing key alone.
+    log_public_key: str | None = None
+    log_public_key_file: Path | None = None
+    # The C2SP checkpoint origin (and note key name) of this log: one line, no spaces or '+'.
+    log_origin: str = "cme.localhost/disclosure-log"
+    # The outside witness (C2SP tlog-witness, e.g. litewitness): where to submit each new checkpoint
+    # (CME_LOG_WITNESS_URL), and its verifier key (CME_LOG_WITNESS_KEY, "name+keyid+base64"). With a
+    # witness key set, verify-log requires the witness's cosignature on the checkpoints.
+    log_witness_url: str | None = None
+    log_witness_key: str | None = None
+    log_witness_timeout_seconds: float = 5.0
     # The disclosure policy table (recipient type x purpose); unset: the shipped default.
     disclosure_policy_file: Path | None = None
     # The latest review date a withholding from access requests may set, in days from today: a
@@ -31,6 +45,8 @@ class DisclosureSettings(ServiceSettings):
     def _production_needs_a_signing_key(self) -> "DisclosureSettings":
         if self.env == "production" and self.log_signing_key is None and self.log_signing_key_file is None:
             raise ValueError("production needs CME_LOG_SIGNING_KEY or CME_LOG_SIGNING_KEY_FILE to sign tree heads")
+        if self.log_witness_url and not self.log_witness_key:
+            raise ValueError("CME_LOG_WITNESS_URL needs CME_LOG_WITNESS_KEY, the witness's verifier key")
         if self.withholding_max_days < 1:
             raise ValueError("CME_WITHHOLDING_MAX_DAYS must be at least 1")
         return self
@@ -38,7 +54,7 @@ class DisclosureSettings(ServiceSettings):
     def signing_key_path(self) -> Path:
         return (self.log_signing_key_file or DEVELOPMENT_SIGNING_KEY_FILE).absolute()
 
-    def signing_key(self) -> str:
+    def log_key(self) -> str:
         """The tree-head signing key (PEM or hex). Outside production, a key file that does not exist
         yet is created with a new key, readable by its owner only."""
         configured = self.log_signing_key.get_secret_value() if self.log_signing_key is not None else None
@@ -50,6 +66,22 @@ class DisclosureSettings(ServiceSettings):
                 raise FileNotFoundError(f"CME_LOG_SIGNING_KEY_FILE {path} does not exist")
             create_key_file(path)
         return path.read_text()
+
+
+    def pinned_public_keys(self) -> list[str]:
+        """The PEM public keys verification trusts, the current one first (see log_public_key)."""
+        from .domain.tree_head import load_private_key, public_key_pem
+
+        if self.log_public_key is not None:
+            text = self.log_public_key
+        elif self.log_public_key_file is not None:
+            text = self.log_public_key_file.read_text()
+        else:
+            return [public_key_pem(load_private_key(self.log_key()).public_key())]
+        pems = [f"-----BEGIN PUBLIC KEY-----{block}" for block in text.split("-----BEGIN PUBLIC KEY-----")[1:]]
+        if not pems:
+            raise ValueError("CME_LOG_PUBLIC_KEY(_FILE) holds no PEM public key")
+        return pems
 
 
 def create_key_file(path: Path) -> None:

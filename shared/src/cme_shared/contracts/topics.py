@@ -45,6 +45,20 @@ def is_dlq(topic: str) -> bool:
 # record which was just small enough to arrive is never too large to be dead-lettered.
 DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024 + 65_536
 
+# Configuration a topic is created with, beyond the broker's defaults. The tree heads are the
+# disclosure log's copy outside its own database (verify-log compares them), so they are kept for ever:
+# a default 7-day retention would quietly forget the heads a rewrite must still match.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    TREE_HEADS: {"retention.ms": "-1", "retention.bytes": "-1"},
+}
+
+
+def topic_configs(name: str) -> dict[str, str]:
+    """The creation configuration of a topic, by its full (possibly namespaced) name."""
+    if is_dlq(name):
+        return {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)}
+    return next((dict(config) for topic, config in TOPIC_CONFIGS.items() if name.endswith(topic)), {})
+
 
 @dataclass(frozen=True)
 class TopicNames:

@@ -19,6 +19,7 @@ from ..domain.tree_head import SignedTreeHead, TreeHead
 class PublishedHeads:
     heads: list[SignedTreeHead] = field(default_factory=list)
     unreadable: int = 0  # records on the topic that are not a TreeHeadPublished
+    topic_exists: bool = True  # False: the topic is gone (deleted), and with it the copies outside the log
 
 
 async def read_published_heads(bootstrap: str, topic: str, timeout: float = 30.0) -> PublishedHeads:
@@ -33,7 +34,8 @@ async def read_published_heads(bootstrap: str, topic: str, timeout: float = 30.0
     deadline = time.monotonic() + timeout
     try:
         if topic not in await asyncio.wait_for(consumer.topics(), timeout):
-            return found  # nothing was ever published (a new log)
+            found.topic_exists = False
+            return found
         # Without a group, subscribing assigns every partition once the topic's metadata is in.
         consumer.subscribe([topic])
         while not consumer.assignment():

@@ -57,6 +57,25 @@ tree_heads = Table(
     Column("signature", LargeBinary, nullable=False),
 )
 
+# The same heads as C2SP signed notes (domain/checkpoint.py), and the outside witness's cosignatures
+# of them; both append-only like the log.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+)
+
+witness_cosignatures = Table(
+    "witness_cosignatures",
+    metadata,
+    Column("tree_size", BigInteger, nullable=False),
+    Column("witness_key", Text, nullable=False),
+    Column("signature_line", Text, nullable=False),
+    Column("cosigned_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tree_size", "witness_key"),
+)
+
 signing_keys = Table(
     "signing_keys",
     metadata,

@@ -24,6 +24,7 @@ class LeafKind(StrEnum):
     SHARED = "disclosure_shared"
     SHARE_MADE = "share_made"  # a share another service made and reported (ShareMade)
     WITHHELD_FROM_SAR = "withheld_from_sar"
+    PURGED = "payloads_purged"  # retention: which leaves' payloads were purged (verify-log needs one per purge)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -51,6 +52,15 @@ def entry(kind: LeafKind, record_id: str, recorded_at: datetime, facts: dict[str
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
     })
     return Entry(leaf, payload, kind)
+
+
+def parse_leaf(leaf: bytes) -> dict[str, Any] | None:
+    """A leaf's JSON, or None when the leaf is not one of ours."""
+    try:
+        value = json.loads(leaf)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def payload_digest(leaf: bytes) -> str | None:

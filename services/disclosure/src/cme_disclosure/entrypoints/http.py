@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 from uuid import UUID
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.auth import Principal, Role, current_principal, require_roles
@@ -21,10 +23,11 @@ from cme_shared.http.limits import MAX_BIGINT
 from cme_shared.runtime import ServiceRuntime
 
 from ..domain.disclosures import Decision, DisclosureRequest, Withholding
+from ..domain.checkpoint import verifier_key
 from ..domain.tree_head import SIGNATURE_ALGORITHM, key_id, public_key_pem
 from ..service_layer import disclosures, views
 from ..service_layer.disclosures import Actor, Deps, DisclosureError
-from ..service_layer.log import LogRangeError, MerkleLog, known_public_keys
+from ..service_layer.log import LogRangeError, MerkleLog
 from . import schemas
 
 MAX_LEAVES_PER_PAGE = 1000
@@ -141,7 +144,8 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
     return api
 
 
-def log_router(runtime: ServiceRuntime, log: MerkleLog) -> APIRouter:
+def log_router(runtime: ServiceRuntime, log: MerkleLog, pinned: list[Ed25519PublicKey],
+               witness_key: str | None = None) -> APIRouter:
     api = APIRouter(prefix="/log", tags=["log"])
     authenticated = Depends(current_principal)
 
@@ -155,16 +159,27 @@ def log_router(runtime: ServiceRuntime, log: MerkleLog) -> APIRouter:
 
     @api.get("/public-key", response_model=schemas.PublicKeyOut)
     async def public_key() -> schemas.PublicKeyOut:
-        """The key signing tree heads now (public), and every key that signed before."""
-        async with runtime.sessions.begin() as session:
-            key = (await log.keys.signer(session)).public_key()
-            known = await known_public_keys(session)
+        """The key signing tree heads now (public), and the earlier keys, as configured (pinned):
+        never read from the database, which whoever rewrote it could have added a key to."""
+        key = log.keys.public_key()
         current = key_id(key)
         return schemas.PublicKeyOut(
             key_id=current, public_key_pem=public_key_pem(key), algorithm=SIGNATURE_ALGORITHM,
-            previous_keys=[{"key_id": k["key_id"], "public_key_pem": k["public_key_pem"],
-                            "first_used_at": k["first_used_at"].isoformat()} for k in known if k["key_id"] != current],
+            note_verifier_key=verifier_key(log.origin, key),
+            previous_keys=[{"key_id": key_id(k), "public_key_pem": public_key_pem(k)}
+                           for k in pinned if key_id(k) != current],
         )
+
+    @api.get("/checkpoint", response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain; charset=utf-8": {}}}})
+    async def checkpoint() -> PlainTextResponse:
+        """The latest tree head as a C2SP tlog-checkpoint signed note (public), with the witness's
+        tlog-cosignature: with a witness configured, the latest checkpoint it has cosigned."""
+        async with runtime.sessions() as session:
+            note = await log.checkpoint(session, witness_key)
+        if note is None:
+            raise ApiError(503, "no_checkpoint", "no checkpoint has been signed and cosigned yet")
+        return PlainTextResponse(note.render(), media_type="text/plain; charset=utf-8")
 
     @api.get("/leaves", response_model=schemas.LeavesOut, dependencies=[authenticated])
     async def leaves(start: Annotated[int, Query(ge=0, le=MAX_BIGINT)],

@@ -97,7 +97,8 @@ class PublicKeyOut(BaseModel):
     key_id: str
     public_key_pem: str
     algorithm: str = "Ed25519"
-    previous_keys: list[dict[str, Any]] = Field(description="every key that signed before, for heads signed then")
+    note_verifier_key: str = Field(description="the same key as a C2SP signed-note verifier key, for /log/checkpoint")
+    previous_keys: list[dict[str, Any]] = Field(description="earlier pinned keys, for heads signed before a rotation")
 
 
 class LeafOut(BaseModel):

@@ -219,10 +219,13 @@ async def withhold_from_sar(session: AsyncSession, deps: Deps, disclosure_id: uu
                               ["body", "review_date"])
     record = {"withholding_id": uuid.uuid4(), "disclosure_id": disclosure_id, "exemption": body.exemption,
               "reason": body.reason, "decided_by": actor.sub, "decider_name": body.decider_name or actor.sub,
-              "decider_role": body.decider_role or actor.role, "review_date": body.review_date}
+              "decider_role": body.decider_role or actor.role, "review_date": body.review_date, "recorded_at": now}
     await session.execute(insert(sar_withholdings).values(**record))
+    # The row is bound to its leaf (id, review date and time in the leaf; the words in the payload), so
+    # verify-log finds a withholding row added, changed or removed outside the service.
     facts = {"recipient_type": row.recipient_type, "purpose": row.purpose, "review_date": body.review_date.isoformat(),
-             "decider_role": actor.role}  # the token's role; the typed job title goes into the payload
+             "decider_role": actor.role,  # the token's role; the typed job title goes into the payload
+             "withholding_id": str(record["withholding_id"])}
     personal = {"exemption": body.exemption, "reason": body.reason, "decided_by": actor.sub,
                 "decider_name": record["decider_name"], "decider_role": record["decider_role"]}
     await _append(session, deps, disclosure_id,
@@ -306,10 +309,15 @@ async def purge(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, rea
     )).scalars())
     if not indices:
         raise DisclosureError(404, "not_found", "no such disclosure")
-    result = await session.execute(
+    purged = sorted((await session.execute(
         update(leaf_payloads).where(leaf_payloads.c.leaf_index.in_(indices), leaf_payloads.c.payload.is_not(None))
-        .values(payload=None, purged_at=now, purge_reason=reason)
-    )
+        .values(payload=None, purged_at=now, purge_reason=reason).returning(leaf_payloads.c.leaf_index)
+    )).scalars())
+    if purged:
+        # The purge is itself a leaf naming the payloads it removed: verify-log requires one for every
+        # payload found NULL, so a payload erased directly in the database is not taken for retention.
+        await _append(session, deps, disclosure_id, [entry(
+            LeafKind.PURGED, str(disclosure_id), now, {"purged_leaves": purged}, {"reason": reason})])
     await session.execute(
         disclosure_subjects.delete().where(disclosure_subjects.c.disclosure_id == disclosure_id)
     )
@@ -321,4 +329,4 @@ async def purge(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, rea
                                           "org_name", recipient["org_name"]),
         purged_at=now,
     ))
-    return int(result.rowcount or 0)
+    return len(purged)

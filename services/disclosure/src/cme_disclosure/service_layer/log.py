@@ -11,13 +11,15 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from ..adapters.tables import leaf_payloads, log_leaves, log_nodes, signing_keys, tree_heads
+from ..adapters.tables import checkpoints, leaf_payloads, log_leaves, log_nodes, signing_keys, tree_heads
+from ..adapters.tables import witness_cosignatures
 from ..domain import merkle
+from ..domain.checkpoint import SignedNote, sign_checkpoint
 from ..domain.entries import Entry
 from ..domain.tree_head import (
     SignedTreeHead,
@@ -30,6 +32,7 @@ from ..domain.tree_head import (
 
 # pg_advisory_xact_lock key of the log's single writer ("cmelog" as a number).
 APPEND_LOCK = 0x636D656C6F67
+DEFAULT_ORIGIN = "cme.localhost/disclosure-log"
 
 Db = AsyncSession | AsyncConnection
 OnHead = Callable[[AsyncSession, SignedTreeHead], Awaitable[None]]
@@ -49,6 +52,9 @@ class KeyRing:
 
     def __init__(self, configured: str | None) -> None:
         self._key = load_private_key(configured) if configured else Ed25519PrivateKey.generate()
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
 
     async def signer(self, session: AsyncSession) -> Ed25519PrivateKey:
         # Registered in every signing transaction (a no-op once there), so no committed head can name
@@ -99,9 +105,10 @@ async def root_at(db: Db, size: int) -> bytes:
 
 
 class MerkleLog:
-    def __init__(self, keys: KeyRing, on_head: OnHead | None = None) -> None:
+    def __init__(self, keys: KeyRing, on_head: OnHead | None = None, origin: str = DEFAULT_ORIGIN) -> None:
         self.keys = keys
         self._on_head = on_head
+        self.origin = origin
 
     async def append(self, session: AsyncSession, entries: Sequence[Entry]) -> Appended:
         """Append entries in order inside the caller's transaction; sign and store the new head."""
@@ -128,6 +135,10 @@ class MerkleLog:
             tree_size=head.head.tree_size, root_hash=head.head.root_hash, timestamp_ms=head.head.timestamp,
             key_id=head.head.key_id, signature=head.signature,
         ))
+        # The same head as a C2SP checkpoint, signed in the same transaction (the witness cosigns it
+        # after commit: a witness must never see a tree the log might still roll back).
+        note = sign_checkpoint(key, self.origin, frontier.size, frontier.root())
+        await session.execute(insert(checkpoints).values(tree_size=frontier.size, note=note.render()))
         if self._on_head is not None:
             await self._on_head(session, head)
         return Appended(size, head)
@@ -138,6 +149,25 @@ class MerkleLog:
             return SignedTreeHead(TreeHead(row.tree_size, row.root_hash, row.timestamp_ms, row.key_id), row.signature)
         key = await self.keys.signer(session)  # the empty log: a fresh head over nothing
         return sign(key, TreeHead(0, merkle.EMPTY_ROOT, int(time.time() * 1000), key_id(key.public_key())))
+
+    @staticmethod
+    async def checkpoint(db: Db, witness_key: str | None = None) -> SignedNote | None:
+        """The latest checkpoint with the witness's cosignature added (`witness_key` given: the latest
+        one the witness has cosigned), or None when there is none yet."""
+        query = select(checkpoints.c.tree_size, checkpoints.c.note).order_by(checkpoints.c.tree_size.desc()).limit(1)
+        if witness_key is not None:
+            query = query.where(checkpoints.c.tree_size.in_(
+                select(witness_cosignatures.c.tree_size).where(witness_cosignatures.c.witness_key == witness_key)))
+        row = (await db.execute(query)).first()
+        if row is None:
+            return None
+        note = SignedNote.parse(row.note)
+        lines = (await db.execute(select(witness_cosignatures.c.signature_line)
+                                  .where(witness_cosignatures.c.tree_size == row.tree_size)
+                                  .order_by(witness_cosignatures.c.witness_key))).scalars()
+        for line in lines:
+            note = note.with_signatures(line)
+        return note
 
     @staticmethod
     async def leaves(db: Db, start: int, end: int) -> list[tuple[int, bytes]]:
