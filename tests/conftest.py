@@ -9,6 +9,7 @@ import pytest
 
 from cme_shared.auth import issue_development_token
 from cme_shared.testing.processes import ServiceProcess
+from cme_shared.testing.signing import TEST_KEYS
 
 SECRET = "e2e-secret-" + "x" * 40
 
@@ -23,6 +24,8 @@ def migrations_of(service: str) -> Path:
 async def stack(infra, databases, namespace, tmp_path) -> AsyncIterator[StackFactory]:
     started: list[ServiceProcess] = []
 
+    signing = TEST_KEYS.write(tmp_path / "signing")  # every service's event-signing key pair, as set-up makes them
+
     async def start(*services: str) -> dict[str, ServiceProcess]:
         processes = {}
         for service in services:
@@ -31,6 +34,7 @@ async def stack(infra, databases, namespace, tmp_path) -> AsyncIterator[StackFac
                 "CME_DATABASE_URL": url, "CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
                 "CME_TOPIC_NAMESPACE": namespace.namespace, "CME_JWT_SECRET": SECRET,
                 "CME_OUTBOX_POLL_SECONDS": "0.05", "CME_LOG_SIGNING_KEY_FILE": str(tmp_path / "log-key.pem"),
+                "CME_SIGNING_KEY_FILE": str(signing / f"{service}.pem"), "CME_TRUSTED_SIGNERS_DIR": str(signing),
             }, tmp_path)
             processes[service].database_url = url  # type: ignore[attr-defined]
         for process in processes.values():

@@ -126,6 +126,7 @@ start() {
     ensure_local_dirs
     ensure_jwt_secret
     create_topics
+    "$CME_PYTHON" -m cme_shared.messaging.signing generate "$CME_SECRETS/signing" "${SERVICES[@]}"  # event-signing keys, kept
     local svc
     # Start all four, then wait: they boot in parallel.
     for svc in "${SERVICES[@]}"; do launch "$svc"; done

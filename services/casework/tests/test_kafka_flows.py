@@ -23,6 +23,7 @@ from cme_shared.contracts.rights import (
     SubjectRestricted,
 )
 from cme_shared.testing.kafka import TopicReader, eventually, produce
+from cme_shared.testing.signing import signed_headers
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +33,10 @@ def now() -> datetime:
 
 
 async def send(stack, topic: str, event, key: str) -> None:
-    await produce(stack.settings.kafka_bootstrap, stack.topics(topic), event.model_dump_json().encode(),
-                  key=key.encode(), headers=[("event_id", str(event.event_id).encode())])
+    """As the topic's writer sends it: signed with that service's key."""
+    value = event.model_dump_json().encode()
+    await produce(stack.settings.kafka_bootstrap, stack.topics(topic), value, key=key.encode(),
+                  headers=signed_headers(topic, value, key.encode(), [("event_id", str(event.event_id).encode())]))
 
 
 async def cases_of(stack, child) -> list[dict]:
@@ -122,8 +125,9 @@ async def test_restriction_rectification_and_subject_access_from_the_rights_serv
     note = {"kind": "fact", "category": "contact", "text": "letter sent to the last known address"}
 
     # Another kind on the shared topic is left alone; a restriction of the carer restricts the case.
-    await produce(stack.settings.kafka_bootstrap, stack.topics(topics.RIGHTS_EVENTS),
-                  json.dumps({"kind": "erasure_refused", "anything": 1}).encode())
+    other_kind = json.dumps({"kind": "erasure_refused", "anything": 1}).encode()
+    await produce(stack.settings.kafka_bootstrap, stack.topics(topics.RIGHTS_EVENTS), other_kind,
+                  headers=signed_headers(topics.RIGHTS_EVENTS, other_kind, None))
     await send(stack, topics.RIGHTS_EVENTS, SubjectRestricted(
         event_id=uuid.uuid4(), occurred_at=now(), rights_request_id=rights_request, subject_ids=[carer],
         reason="the carer contests accuracy"), str(rights_request))
@@ -148,7 +152,7 @@ async def test_restriction_rectification_and_subject_access_from_the_rights_serv
     assert kinds.index("restriction_lifted") < kinds.index("referral_released") < kinds.index("referral_joined")
     assert (await stack.client.post(f"/cases/{case_id}/notes", json=note, headers=officer)).status_code == 201
 
-    replies_topic = stack.topics(topics.DATA_COLLECTION_REPLIES)
+    replies_topic = stack.topics(topics.replies_of("casework"))
     async with TopicReader(stack.settings.kafka_bootstrap, replies_topic) as replies:
         # Rectification of a fact casework holds: a new entry, and a reply saying how many records changed.
         await send(stack, topics.RIGHTS_EVENTS, FactualRectification(
@@ -237,7 +241,9 @@ async def test_a_batch_asks_once_who_is_restricted_and_holds_only_the_restricted
     consumer = next(c for c in casework.runtime.consumers if c.name == "referral-accepted")
     events = [make_referral(child=child) for child in (restricted_child, free_child, free_child)]
     batch = [Delivery(topic=consumer.topic, partition=0, offset=10_000 + i, key=str(e.child_subject_id).encode(),
-                      value=e.model_dump_json().encode(), headers=[("event_id", str(e.event_id).encode())])
+                      value=e.model_dump_json().encode(),
+                      headers=signed_headers(topics.REFERRAL_ACCEPTED, e.model_dump_json().encode(),
+                                             str(e.child_subject_id).encode(), [("event_id", str(e.event_id).encode())]))
              for i, e in enumerate(events)]
     statements: list[str] = []
     engine = casework.runtime.engine.sync_engine

@@ -27,6 +27,7 @@ from cme_shared.contracts.rights import (
 from cme_shared.contracts.shares import Recipient, ShareMade
 from cme_shared.db import create_engine, session_factory
 from cme_shared.testing.kafka import TopicReader, eventually, produce
+from cme_shared.testing.signing import signed_headers
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +48,12 @@ def police_request(subject: uuid.UUID, **overrides) -> dict:
     return body
 
 
-async def send(infra, namespace, topic: str, event, key: str = "k") -> None:
-    await produce(infra.kafka_bootstrap, namespace(topic), event.model_dump_json().encode(), key=key.encode(),
-                  headers=[("event_id", str(event.event_id).encode())])
+async def send(infra, namespace, topic: str, event, key: str = "k", signer: str | None = None) -> None:
+    """As the topic's writer (or `signer`) sends it: signed with that service's key."""
+    value = event.model_dump_json().encode()
+    await produce(infra.kafka_bootstrap, namespace(topic), value, key=key.encode(),
+                  headers=signed_headers(topic, value, key.encode(), [("event_id", str(event.event_id).encode())],
+                                         signer=signer))
 
 
 def now() -> datetime:
@@ -344,7 +348,7 @@ async def test_access_requests_get_the_recipients_but_not_a_withheld_share(clien
     await send(infra, namespace, topics.DATA_COLLECTION_REQUESTS, DataCollectionRequest(
         event_id=uuid.uuid4(), occurred_at=now(), collection_id=uuid.uuid4(), rights_request_id=uuid.uuid4(),
         subject_ids=[subject], services=["casework"]), key=str(collection_id))
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.DATA_COLLECTION_REPLIES)) as replies:
+    async with TopicReader(infra.kafka_bootstrap, namespace(topics.replies_of("disclosure"))) as replies:
         await replies.wait_for(lambda rs: any(json.loads(r.value).get("last") for r in rs))
         records = await replies.settle(0.5)
     [reply] = [json.loads(r.value) for r in records]

@@ -27,6 +27,7 @@ from sqlalchemy import text
 from cme_shared.contracts import topics
 from cme_shared.testing.infra import SAMPLE_REFERRALS
 from cme_shared.testing.kafka import TopicReader
+from cme_shared.testing.signing import TEST_KEYS
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,7 @@ async def test_a_killed_intake_restarts_with_every_referral_accepted_once(infra,
                                                                          tmp_path):
     env = {**os.environ, "CME_DATABASE_URL": intake_url, "CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
            "CME_TOPIC_NAMESPACE": namespace.namespace, "CME_HTTP_PORT": str(free_port()), "CME_ENV": "test",
-           "CME_OUTBOX_POLL_SECONDS": "0.05", "CME_HANDLER_BACKOFF_SECONDS": "0.05"}
+           "CME_OUTBOX_POLL_SECONDS": "0.05", "CME_HANDLER_BACKOFF_SECONDS": "0.05", **TEST_KEYS.env_for("intake")}
     intake = IntakeProcess(env, tmp_path / "intake.log")
     documents = [burst_referral(i) for i in range(BURST)]
     async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \

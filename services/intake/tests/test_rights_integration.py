@@ -17,6 +17,7 @@ from cme_shared.contracts.rights import (
     SubjectRestricted,
 )
 from cme_shared.testing.kafka import produce
+from cme_shared.testing.signing import signed_headers
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +27,10 @@ def envelope() -> dict:
 
 
 async def send(intake, topic: str, event) -> None:
-    await produce(intake.infra.kafka_bootstrap, intake.names(topic), event.model_dump_json().encode(),
-                  key=b"rights", headers=[("event_id", str(event.event_id).encode())])
+    """As rights sends it: signed with its key."""
+    value = event.model_dump_json().encode()
+    await produce(intake.infra.kafka_bootstrap, intake.names(topic), value, key=b"rights",
+                  headers=signed_headers(topic, value, b"rights", [("event_id", str(event.event_id).encode())]))
 
 
 async def refer(intake, document: dict, org_id: str | None = None) -> dict:
@@ -53,7 +56,7 @@ async def test_a_lookup_finds_the_child_by_upn_or_by_name_date_of_birth_and_post
     parent = SubjectLookup(**envelope(), collection_id=uuid.uuid4(), person=PersonHint(
         first_name="Leila", last_name="Haddad", postcode="W2 1AA"))
     nobody = SubjectLookup(**envelope(), collection_id=uuid.uuid4(), person=PersonHint(first_name="No", last_name="One"))
-    async with intake.reader(topics.DATA_COLLECTION_REPLIES) as replies:
+    async with intake.reader(topics.replies_of("intake")) as replies:
         for lookup in (by_upn, by_name, parent, nobody):
             await send(intake, topics.DATA_COLLECTION_REQUESTS, lookup)
         await replies.wait_for(lambda rs: len(rs) >= 4)
@@ -85,7 +88,7 @@ async def test_data_collection_comes_in_chunks_with_sources_categories_and_third
         assert (await refer(intake, extra, "101234"))["child_subject_id"] == child
     request = DataCollectionRequest(**envelope(), collection_id=uuid.uuid4(), rights_request_id=uuid.uuid4(),
                                     subject_ids=[uuid.UUID(child)])
-    async with intake.reader(topics.DATA_COLLECTION_REPLIES) as replies:
+    async with intake.reader(topics.replies_of("intake")) as replies:
         await send(intake, topics.DATA_COLLECTION_REQUESTS, request)
         await replies.wait_for(lambda rs: any(json.loads(r.value)["last"] for r in rs))
         await replies.settle(0.5)
@@ -116,10 +119,11 @@ async def test_messages_of_other_kinds_or_for_other_services_are_ignored(intake,
     restricted = SubjectRestricted(**envelope(), rights_request_id=uuid.uuid4(), subject_ids=[child], reason="Art 18")
     ours = DataCollectionRequest(**envelope(), collection_id=uuid.uuid4(), rights_request_id=uuid.uuid4(),
                                  subject_ids=[child], services=["intake"])
-    async with intake.reader(topics.DATA_COLLECTION_REPLIES) as replies, \
+    async with intake.reader(topics.replies_of("intake")) as replies, \
             intake.reader(topics.dlq(topics.DATA_COLLECTION_REQUESTS)) as dead:
-        await produce(intake.infra.kafka_bootstrap, intake.names(topics.DATA_COLLECTION_REQUESTS),
-                      json.dumps({"kind": "something_new", "x": 1}).encode())
+        something_new = json.dumps({"kind": "something_new", "x": 1}).encode()
+        await produce(intake.infra.kafka_bootstrap, intake.names(topics.DATA_COLLECTION_REQUESTS), something_new,
+                      headers=signed_headers(topics.DATA_COLLECTION_REQUESTS, something_new, None))
         await send(intake, topics.DATA_COLLECTION_REQUESTS, elsewhere)
         await send(intake, topics.RIGHTS_EVENTS, restricted)
         await send(intake, topics.DATA_COLLECTION_REQUESTS, ours)
@@ -141,7 +145,7 @@ async def test_a_factual_rectification_is_a_new_version_and_the_old_one_stays(in
                                    field="sex", new_value="female", decided_by="dpo-1")
     unfit = FactualRectification(**envelope(), rights_request_id=uuid.uuid4(), subject_id=child,
                                  field="date_of_birth", new_value="not a date", decided_by="dpo-1")
-    async with intake.reader(topics.DATA_COLLECTION_REPLIES) as replies, \
+    async with intake.reader(topics.replies_of("intake")) as replies, \
             intake.reader(topics.dlq(topics.RIGHTS_EVENTS)) as dead:
         for event in (name, address, unknown, unfit):
             await send(intake, topics.RIGHTS_EVENTS, event)
@@ -173,7 +177,7 @@ async def test_a_carer_asking_for_their_own_data_gets_their_details_not_the_chil
     [mother] = await intake.rows("SELECT DISTINCT carer_subject_id FROM care_links")
     request = DataCollectionRequest(**envelope(), collection_id=uuid.uuid4(), rights_request_id=uuid.uuid4(),
                                     subject_ids=[mother.carer_subject_id])
-    async with intake.reader(topics.DATA_COLLECTION_REPLIES) as replies:
+    async with intake.reader(topics.replies_of("intake")) as replies:
         await send(intake, topics.DATA_COLLECTION_REQUESTS, request)
         [reply] = await replies.wait_for(lambda rs: len(rs) >= 1)
     answer = json.loads(reply.value)

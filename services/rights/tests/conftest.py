@@ -46,6 +46,7 @@ from cme_shared.contracts.topics import TopicNames
 from cme_shared.testing.fixtures import bearer, running, service_settings
 from cme_shared.testing.infra import Infra
 from cme_shared.testing.kafka import eventually
+from cme_shared.testing.signing import signed_headers
 
 MIGRATIONS = Path(cme_rights.__file__).parent / "migrations"
 SERVICES = ("intake", "casework", "disclosure")
@@ -141,11 +142,13 @@ class Responders:
                 service=service, chunk=number, last=last, total_items=len(mine) if last else None, items=part))
 
     async def send(self, event: BaseModel) -> None:
+        """On the answering service's own replies topic, signed with its key, as that service sends it."""
         await asyncio.wait_for(self._ready.wait(), 30)
-        await self._producer.send_and_wait(
-            self.names(topics.DATA_COLLECTION_REPLIES), event.model_dump_json().encode(),
-            key=str(getattr(event, "collection_id", uuid.uuid4())).encode(),
-            headers=[("event_id", str(event.event_id).encode())])  # type: ignore[attr-defined]
+        service = event.service  # type: ignore[attr-defined]
+        value, key = event.model_dump_json().encode(), str(getattr(event, "collection_id", uuid.uuid4())).encode()
+        headers = signed_headers(topics.replies_of(service), value, key,
+                                 [("event_id", str(event.event_id).encode())])  # type: ignore[attr-defined]
+        await self._producer.send_and_wait(self.names(topics.replies_of(service)), value, key=key, headers=headers)
 
 
 @dataclass
@@ -186,17 +189,19 @@ class Rights:
         return await self.client.post(path, json=body, headers=headers or self.officer)
 
     async def consuming(self, responders: "Responders") -> None:
-        """Wait until rights reads the replies topic: a probe reply reaches its inbox (short timeouts need it)."""
-        probe = RectificationApplied(event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
-                                     rights_request_id=uuid.uuid4(), service="probe", subject_id=uuid.uuid4(),
-                                     records_changed=0)
-        await responders.send(probe)
+        """Wait until rights reads every replies topic: a probe reply on each reaches its inbox (short
+        timeouts need it)."""
+        probes = [RectificationApplied(event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
+                                       rights_request_id=uuid.uuid4(), service=service, subject_id=uuid.uuid4(),
+                                       records_changed=0) for service in topics.REPLIES]
+        for probe in probes:
+            await responders.send(probe)
         engine = create_async_engine(self.database_url)
         try:
             async def seen() -> bool:
                 async with engine.connect() as conn:
-                    return bool((await conn.execute(select(kit.inbox.c.message_id).where(
-                        kit.inbox.c.message_id == str(probe.event_id)))).first())
+                    return len((await conn.execute(select(kit.inbox.c.message_id).where(
+                        kit.inbox.c.message_id.in_([str(p.event_id) for p in probes])))).all()) == len(probes)
             await eventually(seen, timeout=60)
         finally:
             await engine.dispose()

@@ -132,7 +132,8 @@ async def test_the_api_and_the_topics_are_documented(start_rights):
         channels = (await rights.client.get("/asyncapi.json")).json()["channels"]
         assert {c["address"] for c in channels.values()} == {
             rights.settings.topic_namespace + t for t in (
-                "cme.rights.data-collection-requests.v1", "cme.rights.data-collection-replies.v1",
+                "cme.rights.data-collection-requests.v1", "cme.rights.data-collection-replies.intake.v1",
+                "cme.rights.data-collection-replies.casework.v1", "cme.rights.data-collection-replies.disclosure.v1",
                 "cme.rights.events.v1", "cme.disclosure.share-events.v1")}
 
 

@@ -9,10 +9,10 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 
 from .contracts.referrals import Problem
-from .contracts.topics import TopicNames
+from .contracts.topics import SIGNERS, TopicNames
 from .db import create_engine, session_factory
 from .logging import get_logger
-from .messaging.consumer import BatchHook, Delivery, Handler, ReliableConsumer, RejectHook, by_event_id
+from .messaging.consumer import BatchHook, Delivery, Handler, ReliableConsumer, RejectHook, by_event_id, signed_by
 from .messaging.health import missing_codecs
 from .messaging.inbox import Inbox
 from .messaging.outbox import Outbox, OutboxRelay
@@ -46,7 +46,10 @@ class ServiceRuntime:
         self.engine = create_engine(settings.database_url.get_secret_value())
         self.sessions = session_factory(self.engine)
         self.kit = kit
-        self.outbox = Outbox(kit)
+        # Every event this service writes to an internal topic is signed with its key; every record it
+        # consumes from one must carry the signature of a service allowed to write there (SEC-03).
+        self.trusted_signers = settings.pinned_signers()
+        self.outbox = Outbox(kit, signer=settings.message_signer(), namespace=settings.topic_namespace)
         self.inbox = Inbox(kit)
         self.relay = OutboxRelay(
             self.engine, kit, bootstrap_servers=settings.kafka_bootstrap,
@@ -81,10 +84,22 @@ class ServiceRuntime:
             on_reject=on_reject, on_committed=self.relay.nudge, identify=identify,
             max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
             batch_size=batch_size, prepare_batch=prepare_batch, stall_seconds=self.settings.consumer_stall_seconds,
+            verify=self._signature_check(topic),
         )
         consumer.register(self.broker)
         self.consumers.append(consumer)
         return consumer
+
+    def _signature_check(self, topic: str) -> Callable[[Delivery], None] | None:
+        """The `verify` step for a contract topic: internal topics only (partners' records are not signed).
+        A signer of the topic without a pinned key is a configuration error, said at start."""
+        allowed = SIGNERS.get(topic)
+        if allowed is None:
+            return None
+        if missing := sorted(allowed - set(self.trusted_signers.services)):
+            raise ValueError(f"no pinned signing key for {', '.join(missing)}, who may write {topic} "
+                             "(CME_TRUSTED_SIGNERS or CME_TRUSTED_SIGNERS_DIR)")
+        return signed_by(self.trusted_signers, allowed, self.settings.topic_namespace)
 
     async def start(self) -> None:
         if self.settings.create_topics:

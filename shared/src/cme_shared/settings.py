@@ -1,12 +1,17 @@
 """Configuration common to every service, read from `CME_*` environment variables."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .messaging.signing import Signer, TrustedSigners, load_private_key
+
 # Shipped so that `make up` works out of the box; a production start refuses it.
 DEVELOPMENT_JWT_SECRET = "cme-development-secret-do-not-use-in-production-0123456789"
+# Where the local runtime keeps every service's event-signing key pair (`.local/` is git-ignored).
+DEVELOPMENT_SIGNING_DIR = Path(".local/secrets/signing")
 
 
 class ServiceSettings(BaseSettings):
@@ -56,6 +61,15 @@ class ServiceSettings(BaseSettings):
     http_limit_concurrency: int = 200
     # uvicorn (h11): the most a request line and its headers may take.
     http_max_header_bytes: int = 16 * 1024
+    # Signed events between services (messaging/signing.py). This service's Ed25519 key: PKCS#8 PEM or 64 hex
+    # characters (CME_SIGNING_KEY), or a file holding it (CME_SIGNING_KEY_FILE). The public keys of the
+    # services it trusts: a JSON object of service -> PEM or base64 key (CME_TRUSTED_SIGNERS) and/or a
+    # directory of `<service>.pub` files (CME_TRUSTED_SIGNERS_DIR). Unset outside production: the keys
+    # the local runtime generates in DEVELOPMENT_SIGNING_DIR. Production names them all.
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
+    trusted_signers: dict[str, str] = {}
+    trusted_signers_dir: Path | None = None
 
     @model_validator(mode="after")
     def _stall_outlasts_retries(self) -> "ServiceSettings":
@@ -75,6 +89,55 @@ class ServiceSettings(BaseSettings):
             if self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
                 raise ValueError("production refuses the development JWT secret")
         return self
+
+    @model_validator(mode="after")
+    def _production_names_its_signing_keys(self) -> "ServiceSettings":
+        if self.env == "production":
+            if self.signing_key is None and self.signing_key_file is None:
+                raise ValueError("production needs CME_SIGNING_KEY or CME_SIGNING_KEY_FILE to sign its events")
+            if not self.trusted_signers and self.trusted_signers_dir is None:
+                raise ValueError("production needs CME_TRUSTED_SIGNERS or CME_TRUSTED_SIGNERS_DIR (pinned keys)")
+        return self
+
+    def message_signer(self) -> Signer:
+        """This service's signing key, read now: a missing or bad key stops the service at start."""
+        if self.signing_key is not None:
+            return Signer(self.service_name, load_private_key(self.signing_key.get_secret_value()))
+        path = self.signing_key_file or self._development_signing_dir() / f"{self.service_name}.pem"
+        if not path.exists():
+            raise FileNotFoundError(f"no signing key at {path}: the local runtime makes one (make up), "
+                                    "production sets CME_SIGNING_KEY_FILE")
+        return Signer(self.service_name, load_private_key(path.read_bytes()))
+
+    def pinned_signers(self) -> TrustedSigners:
+        """The public keys this service trusts, from configuration only (never from a database or a record)."""
+        directory = self.trusted_signers_dir
+        if directory is None and not self.trusted_signers:
+            directory = self._development_signing_dir()
+        return TrustedSigners.load(self.trusted_signers, directory)
+
+    def _development_signing_dir(self) -> Path:
+        if self.env == "production":
+            raise ValueError("production names its signing keys: CME_SIGNING_KEY_FILE, CME_TRUSTED_SIGNERS_DIR")
+        return DEVELOPMENT_SIGNING_DIR.absolute()
+
+    def migration_url(self) -> str:
+        """The owner's URL, which migrations run with; there is no fallback to the runtime login, which must
+        not own the tables it uses."""
+        if self.migration_database_url is None:
+            raise ValueError("migrations need CME_MIGRATION_DATABASE_URL: the database as its owner role "
+                             "(cme_<service>_owner), not as the service's own login")
+        return self.migration_database_url.get_secret_value()
+
+    def runtime_role(self) -> str:
+        """The role the service logs in as (the user of CME_DATABASE_URL), granted its privileges by the
+        migrations."""
+        from sqlalchemy.engine import make_url
+
+        username = make_url(self.database_url.get_secret_value()).username
+        if not username:
+            raise ValueError("CME_DATABASE_URL names no user: the migrations grant that role its privileges")
+        return username
 
     def group_id(self, consumer: str) -> str:
         return f"{self.topic_namespace}{self.service_name}.{consumer}"

@@ -45,7 +45,7 @@ CHANNELS = [
                RightsEventsCaseworkReads, key="rights request id"),
     ChannelDoc(topics.DATA_COLLECTION_REQUESTS, "receive", "Subject access data collection (kind data_collection; "
                "other kinds are ignored).", DataCollectionRequest, key="collection id"),
-    ChannelDoc(topics.DATA_COLLECTION_REPLIES, "send", "Data collection replies and rectifications applied.",
+    ChannelDoc(topics.replies_of("casework"), "send", "Data collection replies and rectifications applied.",
                RepliesCaseworkSends, key="collection id / rights request id"),
     ChannelDoc(topics.SHARE_EVENTS, "send", "Shares casework made, for the disclosure log.", ShareMade,
                key="child subject id"),

@@ -36,7 +36,7 @@ CHANNELS = [
     ChannelDoc(topics.DATA_COLLECTION_REQUESTS, "receive",
                "Access request data collection; kinds other than data_collection are ignored.",
                DataCollectionRequest, key="collection id"),
-    ChannelDoc(topics.DATA_COLLECTION_REPLIES, "send", "The subject's shares, with recipients, in chunks.",
+    ChannelDoc(topics.replies_of("disclosure"), "send", "The subject's shares, with recipients, in chunks.",
                DataCollectionReply, key="collection id"),
     ChannelDoc(topics.TREE_HEADS, "send", "Every signed tree head of the disclosure log.", TreeHeadPublished,
                key=LOG_AGGREGATE),

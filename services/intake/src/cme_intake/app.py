@@ -30,7 +30,7 @@ CHANNELS = [
     ChannelDoc(topics.DATA_COLLECTION_REQUESTS, "receive",
                "Internal: the rights service's subject lookups and data collection requests (other kinds "
                "on this topic are ignored).", DataCollectionRequest, key="collection id"),
-    ChannelDoc(topics.DATA_COLLECTION_REPLIES, "send",
+    ChannelDoc(topics.replies_of("intake"), "send",
                "Internal: subject lookup replies, data collection chunks and rectification receipts.",
                DataCollectionReply, key="collection id or rights request id"),
     ChannelDoc(topics.RIGHTS_EVENTS, "receive",

@@ -21,9 +21,12 @@ CHANNELS = [
                "SubjectLookup (the identity index answers with subject ids) and DataCollectionRequest (each "
                "service named in `services`, or every service, answers), correlated by collection_id; a "
                "service that has not answered in time is asked again.", kafka.Ask, key="rights request id"),
-    ChannelDoc(topics.DATA_COLLECTION_REPLIES, "receive",
-               "SubjectLookupReply, DataCollectionReply chunks (the last with last=true and total_items) and "
-               "RectificationApplied, told apart by `kind`.", kafka.Reply),
+    *(ChannelDoc(topic, "receive",
+                 f"{service}'s answers: SubjectLookupReply, DataCollectionReply chunks (the last with last=true "
+                 "and total_items) and RectificationApplied, told apart by `kind`. Who answered is this topic's "
+                 f"service; a message naming another `service` is dead-lettered. Signed by {service} "
+                 "(x-cme-signer, x-cme-signature).", kafka.Reply)
+      for service, topic in topics.REPLIES.items()),
     ChannelDoc(topics.RIGHTS_EVENTS, "send",
                "SubjectRestricted, RestrictionLifted and FactualRectification, which the other services "
                "honour.", kafka.RightsEvent, key="rights request id"),

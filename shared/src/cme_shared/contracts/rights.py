@@ -3,8 +3,8 @@
 Flow of a subject access request (correlation by `collection_id`):
 1. rights -> `cme.rights.data-collection-requests.v1`: `SubjectLookup` (intake answers with the subject
    ids its identity index holds for the person) and then `DataCollectionRequest` for those ids.
-2. each service -> `cme.rights.data-collection-replies.v1`: `DataCollectionReply` chunks (at most
-   `MAX_ITEMS_PER_CHUNK` items and `MAX_CHUNK_BYTES` of items each, so a subject with thousands of
+2. each service -> its own `cme.rights.data-collection-replies.<service>.v1`: `DataCollectionReply`
+   chunks (at most `MAX_ITEMS_PER_CHUNK` items and `MAX_CHUNK_BYTES` of items each, so a subject with thousands of
    records, or a case of long notes, spans many messages that each fit in a Kafka record), the last one
    with `last=True` and `total_items` set, so rights knows when a service's answer is whole. Every
    service builds them with `collection_replies`.

@@ -17,7 +17,14 @@ SHARE_EVENTS = "cme.disclosure.share-events.v1"
 TREE_HEADS = "cme.disclosure.tree-heads.v1"
 RIGHTS_EVENTS = "cme.rights.events.v1"
 DATA_COLLECTION_REQUESTS = "cme.rights.data-collection-requests.v1"
-DATA_COLLECTION_REPLIES = "cme.rights.data-collection-replies.v1"
+# One replies topic per answering service (lookups, data chunks, rectifications applied): rights knows
+# who answered from the topic, which only that service may write and whose events only its key signs,
+# never from a `service` field the sender fills in (SEC-03 d, e).
+REPLIES = {
+    "intake": "cme.rights.data-collection-replies.intake.v1",
+    "casework": "cme.rights.data-collection-replies.casework.v1",
+    "disclosure": "cme.rights.data-collection-replies.disclosure.v1",
+}
 
 ALL = (
     REFERRALS,
@@ -28,8 +35,27 @@ ALL = (
     TREE_HEADS,
     RIGHTS_EVENTS,
     DATA_COLLECTION_REQUESTS,
-    DATA_COLLECTION_REPLIES,
+    *REPLIES.values(),
 )
+
+# Who may write each internal topic: its events are signed by the writing service (messaging/signing.py)
+# and a consumer acts only on a valid signature from one of these. Partner-facing topics (referrals and
+# their outcomes) and DLQs are not signed.
+SIGNERS: dict[str, frozenset[str]] = {
+    REFERRAL_ACCEPTED: frozenset({"intake"}),
+    CASE_EVENTS: frozenset({"casework"}),
+    SHARE_EVENTS: frozenset({"casework", "rights"}),
+    TREE_HEADS: frozenset({"disclosure"}),
+    RIGHTS_EVENTS: frozenset({"rights"}),
+    DATA_COLLECTION_REQUESTS: frozenset({"rights"}),
+    **{topic: frozenset({service}) for service, topic in REPLIES.items()},
+}
+
+
+def replies_of(service: str) -> str:
+    """The topic on which `service` answers rights."""
+    return REPLIES[service]
+
 
 
 def dlq(topic: str) -> str:

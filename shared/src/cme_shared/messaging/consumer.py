@@ -59,6 +59,7 @@ from .fetching import FetchGuard, raw_body, tolerant_parser
 from .health import ConsumerHealth
 from .inbox import Inbox
 from .outbox import Outbox, as_header_list
+from .signing import SIGNER_HEADER, SignatureRefused, TrustedSigners, logical_topic
 
 log = get_logger(__name__)
 
@@ -251,6 +252,26 @@ def reasons_header(problems: Sequence[Problem]) -> bytes:
                                         message="more problems than this header can list")]
 
 
+def signed_by(trusted: TrustedSigners, allowed: frozenset[str], namespace: str = "") -> Callable[[Delivery], None]:
+    """A `verify` step: the record must carry a signature, by one of `allowed`, that verifies against the
+    key pinned for it (messaging/signing.py). Refused: Unreadable with code `unsigned`, `bad_signature`
+    or `unexpected_signer`."""
+
+    def verify(delivery: Delivery) -> None:
+        try:
+            trusted.verify(logical_topic(delivery.topic, namespace), allowed, delivery.key, delivery.headers,
+                           delivery.value)
+        except SignatureRefused as refused:
+            raise unreadable_because(refused.code, str(refused)) from None
+
+    return verify
+
+
+def signer_of(delivery: Delivery) -> str | None:
+    """Who signed a record that passed its consumer's `verify` step (before it, the sender's claim)."""
+    return delivery.header(SIGNER_HEADER)
+
+
 def by_event_id(delivery: Delivery) -> str:
     """Our own events: known by their `event_id` header, so a republished event is one message."""
     return delivery.message_id
@@ -281,6 +302,9 @@ class ReliableConsumer(Generic[T]):
     inbox: Inbox
     on_reject: RejectHook | None = None
     on_committed: Callable[[], None] | None = None
+    # Checks who wrote a record before it is parsed (`signed_by`): raises Unreadable for a record without
+    # a valid signature of a service allowed to write the topic, which is dead-lettered and changes nothing.
+    verify: Callable[[Delivery], None] | None = None
     identify: Callable[[Delivery], str] = by_event_id
     max_attempts: int = 4
     backoff_seconds: float = 0.2
@@ -537,6 +561,8 @@ class ReliableConsumer(Generic[T]):
         """The parser's answer, or Unreadable: a parser that breaks on a record (RecursionError, a bug, any
         exception at all) has found a record nobody can read, and reading it again would break it again."""
         try:
+            if self.verify is not None:
+                self.verify(delivery)
             return self.parse(delivery)
         except Unreadable:
             raise

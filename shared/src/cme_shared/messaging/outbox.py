@@ -43,10 +43,11 @@ from sqlalchemy import Row, bindparam, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from .. import correlation
-from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, is_dlq
+from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, SIGNERS, is_dlq
 from ..logging import get_logger
 from ..metrics import OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_QUARANTINED, OUTBOX_QUARANTINES, OUTBOX_UNPUBLISHED
 from . import deferred
+from .signing import Signer, logical_topic
 from .tables import KitTables
 
 log = get_logger(__name__)
@@ -90,11 +91,18 @@ def refusal_code(exc: BaseException) -> str:
 
 
 class Outbox:
-    """Writes outgoing messages into the service's outbox table, inside the caller's transaction."""
+    """Writes outgoing messages into the service's outbox table, inside the caller's transaction.
 
-    def __init__(self, tables: KitTables) -> None:
+    With a `signer`, every message for an internal topic (`contracts.topics.SIGNERS`) is signed as it is
+    written (messaging/signing.py), over its topic name without `namespace`, key, event id and payload;
+    messages for partners and dead letters are not (a dead letter keeps the signature it came with).
+    """
+
+    def __init__(self, tables: KitTables, *, signer: Signer | None = None, namespace: str = "") -> None:
         self._table = tables.outbox
         self._insert = tables.outbox.insert()  # built once; rows come as parameters
+        self._signer = signer
+        self._namespace = namespace
 
     async def add(
         self,
@@ -144,6 +152,9 @@ class Outbox:
         event_id: uuid.UUID | None = None,
     ) -> None:
         """A message whose bytes are already fixed: a dead letter, or a reply kept byte for byte."""
+        logical = logical_topic(topic, self._namespace)
+        if self._signer is not None and logical in SIGNERS:
+            headers = [*headers, *self._signer.headers(logical, key, headers, payload)]
         row = {
             "event_id": event_id or uuid.uuid4(),
             "topic": topic,

@@ -26,6 +26,7 @@ from ..migrations import upgrade
 from ..ops import delete_namespace, ensure_topics
 from ..settings import ServiceSettings
 from .infra import Infra, provide_infra
+from .signing import TEST_KEYS
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +95,8 @@ async def namespace(infra: Infra) -> AsyncIterator[TopicNames]:
 
 def service_settings(settings_cls: type[ServiceSettings], infra: Infra, names: TopicNames, database_url: str,
                      **overrides: Any) -> Any:
+    # The service's event-signing key and every service's public key (testing/signing.py), unless overridden.
+    overrides = {**TEST_KEYS.settings_for(settings_cls.model_fields["service_name"].default), **overrides}
     return settings_cls(
         env="test", kafka_bootstrap=infra.kafka_bootstrap, topic_namespace=names.namespace,
         database_url=database_url, outbox_poll_seconds=0.05, handler_backoff_seconds=0.05, **overrides,

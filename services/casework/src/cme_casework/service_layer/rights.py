@@ -77,7 +77,7 @@ async def on_rectification(session: AsyncSession, casework: Casework, event: Fac
     reply = RectificationApplied(event_id=uuid4(), occurred_at=datetime.now(UTC), service=SERVICE,
                                  rights_request_id=event.rights_request_id, subject_id=event.subject_id,
                                  records_changed=changed)
-    await casework.runtime.outbox.add(session, topic=casework.runtime.topics(topics.DATA_COLLECTION_REPLIES),
+    await casework.runtime.outbox.add(session, topic=casework.runtime.topics(topics.replies_of("casework")),
                                       event=reply, aggregate_type="rights_request",
                                       aggregate_id=str(event.rights_request_id))
 
@@ -88,7 +88,7 @@ async def on_data_collection(session: AsyncSession, casework: Casework, request:
         return  # a re-ask addressed to other services only
     items = await collect(session, request.subject_ids)
     for reply in collection_replies(SERVICE, request.collection_id, items):
-        await casework.runtime.outbox.add(session, topic=casework.runtime.topics(topics.DATA_COLLECTION_REPLIES),
+        await casework.runtime.outbox.add(session, topic=casework.runtime.topics(topics.replies_of("casework")),
                                           event=reply, aggregate_type="data_collection",
                                           aggregate_id=str(request.collection_id))
 

@@ -57,6 +57,6 @@ async def answer(session: AsyncSession, runtime: ServiceRuntime, request: DataCo
         for record in await shared_for_access_request(session, subject_id, today)
     ]
     for reply in collection_replies(SERVICE, request.collection_id, items):
-        await runtime.outbox.add(session, topic=runtime.topics(topics.DATA_COLLECTION_REPLIES), event=reply,
+        await runtime.outbox.add(session, topic=runtime.topics(topics.replies_of("disclosure")), event=reply,
                                  aggregate_type="data_collection", aggregate_id=str(request.collection_id))
     return len(items)

@@ -130,7 +130,7 @@ class SubjectRights:
         return changed
 
     async def _reply(self, session: AsyncSession, event: Any, aggregate_id: str) -> None:
-        await self._outbox.add(session, topic=self._topics(topics.DATA_COLLECTION_REPLIES), event=event,
+        await self._outbox.add(session, topic=self._topics(topics.replies_of("intake")), event=event,
                                aggregate_type="rights_reply", aggregate_id=aggregate_id)
 
 

@@ -1,5 +1,10 @@
-"""Kafka in: the other services' answers on the replies topic (lookups, data chunks, rectifications)."""
+"""Kafka in: the other services' answers, each on its own replies topic (lookups, data chunks, rectifications).
 
+Who answered is the topic's service: only that service may write it (ACLs) and the kit accepts only its
+signature there. A reply whose `service` field names anyone else is dead-lettered, never believed.
+"""
+
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from pydantic import Field, RootModel
@@ -16,11 +21,14 @@ from cme_shared.contracts.rights import (
     SubjectLookupReply,
     SubjectRestricted,
 )
-from cme_shared.messaging.consumer import Delivery, json_model_parser
+from cme_shared.messaging.consumer import Delivery, json_model_parser, unreadable_because
 from cme_shared.runtime import ServiceRuntime
 
 from ..service_layer import collection
 from ..service_layer.context import RightsContext
+
+
+SERVICE_MISMATCH = "service_mismatch"
 
 
 class Reply(RootModel[Annotated[SubjectLookupReply | DataCollectionReply | RectificationApplied,
@@ -37,14 +45,34 @@ class RightsEvent(RootModel[Annotated[SubjectRestricted | RestrictionLifted | Fa
     """What rights publishes on the rights events topic (documentation: AsyncAPI)."""
 
 
-def subscribe(runtime: ServiceRuntime, ctx: RightsContext) -> None:
-    async def handle(session: AsyncSession, reply: Reply, _delivery: Delivery) -> None:
-        match reply.root:
-            case SubjectLookupReply() as lookup:
-                await collection.on_lookup_reply(ctx, session, lookup)
-            case DataCollectionReply() as chunk:
-                await collection.on_collection_reply(ctx, session, chunk)
-            case RectificationApplied() as applied:
-                await collection.on_rectification_applied(session, applied)
+def replies_parser(service: str) -> Callable[[Delivery], Reply]:
+    """Replies from `service`'s own topic: one that says it comes from another service is refused."""
+    parse = json_model_parser(Reply)
 
-    runtime.consume("collection-replies", topics.DATA_COLLECTION_REPLIES, json_model_parser(Reply), handle)
+    def parse_from(delivery: Delivery) -> Reply:
+        reply: Reply = parse(delivery)
+        if reply.root.service != service:
+            raise unreadable_because(SERVICE_MISMATCH, f"a reply on {service}'s topic names another service")
+        return reply
+
+    return parse_from
+
+
+def subscribe(runtime: ServiceRuntime, ctx: RightsContext) -> None:
+    def handler(service: str) -> Callable[[AsyncSession, Reply, Delivery], Awaitable[None]]:
+        async def handle(session: AsyncSession, reply: Reply, _delivery: Delivery) -> None:
+            match reply.root:
+                case SubjectLookupReply() as lookup:
+                    await collection.on_lookup_reply(ctx, session, service, lookup)
+                case DataCollectionReply() as chunk:
+                    await collection.on_collection_reply(ctx, session, service, chunk)
+                case RectificationApplied() as applied:
+                    await collection.on_rectification_applied(session, service, applied)
+
+        return handle
+
+    settings = ctx.settings
+    answering = dict.fromkeys([settings.lookup_service, *settings.collection_services, settings.recipients_service])
+    for service in answering:
+        runtime.consume(f"collection-replies-{service}", topics.replies_of(service), replies_parser(service),
+                        handler(service))

@@ -124,14 +124,16 @@ async def _lock_open_ask(session: AsyncSession, ask_id: uuid.UUID,
     return locked if target == "waiting" else None
 
 
-async def on_lookup_reply(ctx: RightsContext, session: AsyncSession, reply: SubjectLookupReply) -> None:
-    locked = await _lock_open_ask(session, reply.collection_id, reply.service)
+async def on_lookup_reply(ctx: RightsContext, session: AsyncSession, service: str,
+                          reply: SubjectLookupReply) -> None:
+    """`service`: who answered, from the topic the reply came on (never the reply's own `service`)."""
+    locked = await _lock_open_ask(session, reply.collection_id, service)
     if locked is None or locked[1]["purpose"] == Purpose.COLLECT:
-        log.info("reply_ignored", collection_id=str(reply.collection_id), target_service=reply.service)
+        log.info("reply_ignored", collection_id=str(reply.collection_id), target_service=service)
         return
     row, ask = locked
     await session.execute(update(ask_targets).where(
-        ask_targets.c.ask_id == ask["ask_id"], ask_targets.c.service == reply.service,
+        ask_targets.c.ask_id == ask["ask_id"], ask_targets.c.service == service,
     ).values(state="answered", result=[m.model_dump(mode="json") for m in reply.matches]))
     await session.execute(update(asks).where(asks.c.ask_id == ask["ask_id"])
                           .values(state="complete", closed_at=func.now()))
@@ -190,25 +192,27 @@ async def _current_asks(session: AsyncSession, request_id: uuid.UUID) -> list[di
     return out
 
 
-async def on_collection_reply(ctx: RightsContext, session: AsyncSession, reply: DataCollectionReply) -> None:
-    locked = await _lock_open_ask(session, reply.collection_id, reply.service)
+async def on_collection_reply(ctx: RightsContext, session: AsyncSession, service: str,
+                              reply: DataCollectionReply) -> None:
+    """`service`: who answered, from the topic the reply came on (never the reply's own `service`)."""
+    locked = await _lock_open_ask(session, reply.collection_id, service)
     if locked is None or locked[1]["purpose"] != Purpose.COLLECT:
-        log.info("reply_ignored", collection_id=str(reply.collection_id), target_service=reply.service)
+        log.info("reply_ignored", collection_id=str(reply.collection_id), target_service=service)
         return
     row, ask = locked
-    target_where = (ask_targets.c.ask_id == ask["ask_id"], ask_targets.c.service == reply.service)
-    chunk_where = (ask_chunks.c.ask_id == ask["ask_id"], ask_chunks.c.service == reply.service)
+    target_where = (ask_targets.c.ask_id == ask["ask_id"], ask_targets.c.service == service)
+    chunk_where = (ask_chunks.c.ask_id == ask["ask_id"], ask_chunks.c.service == service)
     if reply.error is not None:
         # The service could not answer: start its answer afresh and let the sweep ask again at once.
         await session.execute(delete(ask_chunks).where(*chunk_where))
         await session.execute(update(ask_targets).where(*target_where).values(
             last_error=reply.error[:64], last_asked_at=ctx.now() - ctx.retry_policy.timeout))
-        log.info("collection_error_reply", collection_id=str(reply.collection_id), target_service=reply.service,
+        log.info("collection_error_reply", collection_id=str(reply.collection_id), target_service=service,
                  error_code=reply.error[:64])
         return
     values = {"last": reply.last, "total_items": reply.total_items, "item_count": len(reply.items),
               "items": [item.model_dump(mode="json") for item in reply.items]}
-    await session.execute(pg_insert(ask_chunks).values(ask_id=ask["ask_id"], service=reply.service,
+    await session.execute(pg_insert(ask_chunks).values(ask_id=ask["ask_id"], service=service,
                                                        chunk=reply.chunk, **values)
                           .on_conflict_do_update(index_elements=["ask_id", "service", "chunk"], set_=values))
     chunks = (await session.execute(select(ask_chunks.c.chunk, ask_chunks.c.item_count, ask_chunks.c.last,
@@ -218,7 +222,7 @@ async def on_collection_reply(ctx: RightsContext, session: AsyncSession, reply: 
                            last.total_items if last else None):
         return
     await session.execute(update(ask_targets).where(*target_where).values(state="answered", last_error=None))
-    log.info("collection_answered", collection_id=str(reply.collection_id), target_service=reply.service,
+    log.info("collection_answered", collection_id=str(reply.collection_id), target_service=service,
              count=sum(c.item_count for c in chunks))
     waiting = (await session.execute(select(func.count()).select_from(ask_targets).where(
         ask_targets.c.ask_id == ask["ask_id"], ask_targets.c.state == "waiting"))).scalar_one()
@@ -228,17 +232,17 @@ async def on_collection_reply(ctx: RightsContext, session: AsyncSession, reply: 
         await _finish(ctx, session, row)
 
 
-async def on_rectification_applied(session: AsyncSession, applied: RectificationApplied) -> None:
+async def on_rectification_applied(session: AsyncSession, service: str, applied: RectificationApplied) -> None:
     known = (await session.execute(select(rights_requests.c.request_id).where(
         rights_requests.c.request_id == applied.rights_request_id))).scalar_one_or_none()
     if known is None:
-        log.info("reply_ignored", request_id=str(applied.rights_request_id), target_service=applied.service)
+        log.info("reply_ignored", request_id=str(applied.rights_request_id), target_service=service)
         return
     await session.execute(pg_insert(rectifications_applied).values(
-        request_id=applied.rights_request_id, service=applied.service, subject_id=applied.subject_id,
+        request_id=applied.rights_request_id, service=service, subject_id=applied.subject_id,
         records_changed=applied.records_changed, event_id=applied.event_id,
     ).on_conflict_do_nothing())
-    await records.audit(session, applied.rights_request_id, "rectification_applied", f"service:{applied.service}",
+    await records.audit(session, applied.rights_request_id, "rectification_applied", f"service:{service}",
                         detail={"subject_id": str(applied.subject_id), "records_changed": applied.records_changed})
 
 
