@@ -4,7 +4,7 @@
 #
 #   postgres.sh install     apt-get install postgresql when initdb is missing
 #   postgres.sh start       initdb (once), start, wait until it accepts connections
-#   postgres.sh bootstrap   apply deploy/postgres/init.sql (idempotent)
+#   postgres.sh bootstrap   apply deploy/postgres/init.sql and dev-test.sql (idempotent)
 #   postgres.sh stop        fast shutdown (data is kept)
 #   postgres.sh status
 #   postgres.sh destroy     stop and delete the cluster (used by `make clean`)
@@ -247,11 +247,15 @@ bootstrap() {
     missing="$(psql_super -tA -c "
         SELECT count(*) FROM unnest(ARRAY['cme_intake','cme_casework','cme_disclosure','cme_rights','cme_test']) r
         WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
-           OR (r <> 'cme_test' AND NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = r))")"
+           OR (r <> 'cme_test' AND NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r || '_owner'))
+           OR (r <> 'cme_test' AND NOT EXISTS (SELECT 1 FROM pg_database d
+                                               WHERE d.datname = r AND d.datdba = (SELECT oid FROM pg_roles WHERE rolname = r || '_owner')))")"
+    # init.sql is the production-shaped bootstrap; dev-test.sql adds the test suite's role (local only).
     psql_super -f "$CME_ROOT/deploy/postgres/init.sql" || die "deploy/postgres/init.sql failed"
+    psql_super -f "$CME_ROOT/deploy/postgres/dev-test.sql" || die "deploy/postgres/dev-test.sql failed"
     if [[ "$missing" != 0 ]]; then
         note_change "databases and roles created"
-        log "created roles and databases cme_intake, cme_casework, cme_disclosure, cme_rights (+ role cme_test)"
+        log "created or updated roles and databases cme_intake, cme_casework, cme_disclosure, cme_rights (owned by cme_<svc>_owner; + role cme_test)"
     else
         log "roles and databases already in place"
     fi

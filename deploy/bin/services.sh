@@ -86,6 +86,8 @@ launch() {
     log "$svc: running migrations"
     (
         export_service_env "$svc"
+        # As the database's owner role; only this step gets its URL, never the running service.
+        export CME_MIGRATION_DATABASE_URL="postgresql+asyncpg://cme_${svc}_owner:cme_${svc}_owner@127.0.0.1:5432/cme_$svc"
         cd "$CME_ROOT"
         "$CME_PYTHON" -m "cme_$svc" migrate
     ) >>"$logfile" 2>&1 || { show_log_tail "$logfile"; die "$svc: migrations failed; full log: ${logfile#"$CME_ROOT"/}"; }

@@ -78,12 +78,13 @@ async def main(sizes: list[int], batch: int) -> None:
     admin = os.environ.get("CME_TEST_PG_ADMIN_DSN", "postgresql://cme_test:cme_test@127.0.0.1:5432/postgres")
     name = f"bench_disclosure_{secrets.token_hex(4)}"
     conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}" OWNER "cme_disclosure"')
+    await conn.execute(f'CREATE DATABASE "{name}" OWNER "cme_disclosure_owner"')
     await conn.close()
     parts = urlsplit(admin)
     url = f"postgresql+asyncpg://cme_disclosure:cme_disclosure@{parts.hostname}:{parts.port or 5432}/{name}"
+    owner_url = url.replace("cme_disclosure:cme_disclosure@", "cme_disclosure_owner:cme_disclosure_owner@")
     try:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+        await asyncio.to_thread(upgrade, MIGRATIONS, owner_url, "head", "cme_disclosure")
         engine = create_engine(url)
         sessions = session_factory(engine)
         log = MerkleLog(KeyRing(None))

@@ -42,9 +42,15 @@ def service_cli(
 
     @cli.command()
     def migrate(revision: str = "head") -> None:
-        """Bring the service's own database to `revision`."""
+        """Bring the service's own database to `revision`, as its owner role (CME_MIGRATION_DATABASE_URL),
+        granting the runtime login (the user of CME_DATABASE_URL) what the service needs."""
         settings = settings_factory()
-        upgrade(migrations_dir, settings.database_url.get_secret_value(), revision)
+        try:
+            url = settings.migration_url()
+        except ValueError as exc:
+            typer.echo(f"{settings.service_name}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        upgrade(migrations_dir, url, revision, runtime_role=settings.runtime_role())
         typer.echo(f"{settings.service_name}: database at {revision}")
 
     cli.add_typer(outbox_commands(settings_factory), name="outbox")

@@ -1,6 +1,12 @@
-"""Alembic, driven the same way by every service: its own migrations folder, its own database."""
+"""Alembic, driven the same way by every service: its own migrations folder, its own database.
+
+Migrations run as the database's owner role (`cme_<svc>_owner`, CME_MIGRATION_DATABASE_URL), which owns
+every table; the service runs as its runtime role (`cme_<svc>`), which owns nothing and holds only what
+`grant_runtime_role` and `append_only` give it (CONTRACT 1, SEC-08).
+"""
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command, context
@@ -9,16 +15,23 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# The trigger function that refuses UPDATE, DELETE and TRUNCATE on a history table, even to its owner.
+HISTORY_GUARD = "refuse_history_change"
 
-def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+
+def alembic_config(migrations_dir: Path, database_url: str, runtime_role: str | None = None) -> Config:
+    """`database_url` is the owner's; `runtime_role` the login the service runs as (by default the owner's
+    name without `_owner`)."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["database_url"] = database_url
+    if runtime_role is not None:
+        config.attributes["runtime_role"] = runtime_role
     return config
 
 
-def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(migrations_dir, database_url), revision)
+def upgrade(migrations_dir: Path, database_url: str, revision: str = "head", runtime_role: str | None = None) -> None:
+    command.upgrade(alembic_config(migrations_dir, database_url, runtime_role), revision)
 
 
 def run_env(target_metadata: MetaData) -> None:
@@ -27,7 +40,9 @@ def run_env(target_metadata: MetaData) -> None:
     if url is None:  # run by the alembic CLI: read the service's settings
         from .settings import ServiceSettings
 
-        url = ServiceSettings().database_url.get_secret_value()
+        settings = ServiceSettings()
+        url = settings.migration_url()
+        context.config.attributes.setdefault("runtime_role", settings.runtime_role())
 
     def run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
@@ -82,7 +97,7 @@ def add_outbox_quarantine() -> None:
 
     The claim index leaves quarantined rows out, so the relay never reads past them; a second, small
     index finds them for the operator. Adding nullable columns, or one with a constant default, does
-    not rewrite the table. The service's role owns the table, so its rights cover the new columns.
+    not rewrite the table. Table privileges cover columns added later, so the runtime role may use them.
     """
     import sqlalchemy as sa
     from alembic import op
@@ -107,3 +122,133 @@ def drop_outbox_quarantine() -> None:
     op.drop_index("outbox_unsent", table_name="outbox")
     for column in ("record_bytes", "quarantine_reason", "quarantined_at", "attempts"):
         op.drop_column("outbox", column)
+
+
+def _runtime_role() -> str:
+    """The role the service logs in as: given by `migrate` (the user of CME_DATABASE_URL) or the test
+    fixtures; else named after the owner (`cme_intake_owner` -> `cme_intake`)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    role = context.config.attributes.get("runtime_role")
+    if role is None:
+        owner = op.get_bind().execute(sa.text("SELECT current_user")).scalar_one()
+        if not owner.endswith("_owner"):
+            raise RuntimeError(f"migrations run as {owner!r}, not as an owner role (cme_<service>_owner): "
+                               "set CME_MIGRATION_DATABASE_URL to the owner's URL")
+        role = owner.removesuffix("_owner")
+    return role
+
+
+def _check_separation(role: str) -> None:
+    """Refuse to grant anything while the runtime role could undo it: if it is the role running the
+    migrations, owns the database or anything in it (a database from before the owner roles, not yet
+    passed on by deploy/postgres/init.sql's REASSIGN OWNED), or can act as the owner."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    bind = op.get_bind()
+    found = bind.execute(sa.text("""
+        SELECT r.oid IS NULL AS missing,
+               r.rolname = current_user AS is_owner,
+               r.rolsuper OR r.rolbypassrls AS too_strong,
+               pg_has_role(r.oid, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER')
+                 AS acts_as_owner,
+               EXISTS (SELECT 1 FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+                       WHERE d.datname = current_database() AND s.deptype = 'o'
+                         AND s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid) AS owns_objects
+        FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = :role
+    """), {"role": role}).mappings().one()
+    if found["missing"]:
+        raise RuntimeError(f"the runtime role {role!r} does not exist (deploy/postgres/init.sql creates it)")
+    problems = [text for key, text in (
+        ("is_owner", "is the role running the migrations"),
+        ("too_strong", "is a superuser or bypasses row security"),
+        ("acts_as_owner", "owns the database or is a member of its owner"),
+        ("owns_objects", "owns objects in this database (run deploy/postgres/init.sql: REASSIGN OWNED)"),
+    ) if found[key]]
+    if problems:
+        raise RuntimeError(f"the runtime role {role!r} " + "; ".join(problems)
+                           + ": it must own nothing that it could re-grant or alter")
+
+
+def grant_runtime_role(history: Sequence[str]) -> None:
+    """Give the runtime role what a service needs, and nothing it could use to rewrite history.
+
+    CONNECT and USAGE on the schema; SELECT, INSERT, UPDATE and DELETE on every table, USAGE and SELECT
+    on every sequence, now and (default privileges of the owner) for tables later migrations create;
+    then `history` narrowed to INSERT and SELECT, and `alembic_version` to SELECT. TRUNCATE, REFERENCES
+    and TRIGGER are never granted, and neither is any grant option; not owning anything, the runtime role
+    cannot grant, alter, disable triggers or drop. A history table created later is listed in its own
+    migration's `append_only` call: default privileges cannot tell it from an ordinary one.
+    """
+    import sqlalchemy as sa
+    from alembic import op
+
+    role = _runtime_role()
+    _check_separation(role)
+    quoted = op.get_bind().dialect.identifier_preparer.quote(role)
+    database = op.get_bind().execute(sa.text("SELECT quote_ident(current_database())")).scalar_one()
+    op.execute(f"GRANT CONNECT ON DATABASE {database} TO {quoted}")
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {quoted}")
+    op.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # before PostgreSQL 15 anyone could create tables
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}")
+    op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+    op.execute(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {quoted}")
+    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted}")
+    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {quoted}")
+    for table in history:
+        op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}")
+
+
+def revoke_runtime_role() -> None:
+    """Undo `grant_runtime_role`: the runtime role keeps no privilege in this database."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    quoted = op.get_bind().dialect.identifier_preparer.quote(_runtime_role())
+    database = op.get_bind().execute(sa.text("SELECT quote_ident(current_database())")).scalar_one()
+    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM {quoted}")
+    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {quoted}")
+    op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {quoted}")
+    op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {quoted}")
+    op.execute(f"REVOKE USAGE ON SCHEMA public FROM {quoted}")
+    op.execute(f"REVOKE CONNECT ON DATABASE {database} FROM {quoted}")
+
+
+def append_only(*tables: str) -> None:
+    """History tables (records as they happened, LGA 1972 s224): the runtime role may INSERT and SELECT
+    only, and triggers refuse UPDATE, DELETE and TRUNCATE to every role, the owner included, so even a
+    migration cannot rewrite a row by mistake. Only dropping the trigger (the owner) or a superuser
+    disabling it gets past."""
+    from alembic import op
+
+    quoted = op.get_bind().dialect.identifier_preparer.quote(_runtime_role())
+    # A service whose first migration made its own guard of this name (casework, rights) keeps it.
+    op.execute(f"""
+        DO $do$ BEGIN
+          IF to_regprocedure('{HISTORY_GUARD}()') IS NULL THEN
+            CREATE FUNCTION {HISTORY_GUARD}() RETURNS trigger LANGUAGE plpgsql AS $f$
+            BEGIN
+              RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+                USING ERRCODE = 'insufficient_privilege';
+            END $f$;
+          END IF;
+        END $do$
+    """)
+    for table in tables:
+        op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}")
+        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION {HISTORY_GUARD}()")
+        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                   f"FOR EACH STATEMENT EXECUTE FUNCTION {HISTORY_GUARD}()")
+
+
+def drop_append_only(*tables: str) -> None:
+    """Undo `append_only`'s triggers (the guard function stays for its other tables; the runtime role's
+    privileges are `revoke_runtime_role`'s business)."""
+    from alembic import op
+
+    for table in tables:
+        op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
+        op.execute(f"DROP TRIGGER {table}_append_only ON {table}")

@@ -23,7 +23,12 @@ class ServiceSettings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # The service's runtime login (cme_<svc>): it owns nothing and holds only the privileges its migrations
+    # grant (history tables: INSERT and SELECT).
     database_url: SecretStr = SecretStr("postgresql+asyncpg://cme:cme@127.0.0.1:5432/cme")
+    # `migrate` only: the same database as its owner role (cme_<svc>_owner), which owns every table. Give it
+    # to the migration step alone, never to the running service (CONTRACT 1, SEC-08).
+    migration_database_url: SecretStr | None = None
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Tests run several stacks on one broker: a namespace prefixes every topic and group id.
     topic_namespace: str = ""

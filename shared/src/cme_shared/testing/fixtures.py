@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -36,28 +37,34 @@ def infra() -> Iterator[Infra]:
 
 
 class Databases:
-    """Creates databases owned by a service's role and migrated to head; drops them at the end."""
+    """Creates databases owned by a service's owner role and migrated to head as it, as `make up` does;
+    drops them at the end."""
 
     def __init__(self, infra: Infra) -> None:
         self._infra = infra
         self._created: list[str] = []
 
     async def create(self, service: str, migrations_dir: Path) -> str:
-        """A database as `service`'s migrations leave it."""
-        url = await self.create_empty(service)
-        await asyncio.to_thread(upgrade, migrations_dir, url)  # alembic runs its own event loop
-        return url
+        """A database as `service`'s migrations leave it; the URL of its runtime login role, which holds
+        only what the migrations granted it."""
+        owner_url = await self.create_empty(service)
+        # alembic runs its own event loop
+        await asyncio.to_thread(upgrade, migrations_dir, owner_url, "head", f"cme_{service}")
+        return self._infra.service_url(service, urlsplit(owner_url).path.lstrip("/"))
 
     async def create_empty(self, service: str) -> str:
+        """An empty database owned by `service`'s owner role, and that role's URL: for tests that create
+        their own tables (the kit's) or drive the migrations themselves. Its runtime role may not connect
+        until a migration grants it."""
         name = f"t_{service}_{secrets.token_hex(4)}"
         conn = await asyncpg.connect(self._infra.pg_admin_dsn)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}" OWNER "cme_{service}"')
+            await conn.execute(f'CREATE DATABASE "{name}" OWNER "cme_{service}_owner"')
             await conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
         finally:
             await conn.close()
         self._created.append(name)
-        return self._infra.service_url(service, name)
+        return self._infra.owner_url(service, name)
 
     async def drop_all(self) -> None:
         """Best effort: a database that cannot be dropped now (a backend the test role may not end)

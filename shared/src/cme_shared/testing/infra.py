@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 INIT_SQL = REPO_ROOT / "deploy" / "postgres" / "init.sql"
+DEV_TEST_SQL = REPO_ROOT / "deploy" / "postgres" / "dev-test.sql"  # the test role, on top of init.sql
 # Partners' sample messages, each named after the status intake must give it (samples/referrals/README.md).
 SAMPLE_REFERRALS = REPO_ROOT / "samples" / "referrals"
 LOCAL_KAFKA = "127.0.0.1:9092"
@@ -24,12 +25,18 @@ LOCAL_PG_ADMIN = "postgresql://cme_test:cme_test@127.0.0.1:5432/postgres"
 @dataclass(frozen=True)
 class Infra:
     kafka_bootstrap: str
-    pg_admin_dsn: str  # a role that may create databases owned by the service roles
+    pg_admin_dsn: str  # a role that may create databases owned by the services' owner roles
 
     def service_url(self, service: str, database: str) -> str:
-        """asyncpg URL for `database` as the service's own login role (its development password)."""
+        """asyncpg URL for `database` as the service's runtime login role (its development password)."""
+        return self._url(f"cme_{service}", database)
+
+    def owner_url(self, service: str, database: str) -> str:
+        """asyncpg URL for `database` as the service's owner role, which migrations run as."""
+        return self._url(f"cme_{service}_owner", database)
+
+    def _url(self, role: str, database: str) -> str:
         parts = urlsplit(self.pg_admin_dsn)
-        role = f"cme_{service}"
         return f"postgresql+asyncpg://{role}:{role}@{parts.hostname}:{parts.port or 5432}/{database}"
 
 
@@ -51,8 +58,8 @@ def _containers() -> Iterator[Infra]:
     with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka, PostgresContainer("postgres:15") as pg:
         pg_dsn = pg.get_connection_url(driver=None)
         subprocess.run(
-            ["psql", pg_dsn, "-v", "ON_ERROR_STOP=1", "-q", "-f", str(INIT_SQL)], check=True,
-            capture_output=True,
+            ["psql", pg_dsn, "-v", "ON_ERROR_STOP=1", "-q", "-f", str(INIT_SQL), "-f", str(DEV_TEST_SQL)],
+            check=True, capture_output=True,
         )
         parts = urlsplit(pg_dsn)
         admin = f"postgresql://cme_test:cme_test@{parts.hostname}:{parts.port}/postgres"
