@@ -12,12 +12,15 @@ SHELL := /bin/bash
 BIN := deploy/bin
 PY  := .venv/bin/python
 
-# Test-suite connection settings (contract section 1 addresses).
-TEST_ENV := CME_TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092 \
+# Test-suite connection settings (contract section 1 addresses). The suite logs in to Kafka as the
+# operator principal, whose password set-up keeps in .local/secrets/kafka/ (testing/infra.py reads it).
+TEST_ENV := CME_TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_TEST_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT \
             CME_TEST_PG_ADMIN_DSN=postgresql://cme_test:cme_test@127.0.0.1:5432/postgres
+# CME_KAFKA_* for a principal of the local broker: $(call kafka_login,operator)
+kafka_login = eval "$$($(BIN)/kafka.sh env $(1))";
 
 .PHONY: help up down clean demo test token verify-log outbox bench infra prereqs venv \
-        kafka-install kafka postgres witness topics services status logs
+        kafka-install kafka kafka-user postgres witness topics services status logs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
@@ -33,8 +36,16 @@ venv: prereqs  ## create .venv and install requirements-dev.txt when its inputs 
 kafka-install: prereqs  ## fetch the Kafka jars from Maven Central (once, into the cache folder)
 	@$(BIN)/kafka.sh install
 
-kafka: venv kafka-install  ## start Kafka on 127.0.0.1:9092
+kafka: venv kafka-install  ## start Kafka on 127.0.0.1:9092 (SASL/SCRAM, ACLs; logins in .local/secrets/kafka)
 	@$(BIN)/kafka.sh start
+
+kafka-user: kafka  ## a partner or operator login: make kafka-user NAME=<name> ROLE=partner|operator [ORG_ID=<org>]
+	@if [[ -z "$(NAME)" || -z "$(ROLE)" ]]; then
+	  echo "usage: make kafka-user NAME=<name> ROLE=partner|operator [ORG_ID=<org>]" >&2
+	  exit 2
+	fi
+	$(call kafka_login,admin) $(PY) -m cme_shared.ops kafka-user --name '$(NAME)' --role '$(ROLE)' \
+	  $(if $(ORG_ID),--org-id '$(ORG_ID)') --secrets-dir .local/secrets/kafka/users
 
 postgres: prereqs  ## install (apt) and start PostgreSQL on 127.0.0.1:5432, create roles/databases
 	@$(BIN)/postgres.sh install
@@ -47,7 +58,7 @@ witness: venv  ## build (Go) and start litewitness on 127.0.0.1:7380, the disclo
 	@$(BIN)/witness.sh start
 
 topics: kafka  ## create the Kafka topics (idempotent)
-	@CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 $(PY) -m cme_shared.ops create-topics
+	@$(call kafka_login,operator) $(PY) -m cme_shared.ops create-topics
 
 services: infra  ## migrate and start the four services, wait for /readyz
 	@$(BIN)/services.sh start
@@ -75,8 +86,9 @@ clean: down  ## down, then delete .local/ (all local data)
 	rm -rf .local
 	echo "removed .local/ (the Kafka jars stay cached in $${CME_CACHE:-$$HOME/.cache/cme})"
 
-demo: up  ## up, then play the demo scenario
-	@CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \
+demo: up  ## up, then play the demo scenario (its partner logs in as the principal demo-partner)
+	@login="$$($(MAKE) --no-print-directory -s kafka-user NAME=demo-partner ROLE=partner | tail -n1)"
+	CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_DEMO_KAFKA_LOGIN="$$login" CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \
 	  $(PY) deploy/demo.py
 
 test: infra  ## run the whole test suite against real Kafka and PostgreSQL (PYTEST_ARGS=...)
@@ -97,7 +109,7 @@ outbox: venv postgres  ## quarantined outbox rows: make outbox SERVICE=intake [A
 	@$(BIN)/services.sh exec '$(SERVICE)' outbox $(or $(ARGS),quarantined)
 
 bench: up  ## benchmark the platform against its own broker and database (BENCH_ARGS="--n 2000 ...")
-	@CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \
+	@$(call kafka_login,operator) CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \
 	  $(PY) bench/platform_bench.py $(BENCH_ARGS)
 
 # --------------------------------------------------------------------- extras

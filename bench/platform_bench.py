@@ -40,10 +40,12 @@ from rich.table import Table
 from cme_shared.auth import issue_development_token
 from cme_shared.contracts import topics
 from cme_shared.ops import ensure_topics
+from cme_shared.settings import ServiceSettings
 from cme_shared.testing.infra import SAMPLE_REFERRALS
 
 ROOT = Path(__file__).resolve().parents[1]
-KAFKA = os.environ.get("CME_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+# The operator's login (`make bench` sets CME_KAFKA_*): the bench creates topics and reads consumer lag.
+KAFKA = ServiceSettings().kafka_connection()
 PG_ADMIN = os.environ.get("CME_BENCH_PG_ADMIN_DSN", "postgresql://cme_test:cme_test@127.0.0.1:5432/postgres")
 URLS = {"intake": "http://127.0.0.1:8001", "casework": "http://127.0.0.1:8002",
         "disclosure": "http://127.0.0.1:8003", "rights": "http://127.0.0.1:8004"}
@@ -156,8 +158,8 @@ async def work_snapshot() -> tuple[int, int]:
             list(DATABASES))
     finally:
         await admin.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False, group_id=None)
+    admin = AIOKafkaAdminClient(**KAFKA.aiokafka())
+    consumer = AIOKafkaConsumer(**KAFKA.aiokafka(), enable_auto_commit=False, group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -173,8 +175,8 @@ async def work_snapshot() -> tuple[int, int]:
 
 async def caught_up(group: str, topic: str, timeout: float) -> None:
     """Wait until a consumer group has committed every record of `topic` (cheaper to ask than the API)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False, group_id=None)
+    admin = AIOKafkaAdminClient(**KAFKA.aiokafka())
+    consumer = AIOKafkaConsumer(**KAFKA.aiokafka(), enable_auto_commit=False, group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -212,7 +214,7 @@ async def floor(n: int, report: Report) -> Floor:
     payload = (SAMPLE_REFERRALS / "accepted-nhs-new-arrival.json").read_bytes()
     topic = f"bench.floor.{secrets.token_hex(3)}"
     await ensure_topics(KAFKA, [topic])
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**KAFKA.aiokafka(), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     started = time.perf_counter()
     futures = [await producer.send(topic, payload, key=str(i).encode()) for i in range(n)]
@@ -220,7 +222,7 @@ async def floor(n: int, report: Report) -> Floor:
     produce_s = time.perf_counter() - started
     await producer.stop()
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(topic, **KAFKA.aiokafka(), auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     started, seen = time.perf_counter(), 0
@@ -259,7 +261,7 @@ async def floor(n: int, report: Report) -> Floor:
 
 async def publish_referrals(messages: list[tuple[str, bytes]], rate: float | None) -> dict[str, float]:
     """Publish as a partner would; returns each referral id's send time (epoch seconds)."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True, linger_ms=2)
+    producer = AIOKafkaProducer(**KAFKA.aiokafka(), acks="all", enable_idempotence=True, linger_ms=2)
     await producer.start()
     sent: dict[str, float] = {}
     try:
@@ -279,7 +281,7 @@ async def publish_referrals(messages: list[tuple[str, bytes]], rate: float | Non
 
 
 async def outcome_reader() -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(topics.REFERRAL_OUTCOMES, bootstrap_servers=KAFKA, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(topics.REFERRAL_OUTCOMES, **KAFKA.aiokafka(), enable_auto_commit=False,
                                 group_id=None, auto_offset_reset="latest")
     await consumer.start()
     await consumer.seek_to_end()

@@ -28,7 +28,7 @@ from cme_shared.contracts import topics
 from cme_shared.messaging.consumer import Delivery, ReliableConsumer
 from cme_shared.messaging.outbox import decode_headers
 from cme_shared.testing.fixtures import Databases
-from cme_shared.testing.infra import Infra
+from cme_shared.testing.infra import Infra, kafka_login
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("CME_BENCH_PG_ADMIN_DSN", "postgresql://cme_test:cme_test@127.0.0.1:5432/postgres")
@@ -96,7 +96,7 @@ async def run(n: int, profile: bool) -> None:
     from cme_intake.app import create_app as intake_app
     from cme_intake.settings import IntakeSettings
 
-    infra = Infra(KAFKA, PG_ADMIN)
+    infra = Infra(KAFKA, PG_ADMIN, *kafka_login())  # the operator (CME_TEST_KAFKA_* or .local/secrets)
     databases = Databases(infra)
     profilers: list[Any] = []
     if profile:
@@ -107,7 +107,7 @@ async def run(n: int, profile: bool) -> None:
         intake_url = await databases.create("intake", ROOT / "services" / "intake" / "src" / "cme_intake" / "migrations")
         casework_url = await databases.create(
             "casework", ROOT / "services" / "casework" / "src" / "cme_casework" / "migrations")
-        common = {"env": "test", "kafka_bootstrap": KAFKA, "topic_namespace": ""}
+        common = {"env": "test", **infra.kafka_settings(), "topic_namespace": ""}
         intake = intake_app(IntakeSettings(database_url=intake_url, **common))
         casework = casework_app(CaseworkSettings(database_url=casework_url, **common))
         await feed(intake, consumer_of(intake, "referrals"), referral_deliveries(topics.REFERRALS, n), "intake",

@@ -22,14 +22,28 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
 
 from cme_shared.auth import issue_development_token
 from cme_shared.contracts import topics
+from cme_shared.kafka_security import KafkaConnection
+
+
+
+def partner_login(bootstrap: str, login: str | None) -> KafkaConnection:
+    if not login:
+        sys.exit("demo: CME_DEMO_KAFKA_LOGIN is not set (run it with 'make demo')")
+    fields = json.loads(login)
+    return KafkaConnection(bootstrap, fields["username"], SecretStr(fields["password"]), fields["security_protocol"],
+                           fields["mechanism"])
+
 
 ROOT = Path(__file__).resolve().parents[1]
 # The partners' sample messages in the repository: the demo plays what partners are shown.
 SAMPLE_REFERRALS = ROOT / "samples" / "referrals"
-KAFKA = os.environ.get("CME_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+# The demo's partner logs in as a partner would: with the login `make kafka-user ROLE=partner` printed (the
+# JSON object of its last line, in CME_DEMO_KAFKA_LOGIN), which may write referrals and read outcomes only.
+KAFKA = partner_login(os.environ.get("CME_KAFKA_BOOTSTRAP", "127.0.0.1:9092"), os.environ.get("CME_DEMO_KAFKA_LOGIN"))
 INTAKE, CASEWORK, DISCLOSURE, RIGHTS = (f"http://127.0.0.1:{p}" for p in (8001, 8002, 8003, 8004))
 RUN = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
 OUT = ROOT / ".local" / "demo" / RUN
@@ -84,13 +98,13 @@ def check(response: httpx.Response, *expected: int) -> Any:
 
 async def publish_and_collect(messages: list[tuple[str, bytes]]) -> dict[str, dict]:
     """Publish partner messages on cme.referrals.v1; collect the outcome for each (keyed like the input)."""
-    consumer = AIOKafkaConsumer(topics.REFERRAL_OUTCOMES, bootstrap_servers=KAFKA, group_id=None,
+    consumer = AIOKafkaConsumer(topics.REFERRAL_OUTCOMES, **KAFKA.aiokafka(), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="latest")
     await consumer.start()
     await consumer.seek_to_end()
     for partition in consumer.assignment():
         await consumer.position(partition)
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**KAFKA.aiokafka(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for key, value in messages:

@@ -31,7 +31,7 @@ async def stack(infra, databases, namespace, tmp_path) -> AsyncIterator[StackFac
         for service in services:
             url = await databases.create(service, migrations_of(service))
             processes[service] = ServiceProcess(service, {
-                "CME_DATABASE_URL": url, "CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+                "CME_DATABASE_URL": url, **infra.kafka_env(),
                 "CME_TOPIC_NAMESPACE": namespace.namespace, "CME_JWT_SECRET": SECRET,
                 "CME_OUTBOX_POLL_SECONDS": "0.05", "CME_LOG_SIGNING_KEY_FILE": str(tmp_path / "log-key.pem"),
                 "CME_SIGNING_KEY_FILE": str(signing / f"{service}.pem"), "CME_TRUSTED_SIGNERS_DIR": str(signing),

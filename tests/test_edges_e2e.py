@@ -36,8 +36,8 @@ async def still_flows(services: dict[str, ServiceProcess], infra: Any, namespace
     """An ordinary referral on Kafka is accepted and becomes an open case an officer sees, within WITHIN
     seconds each; returns its outcome."""
     key = f"ordinary-{tag}".encode()
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
-        await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), json.dumps(ordinary_referral(tag)).encode(),
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
+        await produce(infra.kafka, namespace(topics.REFERRALS), json.dumps(ordinary_referral(tag)).encode(),
                       key=key, partition=partition)
         records = await outcomes.wait_for(lambda rs: any(r.key == key for r in rs), timeout=WITHIN)
     [outcome] = [json.loads(r.value) for r in records if r.key == key]
@@ -73,9 +73,9 @@ async def test_compressed_records_from_a_librdkafka_producer_are_consumed(stack,
                     for i, path in enumerate(ACCEPTED_SAMPLES)]
         records.append(PartnerRecord(b"not json, but " + codec.encode(), key=f"{codec}-junk".encode(),
                                      compression=codec, headers=[("x-partner", codec.encode())]))
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
-            TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.REFERRALS))) as dead:
-        await publish_async(infra.kafka_bootstrap, namespace(topics.REFERRALS), records)
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
+            TopicReader(infra.kafka, namespace(topics.dlq(topics.REFERRALS))) as dead:
+        await publish_async(infra.kafka, namespace(topics.REFERRALS), records)
         await outcomes.wait_for(lambda rs: len(rs) >= len(records), timeout=60)
         await dead.wait_for(lambda rs: len(rs) >= 4)
     status = {r.key: json.loads(r.value)["status"] for r in outcomes.records}
@@ -105,8 +105,8 @@ async def test_a_130_kb_wide_public_referral_is_refused_with_a_short_list(stack,
     services = await stack("intake", "casework")
     referral_id, body = wide_public_referral()
     assert 128_000 < len(body) < 256 * 1024  # over 130 KB, under the referral body limit
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
-            TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.REFERRALS))) as dead:
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
+            TopicReader(infra.kafka, namespace(topics.dlq(topics.REFERRALS))) as dead:
         async with httpx.AsyncClient(timeout=30) as client:
             response = await client.post(f"{services['intake'].url}/public/referrals", content=body,
                                          headers={"content-type": "application/json"})
@@ -126,9 +126,9 @@ async def test_a_130_kb_wide_public_referral_is_refused_with_a_short_list(stack,
 async def test_the_same_wide_referral_over_kafka_is_dead_lettered_with_a_short_list(stack, infra, namespace, token):
     services = await stack("intake", "casework")
     referral_id, body = wide_public_referral()
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
-            TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.REFERRALS))) as dead:
-        await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), body, key=b"wide")
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
+            TopicReader(infra.kafka, namespace(topics.dlq(topics.REFERRALS))) as dead:
+        await produce(infra.kafka, namespace(topics.REFERRALS), body, key=b"wide")
         [record] = await outcomes.wait_for(lambda rs: len(rs) >= 1, timeout=WITHIN)
         [letter] = await dead.wait_for(lambda rs: len(rs) >= 1, timeout=WITHIN)
     outcome = json.loads(record.value)
@@ -181,11 +181,11 @@ async def test_a_200_kb_nested_record_on_the_rights_events_topic_is_dead_lettere
     services = await stack("intake", "casework", "disclosure")
     topic = namespace(topics.RIGHTS_EVENTS)
     poison = [nested(200_000), nested(200_000, kind="subject_restricted")]
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.RIGHTS_EVENTS))) as dead:
+    async with TopicReader(infra.kafka, namespace(topics.dlq(topics.RIGHTS_EVENTS))) as dead:
         for i, value in enumerate(poison):
-            await produce(infra.kafka_bootstrap, topic, value, key=f"deep-{i}".encode(), partition=0)
+            await produce(infra.kafka, topic, value, key=f"deep-{i}".encode(), partition=0)
         # Behind them on the same partition: an event of a kind nobody handles, which each passes over.
-        await produce(infra.kafka_bootstrap, topic, json.dumps({"kind": "nobody_handles_this"}).encode(),
+        await produce(infra.kafka, topic, json.dumps({"kind": "nobody_handles_this"}).encode(),
                       key=b"after", partition=0)
         letters = await dead.wait_for(lambda rs: len(rs) >= 3 * len(poison), timeout=WITHIN)
         await dead.settle(1.0)
@@ -196,7 +196,7 @@ async def test_a_200_kb_nested_record_on_the_rights_events_topic_is_dead_lettere
         assert {json.loads(dict(r.headers)["x-dlq-reasons"])[0]["code"] for r in mine} == {"json_too_deep"}
 
     async def no_lag_left() -> bool:
-        lags = [await lag(infra.kafka_bootstrap, f"{namespace.namespace}{service}.rights-events", topic)
+        lags = [await lag(infra.kafka, f"{namespace.namespace}{service}.rights-events", topic)
                 for service in ("intake", "casework", "disclosure")]
         return all(n == 0 for by_partition in lags for n in by_partition.values())
 
@@ -207,9 +207,9 @@ async def test_a_200_kb_nested_record_on_the_rights_events_topic_is_dead_lettere
 async def test_a_junk_record_just_under_kafkas_limit_does_not_hold_back_the_next(stack, infra, namespace, token):
     services = await stack("intake", "casework")
     junk = random.Random(11).randbytes(1_048_000)
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
-            TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.REFERRALS))) as dead:
-        await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), junk, key=b"junk", partition=0)
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
+            TopicReader(infra.kafka, namespace(topics.dlq(topics.REFERRALS))) as dead:
+        await produce(infra.kafka, namespace(topics.REFERRALS), junk, key=b"junk", partition=0)
         # The ordinary referral follows it on the same partition.
         await still_flows(services, infra, namespace, token, "after-junk", partition=0)
         await outcomes.wait_for(lambda rs: any(r.key == b"junk" for r in rs), timeout=WITHIN)

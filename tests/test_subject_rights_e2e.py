@@ -58,8 +58,8 @@ async def test_a_parent_gets_the_childs_data_from_every_service_with_the_referre
     child = school["child"]
 
     # A school's deletion return (with the UPN) and a named member of the public, about the same child.
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
-        await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), json.dumps(school).encode())
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
+        await produce(infra.kafka, namespace(topics.REFERRALS), json.dumps(school).encode())
         [record] = await outcomes.wait_for(lambda rs: len(rs) >= 1, timeout=60)
     child_id = json.loads(record.value)["child_subject_id"]
     async with httpx.AsyncClient(timeout=30) as client:
@@ -130,8 +130,8 @@ async def test_a_restriction_stops_later_shares_and_a_rectification_reaches_ever
     dpo = token("dpo-1", "dpo")
     school = json.loads((SAMPLE_REFERRALS / "accepted-school-deletion-no-destination.json").read_bytes())
     child = school["child"]
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
-        await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), json.dumps(school).encode())
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
+        await produce(infra.kafka, namespace(topics.REFERRALS), json.dumps(school).encode())
         [record] = await outcomes.wait_for(lambda rs: len(rs) >= 1, timeout=60)
     child_id = json.loads(record.value)["child_subject_id"]
     subject = {"first_name": child["first_name"], "last_name": child["last_name"],

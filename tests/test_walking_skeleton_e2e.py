@@ -29,8 +29,8 @@ def officer(token):
 
 async def test_a_school_deletion_return_becomes_an_outcome_and_a_visible_case(walking, infra, namespace, officer):
     raw = (SAMPLE_REFERRALS / "accepted-school-deletion-no-destination.json").read_bytes()
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
-        await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), raw, key=b"partner-key-1")
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
+        await produce(infra.kafka, namespace(topics.REFERRALS), raw, key=b"partner-key-1")
         [record] = await outcomes.wait_for(lambda rs: len(rs) >= 1, timeout=60)
     outcome = json.loads(record.value)
     assert record.key == b"partner-key-1"  # keyed like the input
@@ -62,10 +62,10 @@ async def test_a_school_deletion_return_becomes_an_outcome_and_a_visible_case(wa
 async def test_a_malformed_referral_is_dead_lettered_and_answered_while_the_next_flows(walking, infra, namespace):
     bad = (SAMPLE_REFERRALS / "rejected-not-json.txt").read_bytes()
     good = (SAMPLE_REFERRALS / "accepted-nhs-new-arrival.json").read_bytes()
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
-            TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.REFERRALS))) as dead:
-        await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), bad, key=b"k", partition=0)
-        await produce(infra.kafka_bootstrap, namespace(topics.REFERRALS), good, key=b"k", partition=0)
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
+            TopicReader(infra.kafka, namespace(topics.dlq(topics.REFERRALS))) as dead:
+        await produce(infra.kafka, namespace(topics.REFERRALS), bad, key=b"k", partition=0)
+        await produce(infra.kafka, namespace(topics.REFERRALS), good, key=b"k", partition=0)
         records = await outcomes.wait_for(lambda rs: len(rs) >= 2, timeout=60)
         [letter] = await dead.wait_for(lambda rs: len(rs) >= 1, timeout=30)
     statuses = [json.loads(r.value)["status"] for r in records]

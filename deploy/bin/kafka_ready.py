@@ -1,7 +1,9 @@
 """Readiness probe for the local Kafka broker.
 
 Proves the broker works with a real client call (cluster metadata through
-aiokafka's admin client) rather than trusting a log line or an open port.
+aiokafka's admin client) rather than trusting a log line or an open port. The
+broker takes SCRAM-SHA-512 logins only: --username and --password-file (read
+from a file, so that the password is never on a command line).
 Retries until --timeout; exits 0 when ready, 1 otherwise. With --pid it gives up
 early when that process (the broker being started) has died.
 """
@@ -28,10 +30,21 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-async def _probe(bootstrap: str) -> str:
+def _login(username: str | None, password_file: str | None) -> dict[str, str]:
+    if username is None:
+        return {}
+    if password_file is None:
+        raise SystemExit("kafka_ready: --username needs --password-file")
+    with open(password_file) as f:
+        password = f.read().strip()
+    return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": username, "sasl_plain_password": password}
+
+
+async def _probe(bootstrap: str, login: dict[str, str]) -> str:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **login)
     await admin.start()
     try:
         cluster = await admin.describe_cluster()
@@ -42,7 +55,7 @@ async def _probe(bootstrap: str) -> str:
     return f"cluster {cluster.get('cluster_id')}, {brokers} broker(s), {len(topics)} topic(s)"
 
 
-async def _wait(bootstrap: str, timeout: float, pid: int | None, quiet: bool) -> bool:
+async def _wait(bootstrap: str, login: dict[str, str], timeout: float, pid: int | None, quiet: bool) -> bool:
     deadline = time.monotonic() + timeout
     last_error = "no attempt made"
     while time.monotonic() < deadline:
@@ -50,7 +63,7 @@ async def _wait(bootstrap: str, timeout: float, pid: int | None, quiet: bool) ->
             print(f"kafka_ready: broker process {pid} exited", file=sys.stderr)
             return False
         try:
-            summary = await asyncio.wait_for(_probe(bootstrap), timeout=15)
+            summary = await asyncio.wait_for(_probe(bootstrap, login), timeout=15)
         except Exception as exc:  # any failure means "not ready yet"
             last_error = f"{type(exc).__name__}: {exc}"
             await asyncio.sleep(1)
@@ -66,6 +79,8 @@ async def _wait(bootstrap: str, timeout: float, pid: int | None, quiet: bool) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--username", default=None)
+    parser.add_argument("--password-file", default=None)
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--pid", type=int, default=None)
     parser.add_argument("--quiet", action="store_true")
@@ -77,7 +92,8 @@ def main() -> int:
         return 1
     # aiokafka logs every refused connection at ERROR while the broker boots.
     logging.basicConfig(level=logging.CRITICAL)
-    ok = asyncio.run(_wait(args.bootstrap, args.timeout, args.pid, args.quiet))
+    login = _login(args.username, args.password_file)
+    ok = asyncio.run(_wait(args.bootstrap, login, args.timeout, args.pid, args.quiet))
     return 0 if ok else 1
 
 

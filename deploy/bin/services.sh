@@ -12,7 +12,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 SERVICES=(intake casework disclosure rights)
-KAFKA_BOOTSTRAP=127.0.0.1:9092
 READY_TIMEOUT="${CME_SERVICE_READY_TIMEOUT:-90}"
 STOP_GRACE=20
 
@@ -31,11 +30,19 @@ logfile_of() { echo "$CME_LOGS/$1.log"; }
 # What a service's process command line contains (pid-reuse guard).
 pattern_of() { echo "-m cme_$1"; }
 
-# The environment a service runs with (contract section 1 addresses).
+# CME_KAFKA_* for a Kafka principal whose password set-up generated (kafka.sh env).
+export_kafka_login() {
+    local login
+    login="$("$CME_ROOT/deploy/bin/kafka.sh" env "$1")" || die "no Kafka login for $1 (run 'make infra')"
+    eval "$login"
+}
+
+# The environment a service runs with (contract section 1 addresses): its own Kafka principal, which
+# may use only its own topics and consumer groups (contracts/access.py).
 # Exported in a subshell by the callers, never into this script's own env.
 export_service_env() {
     local svc="$1"
-    export CME_KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP"
+    export_kafka_login "cme-$svc"
     export CME_DATABASE_URL="postgresql+asyncpg://cme_$svc:cme_$svc@127.0.0.1:5432/cme_$svc"
     export CME_JWT_SECRET
     CME_JWT_SECRET="$(jwt_secret)"
@@ -63,7 +70,7 @@ PY
 create_topics() {
     log "creating Kafka topics (idempotent)"
     (
-        export CME_KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP"
+        export_kafka_login operator  # the services' principals may not create topics
         "$CME_PYTHON" -m cme_shared.ops create-topics
     ) >>"$CME_LOGS/topics.log" 2>&1 || {
         show_log_tail "$CME_LOGS/topics.log"

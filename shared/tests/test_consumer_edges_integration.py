@@ -74,7 +74,7 @@ async def engine(databases) -> AsyncIterator[AsyncEngine]:
 async def topic(infra: Infra, namespace: TopicNames) -> str:
     """Two partitions: a batch `getmany` spans both, as a service's three do."""
     name = namespace("kit.edges.v1")
-    await ensure_topics(infra.kafka_bootstrap, [name, dlq(name)], partitions=2)
+    await ensure_topics(infra.kafka, [name, dlq(name)], partitions=2)
     return name
 
 
@@ -96,8 +96,8 @@ def make_consumer(engine: AsyncEngine, topic: str, batch_size: int | None, *,
 @asynccontextmanager
 async def consuming(engine: AsyncEngine, infra: Infra, consumer: ReliableConsumer) -> AsyncIterator[None]:
     """The consumer on a broker of its own, with the relay that publishes its dead letters."""
-    relay = OutboxRelay(engine, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05)
-    broker = KafkaBroker(infra.kafka_bootstrap, logger=None)
+    relay = OutboxRelay(engine, kit, kafka=infra.kafka, poll_seconds=0.05)
+    broker = KafkaBroker(infra.kafka.bootstrap, logger=None, **infra.kafka.faststream())
     consumer.register(broker)
     await relay.start()
     await broker.start()
@@ -123,16 +123,16 @@ async def test_records_in_every_codec_are_handled(engine, infra, topic, batch_si
     for codec in ("gzip", "snappy", "lz4", "zstd"):
         ids = [padded(f"{codec}-{i}") for i in range(4)]
         expected |= set(ids)
-        await asyncio.to_thread(librdkafka_send, infra.kafka_bootstrap, topic,
+        await asyncio.to_thread(librdkafka_send, infra.kafka, topic,
                                 [{"value": widget(i), "key": i.encode()} for i in ids], codec)
     consumer = make_consumer(engine, topic, batch_size)
     async with consuming(engine, infra, consumer):
         await eventually(lambda: _has(engine, expected))
-        await produce(infra.kafka_bootstrap, topic, widget("plain-after"))
+        await produce(infra.kafka, topic, widget("plain-after"))
         await eventually(lambda: _has(engine, {"plain-after"}))
         assert consumer.health.problems() == []
     assert set((await applied(engine)).values()) == {1}  # each once
-    assert await codecs_on_log(infra.kafka_bootstrap, topic, 2) == {"gzip", "snappy", "lz4", "zstd", "none"}
+    assert await codecs_on_log(infra.kafka, topic, 2) == {"gzip", "snappy", "lz4", "zstd", "none"}
 
 
 async def _has(engine: AsyncEngine, ids: set[str]) -> bool:
@@ -144,18 +144,18 @@ async def test_a_batch_aiokafka_cannot_decode_is_dead_lettered_whole_and_its_par
     # Before it, on both partitions: records the same fetch brings (and a failed `getmany` would lose).
     for i in range(3):
         for partition in (0, 1):
-            await produce(infra.kafka_bootstrap, topic, widget(f"before-{partition}-{i}"), partition=partition)
+            await produce(infra.kafka, topic, widget(f"before-{partition}-{i}"), partition=partition)
     # A header name that is not UTF-8: the broker appends the batch, aiokafka cannot read it.
     bad = record_batch([(b"k", widget("in-bad-0"), []), (b"k", widget("in-bad-1"), [(b"\xff\xfeh", b"v")])])
-    first = await send_batch(infra.kafka_bootstrap, topic, 0, bad)
+    first = await send_batch(infra.kafka, topic, 0, bad)
     for partition in (0, 1):
-        await produce(infra.kafka_bootstrap, topic, widget(f"after-{partition}"), partition=partition)
+        await produce(infra.kafka, topic, widget(f"after-{partition}"), partition=partition)
 
     consumer = make_consumer(engine, topic, batch_size)
     # The records it reads before the one it cannot are handled, in either mode.
     good = {f"before-{p}-{i}" for p in (0, 1) for i in range(3)} | {"in-bad-0", "after-0", "after-1"}
     with capture_logs() as logs:
-        async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as letters, consuming(engine, infra, consumer):
+        async with TopicReader(infra.kafka, dlq(topic)) as letters, consuming(engine, infra, consumer):
             await eventually(lambda: _has(engine, good))
             [letter] = await letters.wait_for(lambda rs: len(rs) >= 1)
             await letters.settle(1.0)
@@ -187,9 +187,9 @@ async def test_headers_and_bodies_faststream_cannot_read_are_the_kits_to_judge(e
         {"value": b"{not json", "headers": [("content-type", b"application/json")]},
         {"value": widget("plain")},
     ]
-    await asyncio.to_thread(librdkafka_send, infra.kafka_bootstrap, topic, [r | {"partition": 0} for r in records])
+    await asyncio.to_thread(librdkafka_send, infra.kafka, topic, [r | {"partition": 0} for r in records])
     consumer = make_consumer(engine, topic, batch_size)
-    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as letters, consuming(engine, infra, consumer):
+    async with TopicReader(infra.kafka, dlq(topic)) as letters, consuming(engine, infra, consumer):
         await eventually(lambda: _has(engine, {"odd-header-value", "null-header-value", "json-content-type", "plain"}))
         await letters.wait_for(lambda rs: len(rs) >= 2)
         await letters.settle(1.0)
@@ -200,13 +200,13 @@ async def test_headers_and_bodies_faststream_cannot_read_are_the_kits_to_judge(e
 async def test_a_missing_codec_blocks_its_partition_says_where_and_heals_when_the_codec_is_back(
         engine, infra, topic, batch_size, monkeypatch):
     monkeypatch.setattr(aiokafka.codec, "cramjam", None)  # the deployment of issue 11: no cramjam installed
-    [(_, plain)] = await asyncio.to_thread(librdkafka_send, infra.kafka_bootstrap, topic,
+    [(_, plain)] = await asyncio.to_thread(librdkafka_send, infra.kafka, topic,
                                            [{"value": widget("plain-first"), "partition": 0}])
-    [(_, compressed)] = await asyncio.to_thread(librdkafka_send, infra.kafka_bootstrap, topic,
+    [(_, compressed)] = await asyncio.to_thread(librdkafka_send, infra.kafka, topic,
                                                 [{"value": widget(padded("lz4")), "partition": 0}], "lz4")
     consumer = make_consumer(engine, topic, batch_size)
     with capture_logs() as logs:
-        async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as letters, consuming(engine, infra, consumer):
+        async with TopicReader(infra.kafka, dlq(topic)) as letters, consuming(engine, infra, consumer):
             await eventually(lambda: _has(engine, {"plain-first"}))
             await eventually(lambda: any(p.get("reason") == "blocked" for p in consumer.health.problems()))
             blocked = [p for p in consumer.health.problems() if p.get("reason") == "blocked"]
@@ -219,7 +219,7 @@ async def test_a_missing_codec_blocks_its_partition_says_where_and_heals_when_th
             assert gauge("cme_consumer_position_offset", consumer, topic, 0) == compressed
             others = {f"other-{i}" for i in range(5)}  # the other partition flows meanwhile
             for widget_id in sorted(others):
-                await produce(infra.kafka_bootstrap, topic, widget(widget_id), partition=1)
+                await produce(infra.kafka, topic, widget(widget_id), partition=1)
             await eventually(lambda: _has(engine, others))
             assert padded("lz4") not in await applied(engine)
 
@@ -244,7 +244,7 @@ async def test_a_handler_that_hangs_makes_the_consumer_unhealthy_with_the_record
             await release.wait()
         await apply_widget(session, event, delivery)
 
-    offsets = [await produce(infra.kafka_bootstrap, topic, widget(w), partition=1) for w in ("hangs", "waits")]
+    offsets = [await produce(infra.kafka, topic, widget(w), partition=1) for w in ("hangs", "waits")]
     consumer = make_consumer(engine, topic, batch_size, handle=hang_on_first, stall_seconds=1.0)
     with capture_logs() as logs:
         async with consuming(engine, infra, consumer):
@@ -272,7 +272,7 @@ async def test_a_consumer_retrying_within_its_attempts_or_idle_is_not_stalled(en
 
     ids = {f"slow-{i}" for i in range(6)}
     for widget_id in sorted(ids):
-        await produce(infra.kafka_bootstrap, topic, widget(widget_id), partition=0)
+        await produce(infra.kafka, topic, widget(widget_id), partition=0)
     # Each record takes 0.3 s of backoff (and a batch a 0.8 s pause first): 2 s and more in all.
     consumer = make_consumer(engine, topic, batch_size, handle=fails_twice, stall_seconds=1.2,
                              max_attempts=3, backoff_seconds=0.1)
@@ -290,19 +290,19 @@ async def test_a_consumer_retrying_within_its_attempts_or_idle_is_not_stalled(en
 async def test_an_operator_moves_a_blocked_batch_to_the_dead_letter_topic_and_the_consumer_goes_on(
         engine, infra, topic, monkeypatch):
     monkeypatch.setattr(aiokafka.codec, "cramjam", None)
-    [(_, blocked_at)] = await asyncio.to_thread(librdkafka_send, infra.kafka_bootstrap, topic,
+    [(_, blocked_at)] = await asyncio.to_thread(librdkafka_send, infra.kafka, topic,
                                                 [{"value": widget(padded("stuck")), "partition": 0}], "snappy")
-    await produce(infra.kafka_bootstrap, topic, widget("behind"), partition=0)
+    await produce(infra.kafka, topic, widget("behind"), partition=0)
     consumer = make_consumer(engine, topic, None)
     async with consuming(engine, infra, consumer):
         await eventually(lambda: any(p.get("offset") == blocked_at for p in consumer.health.problems()))
         with pytest.raises(RuntimeError, match="stop the service"):  # Kafka takes offsets from members only
-            await skip_batch(infra.kafka_bootstrap, consumer.group_id, topic, 0, blocked_at, dlq(topic))
-    skipped = await skip_batch(infra.kafka_bootstrap, consumer.group_id, topic, 0, blocked_at, dlq(topic))
+            await skip_batch(infra.kafka, consumer.group_id, topic, 0, blocked_at, dlq(topic))
+    skipped = await skip_batch(infra.kafka, consumer.group_id, topic, 0, blocked_at, dlq(topic))
     assert (skipped.base_offset, skipped.next_offset) == (blocked_at, blocked_at + 1)
 
     restarted = make_consumer(engine, topic, None)
-    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as letters, consuming(engine, infra, restarted):
+    async with TopicReader(infra.kafka, dlq(topic)) as letters, consuming(engine, infra, restarted):
         await eventually(lambda: _has(engine, {"behind"}))
         [letter] = await letters.wait_for(lambda rs: len(rs) >= 1)
         assert restarted.health.problems() == [

@@ -41,7 +41,7 @@ async def remember(session: AsyncSession, event: ItemArrived, _delivery: Deliver
 async def test_records_at_the_limit_and_odd_headers_are_dead_lettered_byte_for_byte(
         infra: Infra, namespace: TopicNames, databases, batch_size):
     topic = namespace("kit.exact.v1")
-    await ensure_topics(infra.kafka_bootstrap, [topic, dlq(topic)], partitions=1)
+    await ensure_topics(infra.kafka, [topic, dlq(topic)], partitions=1)
     engine = create_engine(await databases.create_empty("intake"))
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
@@ -57,10 +57,10 @@ async def test_records_at_the_limit_and_odd_headers_are_dead_lettered_byte_for_b
     sent = [(b"k-big", junk, odd_headers), (b"k-odd", b"[" * 5_000, odd_headers)]
     good = ItemArrived(event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), item_id="after-the-edges")
 
-    relay = OutboxRelay(engine, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05)
-    broker = KafkaBroker(infra.kafka_bootstrap, logger=None)
+    relay = OutboxRelay(engine, kit, kafka=infra.kafka, poll_seconds=0.05)
+    broker = KafkaBroker(infra.kafka.bootstrap, logger=None, **infra.kafka.faststream())
     consumer.register(broker)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, max_request_size=2 * 1024 * 1024)
+    producer = AIOKafkaProducer(**infra.kafka.aiokafka(), max_request_size=2 * 1024 * 1024)
     await relay.start()
     await broker.start()
     await producer.start()
@@ -68,7 +68,7 @@ async def test_records_at_the_limit_and_odd_headers_are_dead_lettered_byte_for_b
         for key, value, headers in sent:
             await producer.send_and_wait(topic, value, key=key, headers=headers)
         await producer.send_and_wait(topic, good.model_dump_json().encode(), key=b"k-good")
-        async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as letters:
+        async with TopicReader(infra.kafka, dlq(topic)) as letters:
             records = await letters.wait_for(lambda rs: len(rs) >= 2, timeout=60)
 
         assert [(r.key, r.value) for r in records] == [(key, value) for key, value, _ in sent]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from cme_shared.contracts.events import Event
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
+from cme_shared.kafka_security import KafkaConnection
 from cme_shared.messaging.consumer import Delivery, ReliableConsumer, is_transient, json_model_parser
 from cme_shared.messaging.inbox import Inbox
 from cme_shared.messaging.outbox import Outbox, OutboxRelay, pending_count
@@ -57,7 +58,7 @@ async def topic(infra: Infra, namespace: TopicNames) -> str:
     from cme_shared.ops import ensure_topics
 
     name = namespace(TOPIC)
-    await ensure_topics(infra.kafka_bootstrap, [name, dlq(name)], partitions=1)
+    await ensure_topics(infra.kafka, [name, dlq(name)], partitions=1)
     return name
 
 
@@ -91,14 +92,14 @@ def batch_size(request: pytest.FixtureRequest) -> int | None:
 
 @pytest_asyncio.fixture
 async def relay(engine: AsyncEngine, infra: Infra) -> AsyncIterator[OutboxRelay]:
-    r = OutboxRelay(engine, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05)
+    r = OutboxRelay(engine, kit, kafka=infra.kafka, poll_seconds=0.05)
     await r.start()
     yield r
     await r.stop()
 
 
 async def start_broker(infra: Infra, *consumers: ReliableConsumer) -> KafkaBroker:
-    broker = KafkaBroker(infra.kafka_bootstrap, logger=None)
+    broker = KafkaBroker(infra.kafka.bootstrap, logger=None, **infra.kafka.faststream())
     for consumer in consumers:
         consumer.register(broker)
     await broker.start()
@@ -115,8 +116,8 @@ async def test_an_event_committed_before_a_crash_is_published_after_restart(engi
 
     # A new process starts with a fresh engine: its relay publishes what the dead one left behind.
     fresh = create_engine(engine.url.render_as_string(hide_password=False))
-    relay = OutboxRelay(fresh, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05)
-    async with TopicReader(infra.kafka_bootstrap, topic) as reader:
+    relay = OutboxRelay(fresh, kit, kafka=infra.kafka, poll_seconds=0.05)
+    async with TopicReader(infra.kafka, topic) as reader:
         await relay.start()
         try:
             records = await reader.wait_for(lambda rs: len(rs) >= 1)
@@ -135,10 +136,10 @@ async def test_an_event_committed_before_a_crash_is_published_after_restart(engi
 async def test_a_redelivered_event_changes_nothing(engine, infra, topic, batch_size):
     event = widget_event("w-2")
     for _ in range(3):  # the same event id three times, as a relay crash between send and mark would do
-        await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), key=b"w-2",
+        await produce(infra.kafka, topic, event.model_dump_json().encode(), key=b"w-2",
                       headers=[("event_id", str(event.event_id).encode())])
     later = widget_event("w-3")
-    await produce(infra.kafka_bootstrap, topic, later.model_dump_json().encode(), key=b"w-3",
+    await produce(infra.kafka, topic, later.model_dump_json().encode(), key=b"w-3",
                   headers=[("event_id", str(later.event_id).encode())])
     broker = await start_broker(infra, make_consumer(engine, topic, batch_size=batch_size))
     try:
@@ -153,12 +154,12 @@ async def test_a_redelivered_event_changes_nothing(engine, infra, topic, batch_s
 async def test_a_malformed_record_is_dead_lettered_byte_exact_and_the_partition_flows_on(
     engine, infra, topic, relay, batch_size):
     malformed = b'{"widget_id": 42, "event_id": "not-a-uuid"\xff'
-    await produce(infra.kafka_bootstrap, topic, malformed, key=b"k-bad", headers=[("trace", b"abc")], partition=0)
+    await produce(infra.kafka, topic, malformed, key=b"k-bad", headers=[("trace", b"abc")], partition=0)
     good = widget_event("w-4")
-    await produce(infra.kafka_bootstrap, topic, good.model_dump_json().encode(), key=b"w-4", partition=0)
+    await produce(infra.kafka, topic, good.model_dump_json().encode(), key=b"w-4", partition=0)
     consumer = make_consumer(engine, topic, batch_size=batch_size)
     consumer.on_committed = relay.nudge
-    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+    async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
             await eventually(lambda: applied(engine, "w-4"))
@@ -175,10 +176,10 @@ async def test_a_malformed_record_is_dead_lettered_byte_exact_and_the_partition_
 
 
 async def test_an_invalid_record_names_each_field_and_rule(engine, infra, topic, relay, batch_size):
-    await produce(infra.kafka_bootstrap, topic, b'{"event_id": "x", "occurred_at": "2026-01-01T00:00:00Z", "extra": 1}')
+    await produce(infra.kafka, topic, b'{"event_id": "x", "occurred_at": "2026-01-01T00:00:00Z", "extra": 1}')
     consumer = make_consumer(engine, topic, batch_size=batch_size)
     consumer.on_committed = relay.nudge
-    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+    async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
             [letter] = await dead_letters.wait_for(lambda rs: len(rs) >= 1)
@@ -199,11 +200,11 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(engine
 
     poison, after = widget_event("poison"), widget_event("w-5")
     for event in (poison, after):
-        await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+        await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                       headers=[("event_id", str(event.event_id).encode())])
     consumer = make_consumer(engine, topic, handle=flaky, max_attempts=3, batch_size=batch_size)
     consumer.on_committed = relay.nudge
-    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+    async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
             await eventually(lambda: applied(engine, "w-5"))
@@ -216,8 +217,8 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(engine
     assert json.loads(letter.value)["widget_id"] == "poison"
 
 
-async def committed_offset(bootstrap: str, group: str, topic: str) -> int | None:
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+async def committed_offset(kafka: KafkaConnection, group: str, topic: str) -> int | None:
+    probe = AIOKafkaConsumer(**kafka.aiokafka(), group_id=group, enable_auto_commit=False)
     await probe.start()
     try:
         return await probe.committed(TopicPartition(topic, 0))
@@ -234,18 +235,18 @@ async def test_the_offset_is_committed_only_after_the_handler_transaction(engine
         await release.wait()
 
     event = widget_event("w-6")
-    await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0)
+    await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0)
     group = f"{topic}.slow"
     broker = await start_broker(
         infra, make_consumer(engine, topic, handle=slow, group=group, batch_size=batch_size))
     try:
         await asyncio.wait_for(inside.wait(), 30)
         await asyncio.sleep(1.0)  # long enough for any auto-commit to have happened
-        assert await committed_offset(infra.kafka_bootstrap, group, topic) is None
+        assert await committed_offset(infra.kafka, group, topic) is None
         assert await applied(engine, "w-6") is None
         release.set()
         await eventually(lambda: applied(engine, "w-6"))
-        assert await eventually(lambda: committed_offset(infra.kafka_bootstrap, group, topic)) == 1
+        assert await eventually(lambda: committed_offset(infra.kafka, group, topic)) == 1
     finally:
         release.set()
         await broker.stop()
@@ -260,7 +261,7 @@ async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine,
         await asyncio.sleep(3600)
 
     event = widget_event("w-7")
-    await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+    await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                   headers=[("event_id", str(event.event_id).encode())])
     group = f"{topic}.restart"
     first = await start_broker(
@@ -288,11 +289,11 @@ async def test_a_database_outage_is_waited_out_never_dead_lettered(engine, infra
         await apply_widget(session, event, delivery)
 
     event = widget_event("w-8")
-    await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+    await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                   headers=[("event_id", str(event.event_id).encode())])
     consumer = make_consumer(engine, topic, handle=database_away_for_a_while, max_attempts=3, batch_size=batch_size)
     consumer.on_committed = relay.nudge
-    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+    async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
             assert await eventually(lambda: applied(engine, "w-8"), timeout=60) == 1
@@ -383,7 +384,7 @@ async def test_a_mixed_batch_applies_the_good_dead_letters_the_bad_and_flows_on(
     for value, key in records:
         payload = value if isinstance(value, bytes) else value.model_dump_json().encode()
         headers = [] if isinstance(value, bytes) else [("event_id", str(value.event_id).encode())]
-        await produce(infra.kafka_bootstrap, topic, payload, key=key, headers=headers, partition=0)
+        await produce(infra.kafka, topic, payload, key=key, headers=headers, partition=0)
     consumer = make_consumer(engine, topic, handle=refuses_poison, max_attempts=3, batch_size=16)
     consumer.on_committed = relay.nudge
     batches: list[list[int]] = []
@@ -394,7 +395,7 @@ async def test_a_mixed_batch_applies_the_good_dead_letters_the_bad_and_flows_on(
         return await process_batch(deliveries)
 
     consumer.process_batch = spy  # type: ignore[method-assign]
-    async with TopicReader(infra.kafka_bootstrap, dlq(topic)) as dead_letters:
+    async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
             await eventually(lambda: applied(engine, "g-2"))
@@ -422,17 +423,17 @@ async def test_offsets_are_committed_only_after_the_batch_transaction(engine, in
 
     for widget_id in ("o-1", "o-2", "o-3"):
         event = widget_event(widget_id)
-        await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+        await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                       headers=[("event_id", str(event.event_id).encode())])
     group = f"{topic}.batch-slow"
     broker = await start_broker(infra, make_consumer(engine, topic, handle=last_is_slow, group=group, batch_size=16))
     try:
         await asyncio.wait_for(inside.wait(), 30)
         await asyncio.sleep(1.0)  # long enough for any auto-commit to have happened
-        assert await committed_offset(infra.kafka_bootstrap, group, topic) is None
+        assert await committed_offset(infra.kafka, group, topic) is None
         assert await applied(engine, "o-1") is None  # handled, but its batch has not committed
         release.set()
-        assert await eventually(lambda: committed_offset(infra.kafka_bootstrap, group, topic)) == 3
+        assert await eventually(lambda: committed_offset(infra.kafka, group, topic)) == 3
         assert [await applied(engine, w) for w in ("o-1", "o-2", "o-3")] == [1, 1, 1]
     finally:
         release.set()
@@ -453,7 +454,7 @@ async def test_a_consumer_killed_mid_batch_reprocesses_the_batch_once_on_restart
     widget_ids = [f"k-{n}" for n in range(1, 6)]
     for widget_id in widget_ids:
         event = widget_event(widget_id)
-        await produce(infra.kafka_bootstrap, topic, event.model_dump_json().encode(), partition=0,
+        await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                       headers=[("event_id", str(event.event_id).encode())])
     group = f"{topic}.batch-restart"
     first = await start_broker(infra, make_consumer(engine, topic, handle=dies_on_the_third, group=group,
@@ -462,12 +463,12 @@ async def test_a_consumer_killed_mid_batch_reprocesses_the_batch_once_on_restart
     await first.stop()  # the process dies mid-batch: nothing committed, offsets included
     assert seen == ["k-1", "k-2", "k-3"]
     assert [await applied(engine, w) for w in widget_ids] == [None] * 5
-    assert await committed_offset(infra.kafka_bootstrap, group, topic) is None
+    assert await committed_offset(infra.kafka, group, topic) is None
 
     second = await start_broker(infra, make_consumer(engine, topic, group=group, batch_size=16))
     try:
         await eventually(lambda: applied(engine, "k-5"))
-        assert await eventually(lambda: committed_offset(infra.kafka_bootstrap, group, topic)) == 5
+        assert await eventually(lambda: committed_offset(infra.kafka, group, topic)) == 5
         await asyncio.sleep(1.0)
         assert [await applied(engine, w) for w in widget_ids] == [1] * 5
     finally:

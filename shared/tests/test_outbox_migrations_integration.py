@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cme_shared.kafka_security import KafkaConnection
 from cme_shared.messaging.outbox import OutboxRelay, pending_count
 from cme_shared.messaging.tables import KitTables
 from cme_shared.migrations import alembic_config
@@ -56,7 +57,7 @@ async def test_an_outbox_from_before_the_quarantine_is_migrated_with_its_waiting
                           .scalars())
             assert {"outbox_unsent", "outbox_quarantined"} <= indexes and "outbox_unpublished" not in indexes
             # The relay's claim reads the partial index (on a table this small, only if told to skip a scan).
-            claim = OutboxRelay(engine, kit, bootstrap_servers="unused")._claim
+            claim = OutboxRelay(engine, kit, kafka=KafkaConnection("unused", security_protocol="PLAINTEXT"))._claim
             await conn.execute(text("SET enable_seqscan = off"))
             sql = str(claim.compile(dialect=postgresql.dialect(paramstyle="named")))
             plan = "\n".join((await conn.execute(text("EXPLAIN " + sql), {"limit": 500})).scalars())

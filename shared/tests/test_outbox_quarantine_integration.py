@@ -23,6 +23,7 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from cme_shared.db import create_engine, session_factory
+from cme_shared.kafka_security import KafkaConnection
 from cme_shared.messaging.outbox import Outbox, OutboxRelay, pending_count, quarantined_count
 from cme_shared.messaging.tables import KitTables
 from cme_shared.ops import app as ops_app
@@ -66,8 +67,8 @@ async def engine(databases) -> AsyncIterator[AsyncEngine]:
 class Topics:
     """Throw-away one-partition topics, some with their own record limit; deleted at the end."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    def __init__(self, kafka: KafkaConnection) -> None:
+        self._admin = AIOKafkaAdminClient(**kafka.aiokafka())
         self.prefix = f"t{secrets.token_hex(4)}.outbox."
         self._made: list[str] = []
 
@@ -84,7 +85,7 @@ class Topics:
 
 @pytest_asyncio.fixture
 async def topics(infra: Infra) -> AsyncIterator[Topics]:
-    made = Topics(infra.kafka_bootstrap)
+    made = Topics(infra.kafka)
     await made._admin.start()
     yield made
     try:
@@ -117,7 +118,7 @@ def metric(name: str, **labels: str) -> float:
 
 
 def relay_for(engine: AsyncEngine, infra: Infra, **options) -> OutboxRelay:
-    return OutboxRelay(engine, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05, **options)
+    return OutboxRelay(engine, kit, kafka=infra.kafka, poll_seconds=0.05, **options)
 
 
 async def ops(engine: AsyncEngine, *args: str):
@@ -139,7 +140,7 @@ async def test_an_oversized_row_is_quarantined_and_the_rows_around_it_are_publis
     await add(engine, topic, "big", size=1_200_000)  # over Kafka's 1 MiB, as SEC-01's dead letters were
     await add(engine, topic, "after")  # the same aggregate key: it is sent, not held behind the big one
     relay = relay_for(engine, infra)
-    async with TopicReader(infra.kafka_bootstrap, topic) as reader:
+    async with TopicReader(infra.kafka, topic) as reader:
         with capture_logs() as logs:
             await relay.start()
             try:
@@ -166,7 +167,7 @@ async def test_a_released_row_is_published_once_a_limit_was_raised(engine, infra
     topic = await topics.create("raised", max_message_bytes=2 * MiB)  # what an operator raises first
     await add(engine, topic, "big", size=1_200_000)
     await add(engine, topic, "next")
-    async with TopicReader(infra.kafka_bootstrap, topic) as reader:
+    async with TopicReader(infra.kafka, topic) as reader:
         relay = relay_for(engine, infra)
         await relay.start()
         try:
@@ -208,7 +209,7 @@ async def test_a_row_the_broker_keeps_refusing_is_quarantined_after_its_attempts
     await add(engine, topic, "wide", size=50_000)
     await add(engine, topic, "after")
     relay = relay_for(engine, infra, send_attempts=3)
-    async with TopicReader(infra.kafka_bootstrap, topic) as reader:
+    async with TopicReader(infra.kafka, topic) as reader:
         await relay.start()
         try:
             await reader.wait_for(lambda rs: len(rs) >= 2)
@@ -235,7 +236,7 @@ class BrokerAway(AIOKafkaProducer):
 
 class RelayDuringOutage(OutboxRelay):
     def _new_producer(self) -> AIOKafkaProducer:
-        return BrokerAway(bootstrap_servers=self._bootstrap, enable_idempotence=True, acks="all")
+        return BrokerAway(**self._kafka.aiokafka(), enable_idempotence=True, acks="all")
 
 
 async def test_a_broker_outage_is_waited_out_never_quarantined(engine, infra, topics):
@@ -243,9 +244,9 @@ async def test_a_broker_outage_is_waited_out_never_quarantined(engine, infra, to
     for label in ("one", "two", "three"):
         await add(engine, topic, label)
     BrokerAway.away = True
-    relay = RelayDuringOutage(engine, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05,
+    relay = RelayDuringOutage(engine, kit, kafka=infra.kafka, poll_seconds=0.05,
                               send_attempts=1, stuck_seconds=1.0)
-    async with TopicReader(infra.kafka_bootstrap, topic) as reader:
+    async with TopicReader(infra.kafka, topic) as reader:
         await relay.start()
         try:
             await eventually(lambda: not relay.healthy, timeout=15)  # stuck: /readyz says so
@@ -267,7 +268,7 @@ async def test_a_broker_outage_is_waited_out_never_quarantined(engine, infra, to
 
 class ShortTimeouts(OutboxRelay):
     def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True, acks="all",
+        return AIOKafkaProducer(**self._kafka.aiokafka(), enable_idempotence=True, acks="all",
                                 request_timeout_ms=1500)
 
 
@@ -276,9 +277,9 @@ async def test_a_missing_topic_holds_only_its_own_rows_until_it_exists(engine, i
     present = await topics.create("present")
     await add(engine, missing, "waits", key=b"case-2")
     await add(engine, present, "flows")
-    relay = ShortTimeouts(engine, kit, bootstrap_servers=infra.kafka_bootstrap, poll_seconds=0.05,
+    relay = ShortTimeouts(engine, kit, kafka=infra.kafka, poll_seconds=0.05,
                           send_attempts=1, stuck_seconds=1.0)
-    async with TopicReader(infra.kafka_bootstrap, present) as reader:
+    async with TopicReader(infra.kafka, present) as reader:
         await relay.start()
         try:
             await reader.wait_for(lambda rs: len(rs) >= 1)  # the other topic's row is not held behind it
@@ -290,7 +291,7 @@ async def test_a_missing_topic_holds_only_its_own_rows_until_it_exists(engine, i
         finally:
             await relay.stop()
     assert labels(reader.records) == ["flows"]
-    async with TopicReader(infra.kafka_bootstrap, missing) as late:
+    async with TopicReader(infra.kafka, missing) as late:
         await late.wait_for(lambda rs: len(rs) >= 1)
         await late.settle(0.5)
     assert labels(late.records) == ["waits"]

@@ -122,7 +122,7 @@ async def shared_stack(infra: Any) -> AsyncIterator[Stack]:
     """One service for a whole module of HTTP tests (each test makes its own cases)."""
     databases = Databases(infra)
     names = TopicNames(f"t{secrets.token_hex(4)}.")
-    await ensure_topics(infra.kafka_bootstrap, names.all_with_dlqs())
+    await ensure_topics(infra.kafka, names.all_with_dlqs())
     try:
         async with casework_stack(infra, databases, names) as stack:
             yield stack

@@ -204,7 +204,7 @@ async def test_a_share_goes_to_the_disclosure_log_and_waits_for_an_exception_whi
     refused = await shared_stack.client.post(f"/cases/{case_id}/shares", json=share, headers=officer(shared_stack))
     assert refused.status_code == 409 and refused.json()["errors"][0]["code"] == "subject_restricted"
     exception = {"ground": "protection_of_another_person", "reason": "the child must be tracked for safeguarding"}
-    async with TopicReader(shared_stack.settings.kafka_bootstrap, shared_stack.topics(topics.SHARE_EVENTS)) as shares:
+    async with TopicReader(shared_stack.settings.kafka_connection(), shared_stack.topics(topics.SHARE_EVENTS)) as shares:
         made = await post(shared_stack, f"/cases/{case_id}/shares", {**share, "restriction_exception": exception}, 201)
         ref = f"casework:{made['record_id']}"
         records = await shares.wait_for(lambda rs: any(json.loads(r.value)["share_ref"] == ref for r in rs))

@@ -35,7 +35,7 @@ def now() -> datetime:
 async def send(stack, topic: str, event, key: str) -> None:
     """As the topic's writer sends it: signed with that service's key."""
     value = event.model_dump_json().encode()
-    await produce(stack.settings.kafka_bootstrap, stack.topics(topic), value, key=key.encode(),
+    await produce(stack.settings.kafka_connection(), stack.topics(topic), value, key=key.encode(),
                   headers=signed_headers(topic, value, key.encode(), [("event_id", str(event.event_id).encode())]))
 
 
@@ -59,7 +59,7 @@ async def kinds_for_child(stack, child) -> list[str]:
 async def test_referrals_from_intake_open_join_propose_closure_and_reopen_one_case(stack, make_referral):
     child = uuid.uuid4()
     referral = lambda **kw: make_referral(child=child, **kw)  # noqa: E731
-    async with TopicReader(stack.settings.kafka_bootstrap, stack.topics(topics.CASE_EVENTS)) as case_events:
+    async with TopicReader(stack.settings.kafka_connection(), stack.topics(topics.CASE_EVENTS)) as case_events:
         await send(stack, topics.REFERRAL_ACCEPTED, referral(ground="9(1)(h)", received_on=date(2026, 11, 2)),
                    str(child))
         [case] = await eventually(lambda: cases_of(stack, child))
@@ -126,7 +126,7 @@ async def test_restriction_rectification_and_subject_access_from_the_rights_serv
 
     # Another kind on the shared topic is left alone; a restriction of the carer restricts the case.
     other_kind = json.dumps({"kind": "erasure_refused", "anything": 1}).encode()
-    await produce(stack.settings.kafka_bootstrap, stack.topics(topics.RIGHTS_EVENTS), other_kind,
+    await produce(stack.settings.kafka_connection(), stack.topics(topics.RIGHTS_EVENTS), other_kind,
                   headers=signed_headers(topics.RIGHTS_EVENTS, other_kind, None))
     await send(stack, topics.RIGHTS_EVENTS, SubjectRestricted(
         event_id=uuid.uuid4(), occurred_at=now(), rights_request_id=rights_request, subject_ids=[carer],
@@ -153,7 +153,7 @@ async def test_restriction_rectification_and_subject_access_from_the_rights_serv
     assert (await stack.client.post(f"/cases/{case_id}/notes", json=note, headers=officer)).status_code == 201
 
     replies_topic = stack.topics(topics.replies_of("casework"))
-    async with TopicReader(stack.settings.kafka_bootstrap, replies_topic) as replies:
+    async with TopicReader(stack.settings.kafka_connection(), replies_topic) as replies:
         # Rectification of a fact casework holds: a new entry, and a reply saying how many records changed.
         await send(stack, topics.RIGHTS_EVENTS, FactualRectification(
             event_id=uuid.uuid4(), occurred_at=now(), rights_request_id=rights_request, subject_id=child, field="sex",

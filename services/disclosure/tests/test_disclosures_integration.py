@@ -51,7 +51,7 @@ def police_request(subject: uuid.UUID, **overrides) -> dict:
 async def send(infra, namespace, topic: str, event, key: str = "k", signer: str | None = None) -> None:
     """As the topic's writer (or `signer`) sends it: signed with that service's key."""
     value = event.model_dump_json().encode()
-    await produce(infra.kafka_bootstrap, namespace(topic), value, key=key.encode(),
+    await produce(infra.kafka, namespace(topic), value, key=key.encode(),
                   headers=signed_headers(topic, value, key.encode(), [("event_id", str(event.event_id).encode())],
                                          signer=signer))
 
@@ -149,7 +149,7 @@ async def test_a_police_share_needs_a_second_person_and_is_proven_in_the_log(cli
     assert verdict.ok, verdict.problems
 
     # Every append's signed head goes out on the tree-heads topic.
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.TREE_HEADS)) as heads:
+    async with TopicReader(infra.kafka, namespace(topics.TREE_HEADS)) as heads:
         records = await heads.wait_for(lambda rs: any(json.loads(r.value)["tree_size"] == 3 for r in rs))
     published = json.loads(records[-1].value)
     assert published["root_hash"] == head_body["root_hash"] and published["signature"] == head_body["signature"]
@@ -263,7 +263,7 @@ async def test_a_restricted_subject_is_not_shared_without_a_recorded_exception(c
         return r["status"] == "pending"
 
     await eventually(lifted)
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.RIGHTS_EVENTS))) as dlq:
+    async with TopicReader(infra.kafka, namespace(topics.dlq(topics.RIGHTS_EVENTS))) as dlq:
         assert await dlq.settle(0.5) == []
 
 
@@ -348,7 +348,7 @@ async def test_access_requests_get_the_recipients_but_not_a_withheld_share(clien
     await send(infra, namespace, topics.DATA_COLLECTION_REQUESTS, DataCollectionRequest(
         event_id=uuid.uuid4(), occurred_at=now(), collection_id=uuid.uuid4(), rights_request_id=uuid.uuid4(),
         subject_ids=[subject], services=["casework"]), key=str(collection_id))
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.replies_of("disclosure"))) as replies:
+    async with TopicReader(infra.kafka, namespace(topics.replies_of("disclosure"))) as replies:
         await replies.wait_for(lambda rs: any(json.loads(r.value).get("last") for r in rs))
         records = await replies.settle(0.5)
     [reply] = [json.loads(r.value) for r in records]

@@ -45,9 +45,9 @@ async def test_a_forged_restriction_lift_is_dead_lettered_and_the_subject_stays_
         (signed_headers(topics.RIGHTS_EVENTS, value, key, [("event_id", str(uuid.uuid4()).encode())],
                         signer="casework"), "unexpected_signer"),  # a real key, of a service that may not write it
     ]
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.RIGHTS_EVENTS))) as dead:
+    async with TopicReader(infra.kafka, namespace(topics.dlq(topics.RIGHTS_EVENTS))) as dead:
         for headers, _ in forgeries:
-            await produce(infra.kafka_bootstrap, namespace(topics.RIGHTS_EVENTS), value, key=key, headers=headers)
+            await produce(infra.kafka, namespace(topics.RIGHTS_EVENTS), value, key=key, headers=headers)
         letters = await dead.wait_for(lambda rs: len(rs) >= len(forgeries))
     assert sorted(code for r in letters for code in reasons(r)) == sorted(code for _, code in forgeries)
     assert all(r.value == value for r in letters)  # byte for byte
@@ -65,7 +65,7 @@ async def test_a_share_signed_by_one_service_cannot_claim_to_be_another_s(client
         categories=["contact"], fields_released=["child.first_name"], reason="forged", decided_by="nobody",
         shared_at=now(),
     )
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.dlq(topics.SHARE_EVENTS))) as dead:
+    async with TopicReader(infra.kafka, namespace(topics.dlq(topics.SHARE_EVENTS))) as dead:
         # casework may write share events, but not rights' shares: it would squat rights' share_ref.
         await send(infra, namespace, topics.SHARE_EVENTS, share, signer="casework")
         [letter] = await dead.wait_for(lambda rs: len(rs) >= 1)

@@ -236,7 +236,7 @@ async def test_a_rewrite_re_signed_in_the_database_is_caught_by_the_published_he
                                 json={"decision": "approve", "reason": "needed"})
     assert decided.json()["status"] == "shared"  # leaves: 3 requests + decision + share = 5, one head per append
     topic = namespace(topics.TREE_HEADS)
-    async with TopicReader(infra.kafka_bootstrap, topic) as heads:
+    async with TopicReader(infra.kafka, topic) as heads:
         await heads.wait_for(lambda rs: any(json.loads(r.value)["tree_size"] == 5 for r in rs))
 
     engine = create_engine(db_url)
@@ -280,7 +280,7 @@ async def test_a_rewrite_re_signed_in_the_database_is_caught_by_the_published_he
         assert "tree head at size 1 is signed by key" in str(with_the_pinned_key.problems)
         assert "which is not a pinned key" in str(with_the_pinned_key.problems)
 
-        published = await read_published_heads(infra.kafka_bootstrap, topic, timeout=20)
+        published = await read_published_heads(infra.kafka, topic, timeout=20)
         assert published.unreadable == 0 and {h.head.tree_size for h in published.heads} == {1, 2, 3, 5}
         async with engine.connect() as conn:
             report = await verify_log(conn, published=published.heads, keys=pinned)
@@ -291,7 +291,7 @@ async def test_a_rewrite_re_signed_in_the_database_is_caught_by_the_published_he
     assert report.published_heads_checked == 4
     assert any("tree head published at size 1 does not match the leaves" in p.message for p in report.problems)
 
-    kafka_env = {"CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "CME_TOPIC_NAMESPACE": settings.topic_namespace,
+    kafka_env = {**infra.kafka_env(), "CME_TOPIC_NAMESPACE": settings.topic_namespace,
                  "CME_LOG_SIGNING_KEY": settings.log_key()}
     cli = await asyncio.to_thread(run_verify_log_cli, db_url, **kafka_env)
     assert cli.returncode == 1, cli.stdout + cli.stderr
@@ -308,11 +308,11 @@ async def test_verify_log_compares_the_published_heads_and_finds_leaves_removed(
             "recipient": {"type": "school", "org_name": "Example Primary", "requester_name": "A Head",
                           "requester_role": "headteacher"}})
     topic = namespace(topics.TREE_HEADS)
-    async with TopicReader(infra.kafka_bootstrap, topic) as heads:
+    async with TopicReader(infra.kafka, topic) as heads:
         await heads.wait_for(lambda rs: {json.loads(r.value)["tree_size"] for r in rs} >= {1, 2})
 
     async def verify_against_the_broker():
-        published = await read_published_heads(infra.kafka_bootstrap, topic, timeout=20)
+        published = await read_published_heads(infra.kafka, topic, timeout=20)
         return await check(engine, published.heads, keys=pinned)
 
     pinned = [load_public_key(pem) for pem in settings.pinned_public_keys()]

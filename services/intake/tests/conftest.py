@@ -44,10 +44,10 @@ class Intake:
 
     async def produce(self, document: dict[str, Any] | bytes, key: bytes | None = None) -> None:
         value = document if isinstance(document, bytes) else json.dumps(document).encode()
-        await produce(self.infra.kafka_bootstrap, self.names(topics.REFERRALS), value, key=key)
+        await produce(self.infra.kafka, self.names(topics.REFERRALS), value, key=key)
 
     def reader(self, topic: str) -> TopicReader:
-        return TopicReader(self.infra.kafka_bootstrap, self.names(topic))
+        return TopicReader(self.infra.kafka, self.names(topic))
 
     async def rows(self, sql: str, **params: Any) -> list[Any]:
         async with self.engine.connect() as conn:

@@ -87,17 +87,17 @@ class IntakeProcess:
 
 async def test_a_killed_intake_restarts_with_every_referral_accepted_once(infra, namespace, intake_url, engine,
                                                                          tmp_path):
-    env = {**os.environ, "CME_DATABASE_URL": intake_url, "CME_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+    env = {**os.environ, "CME_DATABASE_URL": intake_url, **infra.kafka_env(),
            "CME_TOPIC_NAMESPACE": namespace.namespace, "CME_HTTP_PORT": str(free_port()), "CME_ENV": "test",
            "CME_OUTBOX_POLL_SECONDS": "0.05", "CME_HANDLER_BACKOFF_SECONDS": "0.05", **TEST_KEYS.env_for("intake")}
     intake = IntakeProcess(env, tmp_path / "intake.log")
     documents = [burst_referral(i) for i in range(BURST)]
-    async with TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
-            TopicReader(infra.kafka_bootstrap, namespace(topics.REFERRAL_ACCEPTED)) as accepted:
+    async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes, \
+            TopicReader(infra.kafka, namespace(topics.REFERRAL_ACCEPTED)) as accepted:
         try:
             intake.start()
             await intake.ready()
-            producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
+            producer = AIOKafkaProducer(**infra.kafka.aiokafka(), acks="all", enable_idempotence=True)
             await producer.start()
             try:
                 for document in documents:

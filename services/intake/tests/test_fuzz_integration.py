@@ -336,13 +336,13 @@ async def test_thousands_of_partner_messages_on_every_codec_each_get_one_outcome
     topic = intake.names(topics.REFERRALS)
     async with intake.reader(topics.REFERRAL_OUTCOMES) as outcomes, \
             intake.reader(topics.dlq(topics.REFERRALS)) as dead_letters:
-        await publish_async(intake.infra.kafka_bootstrap, topic, records)
+        await publish_async(intake.infra.kafka, topic, records)
         published = time.monotonic()
         stalled = await until_done(outcomes, lambda rs: len(rs) >= len(records))
         answered = time.monotonic()
         if stalled is None:
             # Intake is still running: a partner's ordinary referral after all of them is accepted.
-            await publish_async(intake.infra.kafka_bootstrap, topic, [PartnerRecord(
+            await publish_async(intake.infra.kafka, topic, [PartnerRecord(
                 json.dumps(ordinary_referral("after-the-fuzz")).encode(), key=b"after", compression="zstd")])
             stalled = await until_done(outcomes, lambda rs: any(r.key == b"after" for r in rs), idle=30)
         stalled = stalled or await until_done(dead_letters, lambda rs: len(rs) >= rejects, idle=30)
@@ -422,6 +422,6 @@ async def test_thousands_of_partner_messages_on_every_codec_each_get_one_outcome
     for group, consumed in ((f"{namespace}intake.referrals", topics.REFERRALS),
                             (f"{namespace}casework.referral-accepted", topics.REFERRAL_ACCEPTED)):
         async def no_lag(group: str = group, consumed: str = consumed) -> bool:
-            return not any((await lag(intake.infra.kafka_bootstrap, group, intake.names(consumed))).values())
+            return not any((await lag(intake.infra.kafka, group, intake.names(consumed))).values())
 
         await eventually(no_lag, timeout=30, interval=0.5)

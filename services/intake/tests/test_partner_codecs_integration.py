@@ -20,7 +20,7 @@ SAMPLES = ("accepted-police-high-risk.json", "accepted-nhs-new-arrival.json", "a
 
 
 async def send(intake, document: dict, codec: str, **options) -> tuple[int, int]:
-    [placed] = await asyncio.to_thread(librdkafka_send, intake.infra.kafka_bootstrap, intake.names(topics.REFERRALS),
+    [placed] = await asyncio.to_thread(librdkafka_send, intake.infra.kafka, intake.names(topics.REFERRALS),
                                        [{"value": json.dumps(document).encode(), **options}], codec)
     return placed
 
@@ -40,7 +40,7 @@ async def test_referrals_in_every_codec_are_accepted_and_so_is_an_ordinary_one_a
         await outcomes.wait_for(lambda rs: len(rs) >= len(CODECS) + 1)
     assert outcomes_by_referral(outcomes.records) == {
         d["referral_id"]: "accepted" for d in [*documents, ordinary]}
-    assert await codecs_on_log(intake.infra.kafka_bootstrap, intake.names(topics.REFERRALS), 3) == {*CODECS, "none"}
+    assert await codecs_on_log(intake.infra.kafka, intake.names(topics.REFERRALS), 3) == {*CODECS, "none"}
     ready = await intake.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["consumers"] is True
 

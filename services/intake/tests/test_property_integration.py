@@ -117,7 +117,7 @@ def understood(raw: bytes) -> Referral | None:
 async def test_every_mutated_message_gets_exactly_one_outcome_through_kafka(intake, sample):
     batch = generate(KAFKA_EXAMPLES)
     assert len(batch) >= KAFKA_EXAMPLES * 0.9
-    producer = AIOKafkaProducer(bootstrap_servers=intake.infra.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**intake.infra.kafka.aiokafka(), acks="all", enable_idempotence=True)
     await producer.start()
     async with intake.reader(topics.REFERRAL_OUTCOMES) as outcomes, \
             intake.reader(topics.dlq(topics.REFERRALS)) as dead_letters:

@@ -51,7 +51,7 @@ async def test_a_partners_own_event_id_header_does_not_hide_a_referral(intake, s
     first, second = sample("accepted-police-high-risk.json"), sample("accepted-nhs-new-arrival.json")
     async with intake.reader(topics.REFERRAL_OUTCOMES) as outcomes:
         for document in (first, second):
-            await produce(intake.infra.kafka_bootstrap, intake.names(topics.REFERRALS), json.dumps(document).encode(),
+            await produce(intake.infra.kafka, intake.names(topics.REFERRALS), json.dumps(document).encode(),
                           headers=[("event_id", b"partner-batch-7")])
         await outcomes.wait_for(lambda rs: len(rs) >= 2)
     assert sorted(json.loads(r.value)["status"] for r in outcomes.records) == ["accepted", "accepted"]
@@ -216,7 +216,7 @@ async def test_nul_characters_neither_lose_a_referral_nor_stop_the_partition(int
     after = sample("accepted-nhs-new-arrival.json")
     async with intake.reader(topics.REFERRAL_OUTCOMES) as outcomes:
         for key, document in ((b"nul-ok", accepted), (b"nul-bad", rejected), (b"after", after)):
-            await produce(intake.infra.kafka_bootstrap, intake.names(topics.REFERRALS), json.dumps(document).encode(),
+            await produce(intake.infra.kafka, intake.names(topics.REFERRALS), json.dumps(document).encode(),
                           key=key, partition=0)
         await outcomes.wait_for(lambda rs: len(rs) >= 3)
     by_key = {r.key: json.loads(r.value) for r in outcomes.records}

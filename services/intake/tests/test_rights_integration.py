@@ -29,7 +29,7 @@ def envelope() -> dict:
 async def send(intake, topic: str, event) -> None:
     """As rights sends it: signed with its key."""
     value = event.model_dump_json().encode()
-    await produce(intake.infra.kafka_bootstrap, intake.names(topic), value, key=b"rights",
+    await produce(intake.infra.kafka, intake.names(topic), value, key=b"rights",
                   headers=signed_headers(topic, value, b"rights", [("event_id", str(event.event_id).encode())]))
 
 
@@ -122,7 +122,7 @@ async def test_messages_of_other_kinds_or_for_other_services_are_ignored(intake,
     async with intake.reader(topics.replies_of("intake")) as replies, \
             intake.reader(topics.dlq(topics.DATA_COLLECTION_REQUESTS)) as dead:
         something_new = json.dumps({"kind": "something_new", "x": 1}).encode()
-        await produce(intake.infra.kafka_bootstrap, intake.names(topics.DATA_COLLECTION_REQUESTS), something_new,
+        await produce(intake.infra.kafka, intake.names(topics.DATA_COLLECTION_REQUESTS), something_new,
                       headers=signed_headers(topics.DATA_COLLECTION_REQUESTS, something_new, None))
         await send(intake, topics.DATA_COLLECTION_REQUESTS, elsewhere)
         await send(intake, topics.RIGHTS_EVENTS, restricted)

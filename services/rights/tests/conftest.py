@@ -43,6 +43,7 @@ from cme_shared.contracts.rights import (
     SubjectMatch,
 )
 from cme_shared.contracts.topics import TopicNames
+from cme_shared.kafka_security import KafkaConnection
 from cme_shared.testing.fixtures import bearer, running, service_settings
 from cme_shared.testing.infra import Infra
 from cme_shared.testing.kafka import eventually
@@ -68,7 +69,7 @@ def item(service: str, subject: uuid.UUID, n: int = 0, *, category: DataCategory
 class Responders:
     """The other services, scripted. Answers are produced the moment an ask is read."""
 
-    bootstrap: str
+    kafka: KafkaConnection
     names: TopicNames
     subject_matches: list[SubjectMatch] = field(default_factory=list)
     requester_matches: list[SubjectMatch] = field(default_factory=list)
@@ -88,9 +89,9 @@ class Responders:
                 if isinstance(a, DataCollectionRequest) and (not a.services or service in a.services)]
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(self.names(topics.DATA_COLLECTION_REQUESTS), bootstrap_servers=self.bootstrap,
+        consumer = AIOKafkaConsumer(self.names(topics.DATA_COLLECTION_REQUESTS), **self.kafka.aiokafka(),
                                     auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        self._producer = AIOKafkaProducer(**self.kafka.aiokafka(), acks="all")
         await consumer.start()
         await self._producer.start()
         self._ready.set()
@@ -258,7 +259,7 @@ def make_item() -> Callable[..., DataItem]:
 
 @pytest_asyncio.fixture
 async def responders(infra, namespace) -> AsyncIterator[Responders]:
-    async with responders_running(Responders(infra.kafka_bootstrap, namespace)) as running_responders:
+    async with responders_running(Responders(infra.kafka, namespace)) as running_responders:
         yield running_responders
 
 

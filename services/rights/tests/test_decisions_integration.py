@@ -50,7 +50,7 @@ async def test_restriction_rectification_erasure_and_objection_are_decided_recor
     start_rights, responders, infra, namespace
 ):
     script(responders)
-    async with start_rights() as rights, TopicReader(infra.kafka_bootstrap, namespace(topics.RIGHTS_EVENTS)) as sent:
+    async with start_rights() as rights, TopicReader(infra.kafka, namespace(topics.RIGHTS_EVENTS)) as sent:
         ids = {kind: (await rights.create(type=kind, requester={
             "first_name": "Amira", "last_name": "Hassan", "acting_as": "self"}))["request_id"]
             for kind in ("restriction", "rectification", "erasure", "objection")}
@@ -144,7 +144,7 @@ async def test_restriction_rectification_erasure_and_objection_are_decided_recor
 
 async def test_an_erasure_granted_exceptionally_by_the_dpo_stops_processing(start_rights, responders, infra, namespace):
     script(responders)
-    async with start_rights() as rights, TopicReader(infra.kafka_bootstrap, namespace(topics.RIGHTS_EVENTS)) as sent:
+    async with start_rights() as rights, TopicReader(infra.kafka, namespace(topics.RIGHTS_EVENTS)) as sent:
         request_id = (await rights.create(type="erasure"))["request_id"]
         await rights.reaches(request_id, "awaiting_decision")
         unreasoned = await rights.post(f"/requests/{request_id}/erasure-decision", {"outcome": "granted"},
@@ -162,7 +162,7 @@ async def test_a_transfer_is_sent_as_a_statutory_share_only_when_the_dpo_approve
     start_rights, responders, infra, namespace
 ):
     script(responders)
-    async with start_rights() as rights, TopicReader(infra.kafka_bootstrap, namespace(topics.SHARE_EVENTS)) as shares:
+    async with start_rights() as rights, TopicReader(infra.kafka, namespace(topics.SHARE_EVENTS)) as shares:
         request_id = (await rights.create(type="transfer", details="the family moved to Camden"))["request_id"]
         await rights.reaches(request_id, "awaiting_decision")
         assert {len(responders.asked(s)) for s in ("intake", "casework", "disclosure")} == {1}  # the whole record

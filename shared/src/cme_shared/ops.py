@@ -6,11 +6,13 @@ ARGS=quarantined`).
 """
 
 import asyncio
+import json
 import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,8 +24,10 @@ from sqlalchemy import MetaData, Row, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .contracts.access import SERVICES
 from .contracts.topics import TopicNames, is_dlq, topic_configs
 from .db import create_engine
+from .kafka_security import KafkaConnection
 from .logging import configure_logging, get_logger
 from .messaging.outbox import decode_headers, record_size
 from .messaging.tables import KitTables
@@ -41,9 +45,10 @@ def main() -> None:
     """Operator commands (a group, so that `create-topics` is named even while it is the only one)."""
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int = PARTITIONS) -> list[str]:
-    """Create whichever of `names` do not exist yet; return those created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cme-ops")
+async def ensure_topics(kafka: KafkaConnection, names: list[str], partitions: int = PARTITIONS) -> list[str]:
+    """Create whichever of `names` do not exist yet; return those created (services have no CREATE: an
+    operator's or the admin's connection)."""
+    admin = AIOKafkaAdminClient(**kafka.aiokafka(), client_id="cme-ops")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -62,11 +67,11 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int = PART
         await admin.close()
 
 
-async def delete_namespace(bootstrap: str, namespace: str) -> int:
+async def delete_namespace(kafka: KafkaConnection, namespace: str) -> int:
     """Delete every topic under a (test) namespace; never the unprefixed production names."""
     if not namespace:
         raise ValueError("refusing to delete topics without a namespace")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cme-ops")
+    admin = AIOKafkaAdminClient(**kafka.aiokafka(), client_id="cme-ops")
     await admin.start()
     try:
         doomed = [t for t in await admin.list_topics() if t.startswith(namespace)]
@@ -81,8 +86,75 @@ async def delete_namespace(bootstrap: str, namespace: str) -> int:
 def create_topics(namespace: Annotated[str, typer.Option()] = "") -> None:
     settings = ServiceSettings()
     names = TopicNames(namespace or settings.topic_namespace).all_with_dlqs()
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap, names))
+    created = asyncio.run(ensure_topics(settings.kafka_connection(), names))
     typer.echo(f"topics: {len(names)} present, {len(created)} created now")
+
+
+# ---- Kafka principals and ACLs (CONTRACT section 7; contracts/access.py). These log in with CME_KAFKA_*
+# as a principal that may alter the cluster: the bootstrap `admin` at set-up, an operator afterwards.
+
+SecretsDir = Annotated[Path, typer.Option(help="where the principals' passwords are kept (mode 600)")]
+
+
+@app.command("kafka-setup")
+def kafka_setup(secrets_dir: SecretsDir = Path(".local/secrets/kafka")) -> None:
+    """SCRAM users and ACLs of the four services and the operator (idempotent; passwords made once)."""
+    from .kafka_admin import set_up_local
+
+    made = set_up_local(ServiceSettings().kafka_connection(), secrets_dir)
+    typer.echo(f"kafka principals with their ACLs: {', '.join(made)}")
+
+
+@app.command("kafka-user")
+def kafka_user(
+    name: Annotated[str, typer.Option(help="the principal's username")],
+    role: Annotated[str, typer.Option(help="partner or operator")],
+    org_id: Annotated[str | None, typer.Option(help="partner only: the org it may refer for")] = None,
+    secrets_dir: SecretsDir = Path(".local/secrets/kafka/users"),
+) -> None:
+    """Create (or show again) a partner or operator principal; its credentials are the LAST line, as JSON."""
+    from .kafka_admin import ensure_principal, stored_password
+
+    if role not in ("partner", "operator"):
+        raise typer.BadParameter("partner or operator", param_hint="--role")
+    if not PRINCIPAL_NAME.fullmatch(name) or name in RESERVED_PRINCIPALS or name.startswith("cme-"):
+        # The name is also the prefix of the principal's consumer groups (`<name>.`): a partner called
+        # `intake` would get intake's groups, and could commit intake past the referrals (SEC-03 g).
+        raise typer.BadParameter("letters, digits, _ and - (at most 64), not a service's or a reserved name",
+                                 param_hint="--name")
+    if org_id is not None and role != "partner":
+        raise typer.BadParameter("only a partner is bound to an org", param_hint="--org-id")
+    kafka = ServiceSettings().kafka_connection()
+    password = stored_password(secrets_dir, name)
+    ensure_principal(kafka, name, password, "partner" if role == "partner" else "operator", name)
+    if org_id is not None:
+        write_private(secrets_dir / f"{name}.org", org_id)
+    typer.echo(f"{role} principal {name}" + (f" bound to org {org_id}" if org_id else "") + " ready")
+    typer.echo(json.dumps({"username": name, "password": password, "mechanism": kafka.mechanism,
+                           "security_protocol": kafka.security_protocol}))
+
+
+@app.command("kafka-compose-init")
+def kafka_compose_init(
+    env_file: Annotated[Path | None, typer.Option(help="also write compose's .env (passwords, mode 600)")] = None,
+    secrets_dir: SecretsDir = Path(".local/secrets/kafka"),
+) -> None:
+    """Print deploy/kafka/compose-init.sh (compose's users, ACLs and topics, from the access table)."""
+    from .contracts.topics import topic_configs
+    from .kafka_admin import compose_env, compose_init_script
+
+    if env_file is not None:
+        write_private(env_file, compose_env(secrets_dir).rstrip("\n"))
+    typer.echo(compose_init_script(TopicNames("").all_with_dlqs(), topic_configs), nl=False)
+
+
+PRINCIPAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+RESERVED_PRINCIPALS = {"admin", "broker", "controller", "operator", *SERVICES}
+
+
+def write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600)
+    path.write_text(text + "\n")
 
 
 # ---- the outbox's quarantine: rows the relay could not send (cme_shared.messaging.outbox)
@@ -328,7 +400,7 @@ def skip_batch(
     from .contracts.topics import dlq
     from .messaging.fetching import skip_batch as skip
 
-    batch = asyncio.run(skip(ServiceSettings().kafka_bootstrap, group, topic, partition, offset, dlq(topic)))
+    batch = asyncio.run(skip(ServiceSettings().kafka_connection(), group, topic, partition, offset, dlq(topic)))
     typer.echo(f"{topic}:{partition} offsets {batch.base_offset}-{batch.last_offset} moved to {dlq(topic)}; "
                f"{group} goes on at {batch.next_offset}")
 

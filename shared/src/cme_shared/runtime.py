@@ -52,13 +52,15 @@ class ServiceRuntime:
         self.outbox = Outbox(kit, signer=settings.message_signer(), namespace=settings.topic_namespace)
         self.inbox = Inbox(kit)
         self.relay = OutboxRelay(
-            self.engine, kit, bootstrap_servers=settings.kafka_bootstrap,
+            self.engine, kit, kafka=settings.kafka_connection(),
             batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
             max_record_bytes=settings.outbox_max_record_bytes, send_attempts=settings.outbox_send_attempts,
             max_dead_letter_bytes=settings.outbox_max_dead_letter_bytes,
             stuck_seconds=settings.outbox_stuck_seconds,
         )
-        self.broker = KafkaBroker(settings.kafka_bootstrap, logger=None, client_id=settings.service_name)
+        # Topics are made at set-up (`make topics`): a service's principal may not create them.
+        self.broker = KafkaBroker(settings.kafka_bootstrap, logger=None, client_id=settings.service_name,
+                                  **settings.kafka_connection().faststream())
         self.consumers: list[ReliableConsumer[Any]] = []
 
     def consume(
@@ -103,7 +105,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         if self.settings.create_topics:
-            await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_with_dlqs())
+            await ensure_topics(self.settings.kafka_connection(), self.topics.all_with_dlqs())
         await self.relay.start()
         if missing := missing_codecs():  # a partner's compressed records would block its consumers
             log.error("codecs_missing", codecs=missing)

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .kafka_security import KafkaConnection, SaslMechanism, SecurityProtocol
 from .messaging.signing import Signer, TrustedSigners, load_private_key
 
 # Shipped so that `make up` works out of the box; a production start refuses it.
@@ -30,6 +31,14 @@ class ServiceSettings(BaseSettings):
     # to the migration step alone, never to the running service (CONTRACT 1, SEC-08).
     migration_database_url: SecretStr | None = None
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # The broker takes SCRAM logins only (CONTRACT section 7): each service its own principal, whose
+    # credentials the local runtime generates under .local/secrets/kafka/ and production passes in the
+    # environment. PLAINTEXT exists for a broker of one's own without authentication; production refuses it.
+    kafka_security_protocol: SecurityProtocol = "SASL_PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
     # Tests run several stacks on one broker: a namespace prefixes every topic and group id.
     topic_namespace: str = ""
     create_topics: bool = False
@@ -93,7 +102,17 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("production needs CME_JWKS_URL: RS256 keys come from a JWKS endpoint")
             if self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
                 raise ValueError("production refuses the development JWT secret")
+            if self.kafka_security_protocol == "PLAINTEXT":
+                raise ValueError("production needs CME_KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT)")
+            if "kafka_security_protocol" not in self.model_fields_set:
+                raise ValueError("production names its Kafka security explicitly: CME_KAFKA_SECURITY_PROTOCOL")
+            self.kafka_connection()  # credentials present
         return self
+
+    def kafka_connection(self) -> KafkaConnection:
+        """What every Kafka client of the service is built from (kafka_security.py)."""
+        return KafkaConnection(self.kafka_bootstrap, self.kafka_username, self.kafka_password,
+                               self.kafka_security_protocol, self.kafka_sasl_mechanism, self.kafka_ssl_cafile)
 
     @model_validator(mode="after")
     def _production_names_its_signing_keys(self) -> "ServiceSettings":

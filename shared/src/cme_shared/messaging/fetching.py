@@ -44,6 +44,7 @@ from ..logging import get_logger
 from .health import ConsumerHealth
 
 if TYPE_CHECKING:
+    from ..kafka_security import KafkaConnection
     from .consumer import ReliableConsumer
 
 log = get_logger(__name__)
@@ -332,11 +333,11 @@ def _unpause(consumer: Any, tp: TopicPartition) -> None:
 # ---------------------------------------------------------------------------- the operator's last resort
 
 
-async def skip_batch(bootstrap: str, group_id: str, topic: str, partition: int, offset: int,
+async def skip_batch(kafka: "KafkaConnection", group_id: str, topic: str, partition: int, offset: int,
                      dlq_topic: str) -> RawBatch:
     """Move the batch holding `offset` to `dlq_topic` (its bytes as on the log) and commit the group past
     it. Only for a group with no member running: Kafka takes offsets only from a group's own members."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cme-ops")
+    admin = AIOKafkaAdminClient(**kafka.aiokafka(), client_id="cme-ops")
     await admin.start()
     try:
         [response] = await admin.describe_consumer_groups([group_id])
@@ -346,7 +347,7 @@ async def skip_batch(bootstrap: str, group_id: str, topic: str, partition: int, 
     if state not in ("Empty", "Dead"):
         raise RuntimeError(f"group {group_id} is {state}: stop the service's consumers first")
     tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), group_id=group_id, enable_auto_commit=False,
                                 client_id="cme-ops")
     await consumer.start()
     try:
@@ -355,7 +356,7 @@ async def skip_batch(bootstrap: str, group_id: str, topic: str, partition: int, 
         batch = next(iter(split_batches(tp, await read_raw(consumer._client, tp, offset), offset)), None)
         if batch is None or batch.next_offset <= offset:
             raise RuntimeError(f"no batch holds {topic}:{partition}:{offset}")
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+        producer = AIOKafkaProducer(**kafka.aiokafka(), acks="all", enable_idempotence=True,
                                     client_id="cme-ops")
         await producer.start()
         try:

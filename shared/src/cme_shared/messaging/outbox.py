@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from .. import correlation
 from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, SIGNERS, is_dlq
+from ..kafka_security import KafkaConnection
 from ..logging import get_logger
 from ..metrics import OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_QUARANTINED, OUTBOX_QUARANTINES, OUTBOX_UNPUBLISHED
 from . import deferred
@@ -195,7 +196,7 @@ class OutboxRelay:
         engine: AsyncEngine,
         tables: KitTables,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         batch_size: int = 500,
         poll_seconds: float = 0.2,
         max_record_bytes: int = 1_048_576,
@@ -205,7 +206,7 @@ class OutboxRelay:
     ) -> None:
         self._engine = engine
         self._table = tables.outbox
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self.max_record_bytes = max_record_bytes
@@ -239,7 +240,7 @@ class OutboxRelay:
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+            **self._kafka.aiokafka(),
             enable_idempotence=True,
             acks="all",
             linger_ms=2,

@@ -95,17 +95,19 @@ async def databases(infra: Infra) -> AsyncIterator[Databases]:
 async def namespace(infra: Infra) -> AsyncIterator[TopicNames]:
     """A fresh topic namespace with every platform topic (and DLQ) created in it; deleted afterwards."""
     names = TopicNames(f"t{secrets.token_hex(4)}.")
-    await ensure_topics(infra.kafka_bootstrap, names.all_with_dlqs())
+    await ensure_topics(infra.kafka, names.all_with_dlqs())
     yield names
-    await delete_namespace(infra.kafka_bootstrap, names.namespace)
+    await delete_namespace(infra.kafka, names.namespace)
 
 
 def service_settings(settings_cls: type[ServiceSettings], infra: Infra, names: TopicNames, database_url: str,
                      **overrides: Any) -> Any:
     # The service's event-signing key and every service's public key (testing/signing.py), unless overridden.
-    overrides = {**TEST_KEYS.settings_for(settings_cls.model_fields["service_name"].default), **overrides}
+    # Kafka: the suite's (operator) login unless a test names the principal (kafka_username, kafka_password).
+    overrides = {**infra.kafka_settings(), **TEST_KEYS.settings_for(settings_cls.model_fields["service_name"].default),
+                 **overrides}
     return settings_cls(
-        env="test", kafka_bootstrap=infra.kafka_bootstrap, topic_namespace=names.namespace,
+        env="test", topic_namespace=names.namespace,
         database_url=database_url, outbox_poll_seconds=0.05, handler_backoff_seconds=0.05, **overrides,
     )
 

@@ -7,10 +7,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from ..kafka_security import KafkaConnection
 
-async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None,
+
+async def produce(kafka: KafkaConnection, topic: str, value: bytes, key: bytes | None = None,
                   headers: list[tuple[str, bytes]] | None = None, partition: int | None = None) -> Any:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.aiokafka(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         return await producer.send_and_wait(topic, value=value, key=key, headers=headers or [],
@@ -22,11 +24,11 @@ async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = 
 class TopicReader:
     """Reads a topic from the beginning and keeps every record seen, for assertions."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, kafka: KafkaConnection, topic: str) -> None:
         self.topic = topic
         self.records: list[ConsumerRecord[bytes, bytes]] = []
         self._consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+            topic, **kafka.aiokafka(), auto_offset_reset="earliest", enable_auto_commit=False,
             group_id=None,
         )
 

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from confluent_kafka import KafkaError, Producer
 
+from ..kafka_security import KafkaConnection
 from .infra import SAMPLE_REFERRALS
 
 CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
@@ -37,14 +38,14 @@ class PartnerRecord:
     partition: int | None = None
 
 
-def publish(bootstrap: str, topic: str, records: Sequence[PartnerRecord], *, timeout: float = 120.0) -> None:
+def publish(kafka: KafkaConnection, topic: str, records: Sequence[PartnerRecord], *, timeout: float = 120.0) -> None:
     """Send `records` in their order, each through the librdkafka producer of its codec (all of them
     batching at once, so compressed and plain batches interleave on the partitions). Returns when every
     record is acknowledged by the broker (acks=all); raises if any was refused. Blocking: from async code,
     use `publish_async`."""
     producers = {
         codec: Producer({
-            "bootstrap.servers": bootstrap, "compression.type": codec, "enable.idempotence": True,
+            **kafka.librdkafka(), "compression.type": codec, "enable.idempotence": True,
             "linger.ms": 20, "message.max.bytes": MAX_RECORD_BYTES,
         })
         for codec in sorted({record.compression for record in records})
@@ -76,18 +77,18 @@ def publish(bootstrap: str, topic: str, records: Sequence[PartnerRecord], *, tim
                              f"({sorted(set(failures))[:5]})")
 
 
-async def publish_async(bootstrap: str, topic: str, records: Sequence[PartnerRecord], *,
+async def publish_async(kafka: KafkaConnection, topic: str, records: Sequence[PartnerRecord], *,
                         timeout: float = 120.0) -> None:
     """`publish` in a worker thread, so that apps running in the caller's event loop keep consuming."""
-    await asyncio.to_thread(publish, bootstrap, topic, records, timeout=timeout)
+    await asyncio.to_thread(publish, kafka, topic, records, timeout=timeout)
 
 
-async def lag(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+async def lag(kafka: KafkaConnection, group: str, topic: str) -> dict[int, int]:
     """Records of `topic` that consumer group `group` has not committed yet, per partition: all zero once
     the group has settled everything partners sent, poison included (a partition the group never
     committed on counts from its start)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.aiokafka())
+    consumer = AIOKafkaConsumer(**kafka.aiokafka())
     await admin.start()
     await consumer.start()
     try:

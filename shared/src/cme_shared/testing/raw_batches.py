@@ -22,6 +22,7 @@ from aiokafka.record.util import calc_crc32c_py, encode_varint_py
 from aiokafka.structs import TopicPartition
 from confluent_kafka import Producer
 
+from ..kafka_security import KafkaConnection
 from ..messaging.fetching import read_raw, split_batches
 
 CODEC_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
@@ -54,9 +55,9 @@ def record_batch(records: list[tuple[bytes | None, bytes, list[Header]]]) -> byt
     return struct.pack(">qi", 0, len(rest)) + rest
 
 
-async def send_batch(bootstrap: str, topic: str, partition: int, batch: bytes) -> int:
+async def send_batch(kafka: KafkaConnection, topic: str, partition: int, batch: bytes) -> int:
     """Append `batch` to the partition; returns the offset of its first record."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    client = AIOKafkaClient(**kafka.aiokafka())
     await client.bootstrap()
     try:
         await client._wait_on_metadata(topic)
@@ -70,11 +71,11 @@ async def send_batch(bootstrap: str, topic: str, partition: int, batch: bytes) -
         await client.close()
 
 
-def librdkafka_send(bootstrap: str, topic: str, records: list[dict[str, Any]],
+def librdkafka_send(kafka: KafkaConnection, topic: str, records: list[dict[str, Any]],
                     compression: str = "none") -> list[tuple[int, int]]:
     """Send `records` (keyword arguments of confluent-kafka's `produce`: value, key, headers, partition)
     in one go; the (partition, offset) of each, in order. Blocking: from async code, in a thread."""
-    producer = Producer({"bootstrap.servers": bootstrap, "compression.type": compression, "linger.ms": 20})
+    producer = Producer({**kafka.librdkafka(), "compression.type": compression, "linger.ms": 20})
     placed: dict[int, tuple[int, int]] = {}
     for index, record in enumerate(records):
         producer.produce(topic, on_delivery=lambda error, message, index=index: placed.__setitem__(
@@ -85,9 +86,9 @@ def librdkafka_send(bootstrap: str, topic: str, records: list[dict[str, Any]],
     return [placed[index] for index in range(len(records))]
 
 
-async def codecs_on_log(bootstrap: str, topic: str, partitions: int) -> set[str]:
+async def codecs_on_log(kafka: KafkaConnection, topic: str, partitions: int) -> set[str]:
     """The codecs of the batches on the topic's first `partitions` partitions, read raw from the start."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    client = AIOKafkaClient(**kafka.aiokafka())
     await client.bootstrap()
     try:
         await client._wait_on_metadata(topic)

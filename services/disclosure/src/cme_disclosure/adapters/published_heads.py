@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 from cme_shared.contracts.log import TreeHeadPublished
+from cme_shared.kafka_security import KafkaConnection
 
 from ..domain.tree_head import SignedTreeHead, TreeHead
 
@@ -22,12 +23,12 @@ class PublishedHeads:
     topic_exists: bool = True  # False: the topic is gone (deleted), and with it the copies outside the log
 
 
-async def read_published_heads(bootstrap: str, topic: str, timeout: float = 30.0) -> PublishedHeads:
+async def read_published_heads(kafka: KafkaConnection, topic: str, timeout: float = 30.0) -> PublishedHeads:
     """Every head on `topic`, from the beginning up to the end as it stood when reading began.
 
     A fresh consumer with no group (group_id=None): it commits nothing and disturbs nobody.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", request_timeout_ms=int(timeout * 1000))
     await asyncio.wait_for(consumer.start(), timeout)
     found = PublishedHeads()
