@@ -23,6 +23,7 @@ from cme_shared.testing.infra import SAMPLE_REFERRALS
 from cme_shared.testing.kafka import TopicReader, eventually, produce
 from cme_shared.testing.partners import PartnerRecord, lag, nested, ordinary_referral, publish_async, widened
 from cme_shared.testing.processes import ServiceProcess
+from cme_shared.testing.signing import signed_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -182,11 +183,15 @@ async def test_a_200_kb_nested_record_on_the_rights_events_topic_is_dead_lettere
     topic = namespace(topics.RIGHTS_EVENTS)
     poison = [nested(200_000), nested(200_000, kind="subject_restricted")]
     async with TopicReader(infra.kafka, namespace(topics.dlq(topics.RIGHTS_EVENTS))) as dead:
+        # Signed as rights signs its events: the parsers' edge is what is tried here, not the signatures'.
         for i, value in enumerate(poison):
-            await produce(infra.kafka, topic, value, key=f"deep-{i}".encode(), partition=0)
+            key = f"deep-{i}".encode()
+            await produce(infra.kafka, topic, value, key=key, partition=0,
+                          headers=signed_headers(topics.RIGHTS_EVENTS, value, key))
         # Behind them on the same partition: an event of a kind nobody handles, which each passes over.
-        await produce(infra.kafka, topic, json.dumps({"kind": "nobody_handles_this"}).encode(),
-                      key=b"after", partition=0)
+        after = json.dumps({"kind": "nobody_handles_this"}).encode()
+        await produce(infra.kafka, topic, after, key=b"after", partition=0,
+                      headers=signed_headers(topics.RIGHTS_EVENTS, after, b"after"))
         letters = await dead.wait_for(lambda rs: len(rs) >= 3 * len(poison), timeout=WITHIN)
         await dead.settle(1.0)
     assert len(letters) == 3 * len(poison)  # one dead letter from each of the three services

@@ -221,9 +221,13 @@ def value_bytes(draw: st.DrawFn) -> bytes | None:
 
 
 HEADER_NAMES = ["event_id", "content-type", "traceparent", "correlation_id", "x-partner-batch", "x-dlq-reasons",
-                "\xe9t\xe9", ""]
-headers = st.lists(st.tuples(st.sampled_from(HEADER_NAMES),
-                             st.none() | st.binary(max_size=64) | st.sampled_from([b"application/json", b"\xff\xfe"])),
+                "\xe9t\xe9", "", "\x00", "a\x00b"]
+# Header names beyond the usual ones (NUL, which the database's JSON refuses, included), and event ids that are
+# not UUIDs: a long one, one with a NUL (the inbox keys our own events by it).
+header_names = st.sampled_from(HEADER_NAMES) | st.text(max_size=40)
+headers = st.lists(st.tuples(header_names,
+                             st.none() | st.binary(max_size=64)
+                             | st.sampled_from([b"application/json", b"\xff\xfe", b"a\x00", b"9" * 3_000])),
                    max_size=3)
 
 

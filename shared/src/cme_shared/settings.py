@@ -71,8 +71,12 @@ class ServiceSettings(BaseSettings):
     # prefix -> bytes, overrides those.
     http_max_body_bytes: int = 128 * 1024
     http_body_limits: dict[str, int] = {}
-    # uvicorn: beyond this many connections and requests at once it answers 503 instead of queueing.
-    http_limit_concurrency: int = 200
+    # uvicorn: beyond this many open connections it answers 503. Off by default: uvicorn counts idle
+    # connections too, so 200 that never send a byte made every route (health checks included) answer 503.
+    # Connections and slow clients are a reverse proxy's to bound (its header and body timeouts).
+    http_limit_concurrency: int | None = None
+    # A request body that stops arriving for this long is answered 408, and the request's task freed.
+    http_body_read_timeout_seconds: float = 30.0
     # uvicorn (h11): the most a request line and its headers may take.
     http_max_header_bytes: int = 16 * 1024
     # Signed events between services (messaging/signing.py). This service's Ed25519 key: PKCS#8 PEM or 64 hex

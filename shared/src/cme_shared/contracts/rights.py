@@ -15,15 +15,18 @@ Flow of a subject access request (correlation by `collection_id`):
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .categories import DataCategory
 from .events import Event
 
 MAX_ITEMS_PER_CHUNK = 200
+# A count carried in a message, stored in an integer column: a value PostgreSQL cannot take is refused at the
+# edge, as the message's fault, never sent to the database.
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 # A quarter of Kafka's default 1 MiB record: 105 notes of 10,000 characters once made one chunk of 200 items
 # larger than any record the broker takes, and the reply could never leave casework (SEC-01).
 MAX_CHUNK_BYTES = 256 * 1024
@@ -105,9 +108,9 @@ class DataCollectionReply(Event):
     kind: Literal["data_collection_reply"] = "data_collection_reply"
     collection_id: UUID
     service: str
-    chunk: int
+    chunk: Count
     last: bool
-    total_items: int | None = None
+    total_items: Count | None = None
     items: list[DataItem] = []
     error: str | None = None  # a code, never personal data
 
@@ -169,4 +172,4 @@ class RectificationApplied(Event):
     rights_request_id: UUID
     service: str
     subject_id: UUID
-    records_changed: int
+    records_changed: Count

@@ -19,6 +19,10 @@ from .limits import BeforeBody, BodyLimit, json_content_type, storable_text
 
 log = get_logger(__name__)
 
+# The methods a metric label may name; any other token a client sends is "other" (else each new token would
+# be a new series, for ever: a client could grow every service's memory and /metrics without bound).
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 def create_service_app(
     runtime: ServiceRuntime,
@@ -50,7 +54,8 @@ def create_service_app(
     # Outermost first: correlation (below), the size limit, then the checks made before a body is read.
     app.add_middleware(BeforeBody, checks=[authenticate_before_body, json_content_type, storable_text])
     app.add_middleware(BodyLimit, default=settings.http_max_body_bytes,
-                       prefixes={**(body_limits or {}), **settings.http_body_limits})
+                       prefixes={**(body_limits or {}), **settings.http_body_limits},
+                       read_timeout=settings.http_body_read_timeout_seconds)
 
     @app.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -63,10 +68,11 @@ def create_service_app(
             correlation.clear()
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")  # the template, never the ids in the path
-        HTTP_REQUESTS.labels(request.method, template, str(response.status_code)).inc()
+        method = request.method if request.method in STANDARD_METHODS else "other"  # any token is a method
+        HTTP_REQUESTS.labels(method, template, str(response.status_code)).inc()
         response.headers["x-correlation-id"] = correlation_id or ""
         if template not in ("/healthz", "/readyz", "/metrics"):
-            log.info("http_request", method=request.method, path=template, status_code=response.status_code,
+            log.info("http_request", method=method, path=template, status_code=response.status_code,
                      duration_ms=round((time.perf_counter() - started) * 1000, 1), correlation_id=correlation_id)
         return response
 

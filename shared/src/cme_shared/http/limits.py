@@ -10,6 +10,7 @@ body: authentication (`auth.authenticate_before_body`), the content type, and te
 Each check is `async (scope, receive) -> receive` and may read the body and hand it on.
 """
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -35,9 +36,11 @@ def body_too_large(limit: int) -> ApiError:
 class BodyLimit:
     """413 for a body over the limit of its path: the default, or the longest path prefix given one."""
 
-    def __init__(self, app: ASGIApp, *, default: int, prefixes: Mapping[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, default: int, prefixes: Mapping[str, int] | None = None,
+                 read_timeout: float | None = None) -> None:
         self.app = app
         self.default = default
+        self.read_timeout = read_timeout  # a client that stops sending mid-body: 408, not a task held for ever
         # Longest first, so that /public/referrals/x takes the limit of /public/referrals before that of /public.
         self.prefixes = sorted(((p.rstrip("/"), n) for p, n in (prefixes or {}).items()), key=lambda p: -len(p[0]))
 
@@ -61,7 +64,10 @@ class BodyLimit:
 
         async def limited() -> Message:
             nonlocal received
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except TimeoutError:
+                raise EdgeError(ApiError(408, "body_timeout", "the request body did not arrive in time")) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:

@@ -36,7 +36,9 @@ rows), so a bigger batch makes concurrent HTTP writers wait longer: keep batches
 """
 
 import asyncio
+import hashlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -44,6 +46,7 @@ from typing import Any, Generic, TypeVar
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from aiokafka import ConsumerRecord, TopicPartition
+from asyncpg.exceptions import _base as asyncpg_client_errors
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -51,14 +54,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import correlation
 from ..contracts.referrals import Problem
-from ..contracts.topics import dlq
+from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, dlq
 from ..logging import get_logger
 from ..metrics import DEAD_LETTERS, MESSAGES
 from . import deferred
 from .fetching import FetchGuard, raw_body, tolerant_parser
 from .health import ConsumerHealth
 from .inbox import Inbox
-from .outbox import Outbox, as_header_list
+from .outbox import Outbox, as_header_list, record_size
 from .signing import SIGNER_HEADER, SignatureRefused, TrustedSigners, logical_topic
 
 log = get_logger(__name__)
@@ -146,8 +149,15 @@ class Delivery:
 
     @property
     def message_id(self) -> str:
-        """An event's own id when it has one (our events do), else its place in the log."""
-        return self.header("event_id") or self.position
+        """An event's own id when it has one (our events do: a UUID), else its place in the log. A header
+        that is not a UUID is not taken: it may hold anything (a NUL, kilobytes) the inbox key cannot."""
+        event_id = self.header("event_id")
+        if event_id is not None:
+            try:
+                return str(uuid.UUID(event_id))
+            except ValueError:
+                pass
+        return self.position
 
 
 class _RecordFailed(Exception):
@@ -212,7 +222,10 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+    chain = (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None))
+    if any(isinstance(candidate, asyncpg_client_errors.DataError) for candidate in chain):
+        return False  # the driver could not encode a value (an integer out of range, say): the message's fault
+    for candidate in chain:
         code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
         if isinstance(code, str) and (code in TRANSIENT_SQLSTATES or code.startswith("08")):
             return True
@@ -270,6 +283,15 @@ def signed_by(trusted: TrustedSigners, allowed: frozenset[str], namespace: str =
 def signer_of(delivery: Delivery) -> str | None:
     """Who signed a record that passed its consumer's `verify` step (before it, the sender's claim)."""
     return delivery.header(SIGNER_HEADER)
+
+
+def delivery_reference(delivery: Delivery) -> list[tuple[str, bytes | None]]:
+    """What a dead letter says of a record it cannot hold: the value's size and SHA-256, the key's size."""
+    return [
+        ("x-dlq-value-omitted-bytes", str(len(delivery.value)).encode()),
+        ("x-dlq-value-sha256", hashlib.sha256(delivery.value).hexdigest().encode()),
+        ("x-dlq-key-bytes", str(len(delivery.key or b"")).encode()),
+    ]
 
 
 def by_event_id(delivery: Delivery) -> str:
@@ -429,14 +451,41 @@ class ReliableConsumer(Generic[T]):
             await self._dead_letter(delivery, "handler_failed", [problem])
             return self._count("dead_lettered_failed")
         except Exception as exc:
-            # Not even the dead letter could be written: leave the offset uncommitted and pause, so
-            # the record is read again instead of being lost.
+            if not is_transient(exc) and await self._dead_letter_bare(delivery, exc):
+                return self._count("dead_lettered_unwritable")
+            # Not even the dead letter could be written (the database away): leave the offset uncommitted
+            # and pause, so the record is read again instead of being lost.
             log.error("record_not_settled", consumer=self.name, topic=delivery.topic,
                       partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
             await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
             raise
         finally:
             correlation.clear()
+
+    async def _dead_letter_bare(self, delivery: Delivery, cause: Exception) -> bool:
+        """The last resort for a record whose dead letter could not be written for a reason of its own (a
+        header the database cannot store, say): its key and value, claimed by its place in the log, with
+        the kit's headers only and no hook. Reading it again would fail the same way for ever."""
+        problem = Problem(loc=[], code="dead_letter_unwritable",
+                          message=f"the dead letter could not be stored as received ({type(cause).__name__}); "
+                                  f"the sender's {len(delivery.headers)} header(s) were left off")
+        try:
+            async with self.sessions.begin() as session:
+                if await self.inbox.claim(session, self.name, delivery.position):
+                    bare = Delivery(delivery.topic, delivery.partition, delivery.offset, delivery.key, delivery.value)
+                    await self.outbox.add_raw(
+                        session, topic=dlq(delivery.topic), key=delivery.key, payload=delivery.value,
+                        headers=dead_letter_headers([], "dead_letter_unwritable", [problem], self.name, origin=bare),
+                        aggregate_type="dead_letter", aggregate_id=delivery.position,
+                        event_type="dead_letter_unwritable",
+                    )
+        except Exception as exc:
+            log.error("dead_letter_not_written", consumer=self.name, topic=delivery.topic,
+                      partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
+            return False
+        self._committed()
+        self._dead_lettered(delivery, "dead_letter_unwritable", [problem])
+        return True
 
     async def process_batch(self, deliveries: Sequence[Delivery]) -> list[str]:
         """Handle a batch to the end in one transaction (module docstring); returns each record's outcome."""
@@ -638,12 +687,18 @@ class ReliableConsumer(Generic[T]):
         `claimed`: the caller has already claimed the record in this transaction."""
         if not claimed and not await self.inbox.claim(session, self.name, self.identify(delivery)):
             return False
+        key, payload, headers = delivery.key, delivery.value, dead_letter_headers(
+            delivery.headers, kind, problems, self.name, origin=delivery)
+        if record_size(key, payload, headers) > DLQ_MAX_MESSAGE_BYTES:
+            # Only a record inflated from a compressed batch can be this large: the dead letter says what it
+            # was (size, digest) instead of holding it, so that it can always be sent.
+            key, payload, headers = None, b"", [*delivery_reference(delivery), *headers[len(delivery.headers):]]
         await self.outbox.add_raw(
             session,
             topic=dlq(delivery.topic),
-            key=delivery.key,
-            payload=delivery.value,
-            headers=dead_letter_headers(delivery.headers, kind, problems, self.name, origin=delivery),
+            key=key,
+            payload=payload,
+            headers=headers,
             aggregate_type="dead_letter",
             aggregate_id=delivery.position,
             event_type=kind,

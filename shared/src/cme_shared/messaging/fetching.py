@@ -196,6 +196,15 @@ class FetchGuard:
     async def get_msg(self, consumer: Any) -> Any:
         self._health.watch(self._subscriber, consumer)
         if self._served:
+            # Records read raw for a partition a rebalance has since taken away are its new owner's to handle.
+            assigned = consumer.assignment()
+            kept = [r for r in self._served if TopicPartition(r.topic, r.partition) in assigned]
+            if len(kept) != len(self._served):
+                self._served.clear()
+                self._served.extend(kept)
+                if self._resume is not None and self._resume[0] not in assigned:
+                    self._resume = None
+        if self._served:
             return self._serve()
         if self._resume is not None:
             await self._move_past(consumer)

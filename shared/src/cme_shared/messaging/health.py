@@ -210,11 +210,15 @@ class ConsumerHealth:
         for tp in sorted(assigned):
             partition = self._partition(tp)
             at = partition.settled
-            if at is None:  # nothing settled since it was assigned: where its fetches are
+            if at is None or self._in_hand is None:
+                # Nothing settled since it was assigned, or nothing in hand: where the consumer has read to.
+                # That is past a transaction's commit markers, which take offsets no record ever settles:
+                # with only the settled offset, a transactional partner's partition lagged by one for ever.
                 try:
-                    at = await asyncio.wait_for(consumer.position(tp), 1.0)
+                    position = await asyncio.wait_for(consumer.position(tp), 1.0)
+                    at = position if at is None else max(at, position)
                 except (TimeoutError, IllegalStateError):  # its position is being reset, or it was revoked
-                    at = partition.at
+                    at = partition.at if at is None else at
             highwater = consumer.highwater(tp)
             lag = max(0, highwater - at) if highwater is not None and at is not None else None
             if at != partition.at or not lag:

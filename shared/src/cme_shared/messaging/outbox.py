@@ -62,12 +62,26 @@ ROW_FAULTS = (MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordEx
 STATS_SECONDS = 2.0  # how often the relay refreshes its gauges and its view of the oldest waiting row
 
 
+NAME_IN_BASE64 = "name_b64"  # a third element: the stored name is base64 (it held a NUL, which JSONB refuses)
+
+
 def encode_headers(headers: HeaderList) -> list[list[str | None]]:
-    return [[name, None if value is None else base64.b64encode(value).decode()] for name, value in headers]
+    encoded: list[list[str | None]] = []
+    for name, value in headers:
+        stored_value = None if value is None else base64.b64encode(value).decode()
+        if "\x00" in name:
+            encoded.append([base64.b64encode(name.encode()).decode(), stored_value, NAME_IN_BASE64])
+        else:
+            encoded.append([name, stored_value])
+    return encoded
 
 
 def decode_headers(stored: list[list[str | None]]) -> list[tuple[str, bytes | None]]:
-    return [(str(name), None if value is None else base64.b64decode(value)) for name, value in stored]
+    decoded: list[tuple[str, bytes | None]] = []
+    for name, value, *form in stored:
+        text = base64.b64decode(str(name)).decode() if form == [NAME_IN_BASE64] else str(name)
+        decoded.append((text, None if value is None else base64.b64decode(value)))
+    return decoded
 
 
 def record_size(key: bytes | None, value: bytes, headers: HeaderList) -> int:

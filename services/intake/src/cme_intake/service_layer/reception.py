@@ -30,7 +30,7 @@ from cme_shared.contracts.referrals import (
 from cme_shared.contracts.rights import ThirdPartyReason
 from cme_shared.contracts.topics import TopicNames
 from cme_shared.messaging import deferred
-from cme_shared.messaging.outbox import Outbox
+from cme_shared.messaging.outbox import AGGREGATE_KEY, Outbox
 
 from ..adapters.sealing import Seal
 from ..adapters.tables import referrals, rejected_messages, third_party_details
@@ -52,6 +52,9 @@ _INSERT_THIRD_PARTY = insert(third_party_details)
 # for one insert at its end (the kit's deferred inserts), for the duplicate check to find.
 _HELD_REFERRALS = "intake_referrals_held"
 _KNOWN_KEYS = "intake_referral_keys_known"  # session.info: idempotency key -> a stored referral's ids, or None
+
+# A partner's record key echoed on its outcome at most this long (any longer: keyed by the referral instead).
+MAX_ECHOED_KEY_BYTES = 1024
 
 
 class ReferralReception:
@@ -211,7 +214,9 @@ class ReferralReception:
             event=outcome,
             aggregate_type="referral",
             aggregate_id=rules.text_safe(f"{outcome.source_org_id}:{outcome.referral_id}"),
-            key=key,
+            # Keyed like the input (CONTRACT section 3), unless the partner's key is so large that the outcome
+            # would not fit in a record: then by the referral, so that the partner still hears back.
+            key=key if key is None or len(key) <= MAX_ECHOED_KEY_BYTES else AGGREGATE_KEY,
         )
 
 
