@@ -48,9 +48,16 @@ check_postgres() {
     fi
 }
 
+check_go() {
+    # Go builds the disclosure log's witness (litewitness, from the Go module proxy) once.
+    if [[ -x "$CME_ROOT/.local/bin/litewitness" ]]; then return; fi
+    command -v go >/dev/null || missing+=("go (1.24+, to build the log witness litewitness): apt-get install -y golang-go")
+}
+
 check_python
 check_java
 check_maven
+check_go
 check_postgres
 
 if ((${#missing[@]})); then
