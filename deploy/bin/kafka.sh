@@ -86,8 +86,11 @@ configure() {
     for p in admin broker controller; do ensure_password "$p"; done
     # Static quorum (controller.quorum.voters) => format WITHOUT --standalone.
     # Replication factors / min ISR of the internal topics must be 1 on one node.
-    # SCRAM users live in the metadata log: `admin` and `broker` are written at format time (the broker
-    # cannot log in to itself before), the services' and the operator's by `cme_shared.ops kafka-setup`.
+    # SCRAM users live in the metadata log: `admin` and `broker` are written at format time, the services'
+    # and the operator's by `cme_shared.ops kafka-setup` at every start. The broker and the admin also have
+    # a static PLAIN login here, the only other mechanism, usable by those two alone: after a restart the
+    # metadata log has been seen to come back without its SCRAM users (every login refused), and with this
+    # the broker still talks to itself and `kafka-setup` puts every user back from .local/secrets/kafka.
     # The controller listener cannot use SCRAM (it starts before the metadata log is read): a static PLAIN
     # login known only to this file, which holds passwords and is therefore mode 600.
     (umask 077 && touch "$KDIR/server.properties")
@@ -101,9 +104,10 @@ advertised.listeners=CLIENT://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=CLIENT
 listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
-sasl.enabled.mechanisms=SCRAM-SHA-512
-sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
 listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"broker\" password=\"$(password_of broker)\";
+listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"broker\" password=\"$(password_of broker)\" user_broker=\"$(password_of broker)\" user_admin=\"$(password_of admin)\";
 sasl.mechanism.controller.protocol=PLAIN
 listener.name.controller.sasl.enabled.mechanisms=PLAIN
 listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"controller\" password=\"$(password_of controller)\" user_controller=\"$(password_of controller)\";
@@ -191,7 +195,8 @@ wait_ready() {
     require_project_python
     log "waiting for the broker to answer an admin metadata call on $BOOTSTRAP (up to ${READY_TIMEOUT}s)"
     if ! "$CME_PYTHON" "$CME_ROOT/deploy/bin/kafka_ready.py" --bootstrap "$BOOTSTRAP" \
-            --username admin --password-file "$KSECRETS/admin.password" --timeout "$READY_TIMEOUT" --pid "$pid"; then
+            --username admin --password-file "$KSECRETS/admin.password" --mechanism PLAIN \
+            --timeout "$READY_TIMEOUT" --pid "$pid"; then
         show_log_tail "$OUTFILE"
         show_log_tail "$LOGFILE"
         die "Kafka did not become ready; full logs: ${LOGFILE#"$CME_ROOT"/}, ${OUTFILE#"$CME_ROOT"/}"
@@ -249,7 +254,8 @@ start() {
 set_up_principals() {
     require_project_python
     (
-        export CME_KAFKA_BOOTSTRAP="$BOOTSTRAP" CME_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT CME_KAFKA_USERNAME=admin
+        export CME_KAFKA_BOOTSTRAP="$BOOTSTRAP" CME_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT CME_KAFKA_USERNAME=admin \
+            CME_KAFKA_SASL_MECHANISM=PLAIN
         CME_KAFKA_PASSWORD="$(password_of admin)"
         export CME_KAFKA_PASSWORD
         "$CME_PYTHON" -m cme_shared.ops kafka-setup --secrets-dir "$KSECRETS"
@@ -275,7 +281,7 @@ status() {
     local pid
     if pid="$(live_pid "$PIDFILE" "$MAIN_CLASS")"; then
         if [[ -x "$CME_PYTHON" ]] && "$CME_PYTHON" "$CME_ROOT/deploy/bin/kafka_ready.py" --bootstrap "$BOOTSTRAP" \
-                --username admin --password-file "$KSECRETS/admin.password" --timeout 10 --quiet; then
+                --username admin --password-file "$KSECRETS/admin.password" --mechanism PLAIN --timeout 10 --quiet; then
             log "running (pid $pid), answering on $BOOTSTRAP"
         else
             log "running (pid $pid) but not answering on $BOOTSTRAP"

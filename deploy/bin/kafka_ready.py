@@ -30,14 +30,14 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _login(username: str | None, password_file: str | None) -> dict[str, str]:
+def _login(username: str | None, password_file: str | None, mechanism: str = "SCRAM-SHA-512") -> dict[str, str]:
     if username is None:
         return {}
     if password_file is None:
         raise SystemExit("kafka_ready: --username needs --password-file")
     with open(password_file) as f:
         password = f.read().strip()
-    return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+    return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": mechanism,
             "sasl_plain_username": username, "sasl_plain_password": password}
 
 
@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--username", default=None)
     parser.add_argument("--password-file", default=None)
+    parser.add_argument("--mechanism", default="SCRAM-SHA-512", choices=["SCRAM-SHA-512", "PLAIN"])
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--pid", type=int, default=None)
     parser.add_argument("--quiet", action="store_true")
@@ -92,7 +93,7 @@ def main() -> int:
         return 1
     # aiokafka logs every refused connection at ERROR while the broker boots.
     logging.basicConfig(level=logging.CRITICAL)
-    login = _login(args.username, args.password_file)
+    login = _login(args.username, args.password_file, args.mechanism)
     ok = asyncio.run(_wait(args.bootstrap, login, args.timeout, args.pid, args.quiet))
     return 0 if ok else 1
 

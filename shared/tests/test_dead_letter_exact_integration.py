@@ -1,6 +1,6 @@
 """A dead letter is the record exactly as it came, even at the edges, on the real broker and database: a
 record just under Kafka's 1 MiB limit (its dead letter, with the reasons, is over it, so DLQ topics take
-more), and headers with null or non-UTF-8 values (kept as they were, never as the text "None")."""
+more), and headers with null or non-UTF-8 values or a NUL in their name (kept as they were)."""
 
 import uuid
 from datetime import UTC, datetime
@@ -53,7 +53,8 @@ async def test_records_at_the_limit_and_odd_headers_are_dead_lettered_byte_for_b
     # Just under the broker's limit as it came (1,048,588 bytes a batch), over Kafka's 1 MiB once the x-dlq-*
     # headers are added.
     junk = (b"\x00not json " * 105_000)[:1_048_300]
-    odd_headers = [("trace", None), ("binary", b"\xff\xfe\x00"), ("empty", b"")]
+    # A null value, bytes that are not text, and a name holding a NUL (which PostgreSQL's JSON refuses).
+    odd_headers = [("trace", None), ("binary", b"\xff\xfe\x00"), ("a\x00b", b"")]
     sent = [(b"k-big", junk, odd_headers), (b"k-odd", b"[" * 5_000, odd_headers)]
     good = ItemArrived(event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), item_id="after-the-edges")
 

@@ -221,10 +221,11 @@ def value_bytes(draw: st.DrawFn) -> bytes | None:
 
 
 HEADER_NAMES = ["event_id", "content-type", "traceparent", "correlation_id", "x-partner-batch", "x-dlq-reasons",
-                "\xe9t\xe9", "", "\x00", "a\x00b"]
-# Header names beyond the usual ones (NUL, which the database's JSON refuses, included), and event ids that are
-# not UUIDs: a long one, one with a NUL (the inbox keys our own events by it).
-header_names = st.sampled_from(HEADER_NAMES) | st.text(max_size=40)
+                "\xe9t\xe9", ""]
+# Header names beyond the usual ones, and event ids that are not UUIDs: a long one, one with a NUL (the inbox
+# keys our own events by it). librdkafka takes header names as C strings (a NUL ends them), so names holding a
+# NUL are sent by aiokafka in shared/tests/test_dead_letter_exact_integration.py instead.
+header_names = st.sampled_from(HEADER_NAMES) | st.text(st.characters(blacklist_characters="\x00"), max_size=40)
 headers = st.lists(st.tuples(header_names,
                              st.none() | st.binary(max_size=64)
                              | st.sampled_from([b"application/json", b"\xff\xfe", b"a\x00", b"9" * 3_000])),

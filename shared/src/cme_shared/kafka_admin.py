@@ -150,7 +150,19 @@ def set_up_local(kafka: KafkaConnection, secrets_dir: Path) -> list[str]:
         ensure_principal(kafka, username, stored_password(secrets_dir, username), "service", service)
         made.append(username)
     ensure_principal(kafka, "operator", stored_password(secrets_dir, "operator"), "operator")
-    return made + ["operator"]
+    made.append("operator")
+    # Partners and operators made by `make kafka-user` (users/), put back as made: a restart has been seen to
+    # bring the broker's metadata back without its SCRAM users (deploy/bin/kafka.sh).
+    users = secrets_dir / "users"
+    for stored in sorted(users.glob("*.password")) if users.is_dir() else []:
+        username = stored.name.removesuffix(".password")
+        role_file = users / f"{username}.role"
+        if role_file.exists():
+            ensure_principal(kafka, username, stored.read_text().strip(), role_file.read_text().strip(), username)
+        else:  # made before roles were kept: its password again (its ACLs, if gone, by `make kafka-user`)
+            upsert_user(admin_client(kafka), username, stored.read_text().strip())
+        made.append(username)
+    return made
 
 
 # ---------------------------------------------------------------- compose (docker-compose.yml, untested here)

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
-SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256"]
+# PLAIN: only the local broker's own admin login (deploy/bin/kafka.sh), never a service's or a partner's.
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 SCRAM_SHA_512: SaslMechanism = "SCRAM-SHA-512"
 
 
@@ -64,10 +65,10 @@ class KafkaConnection:
         """Keyword arguments for faststream's KafkaBroker (besides the bootstrap address, its first argument)."""
         if not self.sasl:
             return {}
-        from faststream.security import SASLScram256, SASLScram512
+        from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
         assert self.username is not None and self.password is not None
-        scram = SASLScram512 if self.mechanism == SCRAM_SHA_512 else SASLScram256
+        scram = {SCRAM_SHA_512: SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}[self.mechanism]
         ssl = self.security_protocol == "SASL_SSL"
         return {"security": scram(username=self.username, password=self.password.get_secret_value(),
                                   ssl_context=self._ssl_context(), use_ssl=ssl)}

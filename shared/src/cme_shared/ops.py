@@ -127,6 +127,7 @@ def kafka_user(
     kafka = ServiceSettings().kafka_connection()
     password = stored_password(secrets_dir, name)
     ensure_principal(kafka, name, password, "partner" if role == "partner" else "operator", name)
+    write_private(secrets_dir / f"{name}.role", role)  # so that `kafka-setup` can put it back as it was
     if org_id is not None:
         write_private(secrets_dir / f"{name}.org", org_id)
     typer.echo(f"{role} principal {name}" + (f" bound to org {org_id}" if org_id else "") + " ready")
