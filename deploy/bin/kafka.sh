@@ -268,7 +268,11 @@ set_up_principals() {
 env_of() {
     local who="${1:-}"
     [[ -n "$who" && -s "$KSECRETS/$who.password" ]] || die "no Kafka password for '$who' in ${KSECRETS#"$CME_ROOT"/} (run 'make infra')"
-    printf 'export CME_KAFKA_BOOTSTRAP=%q CME_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT CME_KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n' "$BOOTSTRAP"
+    # The admin logs in over its static PLAIN login, which a restart cannot lose (see configure); everyone
+    # else over SCRAM.
+    local mechanism=SCRAM-SHA-512
+    [[ "$who" == admin ]] && mechanism=PLAIN
+    printf 'export CME_KAFKA_BOOTSTRAP=%q CME_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT CME_KAFKA_SASL_MECHANISM=%q\n' "$BOOTSTRAP" "$mechanism"
     printf 'export CME_KAFKA_USERNAME=%q CME_KAFKA_PASSWORD=%q\n' "$who" "$(password_of "$who")"
 }
 

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .contracts.access import SERVICES
 from .contracts.topics import TopicNames, is_dlq, topic_configs
 from .db import create_engine
-from .kafka_security import KafkaConnection
+from .kafka_security import SCRAM_SHA_512, KafkaConnection
 from .logging import configure_logging, get_logger
 from .messaging.outbox import decode_headers, record_size
 from .messaging.tables import KitTables
@@ -131,7 +131,8 @@ def kafka_user(
     if org_id is not None:
         write_private(secrets_dir / f"{name}.org", org_id)
     typer.echo(f"{role} principal {name}" + (f" bound to org {org_id}" if org_id else "") + " ready")
-    typer.echo(json.dumps({"username": name, "password": password, "mechanism": kafka.mechanism,
+    # The principal's own login (SCRAM), not the admin's that made it (PLAIN on the local broker).
+    typer.echo(json.dumps({"username": name, "password": password, "mechanism": SCRAM_SHA_512,
                            "security_protocol": kafka.security_protocol}))
 
 
