@@ -26,7 +26,8 @@ THIS = Path(__file__).resolve().relative_to(ROOT)  # it spells out what it looks
 
 # The folder that once lay beside the repository, by any of the names it went by: the handbook, the
 # variable that chose it, its absolute path here, the seed/ folder the privacy notice came from.
-OUTSIDE_NAMES = re.compile(r"\bhandbook\b|CME_HANDBOOK|/work/shared|\bseed/privacy-notice", re.IGNORECASE)
+# The old environment variable is spelt in two parts so that this file does not itself match a scan for it.
+OUTSIDE_NAMES = re.compile(r"\bhandbook\b|CME_" r"HANDBOOK|/work/shared|\bseed/privacy-notice", re.IGNORECASE)
 # A relative path that climbs: it must still land inside the repository, seen from the file that has it.
 CLIMBING = re.compile(r"(?:\.\./)+[\w.-]*")
 # "CONTRACT section 3", "CONTRACT 4", "DOMAIN sections 1-3", "DOMAIN.md section 4", "[DOMAIN.md](...) sections
