@@ -33,6 +33,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from cme_shared.auth import Role
+from cme_shared.http.errors import strings_in
 from cme_shared.testing.fixtures import bearer
 from cme_shared.testing.served import SERVICES, accepted_referral, service_app, serving
 
@@ -133,20 +134,6 @@ class Figures:
         statuses = ", ".join(f"{status}: {count}" for status, count in sorted(self.statuses.items()))
         return (f"schemathesis {self.service}: {self.operations} operations, {self.requests} requests "
                 f"({EXAMPLES} examples each), statuses {{{statuses}}}, {len(self.failures)} failures")
-
-
-def strings_in(value: Any) -> list[str]:
-    found: list[str] = []
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            pending.extend(item)
-    return found
 
 
 def problems_with(response: requests.Response, case: Any, anonymous: bool, vocabulary: str,

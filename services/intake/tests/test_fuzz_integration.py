@@ -44,6 +44,7 @@ from cme_shared.messaging.consumer import (
     Unreadable,
     json_model_parser,
 )
+from cme_shared.testing.documents import parent_of, paths
 from cme_shared.testing.fixtures import running, service_settings
 from cme_shared.testing.infra import SAMPLE_REFERRALS
 from cme_shared.testing.kafka import eventually
@@ -107,23 +108,6 @@ def deep(draw: st.DrawFn) -> str:
     depth = draw(st.integers(1, 20) | st.integers(185, 215) | st.sampled_from([1_000, 10_000, 50_000]))
     opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}"), ('{"kind":"x","v":[', "]}")]))
     return opener * depth + json.dumps(draw(leaf)) + closer * depth
-
-
-def paths(document: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix] if prefix else []
-    if isinstance(document, dict):
-        for key, value in document.items():
-            found += paths(value, (*prefix, key))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            found += paths(value, (*prefix, index))
-    return found
-
-
-def parent_of(document: Any, path: tuple) -> Any:
-    for part in path[:-1]:
-        document = document[part]
-    return document
 
 
 # Small changes are common, big ones rarer (each costs the broker and the database hundreds of KB).

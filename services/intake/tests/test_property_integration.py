@@ -5,7 +5,6 @@ reasons, and intake keeps running."""
 
 import json
 from collections import Counter
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from cme_shared.contracts import topics
 from cme_shared.contracts.referrals import Referral
 from cme_shared.messaging.consumer import Delivery, Unreadable, json_model_parser
+from cme_shared.testing.documents import parent_of, paths
 from cme_shared.testing.infra import SAMPLE_REFERRALS
 
 pytestmark = pytest.mark.integration
@@ -30,23 +30,6 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
     max_leaves=6,
 )
-
-
-def paths(document: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix] if prefix else []
-    if isinstance(document, dict):
-        for key, value in document.items():
-            found += paths(value, (*prefix, key))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            found += paths(value, (*prefix, index))
-    return found
-
-
-def parent_of(document: Any, path: tuple) -> Any:
-    for part in path[:-1]:
-        document = document[part]
-    return document
 
 
 @st.composite

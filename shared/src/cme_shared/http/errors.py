@@ -42,7 +42,8 @@ def error_body(*errors: tuple[list[str | int], str, str]) -> dict[str, list[dict
     return {"errors": [{"loc": loc, "code": code, "message": message} for loc, code, message in errors]}
 
 
-def _strings(value: Any) -> list[str]:
+def strings_in(value: Any) -> list[str]:
+    """Every string inside a JSON-like value (dict values, list items), however deep."""
     found, pending = [], [value]
     while pending:
         item = pending.pop()
@@ -60,7 +61,7 @@ def validation_message(error: dict[str, Any]) -> str:
     string: '...'"), and a UUID error quotes the character it stopped at. Then only its first clause."""
     message, given = str(error["msg"]), error.get("input")
     quotes = (isinstance(given, str) and len(given) >= 3 and given in message) or any(
-        repr(text) in message for text in _strings(given))  # as a ValueError quotes a value: {!r}
+        repr(text) in message for text in strings_in(given))  # as a ValueError quotes a value: {!r}
     if not quotes and "found `" not in message:
         return message
     head = message.split(",")[0]
