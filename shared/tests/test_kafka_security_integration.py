@@ -178,7 +178,8 @@ def test_make_kafka_user_is_idempotent_and_prints_the_login_as_json_on_its_last_
 
     def run() -> dict[str, str]:
         done = subprocess.run([sys.executable, "-m", "cme_shared.ops", "kafka-user", "--name", name, "--role",
-                               "partner", "--org-id", "org-police-x", "--secrets-dir", str(tmp_path)],
+                               "partner", "--org-id", "org-police-x", "--secrets-dir", str(tmp_path),
+                               "--bindings-file", str(tmp_path / "partners" / "bindings.json")],
                               env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True)
         return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -188,6 +189,13 @@ def test_make_kafka_user_is_idempotent_and_prints_the_login_as_json_on_its_last_
         assert first["username"] == name and len(first["password"]) >= 32
         assert (first["mechanism"], first["security_protocol"]) == ("SCRAM-SHA-512", "SASL_PLAINTEXT")
         assert oct((tmp_path / f"{name}.password").stat().st_mode & 0o777) == "0o600"
+        # Bound to an org: the key it signs its referrals with, and intake's bindings file naming it.
+        assert (first["org_id"], first["partner_header"], len(bytes.fromhex(first["mac_key"]))) == (
+            "org-police-x", name, 32)
+        bindings = tmp_path / "partners" / "bindings.json"
+        assert json.loads(bindings.read_text()) == {"partners": {name: {"org_id": "org-police-x",
+                                                                         "key": first["mac_key"]}}}
+        assert oct(bindings.stat().st_mode & 0o777) == "0o600"
         names = {(b.name, b.operation.name) for b in acls_of(admin_client(secured), name)}
         assert (topics.REFERRALS, "WRITE") in names and (topics.REFERRAL_OUTCOMES, "READ") in names
         assert {n for n, _ in names} == {topics.REFERRALS, topics.REFERRAL_OUTCOMES, f"{name}."}

@@ -8,6 +8,7 @@ ARGS=quarantined`).
 import asyncio
 import json
 import re
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,8 @@ def kafka_user(
     role: Annotated[str, typer.Option(help="partner or operator")],
     org_id: Annotated[str | None, typer.Option(help="partner only: the org it may refer for")] = None,
     secrets_dir: SecretsDir = Path(".local/secrets/kafka/users"),
+    bindings_file: Annotated[Path, typer.Option(help="intake's partner bindings file (CME_PARTNER_BINDINGS_FILE)")]
+    = Path(".local/secrets/partners/bindings.json"),
 ) -> None:
     """Create (or show again) a partner or operator principal; its credentials are the LAST line, as JSON."""
     from .kafka_admin import ensure_principal, stored_password
@@ -128,12 +131,42 @@ def kafka_user(
     password = stored_password(secrets_dir, name)
     ensure_principal(kafka, name, password, "partner" if role == "partner" else "operator", name)
     write_private(secrets_dir / f"{name}.role", role)  # so that `kafka-setup` can put it back as it was
+    login = {"username": name, "password": password, "mechanism": SCRAM_SHA_512,
+             "security_protocol": kafka.security_protocol}
     if org_id is not None:
-        write_private(secrets_dir / f"{name}.org", org_id)
-    typer.echo(f"{role} principal {name}" + (f" bound to org {org_id}" if org_id else "") + " ready")
+        write_private(secrets_dir / f"{name}.org", org_id.strip())
+    bound = read_optional(secrets_dir / f"{name}.org") if role == "partner" else None
+    if bound:
+        # The org binding is proved per record (intake's domain/partners.py): the partner sends
+        # x-cme-partner and x-cme-partner-mac (HMAC-SHA256 of the value under this key, hex).
+        key = read_optional(secrets_dir / f"{name}.mac-key")
+        if not key:
+            key = secrets.token_hex(32)
+            write_private(secrets_dir / f"{name}.mac-key", key)
+        write_bindings(secrets_dir, bindings_file)
+        login |= {"org_id": bound, "partner_header": name, "mac_key": key}
+    typer.echo(f"{role} principal {name}" + (f" bound to org {bound}" if bound else "") + " ready")
     # The principal's own login (SCRAM), not the admin's that made it (PLAIN on the local broker).
-    typer.echo(json.dumps({"username": name, "password": password, "mechanism": SCRAM_SHA_512,
-                           "security_protocol": kafka.security_protocol}))
+    typer.echo(json.dumps(login))
+
+
+def read_optional(path: Path) -> str | None:
+    return path.read_text().strip() if path.exists() else None
+
+
+def write_bindings(users_dir: Path, bindings_file: Path) -> None:
+    """Intake's partner bindings file, from every bound partner under `users_dir`; replaced whole (a
+    rename), so intake never reads half of it."""
+    partners = {}
+    for org_file in sorted(users_dir.glob("*.org")):
+        name = org_file.stem
+        key = read_optional(users_dir / f"{name}.mac-key")
+        if key and read_optional(users_dir / f"{name}.role") == "partner":
+            partners[name] = {"org_id": org_file.read_text().strip(), "key": key}
+    bindings_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch = bindings_file.with_suffix(".tmp")
+    write_private(scratch, json.dumps({"partners": partners}, indent=2, sort_keys=True))
+    scratch.replace(bindings_file)
 
 
 @app.command("kafka-compose-init")

@@ -10,6 +10,7 @@ from cme_shared.contracts.rights import DataCollectionReply, DataCollectionReque
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
 
+from .adapters.partner_bindings import BindingsFile
 from .adapters.sealing import Seal
 from .adapters.tables import kit
 from .entrypoints import http, kafka, officers
@@ -18,7 +19,11 @@ from .service_layer.subject_rights import SubjectRights
 from .settings import IntakeSettings
 
 CHANNELS = [
-    ChannelDoc(topics.REFERRALS, "receive", "Partner referrals about children who may be missing education.",
+    ChannelDoc(topics.REFERRALS, "receive",
+               "Partner referrals about children who may be missing education. A partner login bound to an "
+               "org (make kafka-user ORG_ID=...) sends each referral with the headers x-cme-partner (its "
+               "username) and x-cme-partner-mac (HMAC-SHA256 of the record value under its mac_key, hex); "
+               "referrals for a bound org without them, or for another org, are rejected.",
                Referral, key="any; intake does not depend on it"),
     ChannelDoc(topics.REFERRAL_OUTCOMES, "send", "One outcome per referral received (Kafka or HTTP).",
                ReferralOutcome, key="the input record's key (none for HTTP)"),
@@ -44,7 +49,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, kit)
     seal = Seal(settings.seal_key.get_secret_value())
     reception = ReferralReception(runtime.outbox, runtime.topics, seal, settings.postcode_districts)
-    kafka.subscribe(runtime, reception, SubjectRights(runtime.outbox, runtime.topics, seal))
+    bindings = BindingsFile(settings.partner_bindings_path())
+    kafka.subscribe(runtime, reception, SubjectRights(runtime.outbox, runtime.topics, seal), bindings)
     app = create_service_app(
         runtime,
         title="CME intake",

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field, SecretStr, model_validator
 
 from cme_shared.contracts.referrals import Borough
@@ -7,6 +9,8 @@ from .domain.referrals import DEFAULT_POSTCODE_DISTRICTS
 
 # A Fernet key shipped so that `make up` works out of the box; a production start refuses it.
 DEVELOPMENT_SEAL_KEY = "Y21lLWRldmVsb3BtZW50LXNlYWwta2V5LTAxMjM0NTY="
+# Where `make kafka-user ... ORG_ID=` records the local runtime's partner bindings (`.local/` is git-ignored).
+DEVELOPMENT_BINDINGS_FILE = Path(".local/secrets/partners/bindings.json")
 
 
 class IntakeSettings(ServiceSettings):
@@ -24,6 +28,15 @@ class IntakeSettings(ServiceSettings):
     public_rate_max_clients: int = 10_000
     # Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
     trust_forwarded_for: bool = False
+    # Kafka partners bound to an org, with their MAC keys (adapters/partner_bindings.py):
+    # CME_PARTNER_BINDINGS_FILE. Unset, development reads the local runtime's file and the other
+    # environments bind nobody.
+    partner_bindings_file: Path | None = None
+
+    def partner_bindings_path(self) -> Path | None:
+        if self.partner_bindings_file is not None:
+            return self.partner_bindings_file
+        return DEVELOPMENT_BINDINGS_FILE if self.env == "development" else None
 
     @model_validator(mode="after")
     def _refuse_development_seal_key_in_production(self) -> "IntakeSettings":

@@ -5,6 +5,7 @@ Rights topics carry several kinds of message; intake answers the kinds it has a 
 others pass (the kit's kind parser gives None; they are claimed in the inbox, nothing else).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,9 @@ from cme_shared.messaging.consumer import (
 )
 from cme_shared.runtime import ServiceRuntime
 
+from ..adapters.partner_bindings import BindingsFile
+from ..domain import partners
+from ..domain.referrals import org_id
 from ..service_layer import identity_index
 from ..service_layer.reception import ReferralReception
 from ..service_layer.subject_rights import SubjectRights, rectified_value
@@ -46,7 +50,23 @@ def parse_rectifications(delivery: Delivery) -> FactualRectification | None:
     return correction
 
 
-def subscribe(runtime: ServiceRuntime, reception: ReferralReception, rights: SubjectRights) -> None:
+def referral_parser(bindings: BindingsFile) -> Callable[[Delivery], Referral]:
+    """A referral, held to its sender's org binding (domain/partners.py): a referral that breaks it is
+    rejected like one that cannot be understood (an outcome, and the record kept in the DLQ)."""
+    parse = json_model_parser(Referral)
+
+    def parse_bound(delivery: Delivery) -> Referral:
+        referral = parse(delivery)
+        refused = partners.check(bindings.current(), delivery.headers, delivery.value, org_id(referral))
+        if refused is not None:
+            raise Unreadable([refused])
+        return referral
+
+    return parse_bound
+
+
+def subscribe(runtime: ServiceRuntime, reception: ReferralReception, rights: SubjectRights,
+              bindings: BindingsFile) -> None:
     async def receive(session: AsyncSession, referral: Referral, delivery: Delivery) -> None:
         await reception.receive(session, referral, raw=delivery.value, key=delivery.key, channel="kafka")
 
@@ -67,7 +87,7 @@ def subscribe(runtime: ServiceRuntime, reception: ReferralReception, rights: Sub
 
     # A partner's record is known by its place in the log, never by headers the partner chose. Partners
     # send in bursts: up to REFERRAL_BATCH records share one transaction (the kit's batch mode).
-    runtime.consume("referrals", topics.REFERRALS, json_model_parser(Referral), receive, on_reject,
+    runtime.consume("referrals", topics.REFERRALS, referral_parser(bindings), receive, on_reject,
                     identify=by_position, batch_size=REFERRAL_BATCH, prepare_batch=lock_index)
 
     async def answer(session: AsyncSession, message: Any, _delivery: Delivery) -> None:
