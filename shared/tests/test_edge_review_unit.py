@@ -83,8 +83,12 @@ async def test_unusual_http_methods_share_one_metric_label():
 
     settings = ServiceSettings(env="test", database_url="postgresql+asyncpg://x:x@127.0.0.1:1/x",
                                kafka_bootstrap="127.0.0.1:1")
-    # No lifespan runs here, so the runtime is only asked for its settings.
-    app = create_service_app(SimpleNamespace(settings=settings), title="t", description="d", routers=[],
+    # No lifespan runs here, so the runtime is only asked for its settings and tables.
+    from cme_shared.messaging.tables import KitTables
+    from sqlalchemy import MetaData
+
+    runtime = SimpleNamespace(settings=settings, kit=KitTables(MetaData()))
+    app = create_service_app(runtime, title="t", description="d", routers=[],
                              asyncapi=dict)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         for _ in range(30):

@@ -30,7 +30,7 @@ def migrations_of(service: str) -> Path:
 
 
 def kit_tables_only(name: str | None, type_: str, _parent: object) -> bool:
-    return type_ != "table" or name in ("outbox", "inbox")
+    return type_ != "table" or name in ("outbox", "inbox", "access_log")
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -39,6 +39,9 @@ class Intake:
     def officer(self, borough: str | None = "westminster", sub: str = "officer-1") -> dict[str, str]:
         return bearer(self.settings, "officer", sub=sub, borough=borough)
 
+    def dpo(self, sub: str = "dpo-1") -> dict[str, str]:
+        return bearer(self.settings, "dpo", sub=sub)
+
     def manager(self, sub: str = "manager-1") -> dict[str, str]:
         return bearer(self.settings, "manager", sub=sub)
 

@@ -41,12 +41,20 @@ class Principal(BaseModel):
     roles: frozenset[Role]
     borough: Borough | None = None
     org_id: str | None = None
+    # The role that let the request in (set by `require_roles`): what it may do and see is that role's.
+    acting_role: Role | None = None
 
     def boroughs(self) -> frozenset[Borough]:
-        """The boroughs whose records this person may see."""
-        if self.roles & CROSS_BOROUGH:
+        """The boroughs whose records this person may see: those of the role that let the request in,
+        never widened by another role in the token (SEC-14). Before a role has been chosen, the narrowest:
+        all boroughs only when every role in the token works across both."""
+        scope = {self.acting_role} if self.acting_role is not None else set(self.roles)
+        if scope and scope <= CROSS_BOROUGH:
             return frozenset(Borough)
         return frozenset({self.borough}) if self.borough else frozenset()
+
+    def acting_as(self, role: Role) -> "Principal":
+        return self.model_copy(update={"acting_role": role})
 
 
 class TokenVerifier:
@@ -117,12 +125,15 @@ async def authenticate_before_body(scope: Scope, receive: Receive) -> Receive:
 
 
 def require_roles(*roles: Role) -> Callable[..., Principal]:
+    """The principal, acting as the first of `roles` (in the order given) that its token holds: a route
+    lists its roles narrowest first, so a token with two roles gets the narrower scope."""
     allowed = frozenset(roles)
 
     def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not principal.roles & allowed:
-            raise ApiError(403, "forbidden_role", f"this needs one of the roles: {', '.join(sorted(allowed))}")
-        return principal
+        for role in roles:
+            if role in principal.roles:
+                return principal.acting_as(role)
+        raise ApiError(403, "forbidden_role", f"this needs one of the roles: {', '.join(sorted(allowed))}")
 
     return dependency
 

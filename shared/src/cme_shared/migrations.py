@@ -112,6 +112,39 @@ def add_outbox_quarantine() -> None:
     op.drop_index("outbox_unpublished", table_name="outbox")
 
 
+def create_access_log() -> None:
+    """Who looked at whose record (issue 13, cme_shared.access_log), as first shipped; append-only: the
+    runtime role may INSERT and SELECT it, and nobody may change or delete a row."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects.postgresql import UUID
+
+    op.create_table(
+        "access_log",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+        sa.Column("accessed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("borough", sa.Text, nullable=True),
+        sa.Column("subject_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("record_type", sa.Text, nullable=True),
+        sa.Column("record_id", sa.Text, nullable=True),
+        sa.Column("returned", sa.Text, nullable=False),
+        sa.Column("purpose", sa.Text, nullable=False),
+        sa.Column("correlation_id", sa.Text, nullable=True),
+    )
+    op.create_index("access_log_subject", "access_log", ["subject_id", "accessed_at"])
+    append_only("access_log")
+
+
+def drop_access_log() -> None:
+    from alembic import op
+
+    drop_append_only("access_log")
+    op.drop_table("access_log")
+
+
 def drop_outbox_quarantine() -> None:
     """Undo `add_outbox_quarantine`; quarantined rows become ordinary unpublished rows again."""
     import sqlalchemy as sa

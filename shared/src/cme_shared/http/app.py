@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import correlation
+from ..access_log import access_log_router
 from ..auth import TokenVerifier, authenticate_before_body
 from ..logging import configure_logging, get_logger
 from ..metrics import HTTP_REQUESTS
@@ -98,6 +99,7 @@ def create_service_app(
         return asyncapi()
 
     app.include_router(ops)
+    app.include_router(access_log_router(runtime.kit.access_log))
     for router in routers:
         app.include_router(router)
     return app

@@ -7,6 +7,7 @@ outbox: events written in the same transaction as the domain change, published l
         helpers in cme_shared.migrations.
 inbox:  (consumer, message_id) pairs of messages already handled, inserted in the same transaction as
         the handler's writes, so a redelivered message changes nothing.
+access_log: who looked at whose record (cme_shared.access_log), append-only.
 """
 
 from sqlalchemy import (
@@ -64,8 +65,11 @@ def inbox_table(metadata: MetaData) -> Table:
 
 
 class KitTables:
-    """The outbox and inbox of one service's metadata."""
+    """The outbox, inbox and access log of one service's metadata."""
 
     def __init__(self, metadata: MetaData) -> None:
+        from ..access_log import access_log_table
+
         self.outbox = outbox_table(metadata)
         self.inbox = inbox_table(metadata)
+        self.access_log = access_log_table(metadata)
