@@ -54,6 +54,9 @@ class SubjectMatch(BaseModel):
     subject_id: UUID
     subject_type: Literal["child", "carer"]
     match: Literal["exact_identifier", "name_dob_postcode", "possible"]
+    # The boroughs of the referrals that name this subject (issue 13: a rights request belongs to the
+    # borough of the subject's records, and is scoped like a case). Empty: none decided yet (triage).
+    boroughs: list[str] = []
 
 
 class SubjectLookupReply(Event):
