@@ -73,6 +73,43 @@ third_party_details = Table(
     Index("third_party_details_intake", "intake_id"),
 )
 
+# A referral from the public form waits here for an officer (SEC-11): stored and answered like any other,
+# but its `ReferralAccepted` (kept as it will be published) leaves only when an officer accepts it.
+held_referrals = Table(
+    "held_referrals",
+    metadata,
+    Column("intake_id", UUID(as_uuid=True), ForeignKey("referrals.intake_id"), primary_key=True),
+    Column("reason", Text, nullable=False),  # public_form
+    Column("event", JSONB, nullable=False),
+    Column("held_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Who accepted a held referral (one acceptance per referral: the primary key), as which role, when, why.
+referral_acceptances = Table(
+    "referral_acceptances",
+    metadata,
+    Column("intake_id", UUID(as_uuid=True), ForeignKey("held_referrals.intake_id"), primary_key=True),
+    Column("accepted_by", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("borough", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Each time the DPO opened a sealed third-party detail: who, as which role, when and why.
+third_party_unseals = Table(
+    "third_party_unseals",
+    metadata,
+    Column("unseal_id", UUID(as_uuid=True), primary_key=True),
+    Column("detail_id", UUID(as_uuid=True), ForeignKey("third_party_details.detail_id"), nullable=False),
+    Column("intake_id", UUID(as_uuid=True), nullable=False),
+    Column("unsealed_by", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("unsealed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("third_party_unseals_detail", "detail_id"),
+)
+
 # ---- the identity index
 
 subjects = Table(
