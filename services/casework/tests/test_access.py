@@ -1,9 +1,10 @@
 """Every endpoint for every role and borough: who may read and change which borough's cases.
 
 Officers see and change only their borough's cases (another borough's case answers 404, like a missing
-one); managers see both, and the cases no borough has yet; the DPO reads cases, lists them with the
-triage cases, and attaches addenda; auditors and partners get 403; no
-token gets 401. Each test makes a fresh Westminster case and sends one request.
+one); managers see both, and the cases no borough has yet, and decide the shares officers propose; the DPO
+reads cases, lists them with the triage cases, and attaches addenda; auditors and partners get 403; no
+token gets 401. A Westminster officer whose token also says auditor is a Westminster officer (SEC-14).
+Each test makes a fresh Westminster case and sends one request.
 """
 
 import uuid
@@ -24,6 +25,7 @@ MANAGER = ("manager",)
 PRINCIPALS: dict[str, tuple[tuple[str, ...], dict[str, str]] | None] = {
     "officer_westminster": (("officer",), {"borough": "westminster"}),
     "officer_rbkc": (("officer",), {"borough": "kensington_and_chelsea"}),
+    "officer_westminster_auditor": (("officer", "auditor"), {"borough": "westminster"}),
     "manager": (MANAGER, {}),
     "dpo": (("dpo",), {}),
     "auditor": (("auditor",), {}),
@@ -85,6 +87,20 @@ async def a_held_referral(stack, make_referral, case_id: str) -> dict[str, str]:
     return {"entry_id": str(next(h["entry_id"] for h in held if h["child_subject_id"] == child))}
 
 
+SHARE = {"recipient": {"type": "school", "org_id": "100002", "org_name": "St Mary's"}, "purpose": "cme_tracking",
+         "legal_gateway": "Education Act 1996 s436A", "categories": ["contact", "demographics", "education"],
+         "fields_released": ["child.first_name", "child.last_name", "child.date_of_birth"],
+         "reason": "the school is asked to admit"}
+
+
+async def a_proposed_share(stack, make_referral, case_id: str) -> dict[str, str]:
+    """A share proposed by a Westminster officer no principal of the table is (each decides as test-user)."""
+    response = await stack.client.post(f"/cases/{case_id}/shares", json=SHARE, headers=stack.headers(
+        "officer", sub="officer-proposer", borough="westminster"))
+    assert response.status_code == 201, response.text
+    return {"share_id": response.json()["record_id"]}
+
+
 async def closed(stack, make_referral, case_id: str) -> dict[str, str]:
     await _as_manager(stack, f"/cases/{case_id}/closure", {"reason": "deceased", "evidence": {
         "date_of_death": "2026-11-05", "confirmed_by": "registrar"}, "closed_on": "2026-11-06"})
@@ -131,11 +147,11 @@ ENDPOINTS = {
     "confirm_closure": Endpoint("POST", "/cases/{case_id}/closure-proposal/confirm", {}, a_proposal),
     "reject_closure": Endpoint("POST", "/cases/{case_id}/closure-proposal/reject", {"reason": "a sibling"}, a_proposal),
     "reopen": Endpoint("POST", "/cases/{case_id}/reopen", {"reason": "re-check: not where expected"}, closed),
-    "share": Endpoint("POST", "/cases/{case_id}/shares", {
-        "recipient": {"type": "school", "org_id": "100002", "org_name": "St Mary's"}, "purpose": "cme_tracking",
-        "legal_gateway": "Education Act 1996 s436A", "categories": ["contact", "demographics", "education"],
-        "fields_released": ["child.first_name", "child.last_name", "child.date_of_birth"],
-        "reason": "the school is asked to admit"}),
+    "share": Endpoint("POST", "/cases/{case_id}/shares", SHARE),
+    "pending_shares": Endpoint("GET", "/shares/pending", prep=a_proposed_share, kind="list"),
+    "decide_share": Endpoint("POST", "/cases/{case_id}/shares/{share_id}/decision",
+                             {"decision": "approve", "reason": "routine tracking share"}, a_proposed_share,
+                             kind="manager"),
     "assign_borough": Endpoint("POST", "/cases/{case_id}/borough",
                                {"borough": "kensington_and_chelsea", "reason": "family moved"}, kind="manager"),
 }
@@ -145,6 +161,8 @@ def expected(endpoint: Endpoint, principal: str) -> int:
     """The status each principal must get; 0 means success (200 or 201)."""
     if principal == "no_token":
         return 401
+    if principal == "officer_westminster_auditor":
+        principal = "officer_westminster"  # the auditor role widens nothing (SEC-14)
     if principal in ("auditor", "partner"):
         return 403
     allowed = {
@@ -187,5 +205,8 @@ async def test_every_endpoint_for_every_role_and_borough(shared_stack, make_refe
         # counts cases instead of listing them: its Westminster rows are what an RBKC officer must not see).
         seen = (",westminster," if name == "census" else case_id) in response.text
         assert seen is (principal != "officer_rbkc")
+        if principal == "officer_westminster_auditor":
+            # Nothing of another borough's or of triage (the census writes "unassigned", lists a null borough).
+            assert [m for m in ("unassigned", '"borough":null', "kensington_and_chelsea") if m in response.text] == []
     if endpoint.kind == "triage":
         assert case_id not in response.text  # a Westminster case is not waiting for a borough

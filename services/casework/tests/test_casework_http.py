@@ -188,35 +188,88 @@ async def test_cases_are_found_by_upn_child_and_status(shared_stack, make_referr
     assert bad.status_code == 422
 
 
-async def test_a_share_goes_to_the_disclosure_log_and_waits_for_an_exception_while_restricted(shared_stack,
-                                                                                              make_referral):
+def share_events(records, ref: str) -> list[dict]:
+    return [json.loads(r.value) for r in records if json.loads(r.value)["share_ref"] == ref]
+
+
+async def test_an_officers_share_is_made_only_when_a_manager_who_did_not_propose_it_approves(shared_stack,
+                                                                                             make_referral):
     child = uuid.uuid4()
     case_id = await shared_stack.referral(make_referral(child=child, received_on=date(2026, 11, 2)))
+    share = {"recipient": {"type": "other_local_authority", "org_id": "202", "org_name": "Camden"},
+             "purpose": "statutory_transfer", "legal_gateway": "Education Act 1996 s436A; SI 2024/208 reg 13",
+             "categories": ["contact", "education"], "fields_released": ["child.first_name", "child.address"],
+             "reason": "the family now lives in Camden"}
+    manager_mo = shared_stack.headers("manager", sub="manager-mo")
+    async with TopicReader(shared_stack.settings.kafka_connection(), shared_stack.topics(topics.SHARE_EVENTS)) as shares:
+        proposed = await post(shared_stack, f"/cases/{case_id}/shares", share, 201)
+        share_id, ref = proposed["record_id"], f"casework:{proposed['record_id']}"
+        decision = f"/cases/{case_id}/shares/{share_id}/decision"
+        case = await detail(shared_stack, case_id)
+        assert case["shares"] == [] and [p["share_id"] for p in case["pending_shares"]] == [share_id]
+        pending = (await shared_stack.client.get("/shares/pending", headers=manager_mo)).json()
+        assert share_id in [p["share_id"] for p in pending]
+
+        # The officer cannot decide (not a manager); nor can the proposer with a manager's token too.
+        approve = {"decision": "approve", "reason": "a statutory transfer, routine"}
+        as_officer = await shared_stack.client.post(decision, json=approve, headers=officer(shared_stack))
+        assert as_officer.status_code == 403 and as_officer.json()["errors"][0]["code"] == "forbidden_role"
+        proposer_as_manager = shared_stack.headers("officer", "manager", sub="officer-ana", **WESTMINSTER)
+        own = await shared_stack.client.post(decision, json=approve, headers=proposer_as_manager)
+        assert own.status_code == 403 and own.json()["errors"][0]["code"] == "two_person_rule"
+        assert "share_made" not in [h["kind"] for h in (await detail(shared_stack, case_id))["history"]]
+
+        made = await post(shared_stack, decision, approve, 200, headers=manager_mo)
+        assert made["record_id"] == share_id
+        records = await shares.wait_for(lambda rs: bool(share_events(rs, ref)))
+        again = await shared_stack.client.post(decision, json=approve,
+                                               headers=shared_stack.headers("manager", sub="manager-2"))
+        assert again.status_code == 409 and again.json()["errors"][0]["code"] == "share_already_decided"
+    [event] = share_events(records, ref)  # nothing was sent for the proposal, one event for the approval
+    assert (event["service"], event["subject_ids"], event["purpose"], event["recipient"]["org_name"]) == (
+        "casework", [str(child)], "statutory_transfer", "Camden")
+    assert (event["proposed_by"], event["decided_by"], event["approval_roles"]) == (
+        "officer:officer-ana", "manager:manager-mo", ["manager"])
+    assert event["fields_released"] == ["child.first_name", "child.address"]
+    assert event["reason"] == "the family now lives in Camden"
+    case = await detail(shared_stack, case_id)
+    assert [s["share_id"] for s in case["shares"]] == [share_id] and case["pending_shares"] == []
+    assert [h["kind"] for h in case["history"]][-2:] == ["share_proposed", "share_made"]
+    assert share_id not in [p["share_id"] for p in (await shared_stack.client.get(
+        "/shares/pending", headers=manager_mo)).json()]
+
+
+async def test_a_refused_share_sends_nothing_and_a_restricted_subject_needs_an_exception(shared_stack,
+                                                                                        make_referral):
+    child = uuid.uuid4()
+    case_id = await shared_stack.referral(make_referral(child=child, received_on=date(2026, 11, 2)))
+    share = {"recipient": {"type": "school", "org_id": "100002", "org_name": "St Mary's"}, "purpose": "cme_tracking",
+             "legal_gateway": "Education Act 1996 s436A", "categories": ["contact", "education"],
+             "fields_released": ["child.first_name", "child.upn"], "reason": "the school is asked to admit"}
+    manager = shared_stack.headers("manager", sub="manager-mo")
+    refused_one = (await post(shared_stack, f"/cases/{case_id}/shares", share, 201))["record_id"]
+    waiting = (await post(shared_stack, f"/cases/{case_id}/shares", share, 201))["record_id"]
     casework = shared_stack.app.state.casework
     async with casework.runtime.sessions.begin() as session:
         await on_restriction(session, casework, SubjectRestricted(
             event_id=uuid.uuid4(), occurred_at="2026-11-20T10:00:00Z", rights_request_id=uuid.uuid4(),
             subject_ids=[child], reason="accuracy contested"))
-    share = {"recipient": {"type": "other_local_authority", "org_id": "202", "org_name": "Camden"},
-             "purpose": "statutory_transfer", "legal_gateway": "Education Act 1996 s436A; SI 2024/208 reg 13",
-             "categories": ["contact", "education"], "fields_released": ["child.first_name", "child.address"],
-             "reason": "the family now lives in Camden"}
-    refused = await shared_stack.client.post(f"/cases/{case_id}/shares", json=share, headers=officer(shared_stack))
-    assert refused.status_code == 409 and refused.json()["errors"][0]["code"] == "subject_restricted"
-    exception = {"ground": "protection_of_another_person", "reason": "the child must be tracked for safeguarding"}
     async with TopicReader(shared_stack.settings.kafka_connection(), shared_stack.topics(topics.SHARE_EVENTS)) as shares:
-        made = await post(shared_stack, f"/cases/{case_id}/shares", {**share, "restriction_exception": exception}, 201)
-        ref = f"casework:{made['record_id']}"
-        records = await shares.wait_for(lambda rs: any(json.loads(r.value)["share_ref"] == ref for r in rs))
-    event = next(json.loads(r.value) for r in records if json.loads(r.value)["share_ref"] == ref)
-    assert (event["service"], event["subject_ids"], event["purpose"], event["recipient"]["org_name"]) == (
-        "casework", [str(child)], "statutory_transfer", "Camden")
-    assert event["decided_by"] == "officer:officer-ana"
-    assert event["fields_released"] == ["child.first_name", "child.address"]
-    history = (await detail(shared_stack, case_id))["history"]
-    assert history[-1]["kind"] == "share_made"
-    assert history[-1]["detail"]["restriction_exception"] == exception
-    assert [h["kind"] for h in history].count("share_made") == 1  # the refused share left no trace
+        # Refusing shares nothing, so a restriction does not stand in its way.
+        await post(shared_stack, f"/cases/{case_id}/shares/{refused_one}/decision",
+                   {"decision": "refuse", "reason": "the school is not the right one"}, 200, headers=manager)
+        approve = {"decision": "approve", "reason": "routine"}
+        blocked = await shared_stack.client.post(f"/cases/{case_id}/shares/{waiting}/decision", json=approve,
+                                                 headers=manager)
+        assert blocked.status_code == 409 and blocked.json()["errors"][0]["code"] == "subject_restricted"
+        exception = {"ground": "protection_of_another_person", "reason": "the child must be tracked for safeguarding"}
+        await post(shared_stack, f"/cases/{case_id}/shares/{waiting}/decision",
+                   {**approve, "restriction_exception": exception}, 200, headers=manager)
+        records = await shares.wait_for(lambda rs: bool(share_events(rs, f"casework:{waiting}")))
+    assert share_events(records, f"casework:{refused_one}") == []
+    case = await detail(shared_stack, case_id)
+    assert [s["share_id"] for s in case["refused_shares"]] == [refused_one]
+    assert case["history"][-1]["detail"]["restriction_exception"] == exception
 
 
 async def test_a_manager_assigns_a_case_to_the_other_borough(shared_stack, make_referral):
@@ -269,7 +322,7 @@ async def test_a_share_casework_may_not_make_itself_points_the_officer_to_a_disc
         assert errors and all(e["code"] == "share_needs_disclosure_request" for e in errors)
         assert "POST /disclosures" in errors[0]["message"]
     history = (await detail(shared_stack, case_id))["history"]
-    assert "share_made" not in [h["kind"] for h in history]
+    assert "share_proposed" not in [h["kind"] for h in history]
     await post(shared_stack, f"/cases/{case_id}/shares", routine, 201)
 
 
@@ -368,3 +421,35 @@ async def test_a_held_referral_is_listed_by_borough_and_released_under_an_office
     opened = await post(shared_stack, f"/referrals/held/{unplaced_held['entry_id']}/release", exception, 200,
                         headers=shared_stack.headers("manager", sub="manager-1"))
     assert (await detail(shared_stack, opened["case_id"]))["status"] == "open"  # as it would have been: opened
+
+
+async def test_an_officer_whose_token_also_says_auditor_sees_only_their_own_borough(shared_stack, make_referral):
+    """SEC-14: the auditor role (cross-borough) widens nothing an officer does; the rule follows the role that
+    let the request in, so neither the other borough's cases nor the triage cases are in reach."""
+    received = {"received_on": date(2026, 9, 7)}
+    mine = str(await shared_stack.referral(make_referral(borough="westminster", **received)))
+    theirs = str(await shared_stack.referral(make_referral(borough="kensington_and_chelsea", **received)))
+    unplaced = str(await shared_stack.referral(make_referral(borough=None, **received)))
+    both = shared_stack.headers("officer", "auditor", sub="officer-aud", **WESTMINSTER)
+
+    assert (await shared_stack.client.get(f"/cases/{mine}", headers=both)).status_code == 200
+    for other in (theirs, unplaced):
+        assert (await shared_stack.client.get(f"/cases/{other}", headers=both)).status_code == 404
+        note = await shared_stack.client.post(f"/cases/{other}/notes", headers=both,
+                                              json={"kind": "fact", "category": "education", "text": "seen"})
+        assert note.status_code == 404
+    for path in ("/cases?limit=500", "/cases/overdue?as_of=2027-06-01&limit=1000"):
+        listed = (await shared_stack.client.get(path, headers=both)).json()
+        ids = {c["case_id"] for c in listed}
+        assert mine in ids and not {theirs, unplaced} & ids
+        assert {c["borough"] for c in listed} == {"westminster"}
+    census = await shared_stack.client.get("/returns/cme-census?census_date=2026-10-01", headers=both)
+    assert {row.split(",")[1] for row in census.text.splitlines()[1:]} == {"westminster"}
+    other_census = await shared_stack.client.get(
+        "/returns/cme-census?census_date=2026-10-01&borough=kensington_and_chelsea", headers=both)
+    assert other_census.status_code == 404
+    assert (await shared_stack.client.get("/cases/triage", headers=both)).status_code == 403
+    # The manager sees all three: the rule reaches further for that role, not for a token with more roles.
+    manager = {c["case_id"] for c in (await shared_stack.client.get(
+        "/cases?limit=500", headers=shared_stack.headers("manager"))).json()}
+    assert {mine, theirs, unplaced} <= manager

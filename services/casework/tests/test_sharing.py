@@ -1,12 +1,17 @@
-"""Casework makes only routine CME-tracking shares itself; every other share is a disclosure request."""
+"""Casework makes only routine CME-tracking shares itself; every other share is a disclosure request.
+
+And a share is made only when a manager who did not propose it approves it (the two-person rule, SEC-17).
+"""
 
 import uuid
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from cme_casework.domain import commands, lifecycle, referral_entries
-from cme_casework.domain.errors import EvidenceRefused
+from cme_casework.domain.errors import EvidenceRefused, NotPermitted, RecordNotFound, TransitionRefused
+from cme_casework.domain.history import Kind
 from cme_casework.domain.opening import decide
 from cme_casework.domain.sharing import NEEDS_DISCLOSURE, check_share
 from cme_shared.contracts.categories import DataCategory
@@ -66,9 +71,72 @@ def test_the_share_command_refuses_what_needs_a_disclosure_request(make_referral
     referral = make_referral()
     state = lifecycle.fold(referral_entries.open_case(referral, decide(referral), uuid.uuid4(), date(2026, 11, 16)))
     with pytest.raises(EvidenceRefused) as refused:
-        commands.record_share(state, recipient={"type": "police", "org_name": "Met"}, purpose="crime",
-                              legal_gateway="DPA 2018 Sch 2 Part 1 para 2", categories=[DataCategory.CONTACT],
-                              fields_released=["child.address"], reason="crime ref", actor="officer:o",
-                              today=date(2026, 11, 20))
+        commands.propose_share(state, recipient={"type": "police", "org_name": "Met"}, purpose="crime",
+                               legal_gateway="DPA 2018 Sch 2 Part 1 para 2", categories=[DataCategory.CONTACT],
+                               fields_released=["child.address"], reason="crime ref", actor="officer:o",
+                               proposer_sub="o", today=date(2026, 11, 20))
     assert {p.code for p in refused.value.problems} == {NEEDS_DISCLOSURE}
     assert all("POST /disclosures" in p.message for p in refused.value.problems)
+
+
+TODAY = date(2026, 11, 20)
+
+
+def _open(make_referral) -> lifecycle.CaseState:
+    referral = make_referral()
+    return lifecycle.fold(referral_entries.open_case(referral, decide(referral), uuid.uuid4(), date(2026, 11, 16)))
+
+
+def _with(state: lifecycle.CaseState, entry, entry_id: int) -> lifecycle.CaseState:
+    return lifecycle.transition(state, replace(entry, entry_id=entry_id))
+
+
+def _proposed(make_referral, proposer: str = "ana") -> tuple[lifecycle.CaseState, str]:
+    state = _open(make_referral)
+    proposal = commands.propose_share(
+        state, recipient={"type": "school", "org_name": "St Mary's"}, purpose="cme_tracking",
+        legal_gateway="Education Act 1996 s436A", categories=[DataCategory.CONTACT], fields_released=["child.address"],
+        reason="the school is asked to admit", actor=f"officer:{proposer}", proposer_sub=proposer, today=TODAY)
+    return _with(state, proposal, 100), proposal.detail["share_id"]
+
+
+def test_a_proposed_share_is_not_a_share_until_another_person_approves_it(make_referral):
+    state, share_id = _proposed(make_referral)
+    assert state.shares == [] and list(state.pending_shares) == [share_id]
+    approval = commands.decide_share(state, share_id, approve=True, reason="routine tracking share",
+                                     actor="manager:mo", decider_sub="mo", today=TODAY)
+    assert approval.kind is Kind.SHARE_MADE
+    assert (approval.detail["proposed_by"], approval.detail["decider_sub"]) == ("officer:ana", "mo")
+    assert approval.reason == "the school is asked to admit"  # the share's reason, not the decision's
+    state = _with(state, approval, 101)
+    assert [s["share_id"] for s in state.shares] == [share_id] and state.pending_shares == {}
+
+
+def test_the_proposer_cannot_decide_their_own_share_whatever_their_role(make_referral):
+    state, share_id = _proposed(make_referral, proposer="ana")
+    for approve in (True, False):
+        with pytest.raises(NotPermitted) as refused:
+            commands.decide_share(state, share_id, approve=approve, reason="mine", actor="manager:ana",
+                                  decider_sub="ana", today=TODAY)
+        assert refused.value.code == "two_person_rule"
+    # The state machine refuses it too, whoever wrote the entry.
+    forged = commands.decide_share(state, share_id, approve=True, reason="r", actor="manager:mo", decider_sub="mo",
+                                   today=TODAY)
+    with pytest.raises(NotPermitted):
+        lifecycle.transition(state, replace(forged, detail={**forged.detail, "decider_sub": "ana"}))
+
+
+def test_a_share_is_decided_once_and_only_on_a_proposal(make_referral):
+    state, share_id = _proposed(make_referral)
+    refusal = commands.decide_share(state, share_id, approve=False, reason="not this school", actor="manager:mo",
+                                    decider_sub="mo", today=TODAY)
+    assert refusal.kind is Kind.SHARE_REFUSED
+    state = _with(state, refusal, 101)
+    assert state.shares == [] and [s["share_id"] for s in state.refused_shares] == [share_id]
+    with pytest.raises(TransitionRefused) as again:
+        commands.decide_share(state, share_id, approve=True, reason="r", actor="manager:mo2", decider_sub="mo2",
+                              today=TODAY)
+    assert again.value.code == "share_already_decided"
+    with pytest.raises(RecordNotFound):
+        commands.decide_share(state, str(uuid.uuid4()), approve=True, reason="r", actor="manager:mo",
+                              decider_sub="mo", today=TODAY)

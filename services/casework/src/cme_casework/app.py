@@ -24,7 +24,7 @@ from cme_shared.runtime import ServiceRuntime
 from .adapters.calendars import load_calendars
 from .adapters.tables import kit
 from .domain.clocks import ClockPolicy
-from .domain.errors import CaseworkError, EvidenceRefused, RecordNotFound, TransitionRefused
+from .domain.errors import CaseworkError, EvidenceRefused, NotPermitted, RecordNotFound, TransitionRefused
 from .entrypoints import http, kafka
 from .service_layer.casework import Casework
 from .settings import CaseworkSettings
@@ -47,13 +47,13 @@ CHANNELS = [
                "other kinds are ignored).", DataCollectionRequest, key="collection id"),
     ChannelDoc(topics.replies_of("casework"), "send", "Data collection replies and rectifications applied.",
                RepliesCaseworkSends, key="collection id / rights request id"),
-    ChannelDoc(topics.SHARE_EVENTS, "send", "Shares casework made, for the disclosure log.", ShareMade,
-               key="child subject id"),
+    ChannelDoc(topics.SHARE_EVENTS, "send", "Shares casework made (each approved by a manager who did not propose "
+               "it), for the disclosure log.", ShareMade, key="child subject id"),
     ChannelDoc(topics.CASE_EVENTS, "send", "A case opened, changed state or closed (ids and codes only).",
                CaseChanged, key="case id"),
 ]
 
-STATUS = {TransitionRefused: 409, RecordNotFound: 404}
+STATUS = {TransitionRefused: 409, RecordNotFound: 404, NotPermitted: 403}
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:

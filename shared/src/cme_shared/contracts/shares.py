@@ -29,5 +29,9 @@ class ShareMade(Event):
     categories: list[DataCategory]
     fields_released: list[str]
     reason: str
-    decided_by: str
+    decided_by: str  # who made or approved the share
     shared_at: datetime
+    # The two-person rule (SEC-17), optional so that earlier events still parse: who proposed the share
+    # (never the same person as `decided_by`), and the roles that may approve such a share.
+    proposed_by: str | None = None
+    approval_roles: list[str] = []

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, exists, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, exists, false, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import RowMapping
@@ -18,7 +18,15 @@ from cme_shared.messaging import deferred
 from ..domain.clocks import Due
 from ..domain.history import Entry, Kind
 from ..domain.lifecycle import CaseState, fold
+from ..domain.permissions import Grant
 from .tables import case_history, cases, restriction_events
+
+
+def in_reach(grant: Grant, borough: ColumnElement[str | None] = cases.c.borough) -> ColumnElement[bool]:
+    """The rows whose borough the grant reaches (a null borough: a case no borough has yet)."""
+    named = [b for b in grant.boroughs if b is not None]
+    clause = borough.in_(named) if named else false()
+    return or_(clause, borough.is_(None)) if None in grant.boroughs else clause
 
 
 def entry_from_row(row: RowMapping) -> Entry:

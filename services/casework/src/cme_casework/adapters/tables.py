@@ -72,6 +72,8 @@ case_history = Table(
     # A held referral is released (acted on) once, however the release and a lifted restriction race.
     Index("case_history_released_once", "supersedes", unique=True,
           postgresql_where=text("kind = 'referral_released'")),
+    # A proposed share is decided once (migration 0006: a unique index on detail->>'share_id' for
+    # share_made and share_refused entries).
 )
 
 restriction_events = Table(

@@ -14,7 +14,7 @@ from cme_shared.contracts.categories import DataCategory
 from . import closure, sharing
 from .clocks import escalation_due
 from .enquiries import AGENCY_CATEGORY, Agency, Fact, Outcome
-from .errors import EvidenceRefused, TransitionRefused
+from .errors import EvidenceRefused, NotPermitted, TransitionRefused
 from .history import Entry, Kind
 from .lifecycle import CaseState
 from .opening import CaseReason
@@ -167,10 +167,11 @@ def attach_addendum(state: CaseState, note_id: str, *, text: str, rights_request
                  "data subject", detail, supersedes=None)
 
 
-def record_share(state: CaseState, *, recipient: dict[str, Any], purpose: str, legal_gateway: str,
-                 categories: Sequence[DataCategory], fields_released: Sequence[str], reason: str, actor: str,
-                 today: date) -> Entry:
-    """A share casework makes itself: telling a school of a child, a statutory transfer to another council.
+def propose_share(state: CaseState, *, recipient: dict[str, Any], purpose: str, legal_gateway: str,
+                  categories: Sequence[DataCategory], fields_released: Sequence[str], reason: str, actor: str,
+                  proposer_sub: str, today: date) -> Entry:
+    """An officer proposes a share casework makes itself: telling a school of a child, a statutory transfer
+    to another council. Nothing is shared until a manager who did not propose it approves (`decide_share`).
 
     Anything else is a disclosure and goes through the disclosure service (`sharing.check_share`).
     """
@@ -180,8 +181,28 @@ def record_share(state: CaseState, *, recipient: dict[str, Any], purpose: str, l
         raise EvidenceRefused(problems)
     detail = {"share_id": str(uuid.uuid4()), "recipient": recipient, "purpose": purpose,
               "legal_gateway": legal_gateway, "categories": [c.value for c in categories],
-              "fields_released": list(fields_released)}
-    return Entry(Kind.SHARE_MADE, actor, reason, today, DataCategory.EDUCATION, OFFICER_SOURCE, detail)
+              "fields_released": list(fields_released), "proposer_sub": proposer_sub}
+    return Entry(Kind.SHARE_PROPOSED, actor, reason, today, DataCategory.EDUCATION, OFFICER_SOURCE, detail)
+
+
+def decide_share(state: CaseState, share_id: str, *, approve: bool, reason: str, actor: str, decider_sub: str,
+                 today: date) -> Entry:
+    """SEC-17, the two-person rule disclosure applies: a manager approves (the share is made) or refuses a
+    proposed share, and never one they proposed themselves (`lifecycle` refuses that as well)."""
+    proposal = state.pending_share(share_id)
+    if proposal["proposer_sub"] == decider_sub:
+        raise NotPermitted("two_person_rule", "the person who proposed a share cannot decide it")
+    decision = {"share_id": share_id, "proposal_entry_id": proposal["entry_id"], "proposed_by": proposal["proposed_by"],
+                "proposer_sub": proposal["proposer_sub"], "decider_sub": decider_sub, "decision_reason": reason}
+    if not approve:
+        return Entry(Kind.SHARE_REFUSED, actor, reason, today, DataCategory.EDUCATION, OFFICER_SOURCE, decision)
+    made = {k: proposal[k] for k in ("recipient", "purpose", "legal_gateway", "categories", "fields_released")}
+    if proposal.get("restriction_exception"):
+        # Proposed while a subject was restricted, on a recorded Art 18(2) ground: approved on that ground.
+        made["restriction_exception"] = proposal["restriction_exception"]
+    # The share's reason is the proposal's (why the child's data goes out); the decision's is kept beside it.
+    return Entry(Kind.SHARE_MADE, actor, proposal["reason"], today, DataCategory.EDUCATION, OFFICER_SOURCE,
+                 {**made, **decision})
 
 
 def assign_borough(state: CaseState, *, borough: str, reason: str, actor: str, today: date) -> Entry:

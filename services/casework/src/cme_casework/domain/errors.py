@@ -19,6 +19,10 @@ class RecordNotFound(CaseworkError):
     """A record named in the request is not part of this case (HTTP 404)."""
 
 
+class NotPermitted(CaseworkError):
+    """This person may not do this, whatever the case's state: e.g. decide a share they proposed (HTTP 403)."""
+
+
 class EvidenceRefused(CaseworkError):
     """The request is well formed but does not meet a rule of law or practice (HTTP 422)."""
 

@@ -37,7 +37,9 @@ class Kind(StrEnum):
     NOTE_ADDED = "note_added"
     NOTE_CORRECTED = "note_corrected"
     ADDENDUM_ATTACHED = "addendum_attached"
-    SHARE_MADE = "share_made"
+    SHARE_PROPOSED = "share_proposed"  # an officer asks; nothing is shared yet (the two-person rule)
+    SHARE_MADE = "share_made"  # a manager who did not propose it approved it: the share is made
+    SHARE_REFUSED = "share_refused"
     # Rights
     FACT_RECTIFIED = "fact_rectified"
     RESTRICTION_APPLIED = "restriction_applied"

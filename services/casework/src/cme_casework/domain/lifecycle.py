@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from .errors import RecordNotFound, TransitionRefused
+from .errors import NotPermitted, RecordNotFound, TransitionRefused
 from .history import Entry, Kind
 from .opening import Risk
 
@@ -140,7 +140,9 @@ class CaseState:
     closure: dict[str, Any] | None = None
     notes: dict[str, Note] = field(default_factory=dict)
     facts: list[dict[str, Any]] = field(default_factory=list)
-    shares: list[dict[str, Any]] = field(default_factory=list)
+    shares: list[dict[str, Any]] = field(default_factory=list)  # shares made
+    pending_shares: dict[str, dict[str, Any]] = field(default_factory=dict)  # proposed, awaiting a decision
+    refused_shares: list[dict[str, Any]] = field(default_factory=list)
     last_entry_id: int | None = None
 
     @property
@@ -177,6 +179,14 @@ class CaseState:
             return self.enquiries[enquiry_id]
         except KeyError:
             raise RecordNotFound("enquiry_not_found", "no such enquiry on this case") from None
+
+    def pending_share(self, share_id: str) -> dict[str, Any]:
+        """A proposed share still awaiting its decision."""
+        if share_id in self.pending_shares:
+            return self.pending_shares[share_id]
+        if any(s["share_id"] == share_id for s in [*self.shares, *self.refused_shares]):
+            raise TransitionRefused("share_already_decided", "this share has already been approved or refused")
+        raise RecordNotFound("share_not_found", "no such share proposed on this case")
 
     def note(self, note_id: str) -> Note:
         try:
@@ -215,6 +225,10 @@ def _guard(state: CaseState, entry: Entry) -> None:
             raise TransitionRefused("enquiry_already_answered", "this enquiry's answer is already recorded")
         case Kind.NOTE_CORRECTED:
             state.note(detail["note_id"])
+        case Kind.SHARE_MADE | Kind.SHARE_REFUSED:
+            # SEC-17: a share is made only on a proposal, decided once, by someone other than who proposed it.
+            if state.pending_share(detail["share_id"])["proposer_sub"] == detail["decider_sub"]:
+                raise NotPermitted("two_person_rule", "the person who proposed a share cannot decide it")
         case Kind.ADDENDUM_ATTACHED if state.note(detail["note_id"]).kind != "professional_opinion":
             # DOMAIN section 3: facts are rectified; only an opinion takes an addendum.
             raise TransitionRefused("addendum_needs_opinion", "an addendum attaches only to a professional opinion")
@@ -318,8 +332,17 @@ def _apply(state: CaseState, entry: Entry) -> None:
             state.notes[d["note_id"]].addenda.append(
                 {"addendum_id": d["addendum_id"], "text": d["text"], "rights_request_id": d.get("rights_request_id"),
                  "actor": entry.actor, "recorded_at": entry.recorded_at, "entry_id": entry.entry_id})
+        case Kind.SHARE_PROPOSED:
+            state.pending_shares[d["share_id"]] = {**d, "entry_id": entry.entry_id, "proposed_by": entry.actor,
+                                                   "proposed_on": entry.effective_on, "reason": entry.reason}
         case Kind.SHARE_MADE:
+            # Before the two-person rule a share was made in one step, with no proposal: it still folds.
+            state.pending_shares.pop(d["share_id"], None)
             state.shares.append({**d, "entry_id": entry.entry_id, "shared_on": entry.effective_on})
+        case Kind.SHARE_REFUSED:
+            state.pending_shares.pop(d["share_id"], None)
+            state.refused_shares.append({**d, "entry_id": entry.entry_id, "refused_on": entry.effective_on,
+                                         "refused_by": entry.actor})
         case Kind.FACT_RECTIFIED:
             _rectify(state, entry)
     state.last_entry_id = entry.entry_id or state.last_entry_id

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.events import ReferralAccepted
-from cme_shared.contracts.referrals import SourceType
+from cme_shared.contracts.referrals import Sex, SourceType
 
 from . import opening
 from .clocks import escalation_due
@@ -22,6 +22,9 @@ from .closure import ClosureReason
 from .history import SYSTEM_INTAKE, Entry, Kind
 from .lifecycle import CaseState
 from .opening import OpeningDecision, Risk
+
+
+SEX_VALUES = frozenset(s.value for s in Sex)
 
 
 def _private(referral: ReferralAccepted) -> bool:
@@ -61,7 +64,14 @@ def referral_detail(referral: ReferralAccepted) -> dict[str, Any]:
 
 
 def child_facts(referral: ReferralAccepted) -> dict[str, Any]:
-    return {"sex": referral.child_sex, "date_of_birth": _iso(referral.child_date_of_birth), "upn": referral.child_upn}
+    return {"sex": known_sex(referral.child_sex), "date_of_birth": _iso(referral.child_date_of_birth),
+            "upn": referral.child_upn}
+
+
+def known_sex(value: str) -> str:
+    """The event's `child_sex` is free text in the contract; casework keeps only a value of `Sex` (the DfE
+    return's categories), so nothing else reaches a case, a census cell or another service (SEC-26)."""
+    return value if value in SEX_VALUES else Sex.UNKNOWN.value
 
 
 def missing_since(referral: ReferralAccepted) -> date | None:

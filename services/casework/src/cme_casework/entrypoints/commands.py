@@ -1,10 +1,11 @@
-"""The HTTP writes: one POST per thing an officer does to a case, each a domain command behind `act`."""
+"""The HTTP writes: one POST per thing an officer does to a case, each a domain command behind `act`.
+
+Each route names its action (`roles`): the rule decides who may take it on which borough's cases.
+"""
 
 from uuid import UUID
 
 from fastapi import APIRouter
-
-from cme_shared.auth import Principal
 
 from ..domain import commands
 from ..domain.clocks import next_due
@@ -13,7 +14,7 @@ from ..domain.lifecycle import CaseState
 from ..service_layer.cases import Command, act
 from ..service_layer.casework import Casework
 from ..service_layer.shares import publisher
-from .roles import Dpo, Managers, Officers
+from .roles import ActOnCase, AssignBorough, AttachAddendum, Caller, DecideShare, ProposeShare
 from .schemas import (
     ActionBody,
     AddendumIn,
@@ -32,6 +33,7 @@ from .schemas import (
     RejectClosureIn,
     ReopenIn,
     ReviewIn,
+    ShareDecisionIn,
     ShareIn,
 )
 
@@ -42,10 +44,10 @@ RECORD_IDS = ("addendum_id", "enquiry_id", "escalation_id", "note_id", "share_id
 def command_routes(casework: Casework) -> APIRouter:
     api = APIRouter(tags=["case actions"])
 
-    async def run(principal: Principal, case_id: UUID, command: Command, body: ActionBody | None = None,
+    async def run(caller: Caller, case_id: UUID, command: Command, body: ActionBody | None = None,
                   **options: object) -> CommandResult:
         exception = body.restriction_exception if body is not None else None
-        state, entry = await act(casework, principal, case_id, command, exception=exception, **options)
+        state, entry = await act(casework, caller.grant, case_id, command, exception=exception, **options)
         return result(state, entry)
 
     def result(state: CaseState, entry: Entry) -> CommandResult:
@@ -54,112 +56,122 @@ def command_routes(casework: Casework) -> APIRouter:
                              entry_id=entry.entry_id, record_id=record_id)
 
     @api.post("/cases/{case_id}/enquiries", status_code=201, response_model=CommandResult)
-    async def make_enquiry(case_id: UUID, body: EnquiryIn, principal: Officers) -> CommandResult:
+    async def make_enquiry(case_id: UUID, body: EnquiryIn, caller: ActOnCase) -> CommandResult:
         """Record an enquiry: whom was asked, when, why; with its answer and confirmed facts if already in."""
-        return await run(principal, case_id, lambda state, today: commands.make_enquiry(
+        return await run(caller, case_id, lambda state, today: commands.make_enquiry(
             state, whom=body.whom, organisation=body.organisation, asked_on=body.asked_on, purpose=body.purpose,
-            answered_on=body.answered_on, outcome=body.outcome, facts=body.facts, actor=officer(principal.sub),
+            answered_on=body.answered_on, outcome=body.outcome, facts=body.facts, actor=officer(caller.sub),
             today=today), body)
 
     @api.post("/cases/{case_id}/enquiries/{enquiry_id}/answer", response_model=CommandResult)
-    async def answer_enquiry(case_id: UUID, enquiry_id: UUID, body: AnswerIn, principal: Officers) -> CommandResult:
+    async def answer_enquiry(case_id: UUID, enquiry_id: UUID, body: AnswerIn, caller: ActOnCase) -> CommandResult:
         """Record the answer to an enquiry and the facts it confirmed, each with its source."""
-        return await run(principal, case_id, lambda state, today: commands.answer_enquiry(
+        return await run(caller, case_id, lambda state, today: commands.answer_enquiry(
             state, str(enquiry_id), answered_on=body.answered_on, outcome=body.outcome, facts=body.facts,
-            actor=officer(principal.sub), today=today), body)
+            actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/escalations", status_code=201, response_model=CommandResult)
-    async def raise_escalation(case_id: UUID, body: EscalationIn, principal: Officers) -> CommandResult:
+    async def raise_escalation(case_id: UUID, body: EscalationIn, caller: ActOnCase) -> CommandResult:
         """Escalate to MASH / social care (due the same working day); the case cannot close until its outcome."""
-        return await run(principal, case_id, lambda state, today: commands.raise_escalation(
+        return await run(caller, case_id, lambda state, today: commands.raise_escalation(
             state, to=body.to.value, reason=body.reason, sent_on=body.sent_on, reference=body.reference,
-            actor=officer(principal.sub), today=today), body)
+            actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/escalations/{escalation_id}/sent", response_model=CommandResult)
     async def escalation_sent(case_id: UUID, escalation_id: UUID, body: EscalationSentIn,
-                              principal: Officers) -> CommandResult:
-        return await run(principal, case_id, lambda state, today: commands.escalation_sent(
-            state, str(escalation_id), sent_on=body.sent_on, reference=body.reference, actor=officer(principal.sub),
+                              caller: ActOnCase) -> CommandResult:
+        return await run(caller, case_id, lambda state, today: commands.escalation_sent(
+            state, str(escalation_id), sent_on=body.sent_on, reference=body.reference, actor=officer(caller.sub),
             today=today), body)
 
     @api.post("/cases/{case_id}/escalations/{escalation_id}/outcome", response_model=CommandResult)
     async def escalation_outcome(case_id: UUID, escalation_id: UUID, body: EscalationOutcomeIn,
-                                 principal: Officers) -> CommandResult:
+                                 caller: ActOnCase) -> CommandResult:
         """Record what MASH / social care decided; this is what lets a high-risk case close."""
-        return await run(principal, case_id, lambda state, today: commands.escalation_outcome(
+        return await run(caller, case_id, lambda state, today: commands.escalation_outcome(
             state, str(escalation_id), outcome=body.outcome.value, outcome_on=body.outcome_on, summary=body.summary,
-            actor=officer(principal.sub), today=today), body)
+            actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/reviews", status_code=201, response_model=CommandResult)
-    async def review(case_id: UUID, body: ReviewIn, principal: Officers) -> CommandResult:
+    async def review(case_id: UUID, body: ReviewIn, caller: ActOnCase) -> CommandResult:
         """A case review: restarts the 20-school-day review clock."""
-        return await run(principal, case_id, lambda state, today: commands.review(
+        return await run(caller, case_id, lambda state, today: commands.review(
             state, reviewed_on=body.reviewed_on or today, summary=body.summary, next_steps=body.next_steps,
-            actor=officer(principal.sub), today=today), body)
+            actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/notes", status_code=201, response_model=CommandResult)
-    async def add_note(case_id: UUID, body: NoteIn, principal: Officers) -> CommandResult:
+    async def add_note(case_id: UUID, body: NoteIn, caller: ActOnCase) -> CommandResult:
         """A note is a fact or a professional opinion, tagged with its data category; it is never edited."""
-        return await run(principal, case_id, lambda state, today: commands.add_note(
+        return await run(caller, case_id, lambda state, today: commands.add_note(
             state, note_kind=body.kind, category=body.category, text=body.text, source=body.source,
-            actor=officer(principal.sub), today=today), body)
+            actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/notes/{note_id}/corrections", status_code=201, response_model=CommandResult)
-    async def correct_note(case_id: UUID, note_id: UUID, body: CorrectionIn, principal: Officers) -> CommandResult:
+    async def correct_note(case_id: UUID, note_id: UUID, body: CorrectionIn, caller: ActOnCase) -> CommandResult:
         """A correction is a new version pointing at the old one; the old one stays readable."""
-        return await run(principal, case_id, lambda state, today: commands.correct_note(
-            state, str(note_id), text=body.text, reason=body.reason, actor=officer(principal.sub), today=today), body)
+        return await run(caller, case_id, lambda state, today: commands.correct_note(
+            state, str(note_id), text=body.text, reason=body.reason, actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/notes/{note_id}/addenda", status_code=201, response_model=CommandResult)
-    async def attach_addendum(case_id: UUID, note_id: UUID, body: AddendumIn, principal: Dpo) -> CommandResult:
+    async def attach_addendum(case_id: UUID, note_id: UUID, body: AddendumIn, caller: AttachAddendum) -> CommandResult:
         """For the rights service (DPO): a data subject's addendum to a disputed professional opinion.
 
         Made at the subject's own request, so a restriction does not stop it (UK GDPR Art 18(2), consent).
         """
-        return await run(principal, case_id, lambda state, today: commands.attach_addendum(
+        return await run(caller, case_id, lambda state, today: commands.attach_addendum(
             state, str(note_id), text=body.text,
             rights_request_id=str(body.rights_request_id) if body.rights_request_id else None,
-            actor=f"dpo:{principal.sub}", today=today), restriction_applies=False)
+            actor=f"dpo:{caller.sub}", today=today), restriction_applies=False)
 
     @api.post("/cases/{case_id}/closure", response_model=CommandResult)
-    async def close(case_id: UUID, body: ClosureIn, principal: Officers) -> CommandResult:
+    async def close(case_id: UUID, body: ClosureIn, caller: ActOnCase) -> CommandResult:
         """Close with a DOMAIN section 2 reason and the evidence it needs (422 says what is missing)."""
-        return await run(principal, case_id, lambda state, today: commands.close(
+        return await run(caller, case_id, lambda state, today: commands.close(
             state, closure_reason=body.reason, evidence=body.evidence, closed_on=body.closed_on or today,
-            note=body.note, actor=officer(principal.sub), today=today), body)
+            note=body.note, actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/closure-proposal/confirm", response_model=CommandResult)
-    async def confirm_closure(case_id: UUID, body: ConfirmClosureIn, principal: Officers) -> CommandResult:
+    async def confirm_closure(case_id: UUID, body: ConfirmClosureIn, caller: ActOnCase) -> CommandResult:
         """Confirm a proposed closure (e.g. from a new pupil return), completing its evidence if needed."""
-        return await run(principal, case_id, lambda state, today: commands.confirm_proposal(
-            state, evidence=body.evidence, closed_on=body.closed_on or today, actor=officer(principal.sub),
+        return await run(caller, case_id, lambda state, today: commands.confirm_proposal(
+            state, evidence=body.evidence, closed_on=body.closed_on or today, actor=officer(caller.sub),
             today=today), body)
 
     @api.post("/cases/{case_id}/closure-proposal/reject", response_model=CommandResult)
-    async def reject_closure(case_id: UUID, body: RejectClosureIn, principal: Officers) -> CommandResult:
-        return await run(principal, case_id, lambda state, today: commands.reject_proposal(
-            state, reason=body.reason, actor=officer(principal.sub), today=today), body)
+    async def reject_closure(case_id: UUID, body: RejectClosureIn, caller: ActOnCase) -> CommandResult:
+        return await run(caller, case_id, lambda state, today: commands.reject_proposal(
+            state, reason=body.reason, actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/reopen", response_model=CommandResult)
-    async def reopen(case_id: UUID, body: ReopenIn, principal: Officers) -> CommandResult:
+    async def reopen(case_id: UUID, body: ReopenIn, caller: ActOnCase) -> CommandResult:
         """Reopen a closed case (a re-check finds the child missing again); the clocks start afresh."""
-        return await run(principal, case_id, lambda state, today: commands.reopen(
-            state, reason=body.reason, case_reason=body.case_reason, actor=officer(principal.sub), today=today), body)
+        return await run(caller, case_id, lambda state, today: commands.reopen(
+            state, reason=body.reason, case_reason=body.case_reason, actor=officer(caller.sub), today=today), body)
 
     @api.post("/cases/{case_id}/shares", status_code=201, response_model=CommandResult)
-    async def share(case_id: UUID, body: ShareIn, principal: Officers) -> CommandResult:
-        """Tell a school of a child, or transfer the record to another council; logged by the disclosure service."""
-        return await run(principal, case_id, lambda state, today: commands.record_share(
+    async def propose_share(case_id: UUID, body: ShareIn, caller: ProposeShare) -> CommandResult:
+        """Propose telling a school of a child, or transferring the record to another council. Nothing is shared
+        until a manager who did not propose it approves (`.../decision`); `record_id` is the share's id."""
+        return await run(caller, case_id, lambda state, today: commands.propose_share(
             state, recipient=body.recipient.model_dump(), purpose=body.purpose, legal_gateway=body.legal_gateway,
             categories=body.categories, fields_released=body.fields_released, reason=body.reason,
-            actor=officer(principal.sub), today=today), body, after=publisher(casework))
+            actor=officer(caller.sub), proposer_sub=caller.sub, today=today), body)
+
+    @api.post("/cases/{case_id}/shares/{share_id}/decision", response_model=CommandResult)
+    async def decide_share(case_id: UUID, share_id: UUID, body: ShareDecisionIn, caller: DecideShare) -> CommandResult:
+        """A manager approves a proposed share (it is made, and logged by the disclosure service) or refuses it;
+        the person who proposed it cannot decide it (403 `two_person_rule`)."""
+        approve = body.decision == "approve"
+        return await run(caller, case_id, lambda state, today: commands.decide_share(
+            state, str(share_id), approve=approve, reason=body.reason, actor=f"manager:{caller.sub}",
+            decider_sub=caller.sub, today=today), body, after=publisher(casework), restriction_applies=approve)
 
     @api.post("/cases/{case_id}/borough", response_model=CommandResult)
-    async def assign_borough(case_id: UUID, body: BoroughIn, principal: Managers) -> CommandResult:
+    async def assign_borough(case_id: UUID, body: BoroughIn, caller: AssignBorough) -> CommandResult:
         """A manager assigns a triage case to a borough, or moves a case (cross-borough tracking); recorded in the
         history, and the borough's officers see the case from then on."""
-        return await run(principal, case_id, lambda state, today: commands.assign_borough(
-            state, borough=body.borough.value, reason=body.reason, actor=f"manager:{principal.sub}", today=today),
+        return await run(caller, case_id, lambda state, today: commands.assign_borough(
+            state, borough=body.borough.value, reason=body.reason, actor=f"manager:{caller.sub}", today=today),
             body)
 
     return api

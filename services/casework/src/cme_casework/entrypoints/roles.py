@@ -1,13 +1,50 @@
-"""Who may call what (CONTRACT section 2): the role dependencies the routes share."""
+"""Who may call what (CONTRACT section 2): each route names its action, and `domain.permissions` decides.
 
+`Allowed[Action.X]` is the route's dependency: the token must hold one of the action's roles (403
+otherwise); the request then acts as the first of them it holds, and `Caller.grant` says which boroughs'
+cases it reaches, from that role alone (SEC-14).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
 
-from cme_shared.auth import Principal, Role, require_roles
+from cme_shared.auth import Principal, require_roles
 
-Officers = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER))]
-Readers = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER, Role.DPO))]
-Managers = Annotated[Principal, Depends(require_roles(Role.MANAGER))]
-Dpo = Annotated[Principal, Depends(require_roles(Role.DPO))]
-Triage = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.DPO))]
+from ..domain.permissions import Action, Grant, grant, roles_for
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    grant: Grant
+
+    @property
+    def sub(self) -> str:
+        return self.principal.sub
+
+
+def _allowed(action: Action) -> Callable[..., Caller]:
+    check_role = require_roles(*roles_for(action))
+
+    def dependency(principal: Annotated[Principal, Depends(check_role)]) -> Caller:
+        assert principal.acting_role is not None  # require_roles chose it
+        return Caller(principal, grant(action, principal.acting_role, (b.value for b in principal.boroughs())))
+
+    return dependency
+
+
+ListCases = Annotated[Caller, Depends(_allowed(Action.LIST_CASES))]
+Triage = Annotated[Caller, Depends(_allowed(Action.TRIAGE))]
+ReadCase = Annotated[Caller, Depends(_allowed(Action.READ_CASE))]
+ExportCensus = Annotated[Caller, Depends(_allowed(Action.EXPORT_CENSUS))]
+ListHeld = Annotated[Caller, Depends(_allowed(Action.LIST_HELD))]
+ReleaseHeld = Annotated[Caller, Depends(_allowed(Action.RELEASE_HELD))]
+ActOnCase = Annotated[Caller, Depends(_allowed(Action.ACT_ON_CASE))]
+ProposeShare = Annotated[Caller, Depends(_allowed(Action.PROPOSE_SHARE))]
+ListPendingShares = Annotated[Caller, Depends(_allowed(Action.LIST_PENDING_SHARES))]
+DecideShare = Annotated[Caller, Depends(_allowed(Action.DECIDE_SHARE))]
+AttachAddendum = Annotated[Caller, Depends(_allowed(Action.ATTACH_ADDENDUM))]
+AssignBorough = Annotated[Caller, Depends(_allowed(Action.ASSIGN_BOROUGH))]

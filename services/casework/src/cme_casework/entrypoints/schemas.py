@@ -80,7 +80,9 @@ class CaseDetail(CaseSummary):
     notes: list[dict[str, Any]]
     closure_proposal: dict[str, Any] | None
     facts: list[dict[str, Any]]
-    shares: list[dict[str, Any]]
+    shares: list[dict[str, Any]]  # made (approved by a manager)
+    pending_shares: list[dict[str, Any]]  # proposed, awaiting a manager's decision
+    refused_shares: list[dict[str, Any]]
     periods: list[dict[str, Any]]
     history: list[HistoryEntry]
 
@@ -96,6 +98,7 @@ class CaseDetail(CaseSummary):
             missing_since=state.missing_since, enquiries=[asdict(e) for e in state.enquiries.values()],
             escalations=[{**asdict(e), "pending": e.pending} for e in state.escalations.values()], notes=notes,
             closure_proposal=state.proposal, facts=state.facts, shares=state.shares,
+            pending_shares=list(state.pending_shares.values()), refused_shares=state.refused_shares,
             periods=[asdict(p) for p in state.periods], history=[HistoryEntry.of(e) for e in entries],
         )
 
@@ -227,6 +230,30 @@ class ShareIn(ActionBody):
     categories: list[DataCategory] = Field(min_length=1)
     fields_released: list[Short] = Field(min_length=1, max_length=100)
     reason: Reason
+
+
+class ShareDecisionIn(ActionBody):
+    """A manager's decision on a proposed share (the two-person rule): approving it makes the share."""
+
+    decision: Literal["approve", "refuse"]
+    reason: Reason
+
+
+class PendingShare(BaseModel):
+    """A share an officer proposed that no manager has decided yet."""
+
+    share_id: UUID
+    case_id: UUID
+    child_subject_id: UUID
+    borough: str | None
+    recipient: dict[str, Any]
+    purpose: str
+    legal_gateway: str
+    categories: list[str]
+    fields_released: list[str]
+    reason: str
+    proposed_by: str
+    proposed_at: datetime
 
 
 class BoroughIn(ActionBody):

@@ -6,22 +6,22 @@ exception for it (`release_held`); a lifted restriction acts on every referral i
 """
 
 import uuid
-from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts.events import ReferralAccepted
 
-from ..adapters.repository import CaseRecords, entry_from_row
+from ..adapters.repository import CaseRecords, entry_from_row, in_reach
 from ..adapters.tables import case_history, cases
 from ..domain import opening, referral_entries
 from ..domain.errors import RecordNotFound, TransitionRefused
 from ..domain.history import SYSTEM_RIGHTS, Entry, Kind
 from ..domain.lifecycle import CaseState
+from ..domain.permissions import Grant
 from ..domain.restriction import SAFEGUARDING_EXCEPTION
 from .casework import Casework, london_date, record, today
 
@@ -86,20 +86,16 @@ _is_released = exists().where(and_(_released.c.kind == Kind.REFERRAL_RELEASED.va
 _held_borough = func.coalesce(cases.c.borough, _held.c.detail["referral"]["borough"].astext)
 
 
-def _held_query(boroughs: Collection[str | None]) -> Any:
-    named = [b for b in boroughs if b is not None]
-    scope: ColumnElement[bool] = _held_borough.in_(named)
-    if None in boroughs:
-        scope = or_(scope, _held_borough.is_(None))
+def _held_query(grant: Grant) -> Any:
     return (select(_held, _held_borough.label("borough"), _is_released.label("released"))
             .select_from(_held.outerjoin(cases, cases.c.case_id == _held.c.case_id))
-            .where(_held.c.kind == Kind.REFERRAL_HELD_RESTRICTED.value, scope)
+            .where(_held.c.kind == Kind.REFERRAL_HELD_RESTRICTED.value, in_reach(grant, _held_borough))
             .order_by(_held.c.entry_id))
 
 
-async def held_referrals(session: AsyncSession, boroughs: Collection[str | None], limit: int) -> list[dict[str, Any]]:
+async def held_referrals(session: AsyncSession, grant: Grant, limit: int) -> list[dict[str, Any]]:
     """Referrals held while a subject is restricted and not yet acted on, oldest first (ids and codes only)."""
-    rows = (await session.execute(_held_query(boroughs).where(~_is_released).limit(limit))).mappings()
+    rows = (await session.execute(_held_query(grant).where(~_is_released).limit(limit))).mappings()
     return [_held_view(row) for row in rows]
 
 
@@ -111,10 +107,10 @@ def _held_view(row: RowMapping) -> dict[str, Any]:
             "decision": row["detail"].get("decision")}
 
 
-async def release_held(session: AsyncSession, casework: Casework, entry_id: int, boroughs: Collection[str | None],
+async def release_held(session: AsyncSession, casework: Casework, entry_id: int, grant: Grant,
                        exception: dict[str, Any]) -> tuple[uuid.UUID | None, Entry]:
     """Act on one held referral under an officer's recorded exception, as it would have been acted on."""
-    row = (await session.execute(_held_query(boroughs).where(_held.c.entry_id == entry_id))).mappings().first()
+    row = (await session.execute(_held_query(grant).where(_held.c.entry_id == entry_id))).mappings().first()
     if row is None:
         raise RecordNotFound("held_referral_not_found", "no such held referral in your boroughs")
     records = CaseRecords(session)

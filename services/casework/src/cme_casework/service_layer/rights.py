@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cme_shared.access_log import access_items
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import (
@@ -28,7 +29,7 @@ from cme_shared.contracts.rights import (
 from cme_shared.logging import get_logger
 
 from ..adapters.repository import CaseRecords, entry_from_row
-from ..adapters.tables import case_history
+from ..adapters.tables import case_history, kit
 from ..domain.history import SYSTEM_RIGHTS, Entry, Kind
 from ..domain.rectification import rectify
 from .casework import Casework, record, today
@@ -118,6 +119,8 @@ async def collect(session: AsyncSession, subject_ids: Sequence[UUID]) -> list[Da
                .order_by(case_history.c.entry_id))
     for row in (await session.execute(history)).mappings():
         items.append(_history_item(entry_from_row(row), row["child_subject_id"]))
+    # Who within the council looked at the subject's record here (Art 15(1)(c) recipients; issue 13).
+    items.extend(await access_items(session, kit.access_log, SERVICE, list(subject_ids)))
     return items
 
 
