@@ -516,7 +516,7 @@ class ReliableConsumer(Generic[T]):
                         if is_transient(exc):
                             raise
                         raise _RecordFailed(None, exc) from exc
-                ids = [self.identify(delivery) for delivery in deliveries]
+                ids = [self._inbox_id(delivery, message) for delivery, message in zip(deliveries, parsed, strict=True)]
                 claimed = await self.inbox.claim_many(session, self.name, ids)
                 deferred.start(session)  # outbox rows (and handlers' deferred rows) written once, at the end
                 for index, (delivery, message, message_id) in enumerate(zip(deliveries, parsed, ids, strict=True)):
@@ -643,9 +643,15 @@ class ReliableConsumer(Generic[T]):
             session.info.update(noted)
             log.warning("batch_prepare_failed", consumer=self.name, error_type=type(exc).__name__)
 
+    def _inbox_id(self, delivery: Delivery, message: Any) -> str:
+        """What the inbox knows a record by: its identity (an event id, say) once it is readable; an
+        unreadable one (a forged signature included) by its place in the log, so that a record nobody can
+        vouch for never claims the event id of the genuine event it copies."""
+        return delivery.position if isinstance(message, Unreadable) else self.identify(delivery)
+
     async def _settle_in_batch(self, session: AsyncSession, delivery: Delivery, message: Any) -> str:
         """One record inside the batch transaction (the caller's savepoint); the outcome, uncounted."""
-        if not await self.inbox.claim(session, self.name, self.identify(delivery)):
+        if not await self.inbox.claim(session, self.name, self._inbox_id(delivery, message)):
             return "duplicate"
         return await self._settle_claimed(session, delivery, message)
 
@@ -685,7 +691,8 @@ class ReliableConsumer(Generic[T]):
                                  problems: list[Problem], *, claimed: bool = False) -> bool:
         """The dead letter's writes in the caller's transaction; False if the record was claimed before.
         `claimed`: the caller has already claimed the record in this transaction."""
-        if not claimed and not await self.inbox.claim(session, self.name, self.identify(delivery)):
+        identity = delivery.position if kind == "unreadable" else self.identify(delivery)
+        if not claimed and not await self.inbox.claim(session, self.name, identity):
             return False
         key, payload, headers = delivery.key, delivery.value, dead_letter_headers(
             delivery.headers, kind, problems, self.name, origin=delivery)

@@ -6,6 +6,7 @@ with `FORGER`, whose key nobody pins.
 """
 
 import json
+import uuid
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -65,3 +66,23 @@ def signed_headers(topic: str, value: bytes, key: bytes | None, headers: list[tu
     chosen = TEST_KEYS.signer(signer) if isinstance(signer, str) else signer
     base = list(headers or [])
     return [*base, *chosen.headers(topic, key, base, value)]
+
+
+def forgeries(topic: str, value: bytes, key: bytes | None,
+              event_id: bytes | None = None) -> list[tuple[list[tuple[str, bytes | None]], str]]:
+    """What someone with broker access but no rightful key can write on contract `topic`, each with the reason
+    code its dead letter must carry: no signature, a key nobody pinned claiming the rightful writer, a real
+    key of a service that may not write the topic, and the rightful writer's signature of other bytes."""
+    def base() -> list[tuple[str, bytes | None]]:
+        return [("event_id", event_id or str(uuid.uuid4()).encode())]
+
+    rightful = sorted(SIGNERS[topic])
+    impostor = next(service for service in ("casework", "intake", "disclosure", "rights") if service not in rightful)
+    forger = Signer(rightful[0], FORGER.private_key)
+    lifted = signed_headers(topic, value + b" ", key, base())  # signed over other bytes
+    return [
+        (base(), "unsigned"),
+        (signed_headers(topic, value, key, base(), signer=forger), "bad_signature"),
+        (signed_headers(topic, value, key, base(), signer=impostor), "unexpected_signer"),
+        (lifted, "bad_signature"),
+    ]
