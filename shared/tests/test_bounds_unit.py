@@ -126,7 +126,7 @@ def test_an_item_larger_than_a_chunk_travels_alone():
     assert [len(r.items) for r in replies] == [1, 1, 1]
 
 
-@pytest.mark.parametrize("sent", ["Amelia Okonkwo 2015-04-03", "x" * 65, "a\nb", "é", "", "-leading", "a" * 10_000])
+@pytest.mark.parametrize("sent", ["Amelia Okonkwo 2015-04-03", "Amelia-Okonkwo-2015-04-03", "tel-020-7946-0958", "x" * 65, "a\nb", "é", "", "-leading", "a" * 10_000])
 def test_a_correlation_id_that_does_not_look_like_one_is_replaced(sent):
     from cme_shared import correlation
 

@@ -1,51 +1,109 @@
 """structlog JSON logging with a guard that keeps personal data out of the logs.
 
-Every line carries `service`, `event` and `correlation_id`. The guard works by allow-list: only keys
-known to hold no personal data pass with their values; any other key is kept but its value replaced,
-so a careless `log.info("x", first_name=...)` can never leak. Free text in `event` is checked for
-shapes of personal data (emails, phone numbers, postcodes, dates) and masked.
+Every line carries `service`, `event` and `correlation_id`. The guard works by allow-list, and checks
+what it lets through (SEC-15):
+
+- `event` is a name (`^[a-z][a-z0-9_.]*$`, as every call in the code is written); anything else is
+  replaced. Positional arguments are never %-interpolated into it: the kit's loggers drop them (and say
+  how many, `dropped_arguments`), so `log.info("referral for %s", name)` writes neither the name nor
+  the template.
+- Only keys known to hold ids, codes, counts and sizes pass with their values, and each value is
+  checked: a number, a UUID, or a short code-shaped string (no spaces, no shape of personal data such
+  as an e-mail, phone number, postcode, date, UPN or NHS number); any other value is replaced. Any
+  other key is kept with its value replaced, so a careless `log.info("x", first_name=...)` never leaks.
+- Exceptions are written as their types and frames, never their messages (`safe_exception`).
+- Other libraries' log records keep their level and logger name. Their text is kept only for a few
+  libraries whose messages are fixed templates (uvicorn, alembic, aiokafka, faststream, SQLAlchemy),
+  as the template (its arguments are never filled in) with personal shapes masked; every other
+  library's text is dropped (`library_log`). fpdf2 and fontTools, which name the glyphs of the
+  family's names a PDF could not draw, log at WARNING and above only, through the same guard.
 """
 
 import logging
 import re
 import sys
 import traceback
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
+# Keys the kit fills in itself (structlog's own processors write them last, over anything passed).
+TRUSTED_KEYS = frozenset({"level", "timestamp"})
+# Keys whose values pass when they are numbers, UUIDs or code-shaped strings (`safe_value`).
 SAFE_KEYS = frozenset(
     {
-        "event", "level", "timestamp", "service", "correlation_id", "logger",
-        "topic", "partition", "offset", "group_id", "key_hash", "message_id", "event_id",
-        "event_type", "attempt", "max_attempts", "backoff_seconds", "error_type", "error_code",
-        "status", "count", "batch_size", "published", "duration_ms", "method", "path",
+        "event", "service", "correlation_id", "logger",
+        "topic", "partition", "offset", "group_id", "group", "key_hash", "message_id", "event_id",
+        "event_type", "attempt", "attempts", "max_attempts", "backoff_seconds", "error_type", "error_code",
+        "error", "reason", "status", "count", "batch_size", "published", "duration_ms", "method", "path",
         "status_code", "port", "intake_id", "case_id", "subject_id", "child_subject_id",
         "disclosure_id", "request_id", "referral_id_hash", "source_type", "outcome",
-        "reasons", "codes", "consumer", "aggregate_type", "exc_info", "exception", "role",
+        "reasons", "codes", "codecs", "consumer", "aggregate_type", "exception", "role",
         "borough", "tree_size", "leaf_index", "migration", "revision", "env", "version",
+        # the HTTP access line: who (the token's `sub`, a staff or partner account id, never a child's
+        # data) and which route (its template)
+        "sub",
+        # consumers' health: offsets, lags, sizes and flags
+        "lag", "last_offset", "unread_from", "records", "seconds", "size", "waiting", "in_batch",
+        "missing_codec", "sqlstate",
         # rights: ids, kinds and codes only (never who asked or about whom)
         "collection_id", "target_service", "request_type", "clock_event", "from_status", "to_status",
         # the outbox relay and its operator commands: row ids, sizes, codes (an operator's reason is a
         # ticket reference the command checks for shape)
         "outbox_id", "size_bytes", "max_bytes", "operator_reason",
+        # the kit's pruning of its own copies (messaging/pruning.py)
+        "table", "older_than_days",
+        # what the guard itself says
+        "dropped_arguments",
     }
 )
 REDACTED = "[redacted]"
 _PERSONAL_SHAPES = [
     re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),  # email
-    re.compile(r"\b(?:\+?44\s?|0)\d[\d\s]{8,12}\d\b"),  # UK phone
+    re.compile(r"\b(?:\+?44\s?|0)\d[\d\s-]{8,12}\d\b"),  # UK phone, with spaces or dashes
     re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE),  # UK postcode
     re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),  # ISO date (a date of birth, say)
-    re.compile(r"\b\d{3}\s?\d{3}\s?\d{4}\b"),  # NHS number
+    re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"),  # a date as people write it: 03/04/2015, 3.4.15
+    re.compile(r"\b\d{3}[\s-]?\d{3}[\s-]?\d{4}\b"),  # NHS number, or a phone number written 3-3-4
     re.compile(r"\b[A-Z]\d{12}\b"),  # UPN
 ]
+EVENT_NAME = re.compile(r"[a-z][a-z0-9_.]{0,99}")
+# Codes, ids, topic names, route templates, file paths: no spaces, no quotes, at most 200 characters.
+CODE = re.compile(r"[A-Za-z0-9_{/][A-Za-z0-9_.:,/+{}@=#-]{0,199}")
+UUID_SHAPE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+TEXT_KEYS = frozenset({"exception"})  # free text from the kit itself, masked for shapes
+LIBRARY_TEXT = "_library_text"  # set by `library_record`: the event is a library's template, not a name
+# Libraries whose log messages are fixed templates worth an operator's reading; every other library's
+# message is dropped, its level and logger name kept.
+LIBRARIES_WITH_TEMPLATES = ("uvicorn", "alembic", "aiokafka", "faststream", "sqlalchemy")
+MAX_TEMPLATE_CHARS = 300
+# Libraries that write the content of what they process: quiet below WARNING, their text dropped.
+QUIETENED = ("fpdf", "fontTools")
 
 
 def mask_personal_text(text: str) -> str:
     for shape in _PERSONAL_SHAPES:
         text = shape.sub(REDACTED, text)
     return text
+
+
+def safe_value(value: Any) -> Any:
+    """The value if it is one a log line may hold under an allow-listed key, else REDACTED."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str):
+        if UUID_SHAPE.fullmatch(value):
+            return value
+        return value if CODE.fullmatch(value) and mask_personal_text(value) == value else REDACTED
+    if isinstance(value, (list, tuple, frozenset, set)) and len(value) <= 50:
+        items = [safe_value(item) for item in (sorted(value, key=str) if isinstance(value, (set, frozenset))
+                                               else value)]
+        return items if all(not isinstance(item, (list, dict)) for item in items) else REDACTED
+    return REDACTED
 
 
 def safe_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -71,17 +129,80 @@ def safe_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     return event_dict
 
 
+def library_record(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """For a record of another library (the standard library's logging): its logger's name, and its
+    message only if the library is one whose messages are templates, never with the arguments filled in
+    (fpdf2 passes the glyphs it could not draw, asyncio the repr of a task: a child's name, either)."""
+    record: logging.LogRecord | None = event_dict.get("_record")
+    if record is None:
+        return event_dict
+    event_dict["logger"] = record.name
+    if arguments := event_dict.pop("positional_args", None):  # never written: only counted
+        event_dict["dropped_arguments"] = len(arguments) if isinstance(arguments, tuple) else 1
+    root = record.name.split(".", 1)[0]
+    if root in LIBRARIES_WITH_TEMPLATES and isinstance(record.msg, str):
+        event_dict["event"] = record.msg[:MAX_TEMPLATE_CHARS]
+        event_dict[LIBRARY_TEXT] = True
+    else:
+        event_dict["event"] = "library_log"
+    return event_dict
+
+
 def personal_data_guard(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: the last line of defence before a log line is written."""
-    for key in list(event_dict):
+    library_text = event_dict.pop(LIBRARY_TEXT, False)
+    for key, value in list(event_dict.items()):
+        if key in TRUSTED_KEYS:
+            continue
         if key not in SAFE_KEYS:
             event_dict[key] = REDACTED
-        elif key == "event" and isinstance(event_dict[key], str):
-            event_dict[key] = mask_personal_text(event_dict[key])
-        elif key == "exception" and isinstance(event_dict[key], str):
+        elif key == "event":
+            if library_text and isinstance(value, str):
+                event_dict[key] = mask_personal_text(value)
+            else:
+                event_dict[key] = value if isinstance(value, str) and EVENT_NAME.fullmatch(value) else REDACTED
+        elif key in TEXT_KEYS:
             # A traceback may quote the offending value: keep the frames, mask the shapes.
-            event_dict[key] = mask_personal_text(event_dict[key])
+            event_dict[key] = mask_personal_text(value) if isinstance(value, str) else REDACTED
+        else:
+            event_dict[key] = safe_value(value)
     return event_dict
+
+
+def _drop_positional(method: Callable[..., Any], *, leveled: bool = False) -> Callable[..., Any]:
+    """A bound logger's method that never %-interpolates positional arguments into the event."""
+    import inspect
+
+    if inspect.iscoroutinefunction(method):
+        async def amethod(self: Any, *args: Any, **kw: Any) -> Any:
+            head, rest = (args[:2], args[2:]) if leveled else (args[:1], args[1:])
+            if rest:
+                kw["dropped_arguments"] = len(rest)
+            return await method(self, *head, **kw)
+
+        return amethod
+
+    def smethod(self: Any, *args: Any, **kw: Any) -> Any:
+        head, rest = (args[:2], args[2:]) if leveled else (args[:1], args[1:])
+        if rest:
+            kw["dropped_arguments"] = len(rest)
+        return method(self, *head, **kw)
+
+    return smethod
+
+
+def guarded_bound_logger(level: int) -> type:
+    """structlog's filtering bound logger, whose methods refuse positional arguments (SEC-15)."""
+    base = structlog.make_filtering_bound_logger(level)
+    names = ["debug", "info", "warning", "warn", "error", "critical", "fatal", "exception", "msg"]
+    methods: dict[str, Any] = {}
+    for name in names:
+        for variant in (name, f"a{name}"):
+            if hasattr(base, variant):
+                methods[variant] = _drop_positional(getattr(base, variant))
+    methods["log"] = _drop_positional(base.log, leveled=True)
+    methods["alog"] = _drop_positional(base.alog, leveled=True)
+    return type(f"Guarded{base.__name__}", (base,), methods)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -98,13 +219,15 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             personal_data_guard,
             structlog.processors.JSONRenderer(),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        wrapper_class=guarded_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=[*shared, library_record],
+        use_get_message=False,  # the template, never the arguments filled in (library_record)
+        pass_foreign_args=True,  # so that library_record can count them
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             safe_exception,
@@ -117,8 +240,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Library chatter at INFO says nothing an operator needs and may quote payloads.
-    for noisy in ("aiokafka", "faststream", "uvicorn.access", "sqlalchemy.engine"):
+    # Library chatter at INFO says nothing an operator needs and may quote payloads; fpdf2 and fontTools
+    # name the glyphs (a family's names) a PDF could not draw, and fontTools says ~40 things per PDF.
+    for noisy in ("aiokafka", "faststream", "uvicorn.access", "sqlalchemy.engine", *QUIETENED):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -68,6 +68,18 @@ def validation_message(error: dict[str, Any]) -> str:
     return "the value is not valid here" if head == "Value error" else head
 
 
+UNKNOWN_FIELD_MESSAGE = "a field this object does not take (its name is not repeated: it came from the request)"
+
+
+def validation_error(error: dict[str, Any]) -> tuple[list[str | int], str, str]:
+    """One pydantic error as (loc, code, message), quoting nothing of the input (SEC-28): an unknown
+    key is the request's own text (a name, say), so its error is placed at the object that holds it."""
+    loc, code = list(error["loc"]), str(error["type"])
+    if code == "extra_forbidden" and loc:
+        return loc[:-1], code, UNKNOWN_FIELD_MESSAGE
+    return loc, code, validation_message(error)
+
+
 def database_rejected_value(exc: Exception) -> str | None:
     """The SQLSTATE of a data exception (class 22): a value the database cannot take (NUL or an unpaired
     surrogate in text, a number beyond its column). The request's fault, whichever field it came in."""
@@ -93,8 +105,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [(list(e["loc"]), e["type"], validation_message(e)) for e in exc.errors()]
-        return JSONResponse(error_body(*errors), status_code=422)
+        return JSONResponse(error_body(*(validation_error(e) for e in exc.errors())), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -116,15 +127,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        if is_transient(exc):
-            # The database or broker is away for a moment (a restart drops the pooled connections; the pool
-            # is renewed on the first failure). Almost always the request changed nothing; a connection
-            # lost during the commit itself leaves that unknown, which is why writes that matter to
-            # partners are idempotent (a referral sent again is a duplicate, not a second referral).
-            log.warning("dependency_unavailable", error_type=type(exc).__name__)
-            message = f"a service this one depends on is unavailable; retry shortly (correlation id {correlation.current()})"
-            return JSONResponse(error_body(([], "temporarily_unavailable", message)), status_code=503,
-                                headers={"Retry-After": "1"})
-        log.error("unhandled_error", error_type=type(exc).__name__)
-        message = f"internal error; quote correlation id {correlation.current()}"
-        return JSONResponse(error_body(([], "internal_error", message)), status_code=500)
+        # Reached only if the kit's RequestContext middleware is not in front (it answers first, while the
+        # correlation id is still bound): the same answer either way.
+        return unexpected_response(exc)
+
+
+def unexpected_response(exc: Exception) -> JSONResponse:
+    """The answer to an exception no handler took: 503 when a dependency is away for a moment, else 500;
+    the body says nothing of the cause beyond the correlation id of the log line written here."""
+    correlation_id = correlation.current() or "none"
+    if is_transient(exc):
+        # The database or broker is away for a moment (a restart drops the pooled connections; the pool
+        # is renewed on the first failure). Almost always the request changed nothing; a connection
+        # lost during the commit itself leaves that unknown, which is why writes that matter to
+        # partners are idempotent (a referral sent again is a duplicate, not a second referral).
+        log.warning("dependency_unavailable", error_type=type(exc).__name__)
+        message = f"a service this one depends on is unavailable; retry shortly (correlation id {correlation_id})"
+        return JSONResponse(error_body(([], "temporarily_unavailable", message)), status_code=503,
+                            headers={"Retry-After": "1"})
+    log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+    message = f"internal error; quote correlation id {correlation_id}"
+    return JSONResponse(error_body(([], "internal_error", message)), status_code=500)
