@@ -139,7 +139,8 @@ def fuzz(service: str, document: dict[str, Any], base_url: str, token: dict[str,
 async def test_generated_requests_find_no_server_error_stack_trace_or_personal_data(
         service, infra, databases, namespace, tmp_path, capsys):
     # The fuzz is no attacker of the public form: its rate limit would only hide the form's answers.
-    overrides = {"public_rate_per_minute": 1e6, "public_burst": 1_000_000} if service == "intake" else {}
+    overrides = {"public_rate_per_minute": 1e6, "public_burst": 1_000_000,
+                 "public_global_per_minute": 1e6} if service == "intake" else {}
     app, settings = await service_app(service, infra, databases, namespace, tmp_path, **overrides)
     token = bearer(settings, *(role.value for role in Role), sub="fuzz-user", borough="westminster",
                    org_id="100001")

@@ -62,12 +62,13 @@ async def test_a_lookup_finds_the_child_by_upn_or_by_name_date_of_birth_and_post
         await replies.wait_for(lambda rs: len(rs) >= 4)
     answers = {json.loads(r.value)["collection_id"]: json.loads(r.value) for r in replies.records}
     child = school["child_subject_id"]
+    # With the boroughs of the referrals naming the subject, for rights to scope the request by.
     assert answers[str(by_upn.collection_id)]["matches"] == [
-        {"subject_id": child, "subject_type": "child", "match": "exact_identifier"}]
+        {"subject_id": child, "subject_type": "child", "match": "exact_identifier", "boroughs": ["westminster"]}]
     assert answers[str(by_name.collection_id)]["matches"] == [
-        {"subject_id": child, "subject_type": "child", "match": "name_dob_postcode"}]
+        {"subject_id": child, "subject_type": "child", "match": "name_dob_postcode", "boroughs": ["westminster"]}]
     [carer] = answers[str(parent.collection_id)]["matches"]
-    assert carer["subject_type"] == "carer" and carer["match"] == "possible"
+    assert carer["subject_type"] == "carer" and carer["match"] == "possible" and carer["boroughs"] == ["westminster"]
     assert answers[str(nobody.collection_id)]["matches"] == []
     assert all(a["service"] == "intake" and a["kind"] == "subject_lookup_reply" for a in answers.values())
 
@@ -103,7 +104,9 @@ async def test_data_collection_comes_in_chunks_with_sources_categories_and_third
 
     referrer_marks = [(i, m) for i in items for m in i["third_party"] if m["reason"] == "public_referrer"]
     [(item, mark)] = referrer_marks
-    assert mark["path"] == "referrer" and item["data"]["referrer"]["name"] == "Pat Neighbour"
+    # The referrer is withheld, never unsealed into the reply (SEC-05): the marker says why.
+    assert mark["path"] == "referrer" and item["data"]["referrer"] == "withheld (public referrer)"
+    assert "Pat Neighbour" not in json.dumps(chunks) and "pat@neighbour.example" not in json.dumps(chunks)
     carer_marks = {m["subject_id"] for i in items for m in i["third_party"] if m["reason"] == "other_carer"}
     [mother] = await intake.rows("SELECT DISTINCT carer_subject_id FROM care_links")
     assert carer_marks == {str(mother.carer_subject_id)}

@@ -40,13 +40,30 @@ def test_other_carers_are_marked_with_their_subject_ids():
         ("carers.0", ThirdPartyReason.OTHER_CARER, referral.carer_subject_ids[0])]
 
 
-def test_a_public_referrer_is_marked_for_redaction():
-    referrer = {"name": "A Neighbour", "role": None, "email": "n@example.org", "phone": None}
-    referral = stored("accepted-public-anonymous.json", source_type=SourceType.PUBLIC, source="a member of the public",
-                      referrer=referrer, referrer_reason=ThirdPartyReason.PUBLIC_REFERRER)
-    contact = next(i for i in child_items(referral, uuid.uuid4()) if i.category is DataCategory.CONTACT)
-    assert contact.data["referrer"] == referrer
+def test_a_public_referrer_is_withheld_and_marked_never_unsealed_into_the_reply():
+    document = json.loads((SAMPLE_REFERRALS / "accepted-public-anonymous.json").read_bytes())
+    document["source"] = {"type": "public", "org_name": "Pat Neighbour's house", "anonymous": False,
+                          "contact": {"name": "Pat Neighbour", "email": "pat@neighbour.example"}}
+    referral = Referral.model_validate_json(json.dumps(document))
+    held = stored("accepted-public-anonymous.json", source_type=SourceType.PUBLIC, source="a member of the public",
+                  payload=stored_payload(referral), referrer_reason=ThirdPartyReason.PUBLIC_REFERRER)
+    items = child_items(held, uuid.uuid4())
+    contact = next(i for i in items if i.category is DataCategory.CONTACT)
+    assert contact.data["referrer"] == "withheld (public referrer)"
     assert [(m.path, m.reason) for m in contact.third_party] == [("referrer", ThirdPartyReason.PUBLIC_REFERRER)]
+    text = json.dumps([i.model_dump(mode="json") for i in items])
+    assert "Pat Neighbour" not in text and "pat@neighbour.example" not in text
+    referred_by = next(i for i in items if "referred_by" in i.data).data["referred_by"]
+    assert referred_by == {"type": "public"}
+
+
+def test_a_parent_referrer_is_withheld_as_a_carer():
+    held = stored("accepted-public-anonymous.json", source_type=SourceType.PARENT, source="a parent or carer",
+                  referrer_reason=ThirdPartyReason.OTHER_CARER)
+    contact = next(i for i in child_items(held, uuid.uuid4()) if i.category is DataCategory.CONTACT)
+    assert contact.data["referrer"] == "withheld (parent or carer referrer)"
+    assert [(m.path, m.reason, m.subject_id) for m in contact.third_party] == [
+        ("referrer", ThirdPartyReason.OTHER_CARER, None)]
 
 
 def test_a_police_referrals_narrative_is_police_involvement():

@@ -16,9 +16,11 @@ from .settings import ServiceSettings
 def server_options(settings: ServiceSettings) -> dict[str, Any]:
     """How every service serves HTTP (uvicorn's keyword arguments). h11 is named, not left to uvicorn's
     choice, because its cap on the request line and headers is the one configured; bodies are limited by
-    the app itself (`http.limits`)."""
+    the app itself (`http.limits`). uvicorn's own X-Forwarded-For handling is off (by default it believes the
+    header from 127.0.0.1): the client is the TCP peer, and a service that must see past a proxy (intake's
+    public form) reads the header itself, from the proxies it is configured to trust."""
     return {"host": settings.http_host, "port": settings.http_port, "log_config": None, "access_log": False,
-            "http": "h11", "limit_concurrency": settings.http_limit_concurrency,
+            "http": "h11", "proxy_headers": False, "limit_concurrency": settings.http_limit_concurrency,
             "h11_max_incomplete_event_size": settings.http_max_header_bytes}
 
 

@@ -50,7 +50,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     seal = Seal(settings.seal_key.get_secret_value())
     reception = ReferralReception(runtime.outbox, runtime.topics, seal, settings.postcode_districts)
     bindings = BindingsFile(settings.partner_bindings_path())
-    kafka.subscribe(runtime, reception, SubjectRights(runtime.outbox, runtime.topics, seal), bindings)
+    kafka.subscribe(runtime, reception, SubjectRights(runtime.outbox, runtime.topics), bindings)
     app = create_service_app(
         runtime,
         title="CME intake",

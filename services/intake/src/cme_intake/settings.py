@@ -1,10 +1,12 @@
+import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
 from cme_shared.contracts.referrals import Borough
 from cme_shared.settings import ServiceSettings
 
+from .adapters.sealing import seal_keys
 from .domain.referrals import DEFAULT_POSTCODE_DISTRICTS
 
 # A Fernet key shipped so that `make up` works out of the box; a production start refuses it.
@@ -20,14 +22,18 @@ class IntakeSettings(ServiceSettings):
     # Postcode district -> borough, for referrals that name none (CME_POSTCODE_DISTRICTS, JSON object).
     # A district not listed puts the referral on the triage list.
     postcode_districts: dict[str, Borough] = Field(default_factory=lambda: dict(DEFAULT_POSTCODE_DISTRICTS))
-    # Fernet key sealing third-party details (a public referrer's contact). CME_SEAL_KEY.
+    # Fernet key sealing third-party details (a public referrer's contact). CME_SEAL_KEY; several,
+    # comma-separated, to rotate: the first seals, any unseals (adapters/sealing.py).
     seal_key: SecretStr = SecretStr(DEVELOPMENT_SEAL_KEY)
-    # POST /public/referrals: a token bucket per client IP, in this process.
+    # POST /public/referrals (entrypoints/throttle.py): a token bucket per client (an IPv4 address or an
+    # IPv6 /64), and one for all clients together (CME_PUBLIC_GLOBAL_PER_MINUTE), in this process.
     public_rate_per_minute: float = 6.0
     public_burst: int = 5
     public_rate_max_clients: int = 10_000
-    # Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
-    trust_forwarded_for: bool = False
+    public_global_per_minute: float = 20.0
+    # The proxies in front of intake (CME_TRUSTED_PROXIES, a JSON list of CIDRs, e.g. ["10.0.0.0/8"]): only a
+    # request whose TCP peer is one of them has its X-Forwarded-For read. Empty: the peer is the client.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
     # Kafka partners bound to an org, with their MAC keys (adapters/partner_bindings.py):
     # CME_PARTNER_BINDINGS_FILE. Unset, development reads the local runtime's file and the other
     # environments bind nobody.
@@ -40,6 +46,19 @@ class IntakeSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _refuse_development_seal_key_in_production(self) -> "IntakeSettings":
-        if self.env == "production" and self.seal_key.get_secret_value() == DEVELOPMENT_SEAL_KEY:
+        keys = seal_keys(self.seal_key.get_secret_value())
+        if not keys:
+            raise ValueError("CME_SEAL_KEY holds no key")
+        if self.env == "production" and DEVELOPMENT_SEAL_KEY in keys:
             raise ValueError("production refuses the development seal key: set CME_SEAL_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_the_replaced_forwarded_for_switch(self) -> "IntakeSettings":
+        # It trusted X-Forwarded-For from any peer; ignoring it silently would put every member of the public
+        # behind the proxy into one bucket, so a start that still sets it is refused.
+        if "CME_TRUST_FORWARDED_FOR" in os.environ:
+            raise ValueError("CME_TRUST_FORWARDED_FOR is replaced by CME_TRUSTED_PROXIES (a JSON list of CIDRs)")
+        if self.public_global_per_minute <= 0:
+            raise ValueError("CME_PUBLIC_GLOBAL_PER_MINUTE must be positive")
         return self

@@ -21,6 +21,17 @@ DEFAULT_POSTCODE_DISTRICTS: dict[str, Borough] = {
 # child (DPA 2018 Sch 2 Part 3 para 16) and are kept sealed, apart from the referral.
 PRIVATE_REFERRERS = frozenset({SourceType.PUBLIC, SourceType.PARENT})
 
+# The public form's channel. Anyone may post to it, so what it receives is kept and answered but waits
+# for an officer to accept it before casework hears of it (no case opens on a stranger's word alone, SEC-11):
+# named and anonymous referrals alike (an anonymous one is the easier to forge). Partners' referrals (Kafka,
+# POST /referrals) come from an accountable organisation and flow on at once, whatever their source type.
+PUBLIC_FORM_CHANNEL = "http-public"
+HELD_FOR_OFFICER = "public_form"  # the reason a held referral is held
+
+
+def waits_for_officer(channel: str) -> bool:
+    return channel == PUBLIC_FORM_CHANNEL
+
 
 def org_id(referral: Referral) -> str | None:
     value = (referral.source.org_id or "").strip()
@@ -65,16 +76,21 @@ def referrer_contact(referral: Referral) -> dict[str, Any] | None:
 
 
 def stored_payload(referral: Referral) -> dict[str, Any]:
-    """The referral as kept with the case record: a private referrer's contact is not in it."""
+    """The referral as kept with the case record: a private referrer's contact is not in it, nor the
+    `org_name` they may have typed (a member of the public is no organisation; it stays in the sealed bytes)."""
     payload = referral.model_dump(mode="json")
     if has_private_referrer(referral) or referral.source.anonymous:
         payload["source"]["contact"] = None
+        payload["source"]["org_name"] = None
     return payload
 
 
 def keeps_raw_in_clear(referral: Referral) -> bool:
-    """The received bytes are kept as they are unless they hold a private referrer's contact details."""
-    return referral.source.contact is None or not (has_private_referrer(referral) or referral.source.anonymous)
+    """The received bytes are kept as they are unless they hold a private referrer's details (a contact, or
+    an org_name they typed)."""
+    if not (has_private_referrer(referral) or referral.source.anonymous):
+        return True
+    return referral.source.contact is None and referral.source.org_name is None
 
 
 def source_label(source_type: str, org_id: str | None, org_name: str | None) -> str:

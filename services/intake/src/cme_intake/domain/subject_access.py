@@ -1,6 +1,7 @@
 """A subject's data as intake answers a subject access request: items per data category, each with its
 source and the parts that are about someone else marked (rights redacts them, DPA 2018 Sch 2 Part 3
-para 16), sent in chunks (`collection_replies`)."""
+para 16), sent in chunks (`collection_replies`). A sealed third party (a public or parent referrer) is
+never unsealed into a reply: the reply carries the withheld marker in its place."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from uuid import UUID
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.referrals import SourceType
 from cme_shared.contracts.rights import DataItem, ThirdPartyMarker, ThirdPartyReason
+
+from .referrals import PRIVATE_REFERRERS
 
 SERVICE = "intake"
 
@@ -34,8 +37,18 @@ class StoredReferral:
     received_at: datetime
     payload: dict[str, Any]
     carer_subject_ids: Sequence[UUID]
-    referrer: dict[str, Any] | None = None  # unsealed contact of a public or parent referrer
+    # Why a public or parent referrer's sealed details are withheld (None: no sealed referrer). Their
+    # contact itself is never unsealed for a reply (SEC-05): only the DPO opens it, inside intake.
     referrer_reason: ThirdPartyReason | None = None
+
+
+# What a reply says in place of a sealed referrer: the words stand where the contact would, marked for
+# redaction, so the pack shows that a third party referred and why it withholds who (DPA 2018 Sch 2 Part 3
+# para 16). A disclosure the DPO judges reasonable is made from intake (POST .../third-party/{id}/unseal).
+WITHHELD_REFERRER = {
+    ThirdPartyReason.PUBLIC_REFERRER: "withheld (public referrer)",
+    ThirdPartyReason.OTHER_CARER: "withheld (parent or carer referrer)",
+}
 
 
 def _pick(document: dict[str, Any] | None, *fields: str) -> dict[str, Any]:
@@ -66,8 +79,10 @@ def child_items(referral: StoredReferral, subject_id: UUID) -> list[DataItem]:
     add(INVOLVEMENT.get(referral.source_type, DataCategory.EDUCATION), {
         "notification": _pick(notification, "kind", "deletion_ground", "deletion_date", "last_attended_on",
                               "details"),
-        # A professional acting in role is normally not redacted (ICO right of access guidance).
-        "referred_by": _pick(payload["source"], "type", "org_id", "org_name", "contact"),
+        # A professional acting in role is normally not redacted (ICO right of access guidance); a member of
+        # the public or a parent is not an organisation: only the type of source (the rest is sealed).
+        "referred_by": _pick(payload["source"], "type") if referral.source_type in PRIVATE_REFERRERS
+        else _pick(payload["source"], "type", "org_id", "org_name", "contact"),
         "submitted_at": payload["submitted_at"],
     })
     add(DataCategory.STATUTORY_SERVICES, {"flags": child.get("flags"), "safeguarding": payload.get("safeguarding")})
@@ -82,8 +97,9 @@ def child_items(referral: StoredReferral, subject_id: UUID) -> list[DataItem]:
                              subject_id=_at(referral.carer_subject_ids, i))
             for i in range(len(carers))
         )
-    if referral.referrer is not None and referral.referrer_reason is not None:
-        sections.setdefault(DataCategory.CONTACT, {})["referrer"] = referral.referrer
+    if referral.referrer_reason is not None:
+        sections.setdefault(DataCategory.CONTACT, {})["referrer"] = WITHHELD_REFERRER.get(
+            referral.referrer_reason, "withheld (third party)")
         markers.setdefault(DataCategory.CONTACT, []).append(
             ThirdPartyMarker(path="referrer", reason=referral.referrer_reason)
         )

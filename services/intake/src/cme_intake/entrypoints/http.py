@@ -1,5 +1,12 @@
 """HTTP in: `POST /referrals` for partners and `POST /public/referrals` for members of the public, with
-the same validation, outcomes and dead letters as Kafka."""
+the same validation, outcomes and dead letters as Kafka; and the officers' and the DPO's actions on what
+the public form received (entrypoints/triage.py).
+
+The public form differs in three ways (SEC-05, SEC-11): it is throttled per client and for everyone
+(entrypoints/throttle.py); what it receives waits for an officer before casework hears of it; and its dead
+letters are sealed (a member of the public's bytes name them): the DLQ value is the Fernet token of the
+bytes under intake's seal key, with the header `x-cme-sealed`.
+"""
 
 import uuid
 from typing import Annotated
@@ -14,10 +21,12 @@ from cme_shared.http.errors import error_body
 from cme_shared.messaging.consumer import Delivery, Unreadable, dead_letter_headers, json_model_parser
 from cme_shared.runtime import ServiceRuntime
 
-from ..domain.referrals import PRIVATE_REFERRERS
+from ..adapters.sealing import SEALED_HEADER, SEALED_HEADER_VALUE
+from ..domain.referrals import PRIVATE_REFERRERS, PUBLIC_FORM_CHANNEL
 from ..service_layer.reception import ReferralReception
 from ..settings import IntakeSettings
-from .throttle import TokenBuckets
+from . import triage
+from .throttle import PublicFormLimits
 
 parse_referral = json_model_parser(Referral)
 
@@ -38,16 +47,25 @@ ERROR_RESPONSES = {
 
 def router(runtime: ServiceRuntime, reception: ReferralReception, settings: IntakeSettings) -> APIRouter:
     api = APIRouter(tags=["referrals"])
-    buckets = TokenBuckets(per_minute=settings.public_rate_per_minute, burst=settings.public_burst,
-                           max_clients=settings.public_rate_max_clients)
+    limits = PublicFormLimits(
+        per_minute=settings.public_rate_per_minute, burst=settings.public_burst,
+        max_clients=settings.public_rate_max_clients, global_per_minute=settings.public_global_per_minute,
+        proxies=settings.trusted_proxies,
+    )
 
     async def dead_letter(raw: bytes, problems: list[Problem], channel: str) -> None:
-        """An HTTP body that cannot be understood goes where a Kafka one would: the DLQ, byte for byte."""
+        """An HTTP body that cannot be understood goes where a Kafka one would: the DLQ, byte for byte; from
+        the public form, sealed (its bytes are a member of the public's, naming them)."""
         message_id = f"{channel}:{uuid.uuid4()}"
+        received = [("x-received-via", channel.encode())]
+        value = raw
+        if channel == PUBLIC_FORM_CHANNEL:
+            value = reception.seal.seal_bytes(raw)
+            received.append((SEALED_HEADER, SEALED_HEADER_VALUE))
         async with runtime.sessions.begin() as session:
             await runtime.outbox.add_raw(
-                session, topic=runtime.topics(topics.dlq(topics.REFERRALS)), key=None, payload=raw,
-                headers=dead_letter_headers([("x-received-via", channel.encode())], "unreadable", problems, channel),
+                session, topic=runtime.topics(topics.dlq(topics.REFERRALS)), key=None, payload=value,
+                headers=dead_letter_headers(received, "unreadable", problems, channel),
                 aggregate_type="dead_letter", aggregate_id=message_id, event_type="unreadable",
             )
             await reception.reject(session, message_id=message_id, raw=raw, key=None, channel=channel,
@@ -90,18 +108,22 @@ def router(runtime: ServiceRuntime, reception: ReferralReception, settings: Inta
 
     @api.post(
         "/public/referrals", status_code=202, response_model=ReferralOutcome, openapi_extra=REFERRAL_BODY,
-        responses={**ERROR_RESPONSES, 429: {"description": "too many referrals from this address; retry later"}},
-        summary="A member of the public's or a parent's referral (no token; rate limited per client address)",
+        responses={**ERROR_RESPONSES, 429: {"description": "`rate_limited`: too many referrals from this address "
+                                                          "(an IPv6 /64 counts as one); `public_form_busy`: too "
+                                                          "many from everyone together; retry later"}},
+        summary="A member of the public's or a parent's referral (no token; rate limited per client address "
+                "and for all clients together); kept, answered, and sent on to casework once an officer "
+                "accepts it",
     )
     async def post_public_referral(request: Request) -> JSONResponse:
-        client = _client_address(request, settings.trust_forwarded_for)
-        if not buckets.take(client):
-            return JSONResponse(
-                error_body(([], "rate_limited", "too many referrals from this address; please try again later")),
-                status_code=429, headers={"Retry-After": str(buckets.retry_after(client))},
-            )
+        client = limits.client_of(request.client.host if request.client else None,
+                                  request.headers.getlist("x-forwarded-for"))
+        refusal = limits.check(client)
+        if refusal is not None:
+            return JSONResponse(error_body(([], refusal.code, refusal.message)), status_code=429,
+                                headers={"Retry-After": str(refusal.retry_after)})
         raw = await request.body()
-        referral = await understood(raw, "http-public")
+        referral = await understood(raw, PUBLIC_FORM_CHANNEL)
         if isinstance(referral, JSONResponse):
             return referral
         if referral.source.type not in PRIVATE_REFERRERS:
@@ -111,16 +133,10 @@ def router(runtime: ServiceRuntime, reception: ReferralReception, settings: Inta
                             "partners use POST /referrals or Kafka")),
                 status_code=422,
             )
-        outcome = await accept(referral, raw, "http-public")
+        outcome = await accept(referral, raw, PUBLIC_FORM_CHANNEL)
         # The public learns that their referral arrived, not whom the council's index holds.
         return JSONResponse(outcome.model_copy(update={"child_subject_id": None}).model_dump(mode="json"),
                             status_code=202)
 
+    api.include_router(triage.router(runtime, reception))
     return api
-
-
-def _client_address(request: Request, trust_forwarded_for: bool) -> str:
-    # The last entry is the one the trusted proxy itself appended; earlier ones are the client's to forge.
-    if trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
-        return forwarded.split(",")[-1].strip()
-    return request.client.host if request.client else "unknown"

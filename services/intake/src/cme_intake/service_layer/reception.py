@@ -3,11 +3,16 @@
 Everything a referral causes (the stored referral, the identity index, sealed third-party details, its
 outcome, the event for casework) is written in one transaction; the outcome and event leave through the
 outbox after it commits, so a crash anywhere leaves either all of it or none of it.
+
+A referral from the public form is stored and answered the same way, but its event for casework is held
+(`held_referrals`) until an officer of its borough (any officer, for one with no borough) accepts it
+(`accept_held`): then it leaves as it would have, and the acceptance is kept (`referral_acceptances`).
 """
 
 import base64
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic_core import from_json
@@ -33,7 +38,13 @@ from cme_shared.messaging import deferred
 from cme_shared.messaging.outbox import AGGREGATE_KEY, Outbox
 
 from ..adapters.sealing import Seal
-from ..adapters.tables import referrals, rejected_messages, third_party_details
+from ..adapters.tables import (
+    held_referrals,
+    referral_acceptances,
+    referrals,
+    rejected_messages,
+    third_party_details,
+)
 from ..domain import referrals as rules
 from ..domain.identifiers import compact_upn
 from ..domain.validation import assess, problem
@@ -48,6 +59,7 @@ _EXISTING_MANY = (select(referrals.c.idempotency_key, referrals.c.intake_id, ref
                   .where(referrals.c.idempotency_key == any_(bindparam("keys", type_=ARRAY(Text)))))
 _INSERT_REFERRAL = insert(referrals)
 _INSERT_THIRD_PARTY = insert(third_party_details)
+_INSERT_HELD = insert(held_referrals)
 # session.info: idempotency key -> (intake id, child subject id) of the referrals this transaction holds back
 # for one insert at its end (the kit's deferred inserts), for the duplicate check to find.
 _HELD_REFERRALS = "intake_referrals_held"
@@ -57,6 +69,26 @@ _KNOWN_KEYS = "intake_referral_keys_known"  # session.info: idempotency key -> a
 MAX_ECHOED_KEY_BYTES = 1024
 
 
+class ReferralNotFound(Exception):
+    """No such referral, or one of a borough the officer does not act in (the same answer)."""
+
+
+class NotHeld(Exception):
+    """The referral did not come through the public form: it went to casework when it arrived."""
+
+
+class AlreadyAccepted(Exception):
+    """An officer has accepted this referral already."""
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    intake_id: uuid.UUID
+    accepted_by: str
+    accepted_at: datetime
+    borough: str | None
+
+
 class ReferralReception:
     def __init__(self, outbox: Outbox, topic_names: TopicNames, seal: Seal,
                  districts: Mapping[str, Borough] = rules.DEFAULT_POSTCODE_DISTRICTS) -> None:
@@ -64,6 +96,10 @@ class ReferralReception:
         self._topics = topic_names
         self._seal = seal
         self._districts = districts
+
+    @property
+    def seal(self) -> Seal:
+        return self._seal
 
     async def prepare_batch(self, session: AsyncSession, batch: list[Referral]) -> None:
         """For a batch holding the identity-index lock: look up at once which of its referrals were received
@@ -150,39 +186,80 @@ class ReferralReception:
         )
         await self._publish_outcome(session, outcome, key)
         new_address_from = notification.future_address_from if notification.future_address else None
-        await self._outbox.add(
-            session,
-            topic=self._topics(topics.REFERRAL_ACCEPTED),
-            event=ReferralAccepted(
-                event_id=uuid.uuid4(), occurred_at=now, intake_id=intake_id,
-                referral_id=referral.referral_id, source_type=referral.source.type,
-                source_org_id=org_id,
-                # A member of the public or a parent is a third party: their details stay in intake.
-                source_org_name=None if rules.has_private_referrer(referral) else referral.source.org_name,
-                received_at=now, borough=borough, notification_kind=notification.kind,
-                deletion_ground=notification.deletion_ground, deletion_date=notification.deletion_date,
-                destination_school_urn=notification.destination_school_urn,
-                destination_start_date=notification.destination_start_date,
-                child_subject_id=child.subject_id, carer_subject_ids=[c.subject_id for c in carers],
-                child_sex=referral.child.sex.value, child_date_of_birth=referral.child.date_of_birth,
-                # As received (compacted): a UPN with a warning still helps an officer find the case.
-                child_upn=compact_upn(referral.child.upn) if referral.child.upn else None,
-                flags=referral.child.flags,
-                safeguarding_concern=bool(referral.safeguarding and referral.safeguarding.concern),
-                warnings=[w.code for w in warnings],
-                data_categories=CHILD_CATEGORIES,
-                last_attended_on=notification.last_attended_on,
-                incomplete_return=assessment.incomplete_return,
-                missing_return_fields=assessment.missing_return_fields,
-                possible_match_subject_ids=child.possible_subject_ids,
-                new_address_from=new_address_from,
-                new_address_borough=rules.borough_of(notification.future_address, self._districts)
-                if notification.future_address else None,
-            ),
-            aggregate_type="child",
-            aggregate_id=str(child.subject_id),
+        event = ReferralAccepted(
+            event_id=uuid.uuid4(), occurred_at=now, intake_id=intake_id,
+            referral_id=referral.referral_id, source_type=referral.source.type,
+            source_org_id=org_id,
+            # A member of the public or a parent is a third party: their details stay in intake.
+            source_org_name=None if rules.has_private_referrer(referral) else referral.source.org_name,
+            received_at=now, borough=borough, notification_kind=notification.kind,
+            deletion_ground=notification.deletion_ground, deletion_date=notification.deletion_date,
+            destination_school_urn=notification.destination_school_urn,
+            destination_start_date=notification.destination_start_date,
+            child_subject_id=child.subject_id, carer_subject_ids=[c.subject_id for c in carers],
+            child_sex=referral.child.sex.value, child_date_of_birth=referral.child.date_of_birth,
+            # As received (compacted): a UPN with a warning still helps an officer find the case.
+            child_upn=compact_upn(referral.child.upn) if referral.child.upn else None,
+            flags=referral.child.flags,
+            safeguarding_concern=bool(referral.safeguarding and referral.safeguarding.concern),
+            warnings=[w.code for w in warnings],
+            data_categories=CHILD_CATEGORIES,
+            last_attended_on=notification.last_attended_on,
+            incomplete_return=assessment.incomplete_return,
+            missing_return_fields=assessment.missing_return_fields,
+            possible_match_subject_ids=child.possible_subject_ids,
+            new_address_from=new_address_from,
+            new_address_borough=rules.borough_of(notification.future_address, self._districts)
+            if notification.future_address else None,
         )
+        if rules.waits_for_officer(channel):
+            # Kept as it will be published; it leaves when an officer accepts the referral (`accept_held`).
+            await deferred.insert(session, _INSERT_HELD, dict(
+                intake_id=intake_id, reason=rules.HELD_FOR_OFFICER, event=event.model_dump(mode="json")))
+        else:
+            await self._publish_accepted(session, event)
         return outcome
+
+    async def accept_held(
+        self, session: AsyncSession, intake_id: uuid.UUID, *, accepted_by: str, role: str,
+        boroughs: Set[Borough], borough: Borough | None, reason: str | None,
+    ) -> Acceptance:
+        """An officer accepts a held referral: the event for casework leaves now, once, and who accepted it
+        (as which role, from which borough, why) is kept. `boroughs`: those the officer may act in; a
+        referral with no borough (the triage list) is for any officer."""
+        row = (await session.execute(
+            select(referrals.c.borough, held_referrals.c.event)
+            .join(held_referrals, held_referrals.c.intake_id == referrals.c.intake_id, isouter=True)
+            .where(referrals.c.intake_id == intake_id)
+        )).first()
+        if row is None or (row.borough is not None and row.borough not in {b.value for b in boroughs}):
+            raise ReferralNotFound
+        if row.event is None:
+            raise NotHeld
+        # One acceptance per referral (the primary key), however many officers press at once; the table is
+        # append-only, so the first insert decides and a second finds its row taken.
+        accepted = (await session.execute(
+            insert(referral_acceptances)
+            .values(intake_id=intake_id, accepted_by=accepted_by, role=role,
+                    borough=borough.value if borough else None, reason=reason)
+            .on_conflict_do_nothing()
+            .returning(referral_acceptances.c.accepted_at)
+        )).first()
+        if accepted is None:
+            raise AlreadyAccepted
+        event = ReferralAccepted.model_validate(row.event)
+        # As it would be sent today: a subject merged meanwhile is named by the subject that now stands for it.
+        await self._publish_accepted(session, event.model_copy(update={
+            "occurred_at": datetime.now(UTC),
+            "child_subject_id": await identity_index.canonical(session, event.child_subject_id),
+            "carer_subject_ids": [await identity_index.canonical(session, c) for c in event.carer_subject_ids],
+        }))
+        return Acceptance(intake_id=intake_id, accepted_by=accepted_by, accepted_at=accepted.accepted_at,
+                          borough=row.borough)
+
+    async def _publish_accepted(self, session: AsyncSession, event: ReferralAccepted) -> None:
+        await self._outbox.add(session, topic=self._topics(topics.REFERRAL_ACCEPTED), event=event,
+                               aggregate_type="child", aggregate_id=str(event.child_subject_id))
 
     async def reject(
         self, session: AsyncSession, *, message_id: str, raw: bytes, key: bytes | None, channel: str,

@@ -1,14 +1,22 @@
-"""Intake's part in data protection rights: who a requester is in the index, what intake holds about
-them, and factual corrections applied as new versions (UK GDPR Arts 15, 16)."""
+"""Intake's part in data protection rights: who a requester is in the index (and the boroughs of the
+referrals naming them, for rights to scope the request), what intake holds about them (with who in intake
+looked at their record, from the access log), and factual corrections applied as new versions (UK GDPR
+Arts 15, 16).
+
+A sealed third party (a public or parent referrer) is never unsealed here: the reply names the reason
+it is withheld, marked for redaction, and the contact stays inside intake's seal (SEC-05). Only the DPO
+opens it, through intake's audited unseal action (`unseal_third_party` below)."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cme_shared.access_log import access_items
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.referrals import Address, Sex, SourceType
@@ -29,13 +37,17 @@ from cme_shared.messaging.outbox import Outbox
 
 from ..adapters.sealing import Seal
 from ..adapters.tables import (
+    held_referrals,
+    kit,
     possible_match_decisions,
     possible_matches,
     rectifications,
+    referral_acceptances,
     referrals,
     subject_merges,
     subject_observations,
     third_party_details,
+    third_party_unseals,
 )
 from ..domain import identifiers
 from ..domain.identity import ChildFacts
@@ -44,16 +56,17 @@ from ..domain.referrals import source_label
 from ..domain.subject_access import SERVICE, StoredReferral, carer_items, child_items
 from . import identity_index
 
+
 class SubjectRights:
-    def __init__(self, outbox: Outbox, topic_names: TopicNames, seal: Seal) -> None:
+    def __init__(self, outbox: Outbox, topic_names: TopicNames) -> None:
         self._outbox = outbox
         self._topics = topic_names
-        self._seal = seal
 
     # ---- SubjectLookup
 
     async def answer_lookup(self, session: AsyncSession, lookup: SubjectLookup) -> None:
-        matches = await find_subjects(session, lookup.person)
+        matches = [match.model_copy(update={"boroughs": await boroughs_naming(session, match)})
+                   for match in await find_subjects(session, lookup.person)]
         await self._reply(session, SubjectLookupReply(
             event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), collection_id=lookup.collection_id,
             service=SERVICE, matches=matches,
@@ -67,6 +80,7 @@ class SubjectRights:
         items: list[DataItem] = []
         for subject_id in dict.fromkeys(request.subject_ids):
             items += await self.items_about(session, subject_id)
+            items += await self.access_about(session, subject_id)
         for reply in collection_replies(SERVICE, request.collection_id, items):
             await self._reply(session, reply, str(request.collection_id))
 
@@ -93,21 +107,28 @@ class SubjectRights:
                 items += carer_items(await self._stored(session, row, with_referrer=False), subject_id, positions)
         return items
 
+    async def access_about(self, session: AsyncSession, subject_id: UUID) -> list[DataItem]:
+        """Who in intake looked at this subject's record (the kit's access log, all merged ids): the pack
+        lists them as recipients within the council (Art 15(1)(c))."""
+        members = await identity_index.cluster(session, subject_id)
+        return [item.model_copy(update={"subject_id": subject_id})
+                for item in await access_items(session, kit.access_log, SERVICE, sorted(members))]
+
     async def _stored(self, session: AsyncSession, row: Any, *, with_referrer: bool = True) -> StoredReferral:
-        referrer, reason = None, None
+        reason = None
         if with_referrer:
+            # Only the reason is read: the sealed bytes are not opened for a reply.
             sealed = (await session.execute(
-                select(third_party_details.c.sealed, third_party_details.c.reason)
-                .where(third_party_details.c.intake_id == row.intake_id)
+                select(third_party_details.c.reason).where(third_party_details.c.intake_id == row.intake_id)
             )).first()
             if sealed is not None:
-                referrer, reason = self._seal.unseal(sealed.sealed)["contact"], ThirdPartyReason(sealed.reason)
+                reason = ThirdPartyReason(sealed.reason)
         source = row.payload["source"]
         return StoredReferral(
             intake_id=row.intake_id, source_type=SourceType(row.source_type),
             source=source_label(row.source_type, row.source_org_id, source.get("org_name")),
             received_at=row.received_at, payload=row.payload, carer_subject_ids=row.carer_subject_ids,
-            referrer=referrer, referrer_reason=reason,
+            referrer_reason=reason,
         )
 
     # ---- FactualRectification
@@ -132,6 +153,60 @@ class SubjectRights:
     async def _reply(self, session: AsyncSession, event: Any, aggregate_id: str) -> None:
         await self._outbox.add(session, topic=self._topics(topics.replies_of("intake")), event=event,
                                aggregate_type="rights_reply", aggregate_id=aggregate_id)
+
+
+# ---- sealed third parties: the DPO's audited look (SEC-05)
+
+
+async def sealed_details(session: AsyncSession, intake_id: UUID) -> list[dict[str, Any]] | None:
+    """A referral's sealed third-party details, without opening them: which, why, and who opened them
+    when; None when there is no such referral."""
+    if (await session.execute(select(referrals.c.intake_id).where(referrals.c.intake_id == intake_id))).first() is None:
+        return None
+    details = (await session.execute(
+        select(third_party_details.c.detail_id, third_party_details.c.reason, third_party_details.c.recorded_at)
+        .where(third_party_details.c.intake_id == intake_id).order_by(third_party_details.c.recorded_at)
+    )).all()
+    opened = (await session.execute(
+        select(third_party_unseals).where(third_party_unseals.c.intake_id == intake_id)
+        .order_by(third_party_unseals.c.unsealed_at)
+    )).all()
+    return [{
+        "detail_id": str(d.detail_id), "reason": d.reason, "recorded_at": d.recorded_at.isoformat(),
+        "unsealed": [{"unsealed_by": u.unsealed_by, "role": u.role, "reason": u.reason,
+                      "unsealed_at": u.unsealed_at.isoformat()} for u in opened if u.detail_id == d.detail_id],
+    } for d in details]
+
+
+@dataclass(frozen=True)
+class Unsealed:
+    detail_id: UUID
+    intake_id: UUID
+    child_subject_id: UUID
+    reason: str  # ThirdPartyReason of the detail
+    contact: dict[str, Any]
+    unsealed_at: datetime
+
+
+async def unseal_third_party(session: AsyncSession, seal: Seal, intake_id: UUID, detail_id: UUID, *,
+                             unsealed_by: str, role: str, why: str) -> Unsealed | None:
+    """Open one sealed detail of a referral for the DPO, and keep who, as which role, when and why (in the
+    same transaction: a look that is answered is a look that is recorded). None: no such detail."""
+    row = (await session.execute(
+        select(third_party_details.c.sealed, third_party_details.c.reason, referrals.c.child_subject_id)
+        .join(referrals, referrals.c.intake_id == third_party_details.c.intake_id)
+        .where(third_party_details.c.detail_id == detail_id, third_party_details.c.intake_id == intake_id)
+    )).first()
+    if row is None:
+        return None
+    unsealed_at = (await session.execute(
+        insert(third_party_unseals).values(unseal_id=uuid.uuid4(), detail_id=detail_id, intake_id=intake_id,
+                                           unsealed_by=unsealed_by, role=role, reason=why)
+        .returning(third_party_unseals.c.unsealed_at)
+    )).scalar_one()
+    return Unsealed(detail_id=detail_id, intake_id=intake_id,
+                    child_subject_id=await identity_index.canonical(session, row.child_subject_id),
+                    reason=row.reason, contact=seal.unseal(row.sealed)["contact"], unsealed_at=unsealed_at)
 
 
 def rectified_value(field: str, value: Any) -> Any:
@@ -208,6 +283,22 @@ async def find_subjects(session: AsyncSession, person: PersonHint) -> list[Subje
         if facts.postcode is not None and facts.postcode in known.postcodes:
             found[known.subject_id] = SubjectMatch(subject_id=known.subject_id, subject_type="carer", match="possible")
     return list(found.values())
+
+
+async def boroughs_naming(session: AsyncSession, match: SubjectMatch) -> list[str]:
+    """The distinct boroughs of the referrals naming the subject (any merged id). A public form referral
+    no officer has accepted yet does not count: a stranger's claim does not place a child in a borough."""
+    members = list(await identity_index.cluster(session, match.subject_id))
+    names = (referrals.c.child_subject_id.in_(members) if match.subject_type == "child"
+             else referrals.c.carer_subject_ids.overlap(members))
+    unaccepted = (select(held_referrals.c.intake_id)
+                  .outerjoin(referral_acceptances, referral_acceptances.c.intake_id == held_referrals.c.intake_id)
+                  .where(referral_acceptances.c.intake_id.is_(None)))
+    rows = await session.execute(
+        select(referrals.c.borough).distinct()
+        .where(and_(names, referrals.c.borough.is_not(None), not_(referrals.c.intake_id.in_(unaccepted))))
+    )
+    return sorted(rows.scalars())
 
 
 def _identity_items(subject_id: UUID, view: identity_index.SubjectView) -> list[DataItem]:
