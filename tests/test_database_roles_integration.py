@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 HISTORY = {
     "intake": {"referrals", "rejected_messages", "third_party_details", "subjects", "subject_observations",
                "subject_addresses", "care_links", "possible_matches", "possible_match_decisions", "subject_merges",
-               "rectifications", "access_log", "held_referrals", "referral_acceptances", "third_party_unseals"},
+               "rectifications", "access_log", "held_referrals", "referral_acceptances", "third_party_unseals",
+               "subject_unmerges", "merge_proposals", "merge_proposal_decisions"},
     "casework": {"case_history", "restriction_events", "access_log"},
     "disclosure": {"log_leaves", "log_nodes", "tree_heads", "signing_keys", "checkpoints", "witness_cosignatures", "access_log"},
     "rights": {"clock_events", "audit_log", "decisions", "rectifications_applied", "access_log"},

@@ -23,7 +23,8 @@ async def test_asyncapi_documents_the_partner_topics_from_the_models(intake):
 async def test_openapi_lists_every_endpoint(intake):
     paths = (await intake.client.get("/openapi.json")).json()["paths"]
     assert {"/referrals", "/public/referrals", "/referrals/{intake_id}", "/triage", "/possible-matches",
-            "/possible-matches/{match_id}/resolve"} <= set(paths)
+            "/possible-matches/{match_id}/resolve", "/possible-matches/{match_id}/approval",
+            "/possible-matches/{match_id}/unmerge"} <= set(paths)
     assert "429" in paths["/public/referrals"]["post"]["responses"]
 
 

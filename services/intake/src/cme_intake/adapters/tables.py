@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     LargeBinary,
     MetaData,
@@ -214,17 +215,58 @@ possible_match_decisions = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# A merge points one subject at another; nothing is deleted, and a subject merges at most once.
+# A merge points one subject at another; nothing is deleted. A pointer holds until a manager undoes it
+# (`subject_unmerges`); a subject has at most one pointer in force, and may be merged again after an unmerge.
 subject_merges = Table(
     "subject_merges",
     metadata,
-    Column("subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), primary_key=True),
+    Column("merge_id", BigInteger, Identity(), primary_key=True),
+    Column("subject_id", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
     Column("merged_into", UUID(as_uuid=True), ForeignKey("subjects.subject_id"), nullable=False),
     Column("match_id", UUID(as_uuid=True), ForeignKey("possible_matches.match_id"), nullable=True),
     Column("decided_by", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("subject_merges_subject", "subject_id"),
     Index("subject_merges_into", "merged_into"),
+)
+
+# A merge undone by a manager, with why (one per merge: the primary key). The pointer stays, no longer in force.
+subject_unmerges = Table(
+    "subject_unmerges",
+    metadata,
+    Column("merge_id", BigInteger, ForeignKey("subject_merges.merge_id"), primary_key=True),
+    Column("match_id", UUID(as_uuid=True), ForeignKey("possible_matches.match_id"), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("decided_by", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A merge that needs a second person (the two subjects' records are in two boroughs, or in one the proposer
+# does not see): proposed here, applied only when a manager other than the proposer approves it.
+merge_proposals = Table(
+    "merge_proposals",
+    metadata,
+    Column("proposal_id", UUID(as_uuid=True), primary_key=True),
+    Column("match_id", UUID(as_uuid=True), ForeignKey("possible_matches.match_id"), nullable=False),
+    Column("proposed_by", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("boroughs", JSONB, nullable=False),  # the boroughs the two subjects' records were in (null: triage)
+    Column("proposed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("merge_proposals_match", "match_id"),
+)
+
+# The manager's answer to a proposal (one per proposal: the primary key): approve (the merge is applied) or refuse.
+merge_proposal_decisions = Table(
+    "merge_proposal_decisions",
+    metadata,
+    Column("proposal_id", UUID(as_uuid=True), ForeignKey("merge_proposals.proposal_id"), primary_key=True),
+    Column("decision", Text, nullable=False),  # approve | refuse
+    Column("reason", Text, nullable=False),
+    Column("decided_by", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # Factual rectifications applied (UK GDPR Art 16), with the versions they added.

@@ -1,77 +1,178 @@
-"""Officers' HTTP API (roles officer, manager; each sees the boroughs of their token): a referral, the
-triage list, and the identity index's possible matches with their resolution."""
+"""Officers' HTTP API: a referral, the triage list, and the identity index's possible matches with their
+resolution, the managers' approval of merges across boroughs, and unmerging.
+
+Who sees what is one rule (`service_layer.visibility.Scope`, from the role that let the request in): an
+officer their borough's records, a manager or the DPO both boroughs and the triage list. Every answer that
+shows a child's or carer's data records the read in the access log, one row per subject shown, in the same
+transaction as the read.
+"""
 
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cme_shared.access_log import record_access
 from cme_shared.auth import Principal, Role, require_roles
 from cme_shared.http.errors import ApiError
 from cme_shared.http.limits import MAX_BIGINT
 from cme_shared.runtime import ServiceRuntime
 
 from ..service_layer import possible_matches, referral_reads
+from ..service_layer.visibility import Scope
 
-OfficerOrManager = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER))]
+# A token with several of these roles acts as the first it holds (`require_roles`), and sees what that role sees.
+Readers = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER, Role.DPO))]
+Deciders = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER))]
+Managers = Annotated[Principal, Depends(require_roles(Role.MANAGER))]
+# Referrals no borough has been decided for are for those who see both boroughs, as casework's triage cases.
+TriageReaders = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.DPO))]
+
+Reason = Annotated[str, Field(min_length=1, max_length=2000, description="why: recorded with the decision")]
 
 
 class Resolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: possible_matches.Decision
-    reason: str = Field(min_length=1, max_length=2000, description="why: recorded with the decision")
+    reason: Reason
+
+
+class MergeApproval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: possible_matches.Approval
+    reason: Reason
+
+
+class Unmerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
+def actor(principal: Principal) -> possible_matches.Actor:
+    role = principal.acting_role
+    return possible_matches.Actor(sub=principal.sub, role=role.value if role else "", scope=Scope.of(principal))
 
 
 def router(runtime: ServiceRuntime) -> APIRouter:
     api = APIRouter(tags=["officers"])
+    access_log = runtime.kit.access_log
 
     @api.get("/referrals/{intake_id}", summary="One referral as received, with warnings and identity links")
-    async def get_referral(intake_id: UUID, principal: OfficerOrManager) -> dict[str, Any]:
-        async with runtime.sessions() as session:
-            detail = await referral_reads.referral_detail(session, intake_id, principal.boroughs())
-        if detail is None:  # not there, or another borough's: the same answer, so nothing leaks
-            raise ApiError(404, "not_found", "no such referral", ["intake_id"])
-        return detail
+    async def get_referral(intake_id: UUID, request: Request, principal: Readers) -> dict[str, Any]:
+        async with runtime.sessions.begin() as session:
+            read = await referral_reads.referral_detail(session, intake_id, Scope.of(principal))
+            if read is None:  # not there, or not yours to see: the same answer, so nothing leaks
+                raise ApiError(404, "not_found", "no such referral", ["intake_id"])
+            await record_access(session, access_log, request, principal, read.subject_ids, action="referral.read",
+                                returned="referral as received, with warnings and identity links",
+                                record_type="referral", record_id=str(intake_id))
+        return read.detail
 
-    @api.get("/triage", summary="Referrals no borough could be decided for, oldest first")
+    @api.get("/triage", summary="Referrals no borough could be decided for, oldest first (managers, the DPO)")
     async def get_triage(
-        principal: OfficerOrManager,
+        request: Request,
+        principal: TriageReaders,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     ) -> list[dict[str, Any]]:
-        async with runtime.sessions() as session:
-            return await referral_reads.triage_list(session, limit=limit, offset=offset)
+        async with runtime.sessions.begin() as session:
+            items = await referral_reads.triage_list(session, Scope.of(principal), limit=limit, offset=offset)
+            for item in items:
+                await record_access(session, access_log, request, principal, [UUID(item["child_subject_id"])],
+                                    action="triage.list",
+                                    returned="triage list entry: postcode district, warnings, safeguarding flag",
+                                    record_type="referral", record_id=item["intake_id"])
+        return items
 
     @api.get("/possible-matches", summary="Possible matches in the identity index, for an officer to resolve")
     async def get_possible_matches(
-        principal: OfficerOrManager,
-        status: Literal["open", "decided", "all"] = "open",
+        request: Request,
+        principal: Readers,
+        status: Literal["open", "pending", "decided", "all"] = "open",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     ) -> list[dict[str, Any]]:
-        async with runtime.sessions() as session:
-            return await possible_matches.list_matches(session, principal.boroughs(), status=status, limit=limit,
-                                                       offset=offset)
+        async with runtime.sessions.begin() as session:
+            matches = await possible_matches.list_matches(session, Scope.of(principal), status=status, limit=limit,
+                                                          offset=offset)
+            for match in matches:
+                sides = [s for s in (match["subject"], match["candidate"]) if s is not None]
+                shown = [UUID(s["subject_id"]) for s in sides if s["redacted"] is None]
+                withheld = [UUID(s["subject_id"]) for s in sides if s["redacted"] is not None]
+                for subject_ids, returned in ((shown, "possible match: identity details"),
+                                              (withheld, "possible match: existence and boroughs only, identity "
+                                                         "details redacted")):
+                    await record_access(session, access_log, request, principal, subject_ids,
+                                        action="possible_match.read", returned=returned,
+                                        record_type="possible_match", record_id=match["match_id"])
+        return matches
 
     @api.post(
         "/possible-matches/{match_id}/resolve",
         summary="Merge the two subjects, or keep them apart; who, when and why are recorded",
-        responses={404: {"description": "no such match in your boroughs"},
-                   409: {"description": "already decided"}},
+        description="A merge of two subjects whose records are in two boroughs (or in one you do not see) is "
+                    "proposed (202): a manager who did not propose it approves it "
+                    "(POST /possible-matches/{match_id}/approval) before anything is merged.",
+        responses={202: {"description": "merge proposed: it waits for a manager's approval"},
+                   404: {"description": "no such match in your boroughs"},
+                   409: {"description": "already decided, or a proposed merge waits for a manager"}},
     )
-    async def resolve(match_id: UUID, body: Resolution, principal: OfficerOrManager) -> dict[str, Any]:
+    async def resolve(match_id: UUID, body: Resolution, principal: Deciders, response: Response) -> dict[str, Any]:
         try:
             async with runtime.sessions.begin() as session:
-                return await possible_matches.resolve(
-                    session, match_id, decision=body.decision, reason=body.reason, decided_by=principal.sub,
-                    boroughs=principal.boroughs(),
-                )
+                answer = await possible_matches.resolve(session, match_id, decision=body.decision, reason=body.reason,
+                                                        actor=actor(principal))
         except possible_matches.MatchNotFound:
             raise ApiError(404, "not_found", "no such possible match", ["match_id"]) from None
         except possible_matches.AlreadyDecided:
             raise ApiError(409, "already_decided", "this possible match has already been decided",
+                           ["match_id"]) from None
+        except possible_matches.MergePending:
+            raise ApiError(409, "merge_pending", "a proposed merge of this match waits for a manager's decision",
+                           ["match_id"]) from None
+        if answer["status"] == "pending_approval":
+            response.status_code = 202
+        return answer
+
+    @api.post(
+        "/possible-matches/{match_id}/approval",
+        summary="A manager approves (the merge is applied) or refuses a proposed merge; never its proposer",
+        responses={403: {"description": "you proposed this merge (two-person rule), or you are not a manager"},
+                   404: {"description": "no such possible match"},
+                   409: {"description": "no proposed merge waits for a decision"}},
+    )
+    async def approve(match_id: UUID, body: MergeApproval, principal: Managers) -> dict[str, Any]:
+        try:
+            async with runtime.sessions.begin() as session:
+                return await possible_matches.decide_proposal(session, match_id, approval=body.decision,
+                                                              reason=body.reason, actor=actor(principal))
+        except possible_matches.MatchNotFound:
+            raise ApiError(404, "not_found", "no such possible match", ["match_id"]) from None
+        except possible_matches.NoPendingProposal:
+            raise ApiError(409, "no_pending_proposal", "no proposed merge of this match waits for a decision",
+                           ["match_id"]) from None
+        except possible_matches.SamePerson:
+            raise ApiError(403, "two_person_rule", "the person who proposed a merge cannot decide it",
+                           ["match_id"]) from None
+
+    @api.post(
+        "/possible-matches/{match_id}/unmerge",
+        summary="A manager undoes the merge a match's decision made, with a reason; recorded, nothing deleted",
+        responses={404: {"description": "no such possible match"},
+                   409: {"description": "this match's decision made no merge that is still in force"}},
+    )
+    async def unmerge(match_id: UUID, body: Unmerge, principal: Managers) -> dict[str, Any]:
+        try:
+            async with runtime.sessions.begin() as session:
+                return await possible_matches.unmerge(session, match_id, reason=body.reason, actor=actor(principal))
+        except possible_matches.MatchNotFound:
+            raise ApiError(404, "not_found", "no such possible match", ["match_id"]) from None
+        except possible_matches.NotMerged:
+            raise ApiError(409, "not_merged", "this match's decision made no merge that is still in force",
                            ["match_id"]) from None
 
     return api

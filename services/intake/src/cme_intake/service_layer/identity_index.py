@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, insert, or_, select, text
+from sqlalchemy import bindparam, exists, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts.referrals import Address, Carer, Child
@@ -21,9 +21,11 @@ from cme_shared.messaging import deferred
 from ..adapters.tables import (
     care_links,
     possible_matches,
+    referrals,
     subject_addresses,
     subject_merges,
     subject_observations,
+    subject_unmerges,
     subjects,
 )
 from ..domain import identifiers
@@ -75,13 +77,17 @@ class Resolution:
 
 # ---- merges
 
+# A merge pointer is in force until a manager undoes it (`subject_unmerges`); every read that follows merges
+# goes through this condition, so an undone merge leaves the two subjects as separate as before it.
+IN_FORCE = ~exists().where(subject_unmerges.c.merge_id == subject_merges.c.merge_id)
+
 
 async def canonical(session: AsyncSession, subject_id: UUID) -> UUID:
-    """Follow merge pointers to the subject that now stands for this one."""
+    """Follow the merge pointers in force to the subject that now stands for this one."""
     current = subject_id
     for _ in range(MAX_MERGE_CHAIN):
         into = (await session.execute(
-            select(subject_merges.c.merged_into).where(subject_merges.c.subject_id == current)
+            select(subject_merges.c.merged_into).where(subject_merges.c.subject_id == current, IN_FORCE)
         )).scalar()
         if into is None:
             return current
@@ -90,16 +96,35 @@ async def canonical(session: AsyncSession, subject_id: UUID) -> UUID:
 
 
 async def cluster(session: AsyncSession, subject_id: UUID) -> set[UUID]:
-    """The canonical subject and every subject merged into it, directly or not."""
+    """The canonical subject and every subject merged into it (by pointers in force), directly or not."""
     root = await canonical(session, subject_id)
     members, frontier = {root}, {root}
     while frontier:
         merged = set((await session.execute(
-            select(subject_merges.c.subject_id).where(subject_merges.c.merged_into.in_(frontier))
+            select(subject_merges.c.subject_id).where(subject_merges.c.merged_into.in_(frontier), IN_FORCE)
         )).scalars())
         frontier = merged - members
         members |= frontier
     return members
+
+
+async def merge_in_force(session: AsyncSession, match_id: UUID) -> Any | None:
+    """The merge pointer a possible match's decision added, while it is in force (else None)."""
+    return (await session.execute(
+        select(subject_merges).where(subject_merges.c.match_id == match_id, IN_FORCE)
+    )).first()
+
+
+async def record_boroughs(session: AsyncSession, subject_id: UUID) -> frozenset[str | None]:
+    """The boroughs of the referrals about this subject and those merged into it (None: on the triage list).
+    What an officer may see of the subject, and who may merge it, follow from these."""
+    members = await cluster(session, subject_id)
+    subject_type = (await session.execute(
+        select(subjects.c.subject_type).where(subjects.c.subject_id == subject_id)
+    )).scalar()
+    named = (referrals.c.carer_subject_ids.overlap(sorted(members)) if subject_type == "carer"
+             else referrals.c.child_subject_id.in_(members))
+    return frozenset((await session.execute(select(referrals.c.borough).distinct().where(named))).scalars())
 
 
 async def _clusters(session: AsyncSession, subject_ids: set[UUID]) -> dict[UUID, set[UUID]]:

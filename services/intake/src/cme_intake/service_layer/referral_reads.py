@@ -1,34 +1,36 @@
 """What officers read: one referral as received (less any sealed third-party details), and the triage list
-of referrals no borough has been decided for."""
+of referrals no borough has been decided for. Who sees which is `visibility.Scope`, as for possible matches."""
 
-from collections.abc import Set
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cme_shared.contracts.referrals import Borough
-
 from ..adapters.tables import referrals, third_party_details
 from ..domain.identifiers import postcode_district
 from . import identity_index
 from .possible_matches import matches_for_intake
+from .visibility import Scope, visible
+
+__all__ = ["ReferralRead", "referral_detail", "triage_list", "visible"]
 
 
-def visible(borough: str | None, boroughs: Set[Borough]) -> bool:
-    """A referral on the triage list (no borough) is for every officer to pick up."""
-    return borough is None or borough in {b.value for b in boroughs}
+class ReferralRead(NamedTuple):
+    detail: dict[str, Any]
+    subject_ids: list[UUID]
 
 
-async def referral_detail(session: AsyncSession, intake_id: UUID, boroughs: Set[Borough]) -> dict[str, Any] | None:
-    row = (await session.execute(select(referrals).where(referrals.c.intake_id == intake_id))).first()
-    if row is None or not visible(row.borough, boroughs):
+async def referral_detail(session: AsyncSession, intake_id: UUID, scope: Scope) -> ReferralRead | None:
+    row = (await session.execute(
+        select(referrals).where(referrals.c.intake_id == intake_id, scope.where(referrals.c.borough))
+    )).first()
+    if row is None:
         return None
     sealed = (await session.execute(
         select(third_party_details.c.reason).where(third_party_details.c.intake_id == intake_id)
     )).scalars().all()
-    return {
+    detail = {
         "intake_id": str(row.intake_id),
         "referral_id": row.referral_id,
         "source_type": row.source_type,
@@ -51,13 +53,19 @@ async def referral_detail(session: AsyncSession, intake_id: UUID, boroughs: Set[
         "possible_matches": await matches_for_intake(session, row.intake_id),
         "referral": row.payload,
     }
+    # Whom it is about, for the access log: its child and carers as now in the index and as recorded (before
+    # any merge), so each one's access log lists the read.
+    recorded = [row.child_subject_id, *row.carer_subject_ids]
+    shown = [UUID(detail["child_subject_id"]), *(UUID(c) for c in detail["carer_subject_ids"])]
+    return ReferralRead(detail, list(dict.fromkeys([*shown, *recorded])))
 
 
-async def triage_list(session: AsyncSession, *, limit: int, offset: int) -> list[dict[str, Any]]:
+async def triage_list(session: AsyncSession, scope: Scope, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Referrals with no borough, for those who see unassigned records (`Scope.unassigned`; officers never)."""
     rows = (await session.execute(
         select(referrals.c.intake_id, referrals.c.referral_id, referrals.c.source_type, referrals.c.payload,
                referrals.c.warnings, referrals.c.received_at, referrals.c.child_subject_id)
-        .where(referrals.c.borough.is_(None))
+        .where(referrals.c.borough.is_(None), scope.where(referrals.c.borough))
         .order_by(referrals.c.received_at, referrals.c.intake_id)
         .limit(limit).offset(offset)
     )).all()
