@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import cme_rights
 from cme_rights.adapters.tables import kit
 from cme_rights.app import create_app
+from cme_rights.domain.requests import GATHERING
 from cme_rights.entrypoints.kafka import Ask
 from cme_rights.service_layer.context import LONDON
 from cme_rights.settings import RightsSettings
@@ -158,31 +159,55 @@ class Rights:
     settings: RightsSettings
     database_url: str
 
-    def as_(self, *roles: str, sub: str = "officer-1") -> dict[str, str]:
-        return bearer(self.settings, *roles, sub=sub)
+    def as_(self, *roles: str, sub: str = "officer-1", **claims: Any) -> dict[str, str]:
+        return bearer(self.settings, *roles, sub=sub, **claims)
 
     @property
     def officer(self) -> dict[str, str]:
-        return self.as_("officer", sub="officer-1")
+        """The Westminster officer who records the requests."""
+        return self.as_("officer", sub="officer-1", borough="westminster")
+
+    @property
+    def officer2(self) -> dict[str, str]:
+        """A second Westminster officer: the one who decides (never the one who recorded the request)."""
+        return self.as_("officer", sub="officer-2", borough="westminster")
+
+    @property
+    def kc_officer(self) -> dict[str, str]:
+        return self.as_("officer", sub="officer-k", borough="kensington_and_chelsea")
 
     @property
     def dpo(self) -> dict[str, str]:
         return self.as_("dpo", sub="dpo-1")
 
-    async def create(self, **overrides: Any) -> dict[str, Any]:
-        body = rights_request(**overrides)
-        response = await self.client.post("/requests", json=body, headers=self.officer)
-        assert response.status_code == 201, response.text
-        return response.json()
+    @property
+    def dpo2(self) -> dict[str, str]:
+        return self.as_("dpo", sub="dpo-2")
 
-    async def get(self, request_id: str) -> dict[str, Any]:
-        response = await self.client.get(f"/requests/{request_id}", headers=self.officer)
+    async def create(self, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+        """An officer records the request; when it says identity is verified, the DPO records the evidence
+        (only the DPO may), so the work starts as it would in the office."""
+        body = rights_request(**overrides)
+        verified = body.pop("identity_verified")
+        response = await self.client.post("/requests", json=body, headers=headers or self.officer)
+        assert response.status_code == 201, response.text
+        created = response.json()
+        if verified and body["type"] in {t.value for t in GATHERING}:
+            clock = await self.client.post(f"/requests/{created['request_id']}/clock", headers=self.dpo,
+                                           json={"event": "identity_received", "on": today().isoformat()})
+            assert clock.status_code == 200, clock.text
+            created["status"] = clock.json()["status"]
+        return created
+
+    async def get(self, request_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        response = await self.client.get(f"/requests/{request_id}", headers=headers or self.officer)
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def reaches(self, request_id: str, status: str, timeout: float = 40) -> dict[str, Any]:
+    async def reaches(self, request_id: str, status: str, timeout: float = 40,
+                      headers: dict[str, str] | None = None) -> dict[str, Any]:
         async def check() -> dict[str, Any] | None:
-            current = await self.get(request_id)
+            current = await self.get(request_id, headers)
             return current if current["status"] == status else None
         return await eventually(check, timeout=timeout)
 

@@ -94,8 +94,14 @@ async def test_a_subject_access_request_is_gathered_redacted_reviewed_and_releas
 
         before = await rights.client.get(f"/requests/{request_id}/response", headers=rights.officer)
         assert before.status_code == 409 and before.json()["errors"][0]["code"] == "not_approved"
-        draft = (await rights.client.get(f"/requests/{request_id}/draft", headers=rights.officer)).json()
-        assert draft["summary"]["records"] == 432
+        officer_draft = await rights.client.get(f"/requests/{request_id}/draft", headers=rights.officer)
+        assert officer_draft.status_code == 403  # the draft is the DPO's to review
+        draft = (await rights.client.get(f"/requests/{request_id}/draft", headers=rights.dpo)).json()
+        # Besides the services' 432 records: one per read of this request recorded while it was gathered
+        # (the test polled it), as recipients within the council (Art 15(1)(c)).
+        reads = [r for r in draft["recipients"] if r["type"] == "council_staff"]
+        assert draft["summary"]["records"] == 432 + len(reads)
+        assert {r["org_name"] for r in reads} <= {"council staff (officer), rights service"}
         exemption = {"service": "casework", "record_id": "casework-1", "exemption": "social_work_serious_harm",
                      "reason": "the social worker advises disclosure now would put the child at serious risk"}
         exempt = f"/requests/{request_id}/exemptions"
@@ -108,8 +114,8 @@ async def test_a_subject_access_request_is_gathered_redacted_reviewed_and_releas
         assert approved.status_code == 200, approved.text
 
         pack = (await rights.client.get(f"/requests/{request_id}/response", headers=rights.officer)).json()
-        assert pack["summary"] == {"records": 432, "redactions": 2, "records_withheld": 1,
-                                   "services": ["casework", "disclosure", "intake"]}
+        assert pack["summary"] == {"records": 432 + len(reads), "redactions": 2, "records_withheld": 1,
+                                   "services": ["casework", "disclosure", "intake"] + (["rights"] if reads else [])}
         [case] = next(s for s in pack["data"] if s["service"] == "casework")["categories"][0]["records"]
         assert "data" not in case and "Sch 3 Part 3" in case["withheld"]
         assert pack["exemptions"] == [{**exemption, "decided_by": "dpo-1",
@@ -123,7 +129,7 @@ async def test_a_subject_access_request_is_gathered_redacted_reviewed_and_releas
         assert referral["data"]["details"].startswith("told by the school nurse")  # professionals stay
         assert {(r["path"], r["reason_code"]) for r in pack["redactions"]} == {
             ("referrer", "third_party_public_referrer"), ("carers.1", "third_party_other_carer")}
-        assert [r["org_name"] for r in pack["recipients"]] == ["Metropolitan Police"]
+        assert [r["org_name"] for r in pack["recipients"] if r["type"] != "council_staff"] == ["Metropolitan Police"]
         assert pack["completeness"]["complete"] and pack["completeness"]["possible_matches_not_included"] == 1
         assert pack["requester"]["acting_as"] == "parent" and "parental responsibility" in pack["authority"][0]
         assert "Art 6(1)(e)" in pack["supplementary_information"]["lawful_basis"]
@@ -169,7 +175,7 @@ async def test_a_service_that_never_answers_is_recorded_and_the_pack_is_released
         pack = (await rights.client.get(f"/requests/{request_id}/response", headers=rights.officer)).json()
         assert pack["completeness"]["services_missing"] == ["casework"]
         assert pack["release"]["incomplete_accepted"]["services_missing"] == ["casework"]
-        assert {s["service"] for s in pack["data"]} == {"intake", "disclosure"}
+        assert {s["service"] for s in pack["data"]} - {"rights"} == {"intake", "disclosure"}  # rights: the reads
 
 
 async def test_a_collection_carries_on_after_the_service_restarts(start_rights, responders):

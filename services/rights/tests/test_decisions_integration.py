@@ -61,21 +61,29 @@ async def test_restriction_rectification_erasure_and_objection_are_decided_recor
         assert all(a.services == ["disclosure"] for a in responders.asked("disclosure"))
         assert responders.asked("casework") == []
 
-        # restriction (Art 18) -> SubjectRestricted; lifted only after telling the requester (Art 18(3))
-        restricted = await rights.post(f"/requests/{ids['restriction']}/restriction-decision", {
-            "outcome": "restricted", "ground": "accuracy_contested", "reason": "the address is disputed"})
+        # restriction (Art 18) -> SubjectRestricted once the DPO approves the officer's decision; lifted only
+        # after telling the requester (Art 18(3)), again with the DPO's approval
+        restriction = {"outcome": "restricted", "ground": "accuracy_contested", "reason": "the address is disputed"}
+        own = await rights.post(f"/requests/{ids['restriction']}/restriction-decision", restriction)
+        assert own.status_code == 403 and own.json()["errors"][0]["code"] == "same_person"  # who recorded it
+        restricted = await rights.post(f"/requests/{ids['restriction']}/restriction-decision", restriction,
+                                       headers=rights.officer2)
         assert restricted.status_code == 200, restricted.text
-        draft = (await rights.client.get(f"/requests/{ids['restriction']}/draft", headers=rights.officer)).json()
+        assert restricted.json()["status"] == "awaiting_approval" and restricted.json()["proposed"] is True
+        approved = await rights.post(f"/requests/{ids['restriction']}/proposal-decision", {"outcome": "approved"},
+                                     headers=rights.dpo)
+        assert approved.status_code == 200 and approved.json()["status"] == "ready_for_review", approved.text
+        draft = (await rights.client.get(f"/requests/{ids['restriction']}/draft", headers=rights.dpo)).json()
         assert [r["org_name"] for r in draft["recipients_to_notify"]] == ["Hallfield Primary School"]
 
         # rectification: facts for the subject only; disputed opinions get an addendum decision, no event
         stranger = await rights.post(f"/requests/{ids['rectification']}/rectification-decision", {
             "corrections": [{"subject_id": str(uuid.uuid4()), "field": "last_name", "new_value": "X",
-                             "reason": "typo"}], "reason": "r"})
+                             "reason": "typo"}], "reason": "r"}, headers=rights.officer2)
         assert stranger.status_code == 422 and stranger.json()["errors"][0]["code"] == "not_the_subject"
         bad_date = await rights.post(f"/requests/{ids['rectification']}/rectification-decision", {
             "corrections": [{"subject_id": str(CHILD), "field": "date_of_birth", "new_value": "20 April",
-                             "reason": "birth certificate"}], "reason": "r"})
+                             "reason": "birth certificate"}], "reason": "r"}, headers=rights.officer2)
         assert bad_date.status_code == 422
         rectified = await rights.post(f"/requests/{ids['rectification']}/rectification-decision", {
             "corrections": [
@@ -86,8 +94,12 @@ async def test_restriction_rectification_erasure_and_objection_are_decided_recor
             "opinion_disputes": [{"record_ref": "casework/case/case-3", "addendum": "accept",
                                   "addendum_text": "we were visiting family, not moving abroad",
                                   "reason": "the family's account is added beside the officer's assessment"}],
-            "reason": "one factual error corrected"})
-        assert rectified.status_code == 200, rectified.text
+            "reason": "one factual error corrected"}, headers=rights.officer2)
+        assert rectified.status_code == 200 and rectified.json()["status"] == "awaiting_approval", rectified.text
+        approved = await rights.post(f"/requests/{ids['rectification']}/proposal-decision",
+                                     {"outcome": "approved", "reason": "birth certificate checked"},
+                                     headers=rights.dpo)
+        assert approved.status_code == 200, approved.text
 
         # erasure: a DPO decision; refused under Art 17(3)(b) with the ICO and judicial remedy
         assert (await rights.post(f"/requests/{ids['erasure']}/erasure-decision",
@@ -115,9 +127,19 @@ async def test_restriction_rectification_erasure_and_objection_are_decided_recor
 
         lift = f"/requests/{ids['restriction']}/restriction-lift"
         lifted = await rights.post(lift, {"reason": "the address is confirmed",
-                                          "requester_informed_on": datetime.now(LONDON).date().isoformat()})
-        assert lifted.status_code == 200, lifted.text
-        assert (await rights.post(lift, {"reason": "again", "requester_informed_on": "2026-01-01"})).status_code == 409
+                                          "requester_informed_on": datetime.now(LONDON).date().isoformat()},
+                                   headers=rights.officer2)
+        assert lifted.status_code == 200 and lifted.json()["proposed"] is True, lifted.text
+        pending = await rights.post(lift, {"reason": "again", "requester_informed_on": "2026-01-01"},
+                                    headers=rights.officer2)
+        assert pending.status_code == 409 and pending.json()["errors"][0]["code"] == "proposal_pending"
+        listed = (await rights.client.get("/worklist", headers=rights.dpo)).json()
+        assert {e["request_id"]: e["needs"] for e in listed}[ids["restriction"]].startswith("DPO: approve")
+        assert (await rights.post(f"/requests/{ids['restriction']}/proposal-decision", {"outcome": "approved"},
+                                  headers=rights.dpo)).status_code == 200
+        again = await rights.post(lift, {"reason": "again", "requester_informed_on": "2026-01-01"},
+                                  headers=rights.officer2)
+        assert again.status_code == 409 and again.json()["errors"][0]["code"] == "already_lifted"
 
         records = await sent.wait_for(lambda rs: len(rs) >= 3)
         await sent.settle(0.5)
@@ -139,7 +161,10 @@ async def test_restriction_rectification_erasure_and_objection_are_decided_recor
                        for h in view["history"])
         await eventually(applied)
         view = await rights.get(ids["rectification"])
-        assert view["decisions"][0]["decided_by"] == "officer-1" and view["decisions"][0]["decided_role"] == "officer"
+        assert [(d["kind"], d["decided_by"], d["decided_role"]) for d in view["decisions"]] == [
+            ("rectification_proposed", "officer-2", "officer"), ("rectification", "dpo-1", "dpo")]
+        assert view["decisions"][1]["decision"]["proposed_by"] == "officer-2"
+        assert any(h["action"] == "proposal_approved" and h["actor"] == "dpo-1" for h in view["history"])
 
 
 async def test_an_erasure_granted_exceptionally_by_the_dpo_stops_processing(start_rights, responders, infra, namespace):
@@ -168,7 +193,7 @@ async def test_a_transfer_is_sent_as_a_statutory_share_only_when_the_dpo_approve
         assert {len(responders.asked(s)) for s in ("intake", "casework", "disclosure")} == {1}  # the whole record
         prepared = await rights.post(f"/requests/{request_id}/transfer-decision", {
             "recipient": {"org_id": "202", "org_name": "London Borough of Camden"},
-            "reason": "the child now lives in Camden, whose CME duty it becomes"})
+            "reason": "the child now lives in Camden, whose CME duty it becomes"}, headers=rights.officer2)
         assert prepared.status_code == 200, prepared.text
         await shares.settle(1.0)
         assert shares.records == []  # nothing leaves before approval

@@ -37,8 +37,11 @@ async def test_the_clock_stops_for_identity_restarts_on_receipt_and_extends_once
         too_soon = await rights.post(clock, {"event": "extended", "on": days_ago(1), "reason": "complex"})
         assert too_soon.status_code == 409 and too_soon.json()["errors"][0]["code"] == "clock_not_started"
 
-        received = await rights.post(clock, {"event": "identity_received", "on": days_ago(1)})
-        assert received.json()["status"] == "collecting"  # the search begins once identity is settled
+        by_officer = await rights.post(clock, {"event": "identity_received", "on": days_ago(1)})
+        assert by_officer.status_code == 403 and by_officer.json()["errors"][0]["code"] == "identity_needs_dpo"
+        assert (await rights.get(request_id))["identity_verified"] is False  # and nothing changed
+        received = await rights.post(clock, {"event": "identity_received", "on": days_ago(1)}, headers=rights.dpo)
+        assert received.json()["status"] == "collecting"  # the search begins once the DPO settles identity
         assert received.json()["due_date"] == one_month_deadline(today - timedelta(days=1)).isoformat()
 
         no_reason = await rights.post(clock, {"event": "extended", "on": today.isoformat()})
@@ -147,7 +150,9 @@ async def test_automated_decision_making_is_answered_from_the_register_and_relea
     async with start_rights() as rights:
         created = await rights.create(type="automated_decision", identity_verified=False)
         assert created["status"] == "ready_for_review"
-        draft = (await rights.client.get(f"/requests/{created['request_id']}/draft", headers=rights.officer)).json()
+        officer_draft = await rights.client.get(f"/requests/{created['request_id']}/draft", headers=rights.officer)
+        assert officer_draft.status_code == 403  # drafts are for the DPO
+        draft = (await rights.client.get(f"/requests/{created['request_id']}/draft", headers=rights.dpo)).json()
         assert "solely on automated processing" in draft["statement"]
         assert draft["register"] and not any(entry["solely_automated"] for entry in draft["register"])
         assert (await rights.post(f"/requests/{created['request_id']}/approve", headers=rights.dpo)).status_code == 200
@@ -173,8 +178,11 @@ async def test_a_complaint_is_acknowledged_within_30_days_investigated_and_answe
         assert ack.json()["decision"]["late"] is False
         assert (await rights.post(f"/requests/{request_id}/complaint-acknowledgement",
                                   {"on": days_ago(0)})).status_code == 409
-        outcome = await rights.post(f"/requests/{request_id}/complaint-outcome", {
-            "outcome": "upheld", "findings": "the response was sent 4 days late", "actions": "weekly worklist review"})
+        body = {"outcome": "upheld", "findings": "the response was sent 4 days late",
+                "actions": "weekly worklist review"}
+        own = await rights.post(f"/requests/{request_id}/complaint-outcome", body)  # who recorded it
+        assert own.status_code == 403 and own.json()["errors"][0]["code"] == "same_person"
+        outcome = await rights.post(f"/requests/{request_id}/complaint-outcome", body, headers=rights.officer2)
         assert outcome.json()["status"] == "ready_for_review"
         assert (await rights.post(f"/requests/{request_id}/approve", headers=rights.dpo)).status_code == 200
         answer = (await rights.client.get(f"/requests/{request_id}/response", headers=rights.officer)).json()

@@ -1,4 +1,5 @@
-"""create_app(): rights's HTTP API, its Kafka subscriber and the collection sweep on the shared runtime."""
+"""create_app(): rights's HTTP API, its Kafka subscriber, the collection sweep (and chunk pruning) and the PDF
+printer's process on the shared runtime."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
 
+from .adapters.pdf import Printer
 from .adapters.tables import kit
 from .entrypoints import collector, http, kafka
 from .service_layer.context import RightsContext
@@ -41,11 +43,12 @@ def create_app(settings: RightsSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, kit)
     ctx = RightsContext(outbox=runtime.outbox, topics=runtime.topics, settings=settings)
     kafka.subscribe(runtime, ctx)
+    printer = Printer(settings.pdf_font_path, settings.pdf_timeout_seconds)
     app = create_service_app(
         runtime,
         title="CME rights",
         description="Subject access and the other data-protection rights, on the statutory clock.",
-        routers=[http.router(runtime, ctx)],
+        routers=[http.router(runtime, ctx, printer)],
         asyncapi=lambda: build_document("CME rights", "1.0.0", "Topics rights uses.", CHANNELS, runtime.topics,
                                         settings.kafka_bootstrap),
     )
@@ -54,8 +57,11 @@ def create_app(settings: RightsSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with runtime_lifespan(application), collector.running(runtime, ctx):
-            yield
+        try:
+            async with runtime_lifespan(application), collector.running(runtime, ctx):
+                yield
+        finally:
+            printer.close()
 
     app.router.lifespan_context = lifespan
     return app

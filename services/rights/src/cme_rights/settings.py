@@ -18,7 +18,15 @@ class RightsSettings(ServiceSettings):
     collection_timeout_seconds: float = 120.0
     collection_max_attempts: int = 4
     collection_poll_seconds: float = 2.0
+    # SEC-18: the collected answers of a released request are deleted this long after its release (the
+    # released pack keeps what the requester was given); the collection task looks every
+    # `chunk_prune_interval_seconds`.
+    chunk_retention_days: float = 30.0
+    chunk_prune_interval_seconds: float = 3600.0
 
     # The printable pack: a Unicode TrueType font if the machine has one (names are not all Latin-1);
     # otherwise the PDF's core font with accents folded.
     pdf_font_path: str | None = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    # SEC-25: the pack is printed in a separate process (fpdf2 is pure Python and would hold the event
+    # loop), at most this long, once per released response.
+    pdf_timeout_seconds: float = 60.0

@@ -1,12 +1,14 @@
 """Rights's own tables, plus the kit's outbox and inbox.
 
-rights_requests  one row per request: who asked, for whom, on what authority; status; the cached due date
+rights_requests  one row per request: who asked, for whom, on what authority; status; the cached due date;
+                 its borough (domain/access.py); an officer's decision awaiting the DPO; the printed pack
 clock_events     the statutory clock's history (append-only): the due date is rebuilt from it
 audit_log        every status change and decision, who and when (append-only)
 decisions        each recorded decision, with its reasons and decider (append-only)
 asks             one lookup or data collection sent to the other services (the wire's collection_id)
 ask_targets      per asked service: tries, last asked, answered or not
-ask_chunks       the chunks a service answered with (a large record spans many)
+ask_chunks       the chunks a service answered with (a large record spans many); pruned a while after the
+                 response is released (`prune_chunks`, SEC-18)
 rectifications_applied  what each service reports it changed after a FactualRectification
 
 The append-only tables refuse UPDATE and DELETE by trigger (migration 0001): records "as they
@@ -22,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -65,9 +68,17 @@ rights_requests = Table(
     Column("approved_at", DateTime(timezone=True), nullable=True),
     Column("acknowledged_on", Date, nullable=True),  # complaints
     Column("created_by", Text, nullable=False),
+    # The borough of the subject's records, or the recording officer's while none is known; None: no
+    # borough (a DPO's request), seen by the cross-borough roles only.
+    Column("borough", Text, nullable=True),
+    # An officer's rectification, restriction or lift, recorded but without effect until a DPO approves it:
+    # {kind, decision, proposed_by, proposed_at}.
+    Column("pending_proposal", JSONB, nullable=True),
+    Column("response_pdf", LargeBinary, nullable=True),  # the released response, printed once (SEC-25)
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("rights_requests_open_by_due", "due_date", postgresql_where=text("status <> 'responded'")),
+    Index("rights_requests_borough", "borough"),
 )
 
 clock_events = Table(

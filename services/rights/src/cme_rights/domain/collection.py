@@ -68,3 +68,8 @@ def chosen_subject_ids(matches: Iterable[SubjectMatch]) -> tuple[list[UUID], int
         else:
             possible += 1
     return chosen, possible
+
+
+def boroughs_of(matches: Iterable[SubjectMatch]) -> set[str]:
+    """The boroughs of the records of the subjects whose data is gathered (certain matches only)."""
+    return {borough for match in matches if match.match in CERTAIN_MATCHES for borough in match.boroughs}

@@ -2,7 +2,9 @@
 
 Access: received -> (awaiting_identity | awaiting_fee) -> collecting -> ready_for_review -> responded
 (CONTRACT section 4). The other rights gather the subject ids and the recipients the same way, then
-wait for a recorded decision (awaiting_decision) before their response goes for review. A complaint has
+wait for a recorded decision (awaiting_decision) before their response goes for review; an officer's
+rectification or restriction that would change something waits for a DPO's approval first
+(awaiting_approval), and takes effect only then. A complaint has
 its own path: received -> investigating -> ready_for_review -> responded. Nothing is released without
 a DPO's approval; a collection a service never answered stops at collection_incomplete and is released
 only when a DPO accepts it as incomplete, in writing.
@@ -30,6 +32,7 @@ class Status(StrEnum):
     COLLECTING = "collecting"
     COLLECTION_INCOMPLETE = "collection_incomplete"
     AWAITING_DECISION = "awaiting_decision"
+    AWAITING_APPROVAL = "awaiting_approval"  # an officer's proposed decision, until a DPO approves or rejects it
     INVESTIGATING = "investigating"
     READY_FOR_REVIEW = "ready_for_review"
     RESPONDED = "responded"
@@ -115,9 +118,15 @@ def check_clock_event(request_type: RequestType, status: Status, event: str) -> 
         raise InvalidMove("work_started", "identity or a fee must be asked for before the work starts")
 
 
+def proposal_pending() -> InvalidMove:
+    return InvalidMove("proposal_pending", "a proposed decision awaits the DPO's approval")
+
+
 def check_decision(request_type: RequestType, expected: RequestType, status: Status) -> None:
     if request_type is not expected:
         raise InvalidMove("wrong_request_type", f"this decision is for {expected.value} requests")
+    if status is Status.AWAITING_APPROVAL:
+        raise proposal_pending()
     if status not in DECIDABLE:
         raise InvalidMove("not_awaiting_decision", "the request is not awaiting a decision")
 
@@ -136,11 +145,15 @@ def check_refusal(request_type: RequestType, status: Status) -> None:
         raise InvalidMove("complaint_not_refusable", "a complaint is investigated and answered with its outcome")
     if status is Status.RESPONDED:
         raise InvalidMove("already_responded", "the request has been answered")
+    if status is Status.AWAITING_APPROVAL:
+        raise proposal_pending()
 
 
 def check_regather(request_type: RequestType, status: Status) -> None:
     if request_type not in GATHERING:
         raise InvalidMove("nothing_to_gather", "this kind of request gathers no data")
+    if status is Status.AWAITING_APPROVAL:
+        raise proposal_pending()
     if status in BEFORE_WORK or status is Status.RESPONDED:
         raise InvalidMove("not_gathering", "data is gathered once identity is settled and until the response")
 

@@ -1,8 +1,10 @@
-"""The background task that keeps data collections moving: re-asks late services, gives up on silent ones.
+"""The background task that keeps data collections moving: re-asks late services, gives up on silent ones,
+and (less often) deletes the collected answers of requests released long enough ago (SEC-18).
 
 It runs inside the service (started with the app, stopped with it) and holds no state of its own: every
 ask, try and answer is in the database, so after a restart it carries on where the last process stopped.
-Several replicas may run it; each ask is worked by one of them at a time (row locks, SKIP LOCKED).
+Several replicas may run it; each ask is worked by one of them at a time (row locks, SKIP LOCKED), and
+pruning twice deletes nothing more.
 """
 
 import asyncio
@@ -12,7 +14,7 @@ from collections.abc import AsyncIterator
 from cme_shared.logging import get_logger
 from cme_shared.runtime import ServiceRuntime
 
-from ..service_layer.collection import sweep
+from ..service_layer.collection import prune_chunks, sweep
 from ..service_layer.context import RightsContext
 
 log = get_logger(__name__)
@@ -26,10 +28,20 @@ async def sweep_once(runtime: ServiceRuntime, ctx: RightsContext) -> int:
     return moved
 
 
+async def prune_once(runtime: ServiceRuntime, ctx: RightsContext) -> int:
+    async with runtime.sessions.begin() as session:
+        return await prune_chunks(ctx, session)
+
+
 async def run(runtime: ServiceRuntime, ctx: RightsContext) -> None:
+    loop = asyncio.get_running_loop()
+    next_prune = loop.time()
     while True:
         try:
             await sweep_once(runtime, ctx)
+            if loop.time() >= next_prune:
+                await prune_once(runtime, ctx)
+                next_prune = loop.time() + ctx.settings.chunk_prune_interval_seconds
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the database is away: try again at the next round

@@ -1,21 +1,27 @@
-"""Officers' and the DPO's HTTP API (CONTRACT section 4, rights): translate, call one handler, answer."""
+"""Officers' and the DPO's HTTP API (CONTRACT section 4, rights): translate, call one handler, answer.
 
-import asyncio
+Who may call each route is the authorisation rule's (domain/access.py), applied twice: its roles admit
+the caller here, and the service layer checks the request's borough and the second person on the row.
+Every route that returns personal data records the read in the access log, in the same transaction."""
+
 from collections.abc import Awaitable, Callable
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cme_shared.auth import Principal, Role, require_roles
+from cme_shared.access_log import record_access
+from cme_shared.auth import Principal, require_roles
 from cme_shared.http.errors import ApiError
 from cme_shared.runtime import ServiceRuntime
 
 from ..adapters import pdf
-from ..service_layer import decisions, requests
+from ..domain.access import ROLES, Action, Denied
+from ..service_layer import decisions, records, requests
 from ..service_layer.commands import (
     Approval,
     ClockEventIn,
@@ -24,6 +30,7 @@ from ..service_layer.commands import (
     ErasureDecision,
     Exemption,
     ObjectionDecision,
+    ProposalDecision,
     RectificationDecision,
     Refusal,
     RestrictionDecision,
@@ -32,7 +39,6 @@ from ..service_layer.commands import (
     TransferDecision,
 )
 from ..service_layer.context import Refused, RightsContext
-from ..settings import RightsSettings
 
 T = TypeVar("T")
 
@@ -58,119 +64,161 @@ class WorklistEntry(BaseModel):
     received_on: date
     due_date: date | None
     on_hold: str | None
+    borough: str | None
     overdue: bool
     days_left: int | None
     needs: str
 
 
-def router(runtime: ServiceRuntime, ctx: RightsContext) -> APIRouter:
+def router(runtime: ServiceRuntime, ctx: RightsContext, printer: pdf.Printer) -> APIRouter:
     api = APIRouter(tags=["rights requests"])
-    staff = require_roles(Role.OFFICER, Role.DPO)
-    dpo = require_roles(Role.DPO)
-    Staff = Annotated[Principal, Depends(staff)]
-    Dpo = Annotated[Principal, Depends(dpo)]
-    settings: RightsSettings = ctx.settings
+    access_log = runtime.kit.access_log
+
+    def may(action: Action) -> Any:
+        """The principal, admitted by the roles the authorisation rule gives `action` (domain/access.py);
+        the borough and the second-person checks follow on the request itself, in the service layer."""
+        return Annotated[Principal, Depends(require_roles(*ROLES[action]))]
 
     async def tx(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """One transaction per call; the outbox relay is nudged once it has committed."""
         try:
             async with runtime.sessions.begin() as session:
                 result = await work(session)
-        except Refused as refusal:
-            raise ApiError(refusal.status, refusal.code, refusal.message, refusal.loc) from None
+        except (Refused, Denied) as refusal:
+            loc = refusal.loc if isinstance(refusal, Refused) else []
+            raise ApiError(refusal.status, refusal.code, refusal.message, loc) from None
         runtime.relay.nudge()
         return result
 
-    def decider(principal: Principal) -> decisions.Decider:
-        return decisions.Decider(principal.sub, Role.DPO.value if Role.DPO in principal.roles else Role.OFFICER.value)
-
     @api.post("/requests", status_code=201, response_model=RequestAccepted)
-    async def create(body: RightsRequest, principal: Staff) -> dict[str, Any]:
-        """Record a rights request on the day the council received it (day one of the clock)."""
-        return await tx(lambda s: requests.receive(ctx, s, body, principal.sub))
+    async def create(body: RightsRequest, principal: may(Action.CREATE)) -> dict[str, Any]:
+        """Record a rights request on the day the council received it (day one of the clock). It belongs to
+        the officer's borough until the identity index names the borough of the subject's records. Only the
+        DPO may send `identity_verified: true` (an officer's gets 403 and records nothing)."""
+        return await tx(lambda s: requests.receive(ctx, s, body, principal))
 
     @api.get("/requests/{request_id}")
-    async def get(request_id: UUID, principal: Staff) -> dict[str, Any]:
+    async def get(request_id: UUID, request: Request, principal: may(Action.READ)) -> dict[str, Any]:
         """Status, due date, clock history, decisions, gathering progress and the audit trail."""
-        return await tx(lambda s: requests.view(s, request_id))
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            view = await requests.view(session, request_id, principal)
+            await record_access(session, access_log, request, principal, records.people(view),
+                                action="rights_request.read", returned="rights request detail (requester, subject, "
+                                "history)", record_type="rights_request", record_id=str(request_id))
+            return view
+        return await tx(work)
 
     @api.post("/requests/{request_id}/clock", response_model=ClockAnswer)
-    async def clock(request_id: UUID, body: ClockEventIn, principal: Staff) -> dict[str, Any]:
-        """Record identity, fee, clarification or extension events; answers the new due date."""
-        return await tx(lambda s: requests.record_clock_event(ctx, s, request_id, body, principal.sub))
+    async def clock(request_id: UUID, body: ClockEventIn, principal: may(Action.CLOCK)) -> dict[str, Any]:
+        """Record identity, fee, clarification or extension events; answers the new due date. Only the DPO
+        records `identity_received` (identity verified)."""
+        return await tx(lambda s: requests.record_clock_event(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/approve")
-    async def approve(request_id: UUID, principal: Dpo,
+    async def approve(request_id: UUID, principal: may(Action.APPROVE),
                       body: Annotated[Approval | None, Body()] = None) -> dict[str, Any]:
-        """A DPO releases the response that is ready for review."""
-        return await tx(lambda s: requests.approve(ctx, s, request_id, body or Approval(), principal.sub))
+        """A DPO releases the response that is ready for review (never the person who recorded the request)."""
+        return await tx(lambda s: requests.approve(ctx, s, request_id, body or Approval(), principal))
 
     @api.get("/requests/{request_id}/response", response_model=None)
-    async def response(request_id: UUID, principal: Staff,
+    async def response(request_id: UUID, request: Request, principal: may(Action.READ_RESPONSE),
                        format: Annotated[Literal["json", "pdf"], Query()] = "json") -> Any:
         """The released response (409 before a DPO approved it); `?format=pdf` for the printable pack."""
-        released = await tx(lambda s: requests.released_response(s, request_id))
+        async def work(session: AsyncSession) -> tuple[dict[str, Any], bytes | None]:
+            released, people, printed = await requests.released_response(session, request_id, principal)
+            await record_access(session, access_log, request, principal, people, action="rights_response.read",
+                                returned=f"released response pack ({format})", record_type="rights_request",
+                                record_id=str(request_id))
+            return released, printed
+        released, printed = await tx(work)
         if format == "json":
             return released
-        content = await asyncio.to_thread(pdf.render, released, settings.pdf_font_path)
-        return Response(content, media_type="application/pdf",
+        if printed is None:
+            try:
+                printed = await printer.print(released)
+            except (TimeoutError, BrokenProcessPool):
+                raise ApiError(503, "pdf_unavailable", "the printable pack could not be made now; "
+                               "the JSON response is available") from None
+            content = printed
+            await tx(lambda s: requests.keep_printed(s, request_id, content))
+        return Response(printed, media_type="application/pdf",
                         headers={"content-disposition": f'attachment; filename="rights-{request_id}.pdf"'})
 
     @api.get("/requests/{request_id}/draft")
-    async def draft(request_id: UUID, principal: Staff) -> dict[str, Any]:
-        """The prepared response, for review before approval."""
-        return await tx(lambda s: requests.draft(s, request_id))
+    async def draft(request_id: UUID, request: Request, principal: may(Action.DRAFT)) -> dict[str, Any]:
+        """The prepared response, for the DPO's review before approval."""
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            prepared, people = await requests.draft(session, request_id, principal)
+            await record_access(session, access_log, request, principal, people, action="rights_draft.read",
+                                returned="prepared response pack (draft)", record_type="rights_request",
+                                record_id=str(request_id))
+            return prepared
+        return await tx(work)
 
     @api.post("/requests/{request_id}/collect")
-    async def collect(request_id: UUID, principal: Staff) -> dict[str, Any]:
+    async def collect(request_id: UUID, principal: may(Action.COLLECT)) -> dict[str, Any]:
         """Gather again from every service (after one did not answer, or matches were confirmed)."""
-        return await tx(lambda s: requests.regather(ctx, s, request_id, principal.sub))
+        return await tx(lambda s: requests.regather(ctx, s, request_id, principal))
 
     @api.post("/requests/{request_id}/exemptions")
-    async def exemption(request_id: UUID, body: Exemption, principal: Dpo) -> dict[str, Any]:
+    async def exemption(request_id: UUID, body: Exemption, principal: may(Action.EXEMPT)) -> dict[str, Any]:
         """Withhold one record of an access pack under a DPA 2018 exemption, with the reason (before approval)."""
-        return await tx(lambda s: requests.exempt(ctx, s, request_id, body, principal.sub))
+        return await tx(lambda s: requests.exempt(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/refusal")
-    async def refuse(request_id: UUID, body: Refusal, principal: Dpo) -> dict[str, Any]:
+    async def refuse(request_id: UUID, body: Refusal, principal: may(Action.REFUSE)) -> dict[str, Any]:
         """Refuse a manifestly unfounded or excessive request, with written reasons (Art 12(5))."""
-        return await tx(lambda s: requests.refuse(ctx, s, request_id, body, principal.sub))
+        return await tx(lambda s: requests.refuse(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/rectification-decision")
-    async def rectification(request_id: UUID, body: RectificationDecision, principal: Staff) -> dict[str, Any]:
-        return await tx(lambda s: decisions.rectify(ctx, s, request_id, body, decider(principal)))
+    async def rectification(request_id: UUID, body: RectificationDecision,
+                            principal: may(Action.DECIDE)) -> dict[str, Any]:
+        """A DPO's accepted corrections are sent at once; an officer's wait for a DPO (awaiting_approval)."""
+        return await tx(lambda s: decisions.rectify(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/erasure-decision")
-    async def erasure(request_id: UUID, body: ErasureDecision, principal: Dpo) -> dict[str, Any]:
-        return await tx(lambda s: decisions.decide_erasure(ctx, s, request_id, body, decider(principal)))
+    async def erasure(request_id: UUID, body: ErasureDecision, principal: may(Action.DECIDE_DPO)) -> dict[str, Any]:
+        return await tx(lambda s: decisions.decide_erasure(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/restriction-decision")
-    async def restriction(request_id: UUID, body: RestrictionDecision, principal: Staff) -> dict[str, Any]:
-        return await tx(lambda s: decisions.decide_restriction(ctx, s, request_id, body, decider(principal)))
+    async def restriction(request_id: UUID, body: RestrictionDecision,
+                          principal: may(Action.DECIDE)) -> dict[str, Any]:
+        """A DPO's restriction is sent at once; an officer's waits for a DPO (awaiting_approval)."""
+        return await tx(lambda s: decisions.decide_restriction(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/restriction-lift")
-    async def lift(request_id: UUID, body: RestrictionLift, principal: Staff) -> dict[str, Any]:
-        return await tx(lambda s: decisions.lift_restriction(ctx, s, request_id, body, decider(principal)))
+    async def lift(request_id: UUID, body: RestrictionLift, principal: may(Action.DECIDE)) -> dict[str, Any]:
+        """A DPO's lift is sent at once; an officer's is proposed until a DPO approves it."""
+        return await tx(lambda s: decisions.lift_restriction(ctx, s, request_id, body, principal))
+
+    @api.post("/requests/{request_id}/proposal-decision")
+    async def proposal(request_id: UUID, body: ProposalDecision,
+                       principal: may(Action.APPROVE_PROPOSAL)) -> dict[str, Any]:
+        """The DPO approves an officer's proposed rectification, restriction or lift (it takes effect now) or
+        rejects it with reasons; never the proposer, nor the person who recorded the request."""
+        return await tx(lambda s: decisions.decide_proposal(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/objection-decision")
-    async def objection(request_id: UUID, body: ObjectionDecision, principal: Dpo) -> dict[str, Any]:
-        return await tx(lambda s: decisions.decide_objection(ctx, s, request_id, body, decider(principal)))
+    async def objection(request_id: UUID, body: ObjectionDecision,
+                        principal: may(Action.DECIDE_DPO)) -> dict[str, Any]:
+        return await tx(lambda s: decisions.decide_objection(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/transfer-decision")
-    async def transfer(request_id: UUID, body: TransferDecision, principal: Staff) -> dict[str, Any]:
-        return await tx(lambda s: decisions.prepare_transfer(ctx, s, request_id, body, decider(principal)))
+    async def transfer(request_id: UUID, body: TransferDecision, principal: may(Action.DECIDE)) -> dict[str, Any]:
+        return await tx(lambda s: decisions.prepare_transfer(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/complaint-acknowledgement")
-    async def acknowledge(request_id: UUID, body: ComplaintAcknowledgement, principal: Staff) -> dict[str, Any]:
-        return await tx(lambda s: decisions.acknowledge_complaint(ctx, s, request_id, body, decider(principal)))
+    async def acknowledge(request_id: UUID, body: ComplaintAcknowledgement,
+                          principal: may(Action.ACKNOWLEDGE)) -> dict[str, Any]:
+        return await tx(lambda s: decisions.acknowledge_complaint(ctx, s, request_id, body, principal))
 
     @api.post("/requests/{request_id}/complaint-outcome")
-    async def outcome(request_id: UUID, body: ComplaintOutcome, principal: Staff) -> dict[str, Any]:
-        return await tx(lambda s: decisions.complaint_outcome(ctx, s, request_id, body, decider(principal)))
+    async def outcome(request_id: UUID, body: ComplaintOutcome, principal: may(Action.DECIDE)) -> dict[str, Any]:
+        return await tx(lambda s: decisions.complaint_outcome(ctx, s, request_id, body, principal))
 
     @api.get("/worklist", response_model=list[WorklistEntry])
-    async def worklist(principal: Staff) -> list[dict[str, Any]]:
-        """Open requests by due date, overdue first; stopped or paused clocks last."""
-        return await tx(lambda s: requests.worklist(ctx, s))
+    async def worklist(principal: may(Action.LIST)) -> list[dict[str, Any]]:
+        """Open requests of the caller's boroughs by due date, overdue first; stopped or paused clocks last."""
+        return await tx(lambda s: requests.worklist(ctx, s, principal))
 
     return api

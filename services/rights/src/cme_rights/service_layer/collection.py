@@ -8,11 +8,14 @@
    announced item have come; when every service's answer is whole the gathering is finished.
 4. `sweep` (a background task): a service that has not answered in time is asked again, and after the
    last try recorded as not having answered; the request then stops at `collection_incomplete`.
+5. `prune_chunks` (the same task, less often): the stored answers of a released request are deleted
+   once the retention period after its release has passed (SEC-18).
 Everything is in the database, so a restarted service carries on where it stopped.
 """
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -20,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cme_shared.access_log import access_items
 from cme_shared.contracts import topics
 from cme_shared.contracts.rights import (
     DataCollectionReply,
@@ -33,8 +37,9 @@ from cme_shared.contracts.rights import (
 )
 from cme_shared.logging import get_logger
 
-from ..adapters.tables import ask_chunks, ask_targets, asks, rectifications_applied, rights_requests
-from ..domain.collection import NextStep, Purpose, answer_complete, chosen_subject_ids
+from ..adapters.tables import ask_chunks, ask_targets, asks, kit, rectifications_applied, rights_requests
+from ..domain import access
+from ..domain.collection import NextStep, Purpose, answer_complete, boroughs_of, chosen_subject_ids
 from ..domain.requests import WHOLE_RECORD, ActingAs, RequestType, Status, after_gathering
 from ..domain.responses import Completeness, access_pack
 from . import records
@@ -42,6 +47,7 @@ from .context import RightsContext
 
 log = get_logger(__name__)
 SYSTEM = "system:rights"
+SERVICE = "rights"
 
 
 @dataclass(frozen=True)
@@ -150,15 +156,19 @@ async def _after_lookups(ctx: RightsContext, session: AsyncSession, row: RowMapp
     if any(a["state"] == "open" for a in lookups) or any(a["purpose"] == Purpose.COLLECT for a in current):
         return
     found: dict[str, tuple[list[uuid.UUID], int]] = {}
+    subject_boroughs: set[str] = set()
     for ask in lookups:
         if ask["state"] != "complete":
             continue
         matches = [SubjectMatch.model_validate(m) for t in ask["targets"] for m in (t["result"] or [])]
         found[ask["purpose"]] = chosen_subject_ids(matches)
+        if ask["purpose"] == Purpose.LOOKUP_SUBJECT:
+            subject_boroughs = boroughs_of(matches)
     if Purpose.LOOKUP_SUBJECT.value not in found:  # the identity index never answered about the subject
         await _finish(ctx, session, row)
         return
     subject_ids, possible = found[Purpose.LOOKUP_SUBJECT.value]
+    await _belongs_to(session, row, subject_boroughs)
     if ActingAs(row["acting_as"]) is ActingAs.SELF:
         requester_ids = subject_ids  # their own data, wherever it appears
     else:
@@ -178,6 +188,17 @@ async def _after_lookups(ctx: RightsContext, session: AsyncSession, row: RowMapp
         requester_subject_ids=requester_ids, **ctx.event_fields(),
     ).model_dump(mode="json", include={"collection_id", "rights_request_id", "subject_ids", "requester_subject_ids"})
     await _open_ask(ctx, session, request_id, ask_id, Purpose.COLLECT, message, list(services))
+
+
+async def _belongs_to(session: AsyncSession, row: RowMapping, subject_boroughs: set[str]) -> None:
+    """The request belongs to the borough of the subject's records (issue 13): an officer of another borough
+    who recorded it no longer sees it; with no borough known it stays where it was recorded."""
+    borough = access.borough_of_records(row["borough"], subject_boroughs)
+    if borough != row["borough"]:
+        await records.update_row(session, row["request_id"], borough=borough)
+        await records.audit(session, row["request_id"], "borough_assigned", SYSTEM,
+                            detail={"from": row["borough"], "to": borough})
+        log.info("rights_request_borough", request_id=str(row["request_id"]), borough=borough)
 
 
 async def _current_asks(session: AsyncSession, request_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -281,7 +302,10 @@ async def _finish(ctx: RightsContext, session: AsyncSession, row: RowMapping) ->
     missing = result.completeness.services_missing
     response = None
     if request_type is RequestType.ACCESS:
-        response = access_pack(records.facts(row), result.items,
+        # Who within the council looked at the subject's rights requests here is part of the pack too
+        # (Art 15(1)(c) recipients); the other services add their own to their answers.
+        looked = await access_items(session, kit.access_log, SERVICE, records.uuids(row["subject_ids"]))
+        response = access_pack(records.facts(row), result.items + looked,
                                frozenset(records.uuids(row["requester_subject_ids"])), result.completeness)
     to = after_gathering(request_type) if not missing else Status.COLLECTION_INCOMPLETE
     await records.move(session, row, to, SYSTEM, "gathering_incomplete" if missing else "gathering_complete",
@@ -333,3 +357,17 @@ async def sweep(ctx: RightsContext, session: AsyncSession) -> int:
                 await _after_lookups(ctx, session, row)
     return moved
 
+
+
+async def prune_chunks(ctx: RightsContext, session: AsyncSession) -> int:
+    """SEC-18: the collected answers (every service's copy of the person's data) are not kept for ever. Once a
+    request's response is released, its pack holds what the requester was given; the chunks go
+    `chunk_retention_days` after the release. Returns how many chunks were deleted."""
+    cutoff = ctx.now() - timedelta(days=ctx.settings.chunk_retention_days)
+    released = (select(asks.c.ask_id).join(rights_requests, rights_requests.c.request_id == asks.c.request_id)
+                .where(rights_requests.c.status == Status.RESPONDED.value, rights_requests.c.approved_at <= cutoff))
+    result = await session.execute(delete(ask_chunks).where(ask_chunks.c.ask_id.in_(released)))
+    pruned = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if pruned:
+        log.info("collected_chunks_pruned", count=pruned)
+    return pruned

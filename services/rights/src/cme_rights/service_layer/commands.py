@@ -44,7 +44,7 @@ class RightsRequest(Command):
     channel: Channel
     requester: Requester
     subject: Subject
-    identity_verified: bool = False
+    identity_verified: bool = False  # the DPO's word only (an officer's true is refused, 403)
     details: Annotated[str, Field(max_length=10_000)] | None = None
 
 
@@ -150,6 +150,19 @@ class RestrictionDecision(Command):
 class RestrictionLift(Command):
     reason: Reason
     requester_informed_on: date  # Art 18(3): the requester is told before the restriction is lifted
+
+
+class ProposalDecision(Command):
+    """The DPO's word on an officer's proposed rectification, restriction or lift (SEC-12)."""
+
+    outcome: Literal["approved", "rejected"]
+    reason: Annotated[str, Field(max_length=10_000)] | None = None
+
+    @model_validator(mode="after")
+    def _a_rejection_is_reasoned(self) -> "ProposalDecision":
+        if self.outcome == "rejected" and not (self.reason or "").strip():
+            raise ValueError("a rejected proposal needs its reasons recorded")
+        return self
 
 
 class ObjectionDecision(Command):

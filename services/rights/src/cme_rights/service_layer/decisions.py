@@ -9,6 +9,11 @@ objection      a DPO's decision on compelling legitimate grounds; upheld -> Subj
 transfer       the record prepared for the new council; sent as a statutory share on approval
 complaint      acknowledged, investigated, outcome with the ICO route
 Every decision is kept (append-only) with its reasons, decider and role; the response goes for review.
+
+Segregation of duties (domain/access.py): the person who recorded a request never decides it, and an
+officer's rectification (with an accepted correction), restriction or lift is only proposed: it is
+recorded, sends nothing, and takes effect when a DPO other than the proposer approves it
+(`decide_proposal`, in the audit trail as proposal_approved). A DPO's own decision takes effect at once.
 """
 
 import uuid
@@ -19,10 +24,13 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cme_shared.auth import Principal
 from cme_shared.contracts import topics
 from cme_shared.contracts.rights import FactualRectification, RestrictionLifted, SubjectRestricted
 
+from ..domain import access
 from ..domain import requests as rules
+from ..domain.access import Action
 from ..domain.clock import complaint_acknowledgement_due
 from ..domain.requests import InvalidMove, RequestType, Status
 from ..domain.responses import (
@@ -40,6 +48,7 @@ from .commands import (
     ComplaintOutcome,
     ErasureDecision,
     ObjectionDecision,
+    ProposalDecision,
     RectificationDecision,
     RestrictionDecision,
     RestrictionLift,
@@ -56,9 +65,19 @@ class Decider:
     sub: str
     role: str
 
+    @classmethod
+    def of(cls, principal: Principal) -> "Decider":
+        assert principal.acting_role is not None  # set by require_roles
+        return cls(principal.sub, principal.acting_role.value)
 
-async def _decidable(session: AsyncSession, request_id: uuid.UUID, expected: RequestType) -> RowMapping:
-    row = await records.load(session, request_id, for_update=True)
+
+# The decisions whose effects (events to every service) wait for the DPO when an officer makes them.
+RECTIFICATION, RESTRICTION, LIFT = "rectification", "restriction", "restriction_lifted"
+
+
+async def _decidable(session: AsyncSession, request_id: uuid.UUID, expected: RequestType, principal: Principal,
+                     action: Action = Action.DECIDE) -> RowMapping:
+    row = await records.load_for(session, request_id, principal, action, for_update=True)
     try:
         rules.check_decision(records.type_of(row), expected, records.status_of(row))
     except InvalidMove as error:
@@ -67,8 +86,10 @@ async def _decidable(session: AsyncSession, request_id: uuid.UUID, expected: Req
 
 
 async def _decided(session: AsyncSession, row: RowMapping, kind: str, decision: dict[str, Any], by: Decider,
-                   response: dict[str, Any]) -> dict[str, Any]:
-    await records.record_decision(session, row["request_id"], kind, decision, by.sub, by.role)
+                   response: dict[str, Any], recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`recorded`: what the decisions table keeps besides the decision (who proposed and who approved it);
+    the response to the requester names no member of staff."""
+    await records.record_decision(session, row["request_id"], kind, decision | (recorded or {}), by.sub, by.role)
     await records.move(session, row, Status.READY_FOR_REVIEW, by.sub, f"{kind}_decided",
                        detail={"outcome": decision.get("outcome")}, response=response)
     return {"request_id": row["request_id"], "status": Status.READY_FOR_REVIEW.value, "decision": decision}
@@ -80,34 +101,105 @@ async def _restrict(ctx: RightsContext, session: AsyncSession, row: RowMapping, 
     await ctx.emit(session, topics.RIGHTS_EVENTS, event, row["request_id"])
 
 
+async def _propose(ctx: RightsContext, session: AsyncSession, row: RowMapping, kind: str, decision: dict[str, Any],
+                   by: Decider) -> dict[str, Any]:
+    """An officer's decision that would change something: recorded, and without effect until a DPO approves
+    it (SEC-12). A rectification or restriction waits in awaiting_approval; a lift leaves the status alone."""
+    request_id = row["request_id"]
+    proposal = {"kind": kind, "decision": decision, "proposed_by": by.sub, "proposed_role": by.role,
+                "proposed_at": ctx.now().isoformat(), "from_status": row["status"]}
+    await records.record_decision(session, request_id, f"{kind}_proposed", decision, by.sub, by.role)
+    if kind == LIFT:
+        await records.update_row(session, request_id, pending_proposal=proposal)
+        await records.audit(session, request_id, "restriction_lift_proposed", by.sub, from_status=row["status"],
+                            to_status=row["status"])
+        status = row["status"]
+    else:
+        await records.move(session, row, Status.AWAITING_APPROVAL, by.sub, f"{kind}_proposed",
+                           detail={"outcome": decision.get("outcome")}, pending_proposal=proposal)
+        status = Status.AWAITING_APPROVAL.value
+    return {"request_id": request_id, "status": status, "decision": decision, "proposed": True}
+
+
+async def _take_effect(ctx: RightsContext, session: AsyncSession, row: RowMapping, kind: str,
+                       decision: dict[str, Any], by: Decider, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A rectification, restriction or lift the DPO decided or approved: its events go to every service."""
+    request_id = row["request_id"]
+    if kind == LIFT:
+        await records.record_decision(session, request_id, LIFT, decision | (recorded or {}), by.sub, by.role)
+        event = RestrictionLifted(**ctx.event_fields(), rights_request_id=request_id,
+                                  subject_ids=records.uuids(row["subject_ids"]), reason=decision["reasons"])
+        await ctx.emit(session, topics.RIGHTS_EVENTS, event, request_id)
+        await records.audit(session, request_id, "restriction_lifted", by.sub, from_status=row["status"],
+                            to_status=row["status"])
+        return {"request_id": request_id, "status": row["status"], "decision": decision}
+    got = await collection.gathered(session, request_id)
+    if kind == RECTIFICATION:
+        for correction in decision["corrections"]:
+            if correction["accepted"]:
+                event = FactualRectification(**ctx.event_fields(), rights_request_id=request_id,
+                                             subject_id=uuid.UUID(correction["subject_id"]),
+                                             field=correction["field"], new_value=correction["new_value"],
+                                             decided_by=by.sub)
+                await ctx.emit(session, topics.RIGHTS_EVENTS, event, request_id)
+        response = rectification_response(records.facts(row), decision, got.items, got.completeness)
+    else:
+        if decision["outcome"] == "restricted":
+            await _restrict(ctx, session, row, f"UK GDPR Art 18(1): {decision['ground']}")
+        response = restriction_response(records.facts(row), decision, got.items, got.completeness)
+    return await _decided(session, row, kind, decision, by, response, recorded)
+
+
+async def decide_proposal(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
+                          command: ProposalDecision, principal: Principal) -> dict[str, Any]:
+    """The DPO approves an officer's proposed decision (its events are sent now) or rejects it (nothing is
+    sent, and the request can be decided again). Never by the proposer, nor by the request's creator."""
+    row = await records.load_for(session, request_id, principal, Action.APPROVE_PROPOSAL, for_update=True)
+    proposal = row["pending_proposal"]
+    if proposal is None:
+        raise Refused(409, "no_proposal", "no proposed decision awaits approval")
+    access.check_approver(principal, proposed_by=proposal["proposed_by"])
+    by, kind = Decider.of(principal), proposal["kind"]
+    who = {"proposed_by": proposal["proposed_by"], "approved_by": by.sub}
+    await records.update_row(session, request_id, pending_proposal=None)
+    if command.outcome == "rejected":
+        await records.record_decision(session, request_id, f"{kind}_rejected",
+                                      {"reasons": command.reason, "proposed_by": proposal["proposed_by"]},
+                                      by.sub, by.role)
+        back = Status(proposal["from_status"]) if kind != LIFT else records.status_of(row)
+        await records.move(session, row, back, by.sub, "proposal_rejected", detail={"kind": kind})
+        return {"request_id": request_id, "status": back.value, "outcome": "rejected"}
+    await records.audit(session, request_id, "proposal_approved", by.sub, from_status=row["status"],
+                        to_status=row["status"], detail={"kind": kind, "proposed_by": proposal["proposed_by"]})
+    result = await _take_effect(ctx, session, row, kind, proposal["decision"], by,
+                                who | {"approval_note": command.reason})
+    return result | {"outcome": "approved"}
+
+
 async def rectify(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID, command: RectificationDecision,
-                  by: Decider) -> dict[str, Any]:
-    row = await _decidable(session, request_id, RequestType.RECTIFICATION)
+                  principal: Principal) -> dict[str, Any]:
+    row = await _decidable(session, request_id, RequestType.RECTIFICATION, principal)
     subject_ids = set(row["subject_ids"])
     for index, correction in enumerate(command.corrections):
         if correction.accepted and str(correction.subject_id) not in subject_ids:
             raise Refused(422, "not_the_subject", "a correction may change only the request's own subject's data",
                           ["body", "corrections", index, "subject_id"])
-    for correction in command.corrections:
-        if correction.accepted:
-            event = FactualRectification(**ctx.event_fields(), rights_request_id=request_id,
-                                         subject_id=correction.subject_id, field=correction.field,
-                                         new_value=correction.new_value, decided_by=by.sub)
-            await ctx.emit(session, topics.RIGHTS_EVENTS, event, request_id)
     decision = {
         "outcome": "decided", "reasons": command.reason,
         "corrections": [c.model_dump(mode="json") for c in command.corrections],
         # Opinions are not rectified (public task); an addendum is decided case by case (DOMAIN section 3).
         "opinion_disputes": [d.model_dump(mode="json") for d in command.opinion_disputes],
     }
-    got = await collection.gathered(session, request_id)
-    return await _decided(session, row, "rectification", decision, by,
-                          rectification_response(records.facts(row), decision, got.items, got.completeness))
+    by = Decider.of(principal)
+    if any(c.accepted for c in command.corrections) and not access.takes_effect(principal):
+        return await _propose(ctx, session, row, RECTIFICATION, decision, by)
+    return await _take_effect(ctx, session, row, RECTIFICATION, decision, by)
 
 
 async def decide_erasure(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID, command: ErasureDecision,
-                         by: Decider) -> dict[str, Any]:
-    row = await _decidable(session, request_id, RequestType.ERASURE)
+                         principal: Principal) -> dict[str, Any]:
+    row = await _decidable(session, request_id, RequestType.ERASURE, principal, Action.DECIDE_DPO)
+    by = Decider.of(principal)
     decision = {"outcome": command.outcome, "reasons": command.reason,
                 "basis": "UK GDPR Art 17(3)(b)" if command.outcome == "refused" else "exceptional grant by the DPO"}
     if command.outcome == "granted":
@@ -119,42 +211,41 @@ async def decide_erasure(ctx: RightsContext, session: AsyncSession, request_id: 
 
 
 async def decide_restriction(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
-                             command: RestrictionDecision, by: Decider) -> dict[str, Any]:
-    row = await _decidable(session, request_id, RequestType.RESTRICTION)
+                             command: RestrictionDecision, principal: Principal) -> dict[str, Any]:
+    row = await _decidable(session, request_id, RequestType.RESTRICTION, principal)
     decision = {"outcome": command.outcome, "ground": command.ground, "reasons": command.reason}
-    if command.outcome == "restricted":
-        await _restrict(ctx, session, row, f"UK GDPR Art 18(1): {command.ground}")
-    got = await collection.gathered(session, request_id)
-    return await _decided(session, row, "restriction", decision, by,
-                          restriction_response(records.facts(row), decision, got.items, got.completeness))
+    by = Decider.of(principal)
+    if command.outcome == "restricted" and not access.takes_effect(principal):
+        return await _propose(ctx, session, row, RESTRICTION, decision, by)
+    return await _take_effect(ctx, session, row, RESTRICTION, decision, by)
 
 
 async def lift_restriction(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
-                           command: RestrictionLift, by: Decider) -> dict[str, Any]:
-    row = await records.load(session, request_id, for_update=True)
-    latest = await records.latest_decision(session, request_id, "restriction")
-    lifted = await records.latest_decision(session, request_id, "restriction_lifted")
+                           command: RestrictionLift, principal: Principal) -> dict[str, Any]:
+    row = await records.load_for(session, request_id, principal, Action.DECIDE, for_update=True)
+    latest = await records.latest_decision(session, request_id, RESTRICTION)
+    lifted = await records.latest_decision(session, request_id, LIFT)
     if records.type_of(row) is not RequestType.RESTRICTION or not latest or latest["outcome"] != "restricted":
         raise Refused(409, "not_restricted", "this request has not restricted any processing")
     if lifted is not None:
         raise Refused(409, "already_lifted", "this restriction has already been lifted")
+    if row["pending_proposal"] is not None:
+        raise refused(rules.proposal_pending())
     if command.requester_informed_on > ctx.today():
         raise Refused(422, "informed_in_future", "the requester must have been told already (Art 18(3))",
                       ["body", "requester_informed_on"])
     decision = {"outcome": "lifted", "reasons": command.reason,
                 "requester_informed_on": command.requester_informed_on.isoformat()}
-    await records.record_decision(session, request_id, "restriction_lifted", decision, by.sub, by.role)
-    event = RestrictionLifted(**ctx.event_fields(), rights_request_id=request_id,
-                              subject_ids=records.uuids(row["subject_ids"]), reason=command.reason)
-    await ctx.emit(session, topics.RIGHTS_EVENTS, event, request_id)
-    await records.audit(session, request_id, "restriction_lifted", by.sub, from_status=row["status"],
-                        to_status=row["status"])
-    return {"request_id": request_id, "status": row["status"], "decision": decision}
+    by = Decider.of(principal)
+    if not access.takes_effect(principal):
+        return await _propose(ctx, session, row, LIFT, decision, by)
+    return await _take_effect(ctx, session, row, LIFT, decision, by)
 
 
 async def decide_objection(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
-                           command: ObjectionDecision, by: Decider) -> dict[str, Any]:
-    row = await _decidable(session, request_id, RequestType.OBJECTION)
+                           command: ObjectionDecision, principal: Principal) -> dict[str, Any]:
+    row = await _decidable(session, request_id, RequestType.OBJECTION, principal, Action.DECIDE_DPO)
+    by = Decider.of(principal)
     outcome = "not_upheld" if command.compelling_grounds else "upheld"
     decision = {"outcome": outcome, "compelling_legitimate_grounds": command.compelling_grounds,
                 "reasons": command.reason, "basis": "UK GDPR Art 21(1)"}
@@ -164,8 +255,9 @@ async def decide_objection(ctx: RightsContext, session: AsyncSession, request_id
 
 
 async def prepare_transfer(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
-                           command: TransferDecision, by: Decider) -> dict[str, Any]:
-    row = await _decidable(session, request_id, RequestType.TRANSFER)
+                           command: TransferDecision, principal: Principal) -> dict[str, Any]:
+    row = await _decidable(session, request_id, RequestType.TRANSFER, principal)
+    by = Decider.of(principal)
     got = await collection.gathered(session, request_id)
     recipient = command.recipient.model_dump(mode="json") | {"type": "other_local_authority"}
     record = transfer_record(records.facts(row), got.items, recipient, got.completeness, ctx.now())
@@ -180,8 +272,9 @@ async def prepare_transfer(ctx: RightsContext, session: AsyncSession, request_id
 
 
 async def acknowledge_complaint(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
-                                command: ComplaintAcknowledgement, by: Decider) -> dict[str, Any]:
-    row = await records.load(session, request_id, for_update=True)
+                                command: ComplaintAcknowledgement, principal: Principal) -> dict[str, Any]:
+    row = await records.load_for(session, request_id, principal, Action.ACKNOWLEDGE, for_update=True)
+    by = Decider.of(principal)
     if records.type_of(row) is not RequestType.COMPLAINT or records.status_of(row) is not Status.RECEIVED:
         raise Refused(409, "not_awaiting_acknowledgement", "only a received complaint is acknowledged")
     _check_day(ctx, command.on, row["received_on"], "on")
@@ -196,8 +289,9 @@ async def acknowledge_complaint(ctx: RightsContext, session: AsyncSession, reque
 
 
 async def complaint_outcome(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
-                            command: ComplaintOutcome, by: Decider) -> dict[str, Any]:
-    row = await records.load(session, request_id, for_update=True)
+                            command: ComplaintOutcome, principal: Principal) -> dict[str, Any]:
+    row = await records.load_for(session, request_id, principal, Action.DECIDE, for_update=True)
+    by = Decider.of(principal)
     if records.type_of(row) is not RequestType.COMPLAINT or records.status_of(row) not in (
             Status.RECEIVED, Status.INVESTIGATING):
         raise Refused(409, "not_under_investigation", "only an open complaint can be given its outcome")

@@ -7,9 +7,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cme_shared.auth import Principal
 from cme_shared.logging import get_logger
 
 from ..adapters.tables import audit_log, clock_events, decisions, rights_requests
+from ..domain import access
 from ..domain.clock import AccessRequestClock, ClockEvent, ClockEventKind
 from ..domain.requests import RequestType, Status
 from ..domain.responses import RequestFacts
@@ -25,6 +27,15 @@ async def load(session: AsyncSession, request_id: uuid.UUID, *, for_update: bool
     row = (await session.execute(query)).mappings().first()
     if row is None:
         raise Refused(404, "not_found", "no rights request with this id")
+    return row
+
+
+async def load_for(session: AsyncSession, request_id: uuid.UUID, principal: Principal, action: access.Action, *,
+                   for_update: bool = False) -> RowMapping:
+    """The request, if the authorisation rule lets `principal` do `action` to it (domain/access.py): another
+    borough's request is not found, exactly as an unknown id is."""
+    row = await load(session, request_id, for_update=for_update)
+    access.check(principal, action, borough=row["borough"], created_by=row["created_by"])
     return row
 
 
@@ -91,3 +102,8 @@ def type_of(row: RowMapping | dict[str, Any]) -> RequestType:
 
 def uuids(values: list[str]) -> list[uuid.UUID]:
     return [uuid.UUID(v) for v in values]
+
+
+def people(row: RowMapping | dict[str, Any]) -> list[uuid.UUID]:
+    """The subjects whose personal data a read of the request shows: the subject's ids and the requester's."""
+    return list(dict.fromkeys(uuids(row["subject_ids"]) + uuids(row["requester_subject_ids"])))

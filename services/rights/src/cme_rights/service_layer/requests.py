@@ -3,17 +3,20 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
+from cme_shared.auth import Principal
 from cme_shared.contracts.shares import Recipient, ShareMade
 from cme_shared.logging import get_logger
 
 from ..adapters.tables import ask_targets, asks, audit_log, clock_events, decisions, rights_requests
+from ..domain import access
 from ..domain import requests as rules
+from ..domain.access import Action
 from ..domain.clock import ClockEvent, ClockRefused, complaint_acknowledgement_due, one_month_deadline
 from ..domain.requests import GATHERING, InvalidMove, RequestType, Status
 from ..domain.responses import RecordNotInPack, apply_exemption, automated_decision_response, refusal_response
@@ -31,7 +34,11 @@ def refused(error: InvalidMove | ClockRefused) -> Refused:
     return Refused(422 if error.code in _UNPROCESSABLE else 409, error.code, error.message)
 
 
-async def receive(ctx: RightsContext, session: AsyncSession, command: RightsRequest, actor: str) -> dict[str, Any]:
+async def receive(ctx: RightsContext, session: AsyncSession, command: RightsRequest,
+                  principal: Principal) -> dict[str, Any]:
+    if command.identity_verified:
+        access.check_identity(principal)  # an officer's word alone does not start the search
+    actor = principal.sub
     if command.received_on > ctx.today():
         raise Refused(422, "received_in_future", "received_on cannot be later than today", ["body", "received_on"])
     request_type = command.type
@@ -47,7 +54,7 @@ async def receive(ctx: RightsContext, session: AsyncSession, command: RightsRequ
         "authority": rules.authority_notes(command.requester.acting_as, command.subject.date_of_birth,
                                            command.received_on),
         "identity_verified": command.identity_verified, "details": command.details, "due_date": due,
-        "created_by": actor,
+        "created_by": actor, "borough": access.borough_of_new_request(principal),
     }
     await session.execute(insert(rights_requests).values(**values))
     await records.audit(session, request_id, "received", actor, to_status=Status.RECEIVED.value,
@@ -73,8 +80,11 @@ async def begin_work(ctx: RightsContext, session: AsyncSession, row: RowMapping,
 
 
 async def record_clock_event(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
-                             command: ClockEventIn, actor: str) -> dict[str, Any]:
-    row = await records.load(session, request_id, for_update=True)
+                             command: ClockEventIn, principal: Principal) -> dict[str, Any]:
+    row = await records.load_for(session, request_id, principal, Action.CLOCK, for_update=True)
+    if command.event.value == "identity_received":
+        access.check_identity(principal)
+    actor = principal.sub
     request_type, status = records.type_of(row), records.status_of(row)
     if command.on > ctx.today():
         raise Refused(422, "event_in_future", "a clock event cannot be later than today", ["body", "on"])
@@ -104,9 +114,10 @@ async def record_clock_event(ctx: RightsContext, session: AsyncSession, request_
 
 
 async def approve(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID, approval: Approval,
-                  actor: str) -> dict[str, Any]:
+                  principal: Principal) -> dict[str, Any]:
     """A DPO releases the prepared response; a transfer is sent (and logged as a share) now."""
-    row = await records.load(session, request_id, for_update=True)
+    row = await records.load_for(session, request_id, principal, Action.APPROVE, for_update=True)
+    actor = principal.sub
     response = row["response"]
     if response is None:
         raise Refused(409, "not_ready_for_review", "there is no response ready for review")
@@ -151,9 +162,10 @@ async def _send_transfer(ctx: RightsContext, session: AsyncSession, row: RowMapp
 
 
 async def exempt(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID, command: Exemption,
-                 actor: str) -> dict[str, Any]:
+                 principal: Principal) -> dict[str, Any]:
     """The DPO withholds one record of a prepared access pack under an exemption, item by item."""
-    row = await records.load(session, request_id, for_update=True)
+    row = await records.load_for(session, request_id, principal, Action.EXEMPT, for_update=True)
+    actor = principal.sub
     if records.type_of(row) is not RequestType.ACCESS or row["response"] is None or records.status_of(row) not in (
             Status.READY_FOR_REVIEW, Status.COLLECTION_INCOMPLETE):
         raise Refused(409, "no_pack_under_review", "exemptions apply to an access pack under review")
@@ -171,9 +183,10 @@ async def exempt(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUI
 
 
 async def refuse(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID, command: Refusal,
-                 actor: str) -> dict[str, Any]:
+                 principal: Principal) -> dict[str, Any]:
     """UK GDPR Art 12(5)(b): a manifestly unfounded or excessive request refused, with written reasons."""
-    row = await records.load(session, request_id, for_update=True)
+    row = await records.load_for(session, request_id, principal, Action.REFUSE, for_update=True)
+    actor = principal.sub
     try:
         rules.check_refusal(records.type_of(row), records.status_of(row))
     except InvalidMove as error:
@@ -188,9 +201,11 @@ async def refuse(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUI
     return {"request_id": request_id, "status": Status.READY_FOR_REVIEW.value}
 
 
-async def regather(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID, actor: str) -> dict[str, Any]:
+async def regather(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID,
+                   principal: Principal) -> dict[str, Any]:
     """Ask every service again (after a service failed to answer, or matches were confirmed in intake)."""
-    row = await records.load(session, request_id, for_update=True)
+    row = await records.load_for(session, request_id, principal, Action.COLLECT, for_update=True)
+    actor = principal.sub
     try:
         rules.check_regather(records.type_of(row), records.status_of(row))
     except InvalidMove as error:
@@ -199,8 +214,8 @@ async def regather(ctx: RightsContext, session: AsyncSession, request_id: uuid.U
     return {"request_id": request_id, "status": Status.COLLECTING.value}
 
 
-async def view(session: AsyncSession, request_id: uuid.UUID) -> dict[str, Any]:
-    row = await records.load(session, request_id)
+async def view(session: AsyncSession, request_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
+    row = await records.load_for(session, request_id, principal, Action.READ)
     clock = (await session.execute(select(clock_events).where(clock_events.c.request_id == request_id)
                                    .order_by(clock_events.c.id))).mappings().all()
     history = (await session.execute(select(audit_log).where(audit_log.c.request_id == request_id)
@@ -212,6 +227,7 @@ async def view(session: AsyncSession, request_id: uuid.UUID) -> dict[str, Any]:
     return {
         "request_id": row["request_id"], "type": row["request_type"], "status": row["status"],
         "received_on": row["received_on"], "channel": row["channel"],
+        "borough": row["borough"], "created_by": row["created_by"],
         "requester": {**row["requester"], "acting_as": row["acting_as"]}, "subject": row["subject"],
         "authority": row["authority"], "identity_verified": row["identity_verified"], "details": row["details"],
         "due_date": row["due_date"], "on_hold": row["on_hold"],
@@ -232,6 +248,7 @@ async def view(session: AsyncSession, request_id: uuid.UUID) -> dict[str, Any]:
                        "decided_role": d["decided_role"], "at": d["at"]} for d in decided],
         "history": [{"action": h["action"], "from_status": h["from_status"], "to_status": h["to_status"],
                      "actor": h["actor"], "detail": h["detail"], "at": h["at"]} for h in history],
+        "pending_proposal": row["pending_proposal"],
         "response_ready": row["response"] is not None,
         "approved_by": row["approved_by"], "approved_at": row["approved_at"],
     }
@@ -253,36 +270,55 @@ async def _gathering_view(session: AsyncSession, request_id: uuid.UUID) -> list[
     return list(out.values())
 
 
-async def draft(session: AsyncSession, request_id: uuid.UUID) -> dict[str, Any]:
-    """The prepared response, for review before approval."""
-    row = await records.load(session, request_id)
+async def draft(session: AsyncSession, request_id: uuid.UUID,
+                principal: Principal) -> tuple[dict[str, Any], list[uuid.UUID]]:
+    """The prepared response, for review before approval, and whose data it shows."""
+    row = await records.load_for(session, request_id, principal, Action.DRAFT)
     if row["response"] is None:
         raise Refused(409, "not_ready_for_review", "there is no response prepared yet")
-    return {**row["response"], "status": row["status"]}
+    return {**row["response"], "status": row["status"]}, records.people(row)
 
 
-async def released_response(session: AsyncSession, request_id: uuid.UUID) -> dict[str, Any]:
-    row = await records.load(session, request_id)
+async def released_response(session: AsyncSession, request_id: uuid.UUID,
+                            principal: Principal) -> tuple[dict[str, Any], list[uuid.UUID], bytes | None]:
+    """The released response, whose data it shows, and its printed copy once one was made."""
+    row = await records.load_for(session, request_id, principal, Action.READ_RESPONSE)
     if records.status_of(row) is not Status.RESPONDED:
         raise Refused(409, "not_approved", "the response is released only after a DPO's approval")
-    return dict(row["response"])
+    return dict(row["response"]), records.people(row), row["response_pdf"]
 
 
-async def worklist(ctx: RightsContext, session: AsyncSession) -> list[dict[str, Any]]:
-    """Open requests by due date, overdue first; those with the clock stopped or paused come last."""
+async def keep_printed(session: AsyncSession, request_id: uuid.UUID, content: bytes) -> None:
+    """The printed copy of a released response, made once (SEC-25): later downloads are served from it."""
+    await session.execute(rights_requests.update().where(
+        rights_requests.c.request_id == request_id, rights_requests.c.status == Status.RESPONDED.value,
+        rights_requests.c.response_pdf.is_(None)).values(response_pdf=content))
+
+
+async def worklist(ctx: RightsContext, session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
+    """Open requests by due date, overdue first; those with the clock stopped or paused come last. A
+    released request with a proposal awaiting the DPO (a restriction's lift) stays on the list. Only the
+    requests of the principal's boroughs are listed."""
+    boroughs, unassigned = access.scope(principal)
+    in_scope = rights_requests.c.borough.in_(sorted(boroughs))
+    if unassigned:
+        in_scope = or_(in_scope, rights_requests.c.borough.is_(None))
     rows = (await session.execute(
         select(rights_requests.c.request_id, rights_requests.c.request_type, rights_requests.c.status,
-               rights_requests.c.received_on, rights_requests.c.due_date, rights_requests.c.on_hold)
-        .where(rights_requests.c.status != Status.RESPONDED.value)
+               rights_requests.c.received_on, rights_requests.c.due_date, rights_requests.c.on_hold,
+               rights_requests.c.borough, rights_requests.c.pending_proposal)
+        .where(or_(rights_requests.c.status != Status.RESPONDED.value,
+                   rights_requests.c.pending_proposal.is_not(None)), in_scope)
         .order_by(rights_requests.c.due_date.asc().nulls_last(), rights_requests.c.received_on,
                   rights_requests.c.request_id))).mappings().all()
     today = ctx.today()
     return [{
         "request_id": r["request_id"], "type": r["request_type"], "status": r["status"],
         "received_on": r["received_on"], "due_date": r["due_date"], "on_hold": r["on_hold"],
+        "borough": r["borough"],
         "overdue": r["due_date"] is not None and r["due_date"] < today,
         "days_left": (r["due_date"] - today).days if r["due_date"] is not None else None,
-        "needs": _needs(Status(r["status"])),
+        "needs": _needs(Status.AWAITING_APPROVAL if r["pending_proposal"] else Status(r["status"])),
     } for r in rows]
 
 
@@ -295,6 +331,7 @@ def _needs(status: Status) -> str:
         Status.COLLECTING: "services: data collection",
         Status.COLLECTION_INCOMPLETE: "officer: re-ask the services, or DPO: accept as incomplete",
         Status.AWAITING_DECISION: "officer or DPO: decision",
+        Status.AWAITING_APPROVAL: "DPO: approve or reject the proposed decision",
         Status.INVESTIGATING: "officer: complaint outcome",
         Status.READY_FOR_REVIEW: "DPO: review and approve",
     }.get(status, "")
