@@ -94,13 +94,14 @@ demo: up  ## up, then play the demo scenario (its partner logs in as the princip
 test: infra  ## run the whole test suite against real Kafka and PostgreSQL (PYTEST_ARGS=...)
 	@$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
-token: venv  ## print a development JWT: make token ROLE=officer [BOROUGH=..] [SUB=..] [ORG_ID=..]
+token: venv  ## print a development JWT: make token ROLE=officer [BOROUGH=..] [SUB=..] [ORG_ID=..] [TTL=seconds]
 	@if [[ -z "$(ROLE)" ]]; then
-	  echo "usage: make token ROLE=officer|manager|dpo|auditor|partner [BOROUGH=westminster] [SUB=user-id] [ORG_ID=org]" >&2
+	  echo "usage: make token ROLE=officer|manager|dpo|auditor|partner [BOROUGH=westminster] [SUB=user-id] [ORG_ID=org] [TTL=28800]" >&2
 	  exit 2
 	fi
 	CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" $(PY) -m cme_shared.token --role '$(ROLE)' \
-	  $(if $(BOROUGH),--borough '$(BOROUGH)') $(if $(SUB),--sub '$(SUB)') $(if $(ORG_ID),--org-id '$(ORG_ID)')
+	  $(if $(BOROUGH),--borough '$(BOROUGH)') $(if $(SUB),--sub '$(SUB)') $(if $(ORG_ID),--org-id '$(ORG_ID)') \
+	  $(if $(TTL),--ttl '$(TTL)')
 
 verify-log: venv postgres  ## check the disclosure log end to end (non-zero on inconsistency)
 	@$(BIN)/services.sh exec disclosure verify-log

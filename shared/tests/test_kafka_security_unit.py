@@ -8,6 +8,7 @@ from pydantic import SecretStr, ValidationError
 pytestmark = pytest.mark.unit
 
 PRODUCTION = dict(env="production", jwks_url="https://idp.example/jwks", jwt_secret="a-real-secret-from-the-vault",
+                  jwt_issuer="https://idp.example/tenant", jwt_audience="cme-platform",
                   signing_key_file="/run/secrets/svc.pem", trusted_signers_dir="/run/secrets/signers")
 
 

@@ -62,6 +62,7 @@ def test_keys_load_from_hex_or_pem_and_nothing_else():
 
 def test_production_refuses_to_start_without_a_signing_key():
     common = dict(env="production", jwks_url="https://idp.example/jwks", jwt_secret="a-real-secret-from-the-vault",
+                  jwt_issuer="https://idp.example/tenant", jwt_audience="cme-platform",
                   signing_key_file="/run/secrets/disclosure.pem", trusted_signers_dir="/run/secrets/signers",
                   kafka_security_protocol="SASL_SSL", kafka_username="cme-disclosure", kafka_password="from-the-vault")
     with pytest.raises(ValidationError, match="CME_LOG_SIGNING_KEY"):
@@ -83,6 +84,7 @@ def test_the_development_key_is_kept_in_a_file_readable_by_its_owner_only(tmp_pa
     assert [p.name for p in elsewhere.parent.iterdir()] == ["log.pem"]  # no temporary file left behind
 
     common = dict(env="production", jwks_url="https://idp.example/jwks", jwt_secret="a-real-secret-from-the-vault",
+                  jwt_issuer="https://idp.example/tenant", jwt_audience="cme-platform",
                   signing_key_file="/run/secrets/disclosure.pem", trusted_signers_dir="/run/secrets/signers",
                   kafka_security_protocol="SASL_SSL", kafka_username="cme-disclosure", kafka_password="from-the-vault")
     with pytest.raises(FileNotFoundError):  # production never makes itself a key

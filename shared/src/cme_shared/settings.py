@@ -2,8 +2,9 @@
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .kafka_security import KafkaConnection, SaslMechanism, SecurityProtocol
@@ -42,9 +43,23 @@ class ServiceSettings(BaseSettings):
     # Tests run several stacks on one broker: a namespace prefixes every topic and group id.
     topic_namespace: str = ""
     create_topics: bool = False
+    # Bearer tokens (auth.py, CONTRACT section 2). Development and test: HS256 with CME_JWT_SECRET. With a
+    # JWKS URL (production: the tenant's own, https only), RS256/ES256 keys from it: cached for
+    # CME_JWKS_CACHE_SECONDS, fetched again when a token names a key id the set lacks (how a rotation is
+    # picked up), at most once per CME_JWKS_REFRESH_COOLDOWN_SECONDS (a flood of made-up key ids is not a
+    # flood of fetches); a fetch gives up after CME_JWKS_TIMEOUT_SECONDS.
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwks_url: str | None = None
+    jwks_timeout_seconds: float = 5.0
+    jwks_cache_seconds: float = 300.0
+    jwks_refresh_cooldown_seconds: float = 30.0
+    # The identity provider's `iss` and this platform's `aud`: production requires both (a shared key set
+    # also signs other tenants' and other apps' tokens, SEC-07); set elsewhere, they are checked there too.
+    jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # `exp - iat` at most this (a token is refused, not shortened); clocks may differ by the leeway.
+    jwt_max_lifetime_seconds: int = 12 * 3600
+    jwt_leeway_seconds: int = 30
     log_level: str = "INFO"
     outbox_poll_seconds: float = 0.2
     outbox_batch_size: int = 500
@@ -99,6 +114,12 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"CME_CONSUMER_STALL_SECONDS must exceed a record's retries ({retries:g} s)")
         return self
 
+    @field_validator("jwt_issuer", "jwt_audience", "jwks_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `CME_JWT_ISSUER=` (as compose files pass an unset variable) means not set, never "the empty issuer".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> "ServiceSettings":
         if self.env == "production":
@@ -111,6 +132,26 @@ class ServiceSettings(BaseSettings):
             if "kafka_security_protocol" not in self.model_fields_set:
                 raise ValueError("production names its Kafka security explicitly: CME_KAFKA_SECURITY_PROTOCOL")
             self.kafka_connection()  # credentials present
+        return self
+
+    @model_validator(mode="after")
+    def _tokens_fit_for_production(self) -> "ServiceSettings":
+        if not 0 <= self.jwt_leeway_seconds <= 300:
+            raise ValueError("CME_JWT_LEEWAY_SECONDS must be between 0 and 300 (a clock skew, not a lifetime)")
+        if self.jwt_max_lifetime_seconds <= 0:
+            raise ValueError("CME_JWT_MAX_LIFETIME_SECONDS must be positive")
+        if self.jwks_timeout_seconds <= 0 or self.jwks_cache_seconds <= 0 or self.jwks_refresh_cooldown_seconds < 0:
+            raise ValueError("CME_JWKS_TIMEOUT_SECONDS and CME_JWKS_CACHE_SECONDS must be positive, "
+                             "CME_JWKS_REFRESH_COOLDOWN_SECONDS not negative")
+        if self.jwks_url is not None and urlsplit(self.jwks_url).scheme.lower() not in ("https", "http"):
+            raise ValueError("CME_JWKS_URL must be an https:// URL (http:// only outside production)")
+        if self.env == "production":
+            if self.jwks_url is not None and urlsplit(self.jwks_url).scheme.lower() != "https":
+                raise ValueError("production needs an https:// CME_JWKS_URL (the tenant's own key set)")
+            if self.jwt_issuer is None:
+                raise ValueError("production needs CME_JWT_ISSUER: the identity provider's issuer (tenant)")
+            if self.jwt_audience is None:
+                raise ValueError("production needs CME_JWT_AUDIENCE: this platform's audience at the identity provider")
         return self
 
     def kafka_connection(self) -> KafkaConnection:

@@ -122,8 +122,13 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def bearer(settings: ServiceSettings, *roles: str, **claims: Any) -> dict[str, str]:
+    """Headers with a development token the service of `settings` accepts: its secret, and its issuer and
+    audience when it has them (claims: `sub`, `borough`, `org_id`, `ttl_seconds`, or `issuer`/`audience` to
+    override)."""
     from ..auth import issue_development_token
 
+    claims.setdefault("issuer", settings.jwt_issuer)
+    claims.setdefault("audience", settings.jwt_audience)
     token = issue_development_token(
         settings.jwt_secret.get_secret_value(), sub=claims.pop("sub", "test-user"), roles=roles, **claims
     )
