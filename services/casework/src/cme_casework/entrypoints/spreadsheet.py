@@ -18,9 +18,11 @@ def safe_cell(value: object) -> str:
 
 
 def csv_text(header: Iterable[object], rows: Iterable[Iterable[object]]) -> str:
-    """The CSV document, every cell (the header's too) neutralised."""
+    """The CSV document, every cell (the header's too) neutralised.
+
+    Lines end in CRLF (RFC 4180), so that a cell holding a CR or LF is quoted, never split."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([safe_cell(c) for c in header])
     writer.writerows([safe_cell(c) for c in row] for row in rows)
     return out.getvalue()
