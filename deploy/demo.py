@@ -221,7 +221,8 @@ async def main() -> None:
         "reason": "Investigation of an offence against the child; the child's whereabouts and school history are needed.",
     }), 201)
     decision = check(client.post(f"{DISCLOSURE}/disclosures/{request['disclosure_id']}/decision", headers=MANAGER,
-                                 json={"decision": "approve", "reason": "Necessary and proportionate to locate the child."}),
+                                 json={"decision": "approve", "reason": "Necessary and proportionate to locate the child.",
+                                       "sign_off_rank": "Detective Inspector"}),
                      200, 201)
     head = check(client.get(f"{DISCLOSURE}/log/tree-head"), 200)
     leaf_index = decision.get("leaf_index", head["tree_size"] - 1)

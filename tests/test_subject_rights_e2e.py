@@ -87,7 +87,8 @@ async def test_a_parent_gets_the_childs_data_from_every_service_with_the_referre
                                 json={"decision": "approve", "reason": "mine"}, headers=officer)
         assert own.status_code == 403
         approved = await client.post(f"{disclosure}/disclosures/{asked['disclosure_id']}/decision",
-                                     json={"decision": "approve", "reason": "necessary and proportionate"},
+                                     json={"decision": "approve", "reason": "necessary and proportionate",
+                                           "sign_off_rank": "Detective Inspector"},
                                      headers=manager)
         assert approved.status_code in (200, 201) and approved.json()["status"] == "shared"
 
@@ -127,7 +128,7 @@ async def test_a_restriction_stops_later_shares_and_a_rectification_reaches_ever
     casework = platform["casework"].url
     disclosure, rights = platform["disclosure"].url, platform["rights"].url
     officer = token("officer-w", "officer", borough="westminster")
-    dpo = token("dpo-1", "dpo")
+    dpo, manager = token("dpo-1", "dpo"), token("manager-1", "manager")
     school = json.loads((SAMPLE_REFERRALS / "accepted-school-deletion-no-destination.json").read_bytes())
     child = school["child"]
     async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
@@ -182,8 +183,9 @@ async def test_a_restriction_stops_later_shares_and_a_rectification_reaches_ever
         assert restricted.status_code == 200, restricted.text
 
         async def refused_share() -> dict | None:
+            # A manager is told of the restriction; an officer never is (SEC-29).
             asked = (await client.post(f"{disclosure}/disclosures", json=police_request(child_id, "CAD-2"),
-                                       headers=officer)).json()
+                                       headers=manager)).json()
             return asked if asked["status"] == "refused" else None
 
         refusal = await eventually(refused_share, timeout=60, interval=1.0)

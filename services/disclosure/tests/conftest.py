@@ -24,8 +24,11 @@ async def db_url(databases) -> str:
 @pytest.fixture
 def settings(infra, namespace, db_url, tmp_path) -> DisclosureSettings:
     # The signing key file is made on first start, per test, outside the checkout.
+    # Tests that wait for a restriction poll by asking again and again: the per-person request rate
+    # (SEC-29) is tested on its own, with a small limit (test_authorisation_integration.py).
     return service_settings(DisclosureSettings, infra, namespace, db_url,
-                            log_signing_key_file=tmp_path / "secrets" / "disclosure-log-ed25519.pem")
+                            log_signing_key_file=tmp_path / "secrets" / "disclosure-log-ed25519.pem",
+                            disclosure_requests_per_hour=100_000)
 
 
 @pytest_asyncio.fixture
@@ -36,8 +39,8 @@ async def client(settings) -> AsyncIterator:
 
 @pytest.fixture
 def token(settings):
-    def make(role: str, sub: str | None = None, **claims) -> dict[str, str]:
-        return bearer(settings, role, sub=sub or f"{role}-1", **claims)
+    def make(role: str, *more_roles: str, sub: str | None = None, **claims) -> dict[str, str]:
+        return bearer(settings, role, *more_roles, sub=sub or f"{role}-1", **claims)
 
     return make
 

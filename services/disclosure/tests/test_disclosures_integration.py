@@ -32,6 +32,10 @@ from cme_shared.testing.signing import signed_headers
 pytestmark = pytest.mark.integration
 
 
+# A police request's approval: the decider confirms the rank that signed it off (SEC-23).
+APPROVE = {"decision": "approve", "reason": "needed", "sign_off_rank": "Detective Inspector"}
+
+
 def police_request(subject: uuid.UUID, **overrides) -> dict:
     body = {
         "subject_ids": [str(subject)],
@@ -67,8 +71,7 @@ def london_today() -> date:
 async def shared_request(client, token, subject: uuid.UUID, borough: str = "westminster", **overrides) -> str:
     did = (await client.post("/disclosures", json=police_request(subject, **overrides),
                              headers=token("officer", sub=f"o-{borough}", borough=borough))).json()["disclosure_id"]
-    r = await client.post(f"/disclosures/{did}/decision", json={"decision": "approve", "reason": "needed"},
-                          headers=token("manager", sub="m1"))
+    r = await client.post(f"/disclosures/{did}/decision", json=APPROVE, headers=token("manager", sub="m1"))
     assert r.json()["status"] == "shared", r.text
     return did
 
@@ -109,13 +112,17 @@ async def test_a_police_share_needs_a_second_person_and_is_proven_in_the_log(cli
 
     decided = await client.post(f"/disclosures/{did}/decision", headers=token("manager", sub="bob"), json={
         "decision": "approve", "reason": "necessary and proportionate for the investigation",
-        "decider_name": "Bob Manager", "decider_role": "CME team manager"})
+        "job_title": "CME team manager", "sign_off_rank": "DI"})
     assert decided.status_code == 200, decided.text
     shared = decided.json()
     assert shared["status"] == "shared"
     assert shared["decision"]["decided_by"] == "bob"
-    assert shared["decision"]["decider_name"] == "Bob Manager"
-    assert shared["decision"]["decider_role"] == "CME team manager"
+    assert shared["decision"]["decider_name"] == "bob"  # the token's, never the body's (SEC-23)
+    assert shared["decision"]["decider_role"] == "manager"
+    assert shared["decision"]["decider_title"] == "CME team manager"
+    assert shared["decision"]["sign_off"] == {"rank": "inspector", "rank_as_checked": "DI",
+                                              "rank_as_requested": "Detective Inspector", "confirmed_by": "bob",
+                                              "confirmed_by_role": "manager"}
     assert "child.address" in shared["fields_released"]
     assert not any(f.startswith("household.") for f in shared["fields_released"])  # minimisation
     assert [leaf["kind"] for leaf in shared["log"]] == ["disclosure_requested", "disclosure_decided",
@@ -201,6 +208,8 @@ async def test_roles_and_tokens(client, token):
     assert (await client.get("/log/tree-head")).status_code == 200  # public by design
     assert (await client.get("/log/public-key")).status_code == 200
     assert (await client.get("/log/leaves", params={"start": 0, "end": 1})).status_code == 401
+    assert (await client.get("/log/leaves", params={"start": 0, "end": 1},
+                             headers=token("partner", org_id="MPS"))).status_code == 403
     too_far = await client.get("/log/proofs/inclusion", params={"leaf_index": 0, "tree_size": 5},
                                headers=token("auditor"))
     assert too_far.status_code == 400 and too_far.json()["errors"][0]["code"] == "out_of_range"
@@ -242,24 +251,30 @@ async def test_a_restricted_subject_is_not_shared_without_a_recorded_exception(c
         await eventually(restricted)
     finally:
         await engine.dispose()
-    plain = (await client.post("/disclosures", json=police_request(subject),
-                               headers=token("officer", borough="westminster"))).json()
+    manager = token("manager", sub="m-asks")
+    plain = (await client.post("/disclosures", json=police_request(subject), headers=manager)).json()
     assert plain["status"] == "refused"
     assert [r["code"] for r in plain["refusal_reasons"]] == ["subject_restricted"]
 
-    excepted = (await client.post("/disclosures", headers=token("officer", borough="westminster"), json=police_request(
+    excepted = (await client.post("/disclosures", headers=manager, json=police_request(
         subject, restriction_exception={"ground": "protect_another_person",
                                         "reason": "another child at risk of serious harm"}))).json()
     assert excepted["status"] == "pending"
     assert excepted["restriction_exception"]["ground"] == "protect_another_person"
+    # An officer is told nothing (SEC-29); the decider meets the restriction.
+    asked = (await client.post("/disclosures", json=police_request(subject),
+                               headers=token("officer", borough="westminster"))).json()
+    assert asked["status"] == "pending" and asked["policy_findings"] == []
+    approve = await client.post(f"/disclosures/{asked['disclosure_id']}/decision", json=APPROVE,
+                                headers=token("dpo", sub="d-decides"))
+    assert approve.status_code == 409 and approve.json()["errors"][0]["code"] == "subject_restricted"
 
     await send(infra, namespace, topics.RIGHTS_EVENTS, RestrictionLifted(
         event_id=uuid.uuid4(), occurred_at=now(), rights_request_id=request_id, subject_ids=[subject],
         reason="accuracy confirmed"), key=str(request_id))
 
     async def lifted() -> bool:
-        r = (await client.post("/disclosures", json=police_request(subject),
-                               headers=token("officer", borough="westminster"))).json()
+        r = (await client.post("/disclosures", json=police_request(subject), headers=manager)).json()
         return r["status"] == "pending"
 
     await eventually(lifted)
@@ -311,8 +326,7 @@ async def test_access_requests_get_the_recipients_but_not_a_withheld_share(clien
     async def shared_with_police(reference: str) -> str:
         did = (await client.post("/disclosures", json=police_request(subject, reference=reference),
                                  headers=token("officer", sub="o1", borough="westminster"))).json()["disclosure_id"]
-        r = await client.post(f"/disclosures/{did}/decision", json={"decision": "approve", "reason": "needed"},
-                              headers=token("manager", sub="m1"))
+        r = await client.post(f"/disclosures/{did}/decision", json=APPROVE, headers=token("manager", sub="m1"))
         assert r.json()["status"] == "shared"
         return did
 
@@ -353,18 +367,25 @@ async def test_access_requests_get_the_recipients_but_not_a_withheld_share(clien
         records = await replies.settle(0.5)
     [reply] = [json.loads(r.value) for r in records]
     assert reply["collection_id"] == str(collection_id)
-    assert reply["service"] == "disclosure" and reply["total_items"] == 2
-    assert {i["record_id"] for i in reply["items"]} == {visible, reviewed}  # withheld one left out until review
+    assert reply["service"] == "disclosure"
+    shares = [i for i in reply["items"] if i["record_type"] == "disclosure"]
+    assert {i["record_id"] for i in shares} == {visible, reviewed}  # withheld one left out until review
     assert all(i["recipient"] == {"type": "police", "org_id": "MPS", "org_name": "Metropolitan Police Service"}
-               for i in reply["items"])
+               for i in shares)
+    # And who within the council looked at them: the access log (three requests, three decisions, two
+    # withholdings), by role, never by name.
+    looked = [i for i in reply["items"] if i["record_type"] == "access"]
+    assert sorted(i["data"]["action"] for i in looked) == sorted(
+        ["disclosure.request"] * 3 + ["disclosure.decide"] * 3 + ["disclosure.withhold"] * 2)
+    assert reply["total_items"] == len(shares) + len(looked)
+    assert "o1" not in json.dumps(looked) and "m1" not in json.dumps(looked)
 
 
 async def test_reports_count_shares_by_recipient_purpose_and_month(client, token):
     subject = uuid.uuid4()
     did = (await client.post("/disclosures", json=police_request(subject),
                              headers=token("officer", sub="o", borough="westminster"))).json()["disclosure_id"]
-    await client.post(f"/disclosures/{did}/decision", json={"decision": "approve", "reason": "r"},
-                      headers=token("manager", sub="m"))
+    await client.post(f"/disclosures/{did}/decision", json=APPROVE, headers=token("manager", sub="m"))
     await client.post("/disclosures", json=police_request(subject, reference=None),
                       headers=token("officer", sub="o", borough="westminster"))
     report = (await client.get("/reports/shares", headers=token("auditor"))).json()
@@ -378,8 +399,7 @@ async def test_a_purged_disclosure_leaves_a_log_that_still_verifies(client, toke
     subject = uuid.uuid4()
     did = (await client.post("/disclosures", json=police_request(subject),
                              headers=token("officer", sub="o", borough="westminster"))).json()["disclosure_id"]
-    await client.post(f"/disclosures/{did}/decision", json={"decision": "approve", "reason": "r"},
-                      headers=token("manager", sub="m"))
+    await client.post(f"/disclosures/{did}/decision", json=APPROVE, headers=token("manager", sub="m"))
     engine = create_engine(db_url)
     try:
         async with session_factory(engine).begin() as session:
@@ -437,27 +457,34 @@ async def test_the_permanent_leaves_name_the_tokens_role_and_the_typed_words_sta
                              headers=token("officer", sub="o1", borough="westminster"))).json()["disclosure_id"]
     typed_role = "Acting head of CME while Jane Smith is on leave"
     decided = await client.post(f"/disclosures/{did}/decision", headers=token("manager", sub="m1"), json={
-        "decision": "approve", "reason": "needed", "decider_name": "Bob Manager", "decider_role": typed_role})
-    assert decided.json()["decision"]["decider_role"] == typed_role  # the record shows it as typed
+        **APPROVE, "job_title": typed_role})
+    decision = decided.json()["decision"]
+    # The record's role is the token's; the words typed are kept beside it, as the decider's (SEC-23).
+    assert (decision["decider_role"], decision["decider_title"]) == ("manager", typed_role)
     typed_dpo_role = "DPO (covering for Sam Jones)"
     withheld = await client.post(f"/disclosures/{did}/withholding", headers=token("dpo", sub="d1"), json={
         "exemption": "DPA 2018 Sch 2 Part 1 para 2", "reason": "prejudice",
-        "review_date": (london_today() + timedelta(days=30)).isoformat(), "decider_role": typed_dpo_role})
+        "review_date": (london_today() + timedelta(days=30)).isoformat(), "job_title": typed_dpo_role})
     assert withheld.status_code == 200, withheld.text
+    withholding = withheld.json()["withheld_from_sar"]
+    assert (withholding["decided_by"], withholding["decider_name"], withholding["decider_role"],
+            withholding["decider_title"]) == ("d1", "d1", "dpo", typed_dpo_role)
     log = {leaf["kind"]: leaf["leaf_index"] for leaf in withheld.json()["log"]}
     [(decision_leaf, decision_payload), (withheld_leaf, withheld_payload)] = await leaves_and_payloads(
         db_url, [log["disclosure_decided"], log["withheld_from_sar"]])
     assert decision_leaf["facts"]["decider_role"] == "manager"
+    assert decision_leaf["facts"]["sign_off"] == {"rank": "inspector", "confirmed_by_role": "manager"}
     assert withheld_leaf["facts"]["decider_role"] == "dpo"
     for leaf in (decision_leaf, withheld_leaf):
         assert "Jane" not in json.dumps(leaf) and "Sam" not in json.dumps(leaf)
-    assert json.loads(decision_payload)["decider_role"] == typed_role
-    assert json.loads(withheld_payload)["decider_role"] == typed_dpo_role
+    assert json.loads(decision_payload)["decider_title"] == typed_role
+    assert json.loads(decision_payload)["decider_role"] == "manager"
+    assert json.loads(withheld_payload)["decider_title"] == typed_dpo_role
 
 
 async def test_restricted_again_under_the_same_request_after_a_lift_is_in_force(client, token, infra, namespace):
     subject, request_id = uuid.uuid4(), uuid.uuid4()
-    officer = token("officer", borough="westminster")
+    asker = token("manager", sub="m-asks")  # officers are never told of a restriction (SEC-29)
 
     async def rights_event(cls, subjects, reason):
         await send(infra, namespace, topics.RIGHTS_EVENTS, cls(
@@ -465,7 +492,7 @@ async def test_restricted_again_under_the_same_request_after_a_lift_is_in_force(
             reason=reason), key=str(request_id))
 
     async def status() -> str:
-        return (await client.post("/disclosures", json=police_request(subject), headers=officer)).json()["status"]
+        return (await client.post("/disclosures", json=police_request(subject), headers=asker)).json()["status"]
 
     await rights_event(SubjectRestricted, [subject], "accuracy contested")
     await eventually(lambda: _status_is(status, "refused"))
@@ -477,11 +504,11 @@ async def test_restricted_again_under_the_same_request_after_a_lift_is_in_force(
     await rights_event(SubjectRestricted, [sentinel], "sentinel")
 
     async def sentinel_refused() -> bool:
-        r = (await client.post("/disclosures", json=police_request(sentinel), headers=officer)).json()
+        r = (await client.post("/disclosures", json=police_request(sentinel), headers=asker)).json()
         return r["status"] == "refused"
 
     await eventually(sentinel_refused)
-    refused = (await client.post("/disclosures", json=police_request(subject), headers=officer)).json()
+    refused = (await client.post("/disclosures", json=police_request(subject), headers=asker)).json()
     assert refused["status"] == "refused"
     assert [r["code"] for r in refused["refusal_reasons"]] == ["subject_restricted"]
 

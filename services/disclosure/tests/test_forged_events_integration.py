@@ -25,13 +25,13 @@ def reasons(record) -> list[str]:
 async def test_a_forged_restriction_lift_is_dead_lettered_and_the_subject_stays_restricted(
         client, token, infra, namespace):
     subject, request_id = uuid.uuid4(), uuid.uuid4()
-    officer = token("officer", borough="westminster")
+    asker = token("manager", sub="m-asks")  # an officer is never told of a restriction (SEC-29)
     await send(infra, namespace, topics.RIGHTS_EVENTS, SubjectRestricted(
         event_id=uuid.uuid4(), occurred_at=now(), rights_request_id=request_id, subject_ids=[subject],
         reason="accuracy contested"), key=str(request_id))
 
     async def refused() -> bool:
-        answer = (await client.post("/disclosures", json=police_request(subject), headers=officer)).json()
+        answer = (await client.post("/disclosures", json=police_request(subject), headers=asker)).json()
         return answer["status"] == "refused"
 
     await eventually(refused)
@@ -51,7 +51,7 @@ async def test_a_forged_restriction_lift_is_dead_lettered_and_the_subject_stays_
         letters = await dead.wait_for(lambda rs: len(rs) >= len(forgeries))
     assert sorted(code for r in letters for code in reasons(r)) == sorted(code for _, code in forgeries)
     assert all(r.value == value for r in letters)  # byte for byte
-    answer = (await client.post("/disclosures", json=police_request(subject), headers=officer)).json()
+    answer = (await client.post("/disclosures", json=police_request(subject), headers=asker)).json()
     assert answer["status"] == "refused"
     assert [r["code"] for r in answer["refusal_reasons"]] == ["subject_restricted"]
 

@@ -118,7 +118,8 @@ async def test_the_checkpoint_is_cosigned_and_verify_log_names_every_tampering(
     for subject in subjects:
         did = (await wclient.post("/disclosures", headers=officer, json=police_request(subject))).json()["disclosure_id"]
         assert (await wclient.post(f"/disclosures/{did}/decision", headers=manager,
-                                   json={"decision": "approve", "reason": "needed"})).json()["status"] == "shared"
+                                   json={"decision": "approve", "reason": "needed",
+                                         "sign_off_rank": "Inspector"})).json()["status"] == "shared"
         ids.append(did)
     withheld = await wclient.post(f"/disclosures/{ids[0]}/withholding", headers=dpo, json={
         "exemption": "crime_and_taxation", "reason": "would prejudice an investigation",

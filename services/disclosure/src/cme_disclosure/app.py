@@ -63,7 +63,8 @@ def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
         raise ValueError("the log signing key is not among the pinned public keys (CME_LOG_PUBLIC_KEY)")
     log = MerkleLog(keys, on_head=publish_head, origin=settings.log_origin)
     deps = Deps(log=log, policy=load_policy(settings.disclosure_policy_file),
-                withholding_max_days=settings.withholding_max_days)
+                withholding_max_days=settings.withholding_max_days,
+                requests_per_hour=settings.disclosure_requests_per_hour)
     kafka.subscribe(runtime, deps)
     app = create_service_app(
         runtime,

@@ -40,6 +40,8 @@ class DisclosureSettings(ServiceSettings):
     # The latest review date a withholding from access requests may set, in days from today: a
     # withholding is never blanket (DOMAIN 4), so it must come back for review.
     withholding_max_days: int = 365
+    # Disclosure requests one person may record in an hour (SEC-29): each is a permanent leaf of the log.
+    disclosure_requests_per_hour: int = 60
 
     @model_validator(mode="after")
     def _production_needs_a_signing_key(self) -> "DisclosureSettings":
@@ -49,6 +51,8 @@ class DisclosureSettings(ServiceSettings):
             raise ValueError("CME_LOG_WITNESS_URL needs CME_LOG_WITNESS_KEY, the witness's verifier key")
         if self.withholding_max_days < 1:
             raise ValueError("CME_WITHHOLDING_MAX_DAYS must be at least 1")
+        if self.disclosure_requests_per_hour < 1:
+            raise ValueError("CME_DISCLOSURE_REQUESTS_PER_HOUR must be at least 1")
         return self
 
     def signing_key_path(self) -> Path:

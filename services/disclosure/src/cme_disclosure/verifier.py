@@ -2,7 +2,7 @@
 
 Needs no database and no running service: only what the log published (a tree head, the public key,
 a leaf, a proof), e.g. saved from `GET /log/tree-head`, `/log/public-key`, `/log/leaves` and
-`/log/proofs/...`. Imports nothing from the service but the pure Merkle and tree-head code.
+`/log/proofs/...` (an inclusion proof carries its leaf, so an officer's receipt needs no leaves page). Imports nothing from the service but the pure Merkle and tree-head code.
 
     python -m cme_disclosure.verifier inclusion --tree-head head.json --public-key key.json \
         --leaf-index 3 --leaf-b64 eyJ2Ijo... --proof proof.json

@@ -122,12 +122,15 @@ disclosures = Table(
     Column("decided_by", Text, nullable=True),
     Column("decider_name", Text, nullable=True),
     Column("decider_role", Text, nullable=True),
+    Column("decider_title", Text, nullable=True),  # the job title the decider typed: an annotation (SEC-23)
+    Column("sign_off", JSONB, nullable=True),  # police: the sign-off rank as the decider confirmed it
     Column("decision_reason", Text, nullable=True),
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("shared_at", DateTime(timezone=True), nullable=True),
     Column("purged_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("origin", "share_ref", name="disclosures_share_ref"),
     Index("disclosures_report", "status", "requested_at"),
+    Index("disclosures_requester", "requested_by", "requested_at"),  # the per-person request rate (SEC-29)
 )
 
 disclosure_subjects = Table(
@@ -158,6 +161,7 @@ sar_withholdings = Table(
     Column("decided_by", Text, nullable=False),
     Column("decider_name", Text, nullable=False),
     Column("decider_role", Text, nullable=False),
+    Column("decider_title", Text, nullable=True),  # the job title the DPO typed: an annotation (SEC-23)
     Column("review_date", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("sar_withholdings_disclosure", "disclosure_id"),

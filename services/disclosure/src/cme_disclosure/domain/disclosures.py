@@ -96,13 +96,22 @@ class DisclosureRequest(BaseModel):
 
 
 class Decision(BaseModel):
+    """A second person's decision. Who decides, and in which role, is the token's (`sub`, and the role that
+    let the request in), never the body's (SEC-23): the body may only add the decider's job title, which
+    the record keeps as their own words beside the token's role."""
+
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "refuse"]
     reason: LongText
-    # The decider's name and job title as the record shows them; default: the token's subject and role.
-    decider_name: Text | None = None
-    decider_role: Text | None = None
+    job_title: Text | None = Field(default=None, description="the decider's job title as they write it "
+                                                               "(an annotation; the record's role is the token's)")
+    # DOMAIN 4: a police request is signed off at inspector rank or above. The rank the request states is
+    # the requester's word; approving such a request needs the decider's own claim of the rank they saw
+    # sign it off, recorded as theirs.
+    sign_off_rank: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="police requests: the rank of the officer who signed the request off, as the "
+                                  "decider checked it (inspector or above); required to approve one")
 
 
 class Withholding(BaseModel):
@@ -114,5 +123,4 @@ class Withholding(BaseModel):
     exemption: Text
     reason: LongText
     review_date: date
-    decider_name: Text | None = None
-    decider_role: Text | None = None
+    job_title: Text | None = Field(default=None, description="the DPO's job title as they write it (an annotation)")

@@ -57,6 +57,10 @@ class PolicyTable(BaseModel):
                 return row
         return None
 
+    def signs_off(self, rank: str | None) -> bool:
+        """Whether an officer of this rank (any spelling) may sign a police request off."""
+        return normalise_rank(rank) in self.inspector_or_above
+
     def fields_for(self, row: PolicyRow, categories: list[DataCategory]) -> list[str]:
         source = self.field_catalogue
         if row.fields is not None:
@@ -159,7 +163,9 @@ def assess(
     if "reference" in row.requires and not (reference and reference.strip()):
         code = "notice_reference_required" if recipient_type == RecipientType.DWP else "crime_reference_required"
         findings.append(Finding(code, "this recipient's request must carry its reference", ("reference",)))
-    if "inspector_sign_off" in row.requires and normalise_rank(requester_rank) not in table.inspector_or_above:
+    # The rank the request states is the requester's word: enough to refuse a request that says it was not
+    # signed off at inspector rank, never enough to approve one (the decider confirms it: service_layer).
+    if "inspector_sign_off" in row.requires and not table.signs_off(requester_rank):
         findings.append(Finding("inspector_sign_off_required",
                                 "a police request must be signed off at inspector rank or above",
                                 ("recipient", "requester_rank")))

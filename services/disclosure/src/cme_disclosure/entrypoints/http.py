@@ -2,8 +2,17 @@
 
 Roles: POST /disclosures officer/manager/dpo; decisions manager/dpo (never the requester, and the
 policy row may narrow it, e.g. Home Office shares to the DPO); withholding from SAR dpo; reading
-officer/manager/dpo/auditor (officers see their borough's requests). The log's tree head and public
-key are public, so that anyone can check a signature; leaves and proofs need any authenticated role.
+officer/manager/dpo/auditor (officers see their borough's requests, the auditor a view without free
+text or names). Each route acts in the role that let the request in (`require_roles`, narrowest first).
+
+The log (SEC-21): the tree head, the public key and the checkpoint are public (no token), as C2SP
+checkpoints are meant to be gossiped; they say nothing about any disclosure. Leaves (recipient types,
+purposes, times of every share) are for the auditor, the DPO and managers. Proofs: the same roles, and
+officers for what their own disclosures need: an inclusion proof (with the leaf) for a leaf of a
+disclosure they can see, and consistency proofs (hashes only) to carry such a receipt to a newer head.
+
+Every route that returns a disclosure record or a subject's recipients records the read in the access
+log, one row per subject shown, in the transaction that read it.
 """
 
 import base64
@@ -13,15 +22,18 @@ from typing import Annotated
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cme_shared.auth import Principal, Role, current_principal, require_roles
+from cme_shared.access_log import record_access
+from cme_shared.auth import CROSS_BOROUGH, Principal, Role, require_roles
 from cme_shared.http.errors import ApiError
 from cme_shared.http.limits import MAX_BIGINT
 from cme_shared.runtime import ServiceRuntime
 
+from ..adapters.tables import disclosure_leaves, disclosures as disclosures_table
 from ..domain.disclosures import Decision, DisclosureRequest, Withholding
 from ..domain.checkpoint import verifier_key
 from ..domain.tree_head import SIGNATURE_ALGORITHM, key_id, public_key_pem
@@ -31,20 +43,38 @@ from ..service_layer.log import LogRangeError, MerkleLog
 from . import schemas
 
 MAX_LEAVES_PER_PAGE = 1000
-ROLE_ORDER = (Role.DPO, Role.MANAGER, Role.OFFICER, Role.AUDITOR)
+
+
+def _role(principal: Principal) -> Role | None:
+    """The role that let the request in (`require_roles` sets it)."""
+    return principal.acting_role
 
 
 def actor(principal: Principal) -> Actor:
-    role = next((r for r in ROLE_ORDER if r in principal.roles), next(iter(principal.roles), ""))
-    return Actor(sub=principal.sub, role=str(role), roles=frozenset(str(r) for r in principal.roles),
-                 borough=principal.borough.value if principal.borough else None)
+    role = _role(principal)
+    return Actor(sub=principal.sub, role=str(role.value if role else ""),
+                 roles=frozenset(str(r.value) for r in principal.roles),
+                 borough=principal.borough.value if principal.borough else None,
+                 borough_scoped=role not in CROSS_BOROUGH)
 
 
 def visible_boroughs(principal: Principal) -> set[str] | None:
-    """None: every record (cross-borough roles); else the officer's borough."""
-    if principal.roles & {Role.MANAGER, Role.DPO, Role.AUDITOR}:
+    """None: every record (the acting role works across boroughs); else the officer's borough, from the
+    role that let the request in alone (SEC-14)."""
+    if _role(principal) in CROSS_BOROUGH:
         return None
     return {b.value for b in principal.boroughs()}
+
+
+def shown_to(principal: Principal, record: dict) -> schemas.DisclosureRecord:
+    """A record as this principal may see it: the auditor's view leaves out free text and names (SEC-21)."""
+    if _role(principal) == Role.AUDITOR:
+        record = views.auditor_view(record)
+    return schemas.DisclosureRecord.model_validate(record)
+
+
+def _subjects_of(records: list[schemas.DisclosureRecord]) -> list[UUID]:
+    return [s for r in records for s in r.subject_ids]
 
 
 def _api_error(exc: DisclosureError) -> ApiError:
@@ -64,10 +94,20 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
         boroughs = visible_boroughs(principal)
         if record is None or (boroughs is not None and record["borough"] not in boroughs):
             raise ApiError(404, "not_found", "no such disclosure")
-        return schemas.DisclosureRecord.model_validate(record)
+        return shown_to(principal, record)
 
-    async def write_then_show(write: Callable[[AsyncSession], Awaitable[UUID]],
-                              principal: Principal) -> schemas.DisclosureRecord:
+    async def show(request: Request, principal: Principal, disclosure_id: UUID, action: str,
+                   returned: str) -> schemas.DisclosureRecord:
+        """The record, and the read of it recorded for each of its subjects, in one transaction."""
+        async with runtime.sessions.begin() as session:
+            record = await one(session, disclosure_id, principal)
+            await record_access(session, runtime.kit.access_log, request, principal, record.subject_ids,
+                                action=action, returned=returned, record_type="disclosure",
+                                record_id=str(disclosure_id))
+        return record
+
+    async def write_then_show(write: Callable[[AsyncSession], Awaitable[UUID]], request: Request,
+                              principal: Principal, action: str, returned: str) -> schemas.DisclosureRecord:
         """One transaction for the change (a refusal becomes its error), the relay woken, the record shown."""
         try:
             async with runtime.sessions.begin() as session:
@@ -75,57 +115,68 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
         except DisclosureError as exc:
             raise _api_error(exc) from None
         runtime.relay.nudge()
-        async with runtime.sessions() as session:
-            return await one(session, disclosure_id, principal)
+        return await show(request, principal, disclosure_id, action, returned)
 
     @api.post("/disclosures", status_code=201, response_model=schemas.DisclosureRecord)
-    async def request_disclosure(body: DisclosureRequest,
+    async def request_disclosure(body: DisclosureRequest, request: Request,
                                  principal: Annotated[Principal, Depends(requesters)]) -> schemas.DisclosureRecord:
         """Record a request and weigh it against the policy: `pending` awaits a second person's
-        decision; `refused` (with `refusal_reasons`) is a recorded decision not to share."""
+        decision; `refused` (with `refusal_reasons`) is a recorded decision not to share. At most
+        CME_DISCLOSURE_REQUESTS_PER_HOUR requests an hour per person (`429 too_many_requests`)."""
         return await write_then_show(
-            lambda session: disclosures.request_disclosure(session, deps, body, actor(principal)), principal)
+            lambda session: disclosures.request_disclosure(session, deps, body, actor(principal)), request,
+            principal, "disclosure.request", "the disclosure record requested")
 
     @api.post("/disclosures/{disclosure_id}/decision", response_model=schemas.DisclosureRecord)
-    async def decide(disclosure_id: UUID, body: Decision,
+    async def decide(disclosure_id: UUID, body: Decision, request: Request,
                      principal: Annotated[Principal, Depends(deciders)]) -> schemas.DisclosureRecord:
+        """Approve or refuse, as the token's `sub` and role (never the person who asked). Approving a
+        police request needs `sign_off_rank`, the rank the decider saw sign it off."""
         async def write(session: AsyncSession) -> UUID:
             await disclosures.decide(session, deps, disclosure_id, body, actor(principal))
             return disclosure_id
 
-        return await write_then_show(write, principal)
+        return await write_then_show(write, request, principal, "disclosure.decide", "the disclosure record decided")
 
     @api.post("/disclosures/{disclosure_id}/withholding", response_model=schemas.DisclosureRecord)
-    async def withhold(disclosure_id: UUID, body: Withholding,
+    async def withhold(disclosure_id: UUID, body: Withholding, request: Request,
                        principal: Annotated[Principal, Depends(dpo)]) -> schemas.DisclosureRecord:
         """Withhold this one share from the subject's access requests until `review_date`."""
         async def write(session: AsyncSession) -> UUID:
             await disclosures.withhold_from_sar(session, deps, disclosure_id, body, actor(principal))
             return disclosure_id
 
-        return await write_then_show(write, principal)
+        return await write_then_show(write, request, principal, "disclosure.withhold",
+                                     "the disclosure record withheld from access requests")
 
     @api.get("/disclosures", response_model=list[schemas.DisclosureRecord])
-    async def list_disclosures(subject_id: UUID,
+    async def list_disclosures(subject_id: UUID, request: Request,
                                principal: Annotated[Principal, Depends(readers)]) -> list[schemas.DisclosureRecord]:
-        async with runtime.sessions() as session:
-            records = await views.for_subject(session, subject_id, visible_boroughs(principal))
-        return [schemas.DisclosureRecord.model_validate(r) for r in records]
+        async with runtime.sessions.begin() as session:
+            records = [shown_to(principal, r)
+                       for r in await views.for_subject(session, subject_id, visible_boroughs(principal))]
+            await record_access(session, runtime.kit.access_log, request, principal, _subjects_of(records),
+                                action="disclosures.list", returned=f"{len(records)} disclosure record(s)",
+                                record_type="disclosure")
+        return records
 
     @api.get("/disclosures/{disclosure_id}", response_model=schemas.DisclosureRecord)
-    async def get_disclosure(disclosure_id: UUID,
+    async def get_disclosure(disclosure_id: UUID, request: Request,
                              principal: Annotated[Principal, Depends(readers)]) -> schemas.DisclosureRecord:
-        async with runtime.sessions() as session:
-            return await one(session, disclosure_id, principal)
+        return await show(request, principal, disclosure_id, "disclosure.read", "the disclosure record")
 
     @api.get("/subjects/{subject_id}/recipients", response_model=list[schemas.RecipientToNotify])
-    async def recipients(subject_id: UUID,
+    async def recipients(subject_id: UUID, request: Request,
                          principal: Annotated[Principal, Depends(requesters)]) -> list[schemas.RecipientToNotify]:
         """UK GDPR Art 19: the organisations this subject's data was shared with, to tell them of a
         rectification, erasure or restriction. Officers see the shares requested from their own
         borough, as with GET /disclosures."""
-        async with runtime.sessions() as session:
+        async with runtime.sessions.begin() as session:
             lines = await views.recipients_to_notify(session, subject_id, visible_boroughs(principal))
+            if lines:
+                await record_access(session, runtime.kit.access_log, request, principal, [subject_id],
+                                    action="recipients.read", returned=f"{len(lines)} recipient organisation(s)",
+                                    record_type="recipients")
         return [schemas.RecipientToNotify.model_validate(line) for line in lines]
 
     @api.get("/reports/shares", response_model=list[schemas.ReportLine])
@@ -147,7 +198,24 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
 def log_router(runtime: ServiceRuntime, log: MerkleLog, pinned: list[Ed25519PublicKey],
                witness_key: str | None = None) -> APIRouter:
     api = APIRouter(prefix="/log", tags=["log"])
-    authenticated = Depends(current_principal)
+    # SEC-21: the leaves list every share's recipient type, purpose and time; roles with business there.
+    log_readers = Depends(require_roles(Role.AUDITOR, Role.DPO, Role.MANAGER))
+    # Proofs: the same, and officers for their own disclosures' receipts (narrowest first: an officer
+    # token that also holds another role is scoped as the officer).
+    provers = require_roles(Role.OFFICER, Role.AUDITOR, Role.DPO, Role.MANAGER)
+
+    async def officer_may_prove(session: AsyncSession, principal: Principal, leaf_index: int) -> None:
+        """An officer proves only leaves of disclosures they can see (their borough's); any other leaf,
+        and a leaf that does not exist, is the same 404, so the answer tells them nothing of others'."""
+        if _role(principal) in CROSS_BOROUGH:
+            return
+        borough = (await session.execute(
+            select(disclosures_table.c.borough)
+            .join(disclosure_leaves, disclosure_leaves.c.disclosure_id == disclosures_table.c.disclosure_id)
+            .where(disclosure_leaves.c.leaf_index == leaf_index)
+        )).first()
+        if borough is None or borough.borough not in {b.value for b in principal.boroughs()}:
+            raise ApiError(404, "not_found", "no leaf of a disclosure you can see has this index", ["query", "leaf_index"])
 
     @api.get("/tree-head", response_model=schemas.TreeHeadOut)
     async def tree_head() -> schemas.TreeHeadOut:
@@ -181,7 +249,7 @@ def log_router(runtime: ServiceRuntime, log: MerkleLog, pinned: list[Ed25519Publ
             raise ApiError(503, "no_checkpoint", "no checkpoint has been signed and cosigned yet")
         return PlainTextResponse(note.render(), media_type="text/plain; charset=utf-8")
 
-    @api.get("/leaves", response_model=schemas.LeavesOut, dependencies=[authenticated])
+    @api.get("/leaves", response_model=schemas.LeavesOut, dependencies=[log_readers])
     async def leaves(start: Annotated[int, Query(ge=0, le=MAX_BIGINT)],
                      end: Annotated[int, Query(ge=0, le=MAX_BIGINT, description="exclusive")]) -> schemas.LeavesOut:
         if end < start:
@@ -193,17 +261,24 @@ def log_router(runtime: ServiceRuntime, log: MerkleLog, pinned: list[Ed25519Publ
             schemas.LeafOut(leaf_index=i, leaf=base64.b64encode(leaf).decode()) for i, leaf in rows
         ])
 
-    @api.get("/proofs/inclusion", response_model=schemas.ProofOut, dependencies=[authenticated])
+    @api.get("/proofs/inclusion", response_model=schemas.ProofOut)
     async def inclusion(leaf_index: Annotated[int, Query(ge=0, le=MAX_BIGINT)],
-                        tree_size: Annotated[int, Query(ge=1, le=MAX_BIGINT)]) -> schemas.ProofOut:
+                        tree_size: Annotated[int, Query(ge=1, le=MAX_BIGINT)],
+                        principal: Annotated[Principal, Depends(provers)]) -> schemas.ProofOut:
+        """The audit path of one leaf to the head of `tree_size`, with the leaf's bytes: with the public
+        head and key, a receipt anyone can check offline."""
         try:
             async with runtime.sessions() as session:
+                await officer_may_prove(session, principal, leaf_index)
                 proof = await log.inclusion_proof(session, leaf_index, tree_size)
+                [(_, leaf)] = await log.leaves(session, leaf_index, leaf_index + 1)
         except LogRangeError as exc:
             raise ApiError(400, "out_of_range", str(exc), ["query"]) from None
-        return schemas.ProofOut(proof=[h.hex() for h in proof], leaf_index=leaf_index, tree_size=tree_size)
+        return schemas.ProofOut(proof=[h.hex() for h in proof], leaf_index=leaf_index, tree_size=tree_size,
+                                leaf=base64.b64encode(leaf).decode())
 
-    @api.get("/proofs/consistency", response_model=schemas.ProofOut, dependencies=[authenticated])
+    @api.get("/proofs/consistency", response_model=schemas.ProofOut,
+             dependencies=[Depends(provers)])
     async def consistency(first: Annotated[int, Query(ge=1, le=MAX_BIGINT)],
                           second: Annotated[int, Query(ge=1, le=MAX_BIGINT)]) -> schemas.ProofOut:
         try:

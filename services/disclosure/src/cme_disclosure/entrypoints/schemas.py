@@ -15,18 +15,22 @@ class LeafRef(BaseModel):
 class DecisionOut(BaseModel):
     decision: str
     reason: str | None
-    decided_by: str
-    decider_name: str | None
-    decider_role: str | None
+    decided_by: str | None = Field(description="the decider's id (token sub); null in the auditor's view")
+    decider_name: str | None = Field(description="the decider as the token names them")
+    decider_role: str | None = Field(description="the token's role that decided (or the policy's version)")
+    decider_title: str | None = Field(default=None, description="the job title the decider typed (an annotation)")
+    sign_off: dict[str, Any] | None = Field(default=None, description="police: the sign-off rank as the decider "
+                                                                       "confirmed it, and who confirmed it")
     decided_at: datetime
 
 
 class WithholdingOut(BaseModel):
     exemption: str
-    reason: str
-    decided_by: str
-    decider_name: str
+    reason: str | None
+    decided_by: str | None
+    decider_name: str | None
     decider_role: str
+    decider_title: str | None = None
     review_date: date
     recorded_at: datetime
 
@@ -51,7 +55,7 @@ class DisclosureRecord(BaseModel):
     refusal_reasons: list[dict[str, Any]] = Field(description="why the policy refused, as {loc, code, message}")
     policy_findings: list[dict[str, Any]]
     approval_roles: list[str] = Field(description="roles that may decide this request")
-    requested_by: str
+    requested_by: str | None = Field(description="the requester's id (token sub); null in the auditor's view")
     requested_by_role: str | None
     borough: str | None
     requested_at: datetime
@@ -61,6 +65,7 @@ class DisclosureRecord(BaseModel):
     withheld_from_sar: WithholdingOut | None
     purged_at: datetime | None
     log: list[LeafRef] = Field(description="this disclosure's leaves in the log, for inclusion proofs")
+    view: str = Field(default="full", description='"full", or "auditor": free text and names left out (SEC-21)')
 
 
 class RecipientToNotify(BaseModel):
@@ -118,3 +123,4 @@ class ProofOut(BaseModel):
     tree_size: int | None = None
     first: int | None = None
     second: int | None = None
+    leaf: str | None = Field(default=None, description="inclusion proofs: base64 of the leaf's exact bytes")

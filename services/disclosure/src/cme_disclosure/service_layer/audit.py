@@ -394,7 +394,7 @@ def _when(text: Any) -> datetime | None:
         return None
 
 
-WITHHOLDING_WORDS = ("exemption", "reason", "decided_by", "decider_name", "decider_role")
+WITHHOLDING_WORDS = ("exemption", "reason", "decided_by", "decider_name", "decider_role", "decider_title")
 
 
 async def _check_bindings(conn: AsyncConnection, report: LogReport, bindings: _Bindings) -> None:

@@ -1,10 +1,12 @@
-"""Answer rights' data collection for a subject access request: the subject's shares, with recipients."""
+"""Answer rights' data collection for a subject access request: the subject's shares, with recipients,
+and who within the council looked at the subject's disclosure records (the access log, Art 15(1)(c))."""
 
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cme_shared.access_log import access_items
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import DataCollectionRequest, DataItem, collection_replies
@@ -51,11 +53,13 @@ async def answer(session: AsyncSession, runtime: ServiceRuntime, request: DataCo
     if request.services and SERVICE not in request.services:
         return None
     today = today or datetime.now(UTC).date()
+    subject_ids = list(dict.fromkeys(request.subject_ids))
     items = [
         _item(subject_id, record)
-        for subject_id in dict.fromkeys(request.subject_ids)
+        for subject_id in subject_ids
         for record in await shared_for_access_request(session, subject_id, today)
     ]
+    items += await access_items(session, runtime.kit.access_log, SERVICE, subject_ids)
     for reply in collection_replies(SERVICE, request.collection_id, items):
         await runtime.outbox.add(session, topic=runtime.topics(topics.replies_of("disclosure")), event=reply,
                                  aggregate_type="data_collection", aggregate_id=str(request.collection_id))

@@ -2,6 +2,11 @@
 
 Every request, decision and share is a leaf of the log, appended in the same transaction as the
 disclosure record, so the record and its proof never disagree (DOMAIN 4; ICO Data Sharing Code).
+
+Who acts is the token's: the requester's and the decider's `sub` and the role that let them in, never
+words from the body (SEC-23). What a borough-scoped requester may learn is limited to what disclosure
+holds and may tell them (SEC-29): a restriction is never shown to an officer at request time (it could be
+another borough's child); the cross-borough decider meets it at the decision.
 """
 
 import uuid
@@ -10,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +25,7 @@ from ..adapters.tables import disclosure_leaves, disclosure_subjects, disclosure
 from ..adapters.tables import sar_withholdings
 from ..domain.disclosures import Decision, DisclosureRequest, Status, Withholding, london_date
 from ..domain.entries import Entry, LeafKind, entry
-from ..domain.policy import Finding, PolicyTable, assess
+from ..domain.policy import Finding, PolicyTable, assess, normalise_rank
 from .log import MerkleLog
 
 
@@ -34,12 +39,14 @@ class DisclosureError(Exception):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts, from the token: the id, the role they act in, their borough."""
+    """Who acts, from the token: the id (`sub`), the role that let the request in, every role the token
+    holds, their borough, and whether that role sees one borough only (an officer)."""
 
     sub: str
     role: str
     roles: frozenset[str]
     borough: str | None = None
+    borough_scoped: bool = False
 
 
 @dataclass
@@ -48,6 +55,13 @@ class Deps:
     policy: PolicyTable
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     withholding_max_days: int = 365
+    # Requests one person may record in an hour (SEC-29: every request is a permanent leaf).
+    requests_per_hour: int = 60
+
+
+# pg_advisory_xact_lock(class, key) namespace of the per-requester count ("cmer"); the log's own lock is a
+# single bigint key, a separate key space, and is always taken after this one.
+REQUESTER_LOCK_CLASS = 0x636D6572
 
 
 async def active_restrictions(session: AsyncSession, subject_ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -61,11 +75,24 @@ async def active_restrictions(session: AsyncSession, subject_ids: list[uuid.UUID
 
 def _restriction_findings(restricted: set[uuid.UUID], exception: dict[str, Any] | None) -> list[Finding]:
     # UK GDPR Art 18(2): a restricted subject's data is not shared unless consent, legal claims,
-    # protection of another person or important public interest is recorded.
+    # protection of another person or important public interest is recorded. The finding says neither
+    # how many subjects nor which (SEC-29).
     if restricted and exception is None:
-        return [Finding("subject_restricted", f"{len(restricted)} subject(s) are restricted (UK GDPR Art 18); "
-                                              "record an Art 18(2) exception to share", ("subject_ids",))]
+        return [Finding("subject_restricted", "the data of a subject of this request is restricted (UK GDPR "
+                                              "Art 18); record an Art 18(2) exception to share", ("subject_ids",))]
     return []
+
+
+async def _within_request_rate(session: AsyncSession, deps: Deps, actor: Actor, now: datetime) -> None:
+    """At most `requests_per_hour` requests per person (SEC-29: each is a permanent leaf). Counted from the
+    records, under a lock per requester, so parallel requests and several replicas share one count."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:c, hashtext(:sub))"),
+                          {"c": REQUESTER_LOCK_CLASS, "sub": actor.sub})
+    recent = (await session.execute(select(func.count()).select_from(disclosures).where(
+        disclosures.c.requested_by == actor.sub, disclosures.c.requested_at > now - timedelta(hours=1)))).scalar_one()
+    if recent >= deps.requests_per_hour:
+        raise DisclosureError(429, "too_many_requests",
+                              f"at most {deps.requests_per_hour} disclosure requests an hour per person; try later")
 
 
 def _facts(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -104,6 +131,7 @@ async def request_disclosure(session: AsyncSession, deps: Deps, body: Disclosure
     if received_on > london_date(now):
         raise DisclosureError(422, "received_on_in_future", "a request cannot be received after today",
                               ["body", "received_on"])
+    await _within_request_rate(session, deps, actor, now)
     disclosure_id = uuid.uuid4()
     assessment = assess(
         deps.policy, recipient_type=body.recipient.type, purpose=body.purpose, legal_gateway=body.legal_gateway,
@@ -112,7 +140,11 @@ async def request_disclosure(session: AsyncSession, deps: Deps, body: Disclosure
     )
     subject_ids = list(dict.fromkeys(body.subject_ids))
     exception = body.restriction_exception.model_dump(mode="json") if body.restriction_exception else None
-    findings = assessment.findings + _restriction_findings(await active_restrictions(session, subject_ids), exception)
+    findings = list(assessment.findings)
+    if not actor.borough_scoped:
+        # An officer is not told (SEC-29): disclosure cannot tell whether the child is of their borough
+        # (casework holds that), so their request waits for the decider, who meets the restriction then.
+        findings += _restriction_findings(await active_restrictions(session, subject_ids), exception)
     status = Status.REFUSED if findings else Status.PENDING
     row: dict[str, Any] = {
         "disclosure_id": disclosure_id, "origin": "request", "status": status.value,
@@ -156,10 +188,14 @@ async def decide(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, bo
         raise DisclosureError(404, "not_found", "no such disclosure")
     if row["status"] != Status.PENDING:
         raise DisclosureError(409, "already_decided", f"this disclosure is already {row['status']}")
+    if not actor.sub.strip() or not str(row["requested_by"] or "").strip():
+        # The two-person rule compares the identity provider's ids: with one missing, it proves nothing.
+        raise DisclosureError(403, "two_person_rule", "the decider's or the requester's identity is unknown")
     if actor.sub == row["requested_by"]:
         # Two-person rule: whoever asked can never decide.
         raise DisclosureError(403, "two_person_rule", "the person who made the request cannot decide it")
-    if not actor.roles & set(row["approval_roles"]):
+    role = _deciding_role(actor, row["approval_roles"])
+    if role is None:
         raise DisclosureError(403, "approval_role_required",
                               f"this share needs a decision by: {', '.join(row['approval_roles'])}")
     subject_ids = list((await session.execute(
@@ -172,10 +208,13 @@ async def decide(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, bo
                                                              "(UK GDPR Art 18); refuse, or ask again with an exception")
     now = deps.clock()
     approve = body.decision == "approve"
+    sign_off = _sign_off(deps, row, body, actor, role) if approve else None
+    # The record names the decider as the token does: the identity provider's id (it carries no other
+    # name) and the role that decided; the job title they type is kept beside it, as theirs (SEC-23).
     decided = {
-        "decision": body.decision, "decided_by": actor.sub, "decider_name": body.decider_name or actor.sub,
-        "decider_role": body.decider_role or actor.role, "decision_reason": body.reason, "decided_at": now,
-        "status": (Status.SHARED if approve else Status.REFUSED).value,
+        "decision": body.decision, "decided_by": actor.sub, "decider_name": actor.sub, "decider_role": role,
+        "decider_title": body.job_title, "sign_off": sign_off, "decision_reason": body.reason,
+        "decided_at": now, "status": (Status.SHARED if approve else Status.REFUSED).value,
     }
     if approve:
         row_for_fields = deps.policy.row(row["recipient_type"], row["purpose"])
@@ -186,18 +225,51 @@ async def decide(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, bo
         decided["categories_released"] = []
     await session.execute(update(disclosures).where(disclosures.c.disclosure_id == disclosure_id).values(**decided))
     view = {**row, **decided, "subject_ids": subject_ids}
-    # The leaf is permanent, so it names the decider's role only as the token gives it (a closed set);
-    # the name and job title as typed are personal data and go into the purgeable payload.
-    entries = [entry(LeafKind.DECIDED, str(disclosure_id), now,
-                     _facts(view, decision=body.decision, decider_role=actor.role),
-                     {"decided_by": actor.sub, "decider_name": decided["decider_name"],
-                      "decider_role": decided["decider_role"], "reason": body.reason})]
+    # The leaf is permanent, so it names the decider's role only as the token gives it (a closed set), and
+    # a sign-off by its rank in the policy's words; the ids and the words as typed are personal data and
+    # go into the purgeable payload.
+    facts = _facts(view, decision=body.decision, decider_role=role)
+    personal = {"decided_by": actor.sub, "decider_name": actor.sub, "decider_role": role,
+                "decider_title": body.job_title, "reason": body.reason}
+    if sign_off is not None:
+        facts["sign_off"] = {"rank": sign_off["rank"], "confirmed_by_role": role}
+        personal["sign_off"] = sign_off
+    entries = [entry(LeafKind.DECIDED, str(disclosure_id), now, facts, personal)]
     if approve:
         entries.append(entry(LeafKind.SHARED, str(disclosure_id), now,
                              _facts(view, fields_released=decided["fields_released"]),
                              {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
                               "fields_released": decided["fields_released"]}))
     await _append(session, deps, disclosure_id, entries)
+
+
+def _deciding_role(actor: Actor, approval_roles: list[str]) -> str | None:
+    """The token's role that may decide this request: the one that let the request in, else another the
+    token holds that the policy row names (a manager and DPO deciding a Home Office share as the DPO)."""
+    for role in (actor.role, *sorted(actor.roles)):
+        if role in approval_roles and role in DECIDING_ROLES:
+            return role
+    return None
+
+
+DECIDING_ROLES = frozenset({"manager", "dpo"})
+
+
+def _sign_off(deps: Deps, row: Any, body: Decision, actor: Actor, role: str) -> dict[str, Any] | None:
+    """DOMAIN 4: a police request is signed off at inspector rank or above. What the requester typed is
+    their word; the approval needs the decider's own claim of the rank they saw sign it off (SEC-23)."""
+    policy_row = deps.policy.row(row["recipient_type"], row["purpose"])
+    if policy_row is None or "inspector_sign_off" not in policy_row.requires:
+        return None
+    if body.sign_off_rank is None:
+        raise DisclosureError(422, "sign_off_not_confirmed", "approving a police request needs sign_off_rank: "
+                              "the rank of the officer who signed it off, as you checked it", ["body", "sign_off_rank"])
+    if not deps.policy.signs_off(body.sign_off_rank):
+        raise DisclosureError(422, "sign_off_rank_too_low", "a police request must be signed off at inspector "
+                              "rank or above", ["body", "sign_off_rank"])
+    return {"rank": normalise_rank(body.sign_off_rank), "rank_as_checked": body.sign_off_rank,
+            "rank_as_requested": row["recipient"].get("requester_rank"), "confirmed_by": actor.sub,
+            "confirmed_by_role": role}
 
 
 async def withhold_from_sar(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, body: Withholding,
@@ -217,9 +289,10 @@ async def withhold_from_sar(session: AsyncSession, deps: Deps, disclosure_id: uu
         raise DisclosureError(422, "review_date_out_of_range",
                               f"review_date must be after today and at most {deps.withholding_max_days} days ahead",
                               ["body", "review_date"])
+    # The decider as the token names them (SEC-23); the job title they type is theirs, beside it.
     record = {"withholding_id": uuid.uuid4(), "disclosure_id": disclosure_id, "exemption": body.exemption,
-              "reason": body.reason, "decided_by": actor.sub, "decider_name": body.decider_name or actor.sub,
-              "decider_role": body.decider_role or actor.role, "review_date": body.review_date, "recorded_at": now}
+              "reason": body.reason, "decided_by": actor.sub, "decider_name": actor.sub, "decider_role": actor.role,
+              "decider_title": body.job_title, "review_date": body.review_date, "recorded_at": now}
     await session.execute(insert(sar_withholdings).values(**record))
     # The row is bound to its leaf (id, review date and time in the leaf; the words in the payload), so
     # verify-log finds a withholding row added, changed or removed outside the service.
@@ -227,7 +300,8 @@ async def withhold_from_sar(session: AsyncSession, deps: Deps, disclosure_id: uu
              "decider_role": actor.role,  # the token's role; the typed job title goes into the payload
              "withholding_id": str(record["withholding_id"])}
     personal = {"exemption": body.exemption, "reason": body.reason, "decided_by": actor.sub,
-                "decider_name": record["decider_name"], "decider_role": record["decider_role"]}
+                "decider_name": record["decider_name"], "decider_role": record["decider_role"],
+                "decider_title": body.job_title}
     await _append(session, deps, disclosure_id,
                   [entry(LeafKind.WITHHELD_FROM_SAR, str(disclosure_id), now, facts, personal)])
 
@@ -325,6 +399,7 @@ async def purge(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, rea
     recipient = disclosures.c.recipient
     await session.execute(update(disclosures).where(disclosures.c.disclosure_id == disclosure_id).values(
         reason=None, reference=None, authorised_officer=None, decision_reason=None, restriction_exception=None,
+        decider_title=None,
         recipient=func.jsonb_build_object("type", recipient["type"], "org_id", recipient["org_id"],
                                           "org_name", recipient["org_name"]),
         purged_at=now,

@@ -48,7 +48,8 @@ def _record(row: dict[str, Any], subject_ids: list[uuid.UUID], leaves: list[dict
             withholding: dict[str, Any] | None) -> dict[str, Any]:
     decision = None
     if row["decision"] is not None:
-        decision = {k: row[k] for k in ("decision", "decided_by", "decider_name", "decider_role", "decided_at")}
+        decision = {k: row[k] for k in ("decision", "decided_by", "decider_name", "decider_role", "decider_title",
+                                        "sign_off", "decided_at")}
         decision["reason"] = row["decision_reason"]
     return {
         "disclosure_id": row["disclosure_id"],
@@ -79,11 +80,38 @@ def _record(row: dict[str, Any], subject_ids: list[uuid.UUID], leaves: list[dict
         "shared_at": row["shared_at"],
         "withheld_from_sar": None if withholding is None else {
             k: withholding[k] for k in ("exemption", "reason", "decided_by", "decider_name", "decider_role",
-                                        "review_date", "recorded_at")
+                                        "decider_title", "review_date", "recorded_at")
         },
         "purged_at": row["purged_at"],
         "log": leaves,
+        "view": "full",
     }
+
+
+# What the auditor's view leaves out (SEC-21): free text and the names of people, ours and the recipient's.
+# Kept: who the recipient organisation is, purpose, gateway, categories and fields, status, roles, times,
+# policy findings (codes and fixed messages) and the log leaves, which is what an audit of the process needs.
+AUDITOR_HIDES = ("reference", "authorised_officer", "reason", "requested_by")
+AUDITOR_HIDES_RECIPIENT = ("requester_name", "requester_role", "requester_rank")
+
+
+def auditor_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as the auditor sees it: no free text and no names (SEC-21)."""
+    shown = {**record, **{k: None for k in AUDITOR_HIDES}}
+    shown["recipient"] = {k: v for k, v in record["recipient"].items() if k not in AUDITOR_HIDES_RECIPIENT}
+    if record["restriction_exception"] is not None:
+        shown["restriction_exception"] = {"ground": record["restriction_exception"].get("ground"), "reason": None}
+    if record["decision"] is not None:
+        decision = record["decision"]
+        shown["decision"] = {**decision, "reason": None, "decided_by": None, "decider_name": None,
+                             "decider_title": None, "sign_off": None if decision.get("sign_off") is None else {
+                                 "rank": decision["sign_off"].get("rank"),
+                                 "confirmed_by_role": decision["sign_off"].get("confirmed_by_role")}}
+    if record["withheld_from_sar"] is not None:
+        shown["withheld_from_sar"] = {**record["withheld_from_sar"], "reason": None, "decided_by": None,
+                                      "decider_name": None, "decider_title": None}
+    shown["view"] = "auditor"
+    return shown
 
 
 async def for_subject(session: AsyncSession, subject_id: uuid.UUID, boroughs: set[str] | None) -> list[dict[str, Any]]:
