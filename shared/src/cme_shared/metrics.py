@@ -25,6 +25,8 @@ OUTBOX_UNPUBLISHED = Gauge("cme_outbox_unpublished_rows", "Outbox rows waiting t
 OUTBOX_OLDEST_AGE = Gauge(
     "cme_outbox_oldest_unpublished_age_seconds", "Age of the oldest outbox row waiting to be sent; 0 when none waits"
 )
+# The kit's pruning of its own copies (messaging/pruning.py): published outbox rows, processed inbox rows.
+KIT_PRUNED = Counter("cme_kit_pruned_rows_total", "Rows the kit's pruner deleted, by table", ["table"])
 
 # The kit's consumers' (messaging/health.py), refreshed by each consumer's watchdog every few seconds.
 # Labels are the consumer's route name, its group, the topic and the partition number: never a value.

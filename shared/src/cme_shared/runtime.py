@@ -1,4 +1,5 @@
-"""One service's running parts: database, outbox relay, Kafka subscribers. Built the same way by all four."""
+"""One service's running parts: database, outbox relay, Kafka subscribers, the pruning of the kit's copies.
+Built the same way by all four."""
 
 import asyncio
 import gc
@@ -16,6 +17,7 @@ from .messaging.consumer import BatchHook, Delivery, Handler, ReliableConsumer, 
 from .messaging.health import missing_codecs
 from .messaging.inbox import Inbox
 from .messaging.outbox import Outbox, OutboxRelay
+from .messaging.pruning import Pruner
 from .messaging.tables import KitTables
 from .ops import ensure_topics
 from .settings import ServiceSettings
@@ -57,6 +59,12 @@ class ServiceRuntime:
             max_record_bytes=settings.outbox_max_record_bytes, send_attempts=settings.outbox_send_attempts,
             max_dead_letter_bytes=settings.outbox_max_dead_letter_bytes,
             stuck_seconds=settings.outbox_stuck_seconds,
+        )
+        # Published outbox rows and processed inbox rows are copies: deleted once old (messaging/pruning.py).
+        self.pruner = Pruner(
+            self.engine, kit, outbox_published_days=settings.prune_outbox_published_days,
+            inbox_processed_days=settings.prune_inbox_processed_days, batch_size=settings.prune_batch_size,
+            interval_seconds=settings.prune_interval_seconds,
         )
         # Topics are made at set-up (`make topics`): a service's principal may not create them.
         self.broker = KafkaBroker(settings.kafka_bootstrap, logger=None, client_id=settings.service_name,
@@ -107,6 +115,7 @@ class ServiceRuntime:
         if self.settings.create_topics:
             await ensure_topics(self.settings.kafka_connection(), self.topics.all_with_dlqs())
         await self.relay.start()
+        self.pruner.start()
         if missing := missing_codecs():  # a partner's compressed records would block its consumers
             log.error("codecs_missing", codecs=missing)
         await self.broker.start()
@@ -119,6 +128,7 @@ class ServiceRuntime:
             await consumer.commit_pending()  # what is not committed now is read again, as duplicates
         await self.broker.stop()
         await self.relay.stop()
+        await self.pruner.stop()
         await self.engine.dispose()
         log.info("service_stopped")
 

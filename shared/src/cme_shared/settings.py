@@ -210,3 +210,26 @@ class ServiceSettings(BaseSettings):
 
     def group_id(self, consumer: str) -> str:
         return f"{self.topic_namespace}{self.service_name}.{consumer}"
+
+    # ---- Pruning the kit's own copies (messaging/pruning.py, SEC-18) ---------------------------------------
+    # Every CME_PRUNE_INTERVAL_SECONDS (0: never), in batches of CME_PRUNE_BATCH_SIZE rows: outbox rows
+    # published longer ago than CME_PRUNE_OUTBOX_PUBLISHED_DAYS (rows waiting or quarantined are never
+    # pruned), and inbox rows processed longer ago than CME_PRUNE_INBOX_PROCESSED_DAYS, which must outlast
+    # every redelivery Kafka can make: longer than the consumed topics' retention, plus a day.
+    prune_interval_seconds: float = 3600.0
+    prune_batch_size: int = 1000
+    prune_outbox_published_days: float = 7.0
+    prune_inbox_processed_days: float = 30.0
+
+    @model_validator(mode="after")
+    def _inbox_outlives_redelivery(self) -> "ServiceSettings":
+        from .messaging.pruning import MIN_INBOX_DAYS, TOPIC_RETENTION_DAYS
+
+        if self.prune_interval_seconds < 0 or self.prune_batch_size < 1 or self.prune_outbox_published_days <= 0:
+            raise ValueError("CME_PRUNE_INTERVAL_SECONDS must not be negative, CME_PRUNE_BATCH_SIZE and "
+                             "CME_PRUNE_OUTBOX_PUBLISHED_DAYS must be positive")
+        if self.prune_inbox_processed_days < MIN_INBOX_DAYS:
+            raise ValueError(f"CME_PRUNE_INBOX_PROCESSED_DAYS must be at least {MIN_INBOX_DAYS}: the topics keep "
+                             f"records {TOPIC_RETENTION_DAYS} days, and a message Kafka delivers again must "
+                             "still be in the inbox")
+        return self
