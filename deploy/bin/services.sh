@@ -43,6 +43,8 @@ export_kafka_login() {
 export_service_env() {
     local svc="$1"
     export_kafka_login "cme-$svc"
+    # Said, never left to a default: the local runtime is a development stack (HS256 tokens, SEC-19).
+    export CME_ENV=development
     export CME_DATABASE_URL="postgresql+asyncpg://cme_$svc:cme_$svc@127.0.0.1:5432/cme_$svc"
     export CME_JWT_SECRET
     CME_JWT_SECRET="$(jwt_secret)"

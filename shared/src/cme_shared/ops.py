@@ -179,7 +179,10 @@ def kafka_compose_init(
     from .kafka_admin import compose_env, compose_init_script
 
     if env_file is not None:
-        write_private(env_file, compose_env(secrets_dir).rstrip("\n"))
+        # With the development JWT secret the local runtime keeps (made now if missing): compose ships none
+        # (SEC-19), and `make token` mints tokens both stacks accept.
+        jwt_secret = development_jwt_secret(secrets_dir.parent / "jwt-secret")
+        write_private(env_file, compose_env(secrets_dir) + f"CME_JWT_SECRET={jwt_secret}")
     typer.echo(compose_init_script(TopicNames("").all_with_dlqs(), topic_configs), nl=False)
 
 
@@ -190,6 +193,14 @@ RESERVED_PRINCIPALS = {"admin", "broker", "controller", "operator", *SERVICES}
 def write_private(path: Path, text: str) -> None:
     path.touch(mode=0o600)
     path.write_text(text + "\n")
+
+
+def development_jwt_secret(path: Path) -> str:
+    """The local runtime's development JWT secret (deploy/bin/common.sh's ensure_jwt_secret), made if missing."""
+    if not path.exists() or not path.read_text().strip():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(path, secrets.token_hex(48))
+    return path.read_text().strip()
 
 
 # ---- the outbox's quarantine: rows the relay could not send (cme_shared.messaging.outbox)
