@@ -201,7 +201,8 @@ async def test_an_officers_share_is_made_only_when_a_manager_who_did_not_propose
              "categories": ["contact", "education"], "fields_released": ["child.first_name", "child.address"],
              "reason": "the family now lives in Camden"}
     manager_mo = shared_stack.headers("manager", sub="manager-mo")
-    async with TopicReader(shared_stack.settings.kafka_connection(), shared_stack.topics(topics.SHARE_EVENTS)) as shares:
+    share_topic = shared_stack.topics(topics.SHARE_EVENTS)
+    async with TopicReader(shared_stack.settings.kafka_connection(), share_topic) as shares:
         proposed = await post(shared_stack, f"/cases/{case_id}/shares", share, 201)
         share_id, ref = proposed["record_id"], f"casework:{proposed['record_id']}"
         decision = f"/cases/{case_id}/shares/{share_id}/decision"
@@ -254,7 +255,8 @@ async def test_a_refused_share_sends_nothing_and_a_restricted_subject_needs_an_e
         await on_restriction(session, casework, SubjectRestricted(
             event_id=uuid.uuid4(), occurred_at="2026-11-20T10:00:00Z", rights_request_id=uuid.uuid4(),
             subject_ids=[child], reason="accuracy contested"))
-    async with TopicReader(shared_stack.settings.kafka_connection(), shared_stack.topics(topics.SHARE_EVENTS)) as shares:
+    share_topic = shared_stack.topics(topics.SHARE_EVENTS)
+    async with TopicReader(shared_stack.settings.kafka_connection(), share_topic) as shares:
         # Refusing shares nothing, so a restriction does not stand in its way.
         await post(shared_stack, f"/cases/{case_id}/shares/{refused_one}/decision",
                    {"decision": "refuse", "reason": "the school is not the right one"}, 200, headers=manager)
