@@ -4,8 +4,9 @@ the real broker and database.
 - A named member of the public's contact appears in no Kafka record intake sends, no outbox row and no table
   of intake outside the seal, after a subject access request's collection about the child they referred, and
   after a dead letter of theirs; the DPO alone opens it, with a reason, and the access log records it.
-- The public form's referrals are kept and answered but reach casework only once an officer of their
-  borough (any officer, for one without) accepts them; lookups name the boroughs of accepted referrals only.
+- The public form's referrals are kept and answered but reach casework only once someone who sees them
+  accepts them (an officer of their borough, a manager; the triage list's, a manager); lookups name the
+  boroughs of accepted referrals only.
 - The throttle: one bucket per IPv6 /64, X-Forwarded-For only from a trusted proxy, a global ceiling.
 """
 
@@ -164,7 +165,7 @@ async def test_the_referrer_is_in_no_message_outbox_row_or_table_yet_the_dpo_can
     assert Seal(intake.settings.seal_key.get_secret_value()).unseal_bytes(letter.value) == garbled
 
 
-async def test_public_form_referrals_reach_casework_only_once_an_officer_of_their_borough_accepts(intake, sample):
+async def test_public_form_referrals_reach_casework_only_once_an_officer_who_sees_them_accepts(intake, sample):
     named = await post_public(intake, named_public(sample, AMIRA))  # W2: Westminster
     anonymous = await post_public(intake, anonymous_public(sample))  # W9: Westminster
     stray = await post_public(intake, anonymous_public(sample, child={**AMIRA, "first_name": "Zara", "address": {
@@ -178,22 +179,25 @@ async def test_public_form_referrals_reach_casework_only_once_an_officer_of_thei
         # Only the partner's referral went on; the public form's three wait.
         assert [json.loads(r.value)["intake_id"] for r in events.records] == [partner.json()["intake_id"]]
 
+        # Intake's one visibility rule: an officer sees their borough's; the triage list is for managers.
         westminster = await intake.client.get("/triage/awaiting-acceptance", headers=intake.officer())
         assert westminster.status_code == 200
-        assert [i["intake_id"] for i in westminster.json()] == [named["intake_id"], anonymous["intake_id"],
-                                                                stray["intake_id"]]
-        assert [i["anonymous"] for i in westminster.json()] == [False, True, True]
+        assert [i["intake_id"] for i in westminster.json()] == [named["intake_id"], anonymous["intake_id"]]
+        assert [i["anonymous"] for i in westminster.json()] == [False, True]
         assert not leaks(westminster.text)
         kensington = intake.officer("kensington_and_chelsea", sub="officer-k")
-        assert [i["intake_id"] for i in (await intake.client.get(
-            "/triage/awaiting-acceptance", headers=kensington)).json()] == [stray["intake_id"]]
+        assert (await intake.client.get("/triage/awaiting-acceptance", headers=kensington)).json() == []
+        everything = await intake.client.get("/triage/awaiting-acceptance", headers=intake.manager())
+        assert [i["intake_id"] for i in everything.json()] == [named["intake_id"], anonymous["intake_id"],
+                                                               stray["intake_id"]]
         listed = await intake.scalar("SELECT count(*) FROM access_log WHERE action = 'awaiting_acceptance.list'")
-        assert listed == 4  # one row per child listed, per look
+        assert listed == 5  # one row per child listed, per look
 
         accept = lambda intake_id, who, body=None: intake.client.post(  # noqa: E731
             f"/referrals/{intake_id}/accept", json=body or {}, headers=who)
         assert (await accept(named["intake_id"], kensington)).status_code == 404  # another borough's
-        assert (await accept(stray["intake_id"], kensington)).status_code == 200  # triage: any officer
+        assert (await accept(stray["intake_id"], intake.officer())).status_code == 404  # the triage list's
+        assert (await accept(stray["intake_id"], intake.manager("manager-9"))).status_code == 200
         for who in (intake.dpo(), intake.partner("MPS")):
             assert (await accept(named["intake_id"], who)).status_code == 403
         first = await accept(named["intake_id"], intake.officer(sub="officer-w"), {"reason": "named, credible"})
@@ -215,7 +219,7 @@ async def test_public_form_referrals_reach_casework_only_once_an_officer_of_thei
     kept = await intake.rows("SELECT intake_id, accepted_by, role, borough, reason FROM referral_acceptances "
                              "ORDER BY accepted_at")
     assert [(str(k.intake_id), k.accepted_by, k.role, k.borough, k.reason) for k in kept] == [
-        (stray["intake_id"], "officer-k", "officer", "kensington_and_chelsea", None),
+        (stray["intake_id"], "manager-9", "manager", None, None),
         (named["intake_id"], "officer-w", "officer", "westminster", "named, credible")]
     still = await intake.client.get("/triage/awaiting-acceptance", headers=intake.manager())
     assert [i["intake_id"] for i in still.json()] == [anonymous["intake_id"]]  # anonymous waits too

@@ -1,8 +1,9 @@
 """What the public form received, for officers and the DPO (SEC-05, SEC-11).
 
 Officers (roles officer, manager): `GET /triage/awaiting-acceptance` lists the public form's referrals no
-officer has accepted yet (an officer: their borough's and those with no borough; a manager: all), and
-`POST /referrals/{intake_id}/accept` sends one on to casework, once, recording who accepted it and why.
+one has accepted yet, and `POST /referrals/{intake_id}/accept` sends one on to casework, once, recording
+who accepted it and why. Both follow intake's one visibility rule (service_layer/visibility.py): an officer
+their borough's, a manager every borough's and those with no borough yet (the triage list).
 
 The DPO (role dpo only): `GET /referrals/{intake_id}/third-party` lists a referral's sealed third-party
 details without opening them, and `POST /referrals/{intake_id}/third-party/{detail_id}/unseal` opens one, with
@@ -29,6 +30,7 @@ from ..domain.identifiers import postcode_district
 from ..service_layer import identity_index
 from ..service_layer.reception import AlreadyAccepted, NotHeld, ReferralNotFound, ReferralReception
 from ..service_layer.subject_rights import sealed_details, unseal_third_party
+from ..service_layer.visibility import Scope
 
 OfficerOrManager = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER))]
 Dpo = Annotated[Principal, Depends(require_roles(Role.DPO))]
@@ -60,7 +62,7 @@ def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     ) -> list[dict[str, Any]]:
-        boroughs = [b.value for b in principal.boroughs()]
+        scope = Scope.of(principal)
         async with runtime.sessions.begin() as session:
             rows = (await session.execute(
                 select(referrals.c.intake_id, referrals.c.referral_id, referrals.c.source_type, referrals.c.borough,
@@ -68,8 +70,7 @@ def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
                        held_referrals.c.held_at)
                 .join(held_referrals, held_referrals.c.intake_id == referrals.c.intake_id)
                 .outerjoin(referral_acceptances, referral_acceptances.c.intake_id == referrals.c.intake_id)
-                .where(referral_acceptances.c.intake_id.is_(None),
-                       referrals.c.borough.is_(None) | referrals.c.borough.in_(boroughs))
+                .where(referral_acceptances.c.intake_id.is_(None), scope.where(referrals.c.borough))
                 .order_by(held_referrals.c.held_at, referrals.c.intake_id).limit(limit).offset(offset)
             )).all()
             listed = [await _awaiting_item(session, row) for row in rows]
@@ -82,7 +83,8 @@ def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
     @api.post(
         "/referrals/{intake_id}/accept",
         summary="Accept a public form referral: it goes on to casework (once); who, when and why are recorded",
-        responses={404: {"description": "no such referral in your boroughs (or on the triage list)"},
+        responses={404: {"description": "no such referral that you see (another borough's, or, for an "
+                                        "officer, one on the triage list)"},
                    409: {"description": "`not_held`: not a public form referral; `already_accepted`"}},
     )
     async def accept(
@@ -93,7 +95,7 @@ def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
             async with runtime.sessions.begin() as session:
                 accepted = await reception.accept_held(
                     session, intake_id, accepted_by=principal.sub, role=str(principal.acting_role or ""),
-                    boroughs=principal.boroughs(), borough=principal.borough,
+                    scope=Scope.of(principal), borough=principal.borough,
                     reason=body.reason if body else None,
                 )
         except ReferralNotFound:

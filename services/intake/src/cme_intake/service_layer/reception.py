@@ -5,13 +5,14 @@ outcome, the event for casework) is written in one transaction; the outcome and 
 outbox after it commits, so a crash anywhere leaves either all of it or none of it.
 
 A referral from the public form is stored and answered the same way, but its event for casework is held
-(`held_referrals`) until an officer of its borough (any officer, for one with no borough) accepts it
-(`accept_held`): then it leaves as it would have, and the acceptance is kept (`referral_acceptances`).
+(`held_referrals`) until someone who sees it accepts it (`accept_held`; intake's one visibility rule: an
+officer of its borough, a manager; one with no borough, on the triage list, a manager): then it leaves as it
+would have, and the acceptance is kept (`referral_acceptances`).
 """
 
 import base64
 import uuid
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,6 +50,7 @@ from ..domain import referrals as rules
 from ..domain.identifiers import compact_upn
 from ..domain.validation import assess, problem
 from . import identity_index
+from .visibility import Scope
 
 CHILD_CATEGORIES = {f"child.{k}": v for k, v in field_categories(Child).items()}
 
@@ -222,17 +224,17 @@ class ReferralReception:
 
     async def accept_held(
         self, session: AsyncSession, intake_id: uuid.UUID, *, accepted_by: str, role: str,
-        boroughs: Set[Borough], borough: Borough | None, reason: str | None,
+        scope: Scope, borough: Borough | None, reason: str | None,
     ) -> Acceptance:
         """An officer accepts a held referral: the event for casework leaves now, once, and who accepted it
-        (as which role, from which borough, why) is kept. `boroughs`: those the officer may act in; a
-        referral with no borough (the triage list) is for any officer."""
+        (as which role, from which borough, why) is kept. `scope`: what the officer sees (a referral they
+        do not see is not found)."""
         row = (await session.execute(
             select(referrals.c.borough, held_referrals.c.event)
             .join(held_referrals, held_referrals.c.intake_id == referrals.c.intake_id, isouter=True)
             .where(referrals.c.intake_id == intake_id)
         )).first()
-        if row is None or (row.borough is not None and row.borough not in {b.value for b in boroughs}):
+        if row is None or not scope.sees(row.borough):
             raise ReferralNotFound
         if row.event is None:
             raise NotHeld
