@@ -163,7 +163,7 @@ async def test_the_borough_comes_from_the_referral_else_the_postcode_district_el
         "west": "westminster", "rbkc": "kensington_and_chelsea", "bad": None, "away": None,
         "named": "kensington_and_chelsea",
     }
-    triage = (await intake.client.get("/triage", headers=intake.officer())).json()
+    triage = (await intake.client.get("/triage", headers=intake.manager())).json()
     assert sorted(t["referral_id"] for t in triage) == ["away", "bad"]
     assert {t["postcode_district"] for t in triage} == {"M1", None}
 
