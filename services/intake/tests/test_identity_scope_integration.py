@@ -261,3 +261,21 @@ async def test_a_child_unmerged_can_be_merged_again_by_a_later_match(intake, sam
     assert [str(p.merged_into) for p in pointers] == [rbkc["child_subject_id"]] * 2
     for referral in (west, rbkc, third):
         assert await child_of(intake, referral["intake_id"]) == rbkc["child_subject_id"]
+
+
+async def test_a_carer_known_only_to_the_other_borough_is_redacted_too(intake, sample):
+    """Carers follow the same rule: a carer's boroughs are those of the referrals that name them."""
+    rbkc = sample("accepted-school-deletion-no-destination.json")  # Amira, living in W8 with an Anna Nowak
+    rbkc["referral_id"] = "SCH-RBKC-1"
+    rbkc["child"]["address"]["postcode"] = "W8 4QQ"
+    rbkc["carers"][0].update(first_name="Anna", last_name="Nowak", phones=["07700 900999"])
+    rbkc["carers"][0]["address"]["postcode"] = "W2 1AA"
+    await post(intake, rbkc, "101234")
+    west = await westminster_tomasz(intake, sample)  # Tomasz's mother Anna Nowak, W2 1AA, another phone
+    [match] = (await intake.client.get("/possible-matches", headers=intake.officer(WESTMINSTER))).json()
+    assert match["subject_type"] == "carer" and match["borough"] == WESTMINSTER
+    assert match["subject"]["redacted"] is None and match["subject"]["last_name"] == "Nowak"
+    assert match["candidate"]["boroughs"] == [KENSINGTON] and match["candidate"]["last_name"] == "[redacted]"
+    [manager_view] = (await intake.client.get("/possible-matches", headers=intake.manager())).json()
+    assert manager_view["candidate"]["last_name"] == "Nowak"
+    assert west["child_subject_id"] not in {match["subject"]["subject_id"], match["candidate"]["subject_id"]}
