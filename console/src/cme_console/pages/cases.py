@@ -1,0 +1,196 @@
+"""The case page and the forms an officer records work with: an enquiry, a note, an escalation's outcome,
+a closure with its evidence.
+
+Everything shown comes from casework's `GET /cases/{id}` (the case as its history adds up to now) and,
+for the child's name, intake's `GET /referrals/{intake_id}` of the referral that opened it; the child's
+shares from disclosure's `GET /disclosures?subject_id=`. Each form posts to the console (CSRF-checked),
+which posts the JSON to casework; a refusal comes back as the error summary on the same page.
+"""
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from .. import forms
+from ..services import ServiceProblem, Services
+from ..web import done, form_errors, posted, render, services
+
+AGENCIES = ("school", "other_local_authority", "health", "housing", "council_tax", "parking", "fraud_team", "dwp",
+            "home_office", "police")
+OUTCOMES = ("found_in_education", "found_not_in_education", "information_provided", "not_known", "no_reply",
+            "declined")
+FACT_FIELDS = ("address", "school_on_roll", "left_england", "last_in_education_on", "household", "other")
+CATEGORIES = ("contact", "demographics", "education", "statutory_services", "benefits", "council_tax",
+              "home_office", "police_probation")
+ESCALATION_OUTCOMES = ("accepted_for_assessment", "strategy_discussion", "section_47_enquiry", "already_allocated",
+                       "referred_to_early_help", "no_further_action")
+# What each closure reason needs (casework README, "Closure needs a reason and its evidence"): the form
+# asks for exactly these; casework checks them and answers what is wrong.
+DATE, TEXT = "date", "text"
+CLOSURE_EVIDENCE: dict[str, list[tuple[str, str, str]]] = {
+    "on_roll_elsewhere": [("school_urn", TEXT, "School URN (6 digits)"), ("start_date", DATE, "Start date")],
+    "elective_home_education_suitable": [("assessed_on", DATE, "Assessed on"), ("assessed_by", TEXT, "Assessed by")],
+    "left_england": [("kind", TEXT, "Evidence (home_office_border_force, overseas_school_letter or "
+                                    "parent_written_confirmation)"), ("received_on", DATE, "Received on"),
+                     ("reference", TEXT, "Border Force reference (if that is the evidence)"),
+                     ("overseas_school", TEXT, "Overseas school (if a school's letter is the evidence)")],
+    "transferred_to_another_la": [("la_code", TEXT, "Council code (3 digits)"), ("la_name", TEXT, "Council name"),
+                                  ("accepted_on", DATE, "Accepted by that council on")],
+    "alternative_provision": [("provider", TEXT, "Provider"), ("start_date", DATE, "Start date"),
+                              ("provider_urn", TEXT, "Provider URN (optional)")],
+    "over_compulsory_school_age": [("date_of_birth", DATE, "Date of birth")],
+    "deceased": [("date_of_death", DATE, "Date of death")],
+    "in_custody": [("establishment", TEXT, "Establishment"), ("since", DATE, "Since")],
+    "duplicate_or_not_cme": [("duplicate_of_case_id", TEXT, "Case it duplicates (case id)"),
+                             ("not_cme_explanation", TEXT, "Or: why this is not a CME case")],
+    "untraced_enquiries_exhausted": [("lost_pupil_reference", TEXT, "Lost Pupil Database reference"),
+                                     ("uploaded_on", DATE, "Uploaded on"), ("recheck_on", DATE, "Re-check on")],
+}
+ENQUIRIES_BEFORE_UNTRACED = 3  # agencies asked before a child may be closed as untraced (casework's rule)
+
+
+async def child_of(api: Services, case: dict[str, Any]) -> dict[str, Any]:
+    """The child as the first referral on the case names them (intake holds names; casework does not)."""
+    for entry in case.get("history", []):
+        intake_id = (entry.get("detail") or {}).get("intake_id")
+        if intake_id:
+            try:
+                referral = await api.get("intake", f"/referrals/{intake_id}", purpose="case page: the child")
+            except ServiceProblem:
+                return {}
+            child = (referral.get("referral") or {}).get("child") or {}
+            return {"first_name": child.get("first_name"), "last_name": child.get("last_name"),
+                    "date_of_birth": child.get("date_of_birth"), "intake_id": intake_id}
+    return {}
+
+
+def closure_lacks(case: dict[str, Any]) -> list[str]:
+    """What stands between this case and a closure, from what the case already says."""
+    if case.get("status") == "closed":
+        return []
+    lacks = [f"The outcome of the escalation to {e.get('to', 'MASH')}" for e in case.get("escalations", [])
+             if e.get("pending")]
+    asked = {e.get("whom") for e in case.get("enquiries", [])}
+    if len(asked) < ENQUIRIES_BEFORE_UNTRACED:
+        lacks.append(f"To close as untraced: enquiries of {ENQUIRIES_BEFORE_UNTRACED} different agencies "
+                     f"({len(asked)} so far)")
+    return lacks
+
+
+def router() -> APIRouter:
+    api = APIRouter()
+
+    async def case_page(request: Request, case_id: UUID, *, status_code: int = 200, errors: list | None = None,
+                        values: dict | None = None, form: str | None = None) -> Response:
+        who, svc = services(request, "officer", "manager", "dpo")
+        case = await svc.get("casework", f"/cases/{case_id}", purpose="case page")
+        child = await child_of(svc, case)
+        shares: list[dict[str, Any]] = []
+        try:
+            shares = await svc.get("disclosure", "/disclosures", params={"subject_id": case["child_subject_id"]},
+                                   purpose="case page: shares")
+        except ServiceProblem as problem:
+            if problem.status not in (403, 404):
+                raise
+        history = sorted(case.get("history", []), key=lambda e: e["recorded_at"], reverse=True)
+        return render(request, "case.html", status_code=status_code, case=case, child=child, history=history,
+                      shares=shares, lacks=closure_lacks(case), errors=errors or [], values=values or {}, form=form,
+                      agencies=AGENCIES, outcomes=OUTCOMES, fact_fields=FACT_FIELDS, categories=CATEGORIES,
+                      escalation_outcomes=ESCALATION_OUTCOMES, closure_evidence=CLOSURE_EVIDENCE,
+                      can_act=who.has("officer", "manager"))
+
+    @api.get("/cases/{case_id}")
+    async def show(request: Request, case_id: UUID) -> Response:
+        return await case_page(request, case_id)
+
+    async def submit(request: Request, case_id: UUID, form_name: str, path: str, body: dict[str, Any],
+                     problems: list[forms.FieldError], values: dict, message: str,
+                     names: dict[str, str] | None = None) -> Response:
+        """Send the form's JSON to casework, or show the page again with what was wrong."""
+        if problems:
+            return await case_page(request, case_id, status_code=400, errors=forms.errors_of(problems),
+                                   values=values, form=form_name)
+        _, svc = services(request, "officer", "manager")
+        try:
+            await svc.post("casework", f"/cases/{case_id}{path}", body, purpose=f"case page: {form_name}")
+        except ServiceProblem as problem:
+            if problem.status not in (400, 409, 422):
+                raise
+            return await case_page(request, case_id, status_code=problem.status,
+                                   errors=form_errors(problem, names), values=values, form=form_name)
+        return done(request, f"/cases/{case_id}", message)
+
+    @api.post("/cases/{case_id}/enquiries")
+    async def record_enquiry(request: Request, case_id: UUID) -> Response:
+        services(request, "officer", "manager")
+        form = await posted(request)
+        (whom, asked_on, purpose, answered_on), problems = forms.collect(
+            lambda: forms.required(form, "whom", "whom you asked"),
+            lambda: forms.day(form, "asked_on", "the date you asked"),
+            lambda: forms.required(form, "purpose", "why you asked"),
+            lambda: forms.day(form, "answered_on", "the date of the answer", optional=True))
+        body: dict[str, Any] = {"whom": whom, "asked_on": asked_on, "purpose": purpose,
+                                "organisation": forms.text(form, "organisation")}
+        outcome = forms.text(form, "outcome")
+        if answered_on or outcome:
+            body.update(answered_on=answered_on, outcome=outcome)
+            if forms.text(form, "fact_field") and forms.text(form, "fact_value"):
+                body["facts"] = [{"field": form["fact_field"], "value": forms.text(form, "fact_value"),
+                                  "confirmed_by": whom}]
+        return await submit(request, case_id, "enquiry", "/enquiries", body, problems, dict(form),
+                            "Enquiry recorded", {"whom": "whom", "asked_on": "asked_on-day", "purpose": "purpose",
+                                                 "answered_on": "answered_on-day", "outcome": "outcome"})
+
+    @api.post("/cases/{case_id}/notes")
+    async def record_note(request: Request, case_id: UUID) -> Response:
+        services(request, "officer", "manager")
+        form = await posted(request)
+        (kind, category, text), problems = forms.collect(
+            lambda: forms.required(form, "kind", "whether this is a fact or an opinion"),
+            lambda: forms.required(form, "category", "what kind of information this is"),
+            lambda: forms.required(form, "text", "the note"))
+        body = {"kind": kind, "category": category, "text": text, "source": forms.text(form, "source")}
+        return await submit(request, case_id, "note", "/notes", body, problems, dict(form), "Note recorded",
+                            {"kind": "kind", "category": "category", "text": "text"})
+
+    @api.post("/cases/{case_id}/escalations/{escalation_id}/outcome")
+    async def record_escalation_outcome(request: Request, case_id: UUID, escalation_id: UUID) -> Response:
+        services(request, "officer", "manager")
+        form = await posted(request)
+        (outcome, outcome_on), problems = forms.collect(
+            lambda: forms.required(form, "outcome", "the outcome"),
+            lambda: forms.day(form, "outcome_on", "the date of the outcome"))
+        body = {"outcome": outcome, "outcome_on": outcome_on, "summary": forms.text(form, "summary")}
+        return await submit(request, case_id, "escalation", f"/escalations/{escalation_id}/outcome", body, problems,
+                            dict(form), "Escalation outcome recorded", {"outcome": "outcome",
+                                                                        "outcome_on": "outcome_on-day"})
+
+    @api.post("/cases/{case_id}/closure")
+    async def close(request: Request, case_id: UUID) -> Response:
+        services(request, "officer", "manager")
+        form = await posted(request)
+        reason = forms.text(form, "reason")
+        problems: list[forms.FieldError] = []
+        evidence: dict[str, Any] = {}
+        if reason not in CLOSURE_EVIDENCE:
+            problems.append(forms.FieldError("reason", "Select why the case can close"))
+        else:
+            for name, kind, what in CLOSURE_EVIDENCE[reason]:
+                field = f"{reason}.{name}"
+                try:
+                    value = forms.day(form, field, what.lower(), optional=True) if kind == DATE else forms.text(form, field)
+                except forms.FieldError as problem:
+                    problems.append(problem)
+                    continue
+                if value is not None:
+                    evidence[name] = value
+        evidence["confirmed_by"] = forms.text(form, "confirmed_by")
+        if not evidence["confirmed_by"]:
+            problems.append(forms.FieldError("confirmed_by", "Enter who confirmed it"))
+        body = {"reason": reason, "evidence": evidence, "note": forms.text(form, "note")}
+        return await submit(request, case_id, "closure", "/closure", body, problems, dict(form), "Case closed",
+                            {"reason": "reason", "confirmed_by": "confirmed_by"})
+
+    return api
