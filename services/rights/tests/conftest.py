@@ -282,6 +282,12 @@ def make_item() -> Callable[..., DataItem]:
     return item
 
 
+@pytest.fixture
+def request_body() -> Callable[..., dict[str, Any]]:
+    """A RightsRequest body as an officer sends it (identity_verified included, as a caller may send it)."""
+    return rights_request
+
+
 @pytest_asyncio.fixture
 async def responders(infra, namespace) -> AsyncIterator[Responders]:
     async with responders_running(Responders(infra.kafka, namespace)) as running_responders:
