@@ -20,7 +20,8 @@ TEST_ENV := CME_TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_TEST_KAFKA_SECURITY_PROT
 kafka_login = eval "$$($(BIN)/kafka.sh env $(1))";
 
 .PHONY: help up down clean demo test token verify-log outbox bench infra prereqs venv \
-        kafka-install kafka kafka-user postgres witness topics services status logs
+        kafka-install kafka kafka-user postgres witness topics services status logs \
+        console-install console
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
@@ -60,7 +61,7 @@ witness: venv  ## build (Go) and start litewitness on 127.0.0.1:7380, the disclo
 topics: kafka  ## create the Kafka topics (idempotent)
 	@$(call kafka_login,operator) $(PY) -m cme_shared.ops create-topics
 
-services: infra  ## migrate and start the four services, wait for /readyz
+services: infra console-install  ## migrate and start the four services and the console, wait for /readyz
 	@$(BIN)/services.sh start
 
 # -------------------------------------------------------------------- contract
@@ -70,7 +71,7 @@ up:  ## install what is missing, start everything, return when all four are read
 	rm -f .local/run/changes
 	$(MAKE) --no-print-directory services
 	if [[ -s .local/run/changes ]]; then
-	  echo "make up: done; all four services are ready (8001-8004)."
+	  echo "make up: done; all four services are ready (8001-8004), the console on http://127.0.0.1:8000."
 	else
 	  echo "make up: everything was already installed and running; nothing changed."
 	fi
@@ -91,7 +92,7 @@ demo: up  ## up, then play the demo scenario (its partner logs in as the princip
 	CME_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_DEMO_KAFKA_LOGIN="$$login" CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \
 	  $(PY) deploy/demo.py
 
-test: infra  ## run the whole test suite against real Kafka and PostgreSQL (PYTEST_ARGS=...)
+test: infra console-install  ## run the whole test suite against real Kafka and PostgreSQL (PYTEST_ARGS=...)
 	@$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 token: venv  ## print a development JWT: make token ROLE=officer [BOROUGH=..] [SUB=..] [ORG_ID=..] [TTL=seconds]
@@ -112,6 +113,17 @@ outbox: venv postgres  ## quarantined outbox rows: make outbox SERVICE=intake [A
 bench: up  ## benchmark the platform against its own broker and database (BENCH_ARGS="--n 2000 ...")
 	@$(call kafka_login,operator) CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \
 	  $(PY) bench/platform_bench.py $(BENCH_ARGS)
+
+# ------------------------------------------------------- the officer console (console/, issue 15)
+# `make up` starts it and `make down` stops it (services.sh calls console.sh); `make test` installs it for
+# its browser tests.
+
+console-install: venv  ## install the console (pip, npm ci) and chromium for its browser tests (apt-get)
+	@$(BIN)/console.sh install
+
+console: console-install  ## (re)start only the officer console on http://127.0.0.1:8000
+	@$(BIN)/console.sh stop
+	$(BIN)/console.sh start
 
 # --------------------------------------------------------------------- extras
 

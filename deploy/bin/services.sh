@@ -142,10 +142,12 @@ start() {
     # Start all four, then wait: they boot in parallel.
     for svc in "${SERVICES[@]}"; do launch "$svc"; done
     for svc in "${SERVICES[@]}"; do wait_ready "$svc"; done
+    "$CME_ROOT/deploy/bin/console.sh" start  # the officer console, over the four services' APIs
 }
 
 stop() {
     local i
+    "$CME_ROOT/deploy/bin/console.sh" stop  # the officer console first: it calls the services
     # Reverse order: downstream consumers first.
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
         local svc="${SERVICES[i]}"
@@ -169,6 +171,7 @@ status() {
             rc=1
         fi
     done
+    "$CME_ROOT/deploy/bin/console.sh" status || rc=1
     return "$rc"
 }
 
