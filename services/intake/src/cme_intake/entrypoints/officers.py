@@ -29,6 +29,9 @@ Managers = Annotated[Principal, Depends(require_roles(Role.MANAGER))]
 # Referrals no borough has been decided for are for those who see both boroughs, as casework's triage cases.
 TriageReaders = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.DPO))]
 
+SHOWN = "possible match: identity details"
+WITHHELD = "possible match: existence and boroughs only, identity details redacted"
+
 Reason = Annotated[str, Field(min_length=1, max_length=2000, description="why: recorded with the decision")]
 
 
@@ -103,9 +106,7 @@ def router(runtime: ServiceRuntime) -> APIRouter:
                 sides = [s for s in (match["subject"], match["candidate"]) if s is not None]
                 shown = [UUID(s["subject_id"]) for s in sides if s["redacted"] is None]
                 withheld = [UUID(s["subject_id"]) for s in sides if s["redacted"] is not None]
-                for subject_ids, returned in ((shown, "possible match: identity details"),
-                                              (withheld, "possible match: existence and boroughs only, identity "
-                                                         "details redacted")):
+                for subject_ids, returned in ((shown, SHOWN), (withheld, WITHHELD)):
                     await record_access(session, access_log, request, principal, subject_ids,
                                         action="possible_match.read", returned=returned,
                                         record_type="possible_match", record_id=match["match_id"])
