@@ -1,10 +1,11 @@
 """Disclosure's tables: the append-only Merkle log, its purgeable payloads, and the disclosure records.
 
 The log (CONTRACT section 4): `log_leaves` holds the exact bytes of every leaf, `log_nodes` the hash
-of every complete perfect subtree, `tree_heads` every signed head. All three are append-only (the
-service's role may only INSERT and SELECT; triggers refuse UPDATE, DELETE and TRUNCATE even to an
-owner that re-grants itself; in production a separate owner role holds them, see the README). A leaf holds no personal data: it commits to the SHA-256 of a payload
-in `leaf_payloads`, which retention may purge while the log still verifies.
+of every complete perfect subtree, `tree_heads` every signed head. All three are append-only: they
+belong to `cme_disclosure_owner`, which only the migrations use; the service's login may only INSERT
+and SELECT them, and triggers refuse UPDATE, DELETE and TRUNCATE even to the owner (README, "Who can
+write"). A leaf holds no personal data: it commits to the SHA-256 of a payload in `leaf_payloads`,
+which retention may purge while the log still verifies.
 """
 
 from sqlalchemy import (
