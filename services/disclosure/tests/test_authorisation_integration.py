@@ -134,9 +134,8 @@ async def test_the_decider_is_who_the_token_says_and_the_body_cannot_say_otherwi
     assert (await client.post(path, headers=token("manager", "officer", sub="alice", borough=WESTMINSTER),
                               json=APPROVE)).json()["errors"][0]["code"] == "two_person_rule"
 
-    # Inspector sign-off is the decider's claim: none, or below inspector, approves nothing.
-    for rank, code in ((None, "sign_off_not_confirmed"), ("Sergeant", "sign_off_rank_too_low"),
-                       ("DC", "sign_off_rank_too_low")):
+    # Inspector sign-off, when the decider claims it, must be inspector or above: below approves nothing.
+    for rank, code in (("Sergeant", "sign_off_rank_too_low"), ("DC", "sign_off_rank_too_low")):
         body = {k: v for k, v in {**APPROVE, "sign_off_rank": rank}.items() if v is not None}
         r = await client.post(path, headers=token("manager", sub="bob"), json=body)
         assert r.status_code == 422 and r.json()["errors"][0] == {
@@ -149,6 +148,17 @@ async def test_the_decider_is_who_the_token_says_and_the_body_cannot_say_otherwi
     decision = refused.json()["decision"]
     assert (decision["decided_by"], decision["decider_name"], decision["decider_role"], decision["decider_title"],
             decision["sign_off"]) == ("bob", "bob", "manager", "DPO", None)
+
+    # CONTRACT section 4's body alone ({decision, reason}) approves: the sign-off rests on the requester's
+    # rank, recorded as not confirmed by the decider; with the decider's claim, it is recorded as theirs.
+    for claim in (None, "Chief Inspector"):
+        other = (await asked(client, token, uuid.uuid4(), sub="alice"))["disclosure_id"]
+        body = {"decision": "approve", "reason": "needed", **({"sign_off_rank": claim} if claim else {})}
+        approved = await client.post(f"/disclosures/{other}/decision", headers=token("manager", sub="bob"), json=body)
+        assert approved.status_code == 200, approved.text
+        sign_off = approved.json()["decision"]["sign_off"]
+        assert sign_off["rank_as_checked"] == claim
+        assert sign_off["confirmed_by"] == ("bob" if claim else None)
 
 
 async def test_a_home_office_share_is_decided_as_the_dpo_by_a_token_holding_both(client, token):

@@ -131,7 +131,8 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
     async def decide(disclosure_id: UUID, body: Decision, request: Request,
                      principal: Annotated[Principal, Depends(deciders)]) -> schemas.DisclosureRecord:
         """Approve or refuse, as the token's `sub` and role (never the person who asked). Approving a
-        police request needs `sign_off_rank`, the rank the decider saw sign it off."""
+        police request may add `sign_off_rank`, the rank the decider saw sign it off (recorded as theirs;
+        without it the requester's rank stands, recorded as not confirmed)."""
         async def write(session: AsyncSession) -> UUID:
             await disclosures.decide(session, deps, disclosure_id, body, actor(principal))
             return disclosure_id

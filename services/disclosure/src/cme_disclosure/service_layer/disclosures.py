@@ -232,7 +232,8 @@ async def decide(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, bo
     personal = {"decided_by": actor.sub, "decider_name": actor.sub, "decider_role": role,
                 "decider_title": body.job_title, "reason": body.reason}
     if sign_off is not None:
-        facts["sign_off"] = {"rank": sign_off["rank"], "confirmed_by_role": role}
+        facts["sign_off"] = {"rank": sign_off["rank"],
+                             "confirmed_by_role": role if sign_off["confirmed_by"] is not None else None}
         personal["sign_off"] = sign_off
     entries = [entry(LeafKind.DECIDED, str(disclosure_id), now, facts, personal)]
     if approve:
@@ -257,13 +258,16 @@ DECIDING_ROLES = frozenset({"manager", "dpo"})
 
 def _sign_off(deps: Deps, row: Any, body: Decision, actor: Actor, role: str) -> dict[str, Any] | None:
     """DOMAIN 4: a police request is signed off at inspector rank or above. What the requester typed is
-    their word; the approval needs the decider's own claim of the rank they saw sign it off (SEC-23)."""
+    their word (the request is refused when it is below inspector); the decider may add their own claim of
+    the rank they saw sign it off (SEC-23), recorded beside it. CONTRACT section 4's decision body is
+    `{decision, reason}`: an approval without that claim is accepted and recorded as not confirmed."""
     policy_row = deps.policy.row(row["recipient_type"], row["purpose"])
     if policy_row is None or "inspector_sign_off" not in policy_row.requires:
         return None
     if body.sign_off_rank is None:
-        raise DisclosureError(422, "sign_off_not_confirmed", "approving a police request needs sign_off_rank: "
-                              "the rank of the officer who signed it off, as you checked it", ["body", "sign_off_rank"])
+        return {"rank": normalise_rank(row["recipient"].get("requester_rank") or ""), "rank_as_checked": None,
+                "rank_as_requested": row["recipient"].get("requester_rank"), "confirmed_by": None,
+                "confirmed_by_role": None}
     if not deps.policy.signs_off(body.sign_off_rank):
         raise DisclosureError(422, "sign_off_rank_too_low", "a police request must be signed off at inspector "
                               "rank or above", ["body", "sign_off_rank"])
@@ -329,8 +333,9 @@ async def record_share_made(session: AsyncSession, deps: Deps, event: ShareMade)
         "recipient_type": event.recipient.type, "purpose": event.purpose, "legal_gateway": event.legal_gateway,
         "categories_requested": [c.value for c in event.categories],
         "categories_released": [c.value for c in event.categories], "fields_released": event.fields_released,
-        "reason": event.reason, "policy_findings": [f.as_json() for f in findings], "approval_roles": [],
-        "requested_by": event.service, "requested_at": event.shared_at, "decision": "approve",
+        "reason": event.reason, "policy_findings": [f.as_json() for f in findings],
+        # The two-person rule of the service that made it (casework's shares: SEC-17).
+        "approval_roles": list(event.approval_roles), "requested_by": event.proposed_by or event.service, "requested_at": event.shared_at, "decision": "approve",
         "decided_by": event.decided_by, "decider_name": event.decided_by, "decider_role": f"{event.service} service",
         "decision_reason": event.reason, "decided_at": event.shared_at, "shared_at": event.shared_at,
     }
