@@ -254,8 +254,11 @@ async def main() -> None:
                       "email": "leila@example.org", "address": school["child"]["address"]},
         "subject": {"first_name": school["child"]["first_name"], "last_name": school["child"]["last_name"],
                     "date_of_birth": school["child"]["date_of_birth"], "upn": school["child"]["upn"]},
-        "identity_verified": True, "details": "Copy of everything you hold about my daughter.",
+        "details": "Copy of everything you hold about my daughter.",
     }), 201)
+    # Only the DPO records the requester's identity as verified (issue 13); the search starts then.
+    sar |= check(client.post(f"{RIGHTS}/requests/{sar['request_id']}/clock", headers=DPO,
+                             json={"event": "identity_received", "on": date.today().isoformat()}), 200)
     say(f"   request {sar['request_id'][:8]}: {sar['status']}, due {sar['due_date']}")
     def gathered() -> dict | None:
         state = check(client.get(f"{RIGHTS}/requests/{sar['request_id']}", headers=DPO), 200)

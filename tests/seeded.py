@@ -77,7 +77,7 @@ async def seed_rights(client: httpx.AsyncClient, _app: FastAPI, token: dict[str,
     request = await created(await client.post("/requests", headers=token, json={
         "type": "access", "received_on": datetime.now(ZoneInfo("Europe/London")).date().isoformat(),
         "channel": "email", "requester": REQUESTER, "subject": {**CHILD, "address": ADDRESS},
-        "identity_verified": True, "details": f"all records about {CHILD['first_name']}"}))
+        "details": f"all records about {CHILD['first_name']}"}))  # identity: the DPO's to verify (issue 13)
     return {"request_id": request["request_id"]}
 
 

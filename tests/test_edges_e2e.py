@@ -251,10 +251,11 @@ async def test_a_subject_access_request_for_a_case_with_150_long_notes_is_ready_
             "requester": {"first_name": "Parent", "last_name": child["last_name"], "acting_as": "parent"},
             "subject": {"first_name": child["first_name"], "last_name": child["last_name"],
                         "date_of_birth": child["date_of_birth"], "address": child["address"]},
-            "identity_verified": True,
         })
         assert created.status_code == 201, created.text
         url = f"{rights}/requests/{created.json()['request_id']}"
+        await client.post(f"{url}/clock", headers=dpo, json={  # identity: the DPO's word (issue 13)
+            "event": "identity_received", "on": date.today().isoformat()})
 
         async def gathered() -> dict | None:
             state = (await client.get(url, headers=dpo)).json()

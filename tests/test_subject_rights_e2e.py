@@ -99,10 +99,11 @@ async def test_a_parent_gets_the_childs_data_from_every_service_with_the_referre
                           "address": child["address"]},
             "subject": {"first_name": child["first_name"], "last_name": child["last_name"],
                         "date_of_birth": child["date_of_birth"], "upn": child["upn"]},
-            "identity_verified": True,
         })
         assert created.status_code == 201, created.text
         request_url = f"{rights}/requests/{created.json()['request_id']}"
+        await client.post(f"{request_url}/clock", headers=dpo, json={  # identity: the DPO's word (issue 13)
+            "event": "identity_received", "on": date.today().isoformat()})
         ready = await wait_for_status(client, request_url, dpo, "ready_for_review", "collection_incomplete")
         assert ready["status"] == "ready_for_review", ready["gathering"]
         assert (await client.get(f"{request_url}/response", headers=dpo)).status_code == 409  # not yet released
@@ -112,9 +113,10 @@ async def test_a_parent_gets_the_childs_data_from_every_service_with_the_referre
         pdf = await client.get(f"{request_url}/response", params={"format": "pdf"}, headers=dpo)
 
     text = json.dumps(pack)
-    assert set(pack["summary"]["services"]) == {"intake", "casework", "disclosure"}
+    assert set(pack["summary"]["services"]) - {"rights"} == {"intake", "casework", "disclosure"}  # rights: reads
     assert pack["completeness"]["complete"] is True
-    assert {r["org_name"] for r in pack["recipients"]} == {"Metropolitan Police Service"}
+    assert {r["org_name"] for r in pack["recipients"] if r["type"] != "council_staff"} == {
+        "Metropolitan Police Service"}  # and, within the council, who looked (issue 13's access log)
     for secret in ("Jo Neighbour", "jo.neighbour@example.org", "07700 900456"):
         assert secret not in text
     assert "third_party_public_referrer" in {r["reason_code"] for r in pack["redactions"]}
@@ -148,10 +150,12 @@ async def test_a_restriction_stops_later_shares_and_a_rectification_reaches_ever
         # Rectification: the date of birth was wrong; the DPO accepts the correction.
         created = (await client.post(f"{rights}/requests", headers=officer, json={
             "type": "rectification", "received_on": date.today().isoformat(), "channel": "letter",
-            "requester": requester, "subject": subject, "identity_verified": True,
+            "requester": requester, "subject": subject,
             "details": "Her date of birth is the 15th, not the 14th.",
         })).json()
         url = f"{rights}/requests/{created['request_id']}"
+        await client.post(f"{url}/clock", headers=dpo, json={  # identity: the DPO's word (issue 13)
+            "event": "identity_received", "on": date.today().isoformat()})
         await wait_for_status(client, url, dpo, "awaiting_decision")
         decided = await client.post(f"{url}/rectification-decision", headers=dpo, json={
             "corrections": [{"subject_id": child_id, "field": "date_of_birth", "new_value": "2016-03-15",
@@ -173,10 +177,12 @@ async def test_a_restriction_stops_later_shares_and_a_rectification_reaches_ever
         # Restriction (Art 18): the DPO restricts; a later police request about the child is refused.
         created = (await client.post(f"{rights}/requests", headers=officer, json={
             "type": "restriction", "received_on": date.today().isoformat(), "channel": "email",
-            "requester": requester, "subject": subject, "identity_verified": True,
+            "requester": requester, "subject": subject,
             "details": "Please stop using her data while the date of birth is checked.",
         })).json()
         url = f"{rights}/requests/{created['request_id']}"
+        await client.post(f"{url}/clock", headers=dpo, json={  # identity: the DPO's word (issue 13)
+            "event": "identity_received", "on": date.today().isoformat()})
         await wait_for_status(client, url, dpo, "awaiting_decision")
         restricted = await client.post(f"{url}/restriction-decision", headers=dpo, json={
             "outcome": "restricted", "ground": "accuracy_contested", "reason": "accuracy contested"})
