@@ -161,3 +161,27 @@ async def test_validation_errors_quote_no_character_and_no_unknown_key():
                                         "message": "Input should be a valid UUID"}]
     [error] = unknown.json()["errors"]
     assert error["loc"] == ["body"] and error["code"] == "extra_forbidden"
+
+
+def test_the_kafka_paths_problems_quote_no_character_either():
+    """Dead letters' x-dlq-reasons and partners' outcomes are built from the same pydantic errors."""
+    from datetime import date
+
+    from pydantic import ValidationError, field_validator
+
+    from cme_shared.messaging.consumer import problems_from_validation
+
+    class Event(BaseModel):
+        case_id: uuid.UUID
+        seen_on: date
+
+        @field_validator("seen_on", mode="before")
+        @classmethod
+        def _iso(cls, value: object) -> object:
+            return date.fromisoformat(value) if isinstance(value, str) else value
+
+    with pytest.raises(ValidationError) as refused:
+        Event.model_validate({"case_id": "Amelia-Okonkwo", "seen_on": "Flat 3, 10 Example Street"})
+    problems = problems_from_validation(refused.value)
+    assert [(p.loc, p.code) for p in problems] == [(["case_id"], "uuid_parsing"), (["seen_on"], "value_error")]
+    assert not any("Amelia" in p.message or "`" in p.message or "Flat 3" in p.message for p in problems)

@@ -170,11 +170,15 @@ class _RecordFailed(Exception):
 
 
 def problems_from_validation(error: ValidationError) -> list[Problem]:
-    """pydantic's errors without the offending input, which may be personal data."""
+    """pydantic's errors without the offending input, which may be personal data: the input is read only to
+    tell whether pydantic's message quotes it (a UUID error quotes the character it stopped at, a validator's
+    ValueError the value), and then only the message's first clause is kept (http.errors, SEC-28)."""
+    from ..http.errors import validation_message  # http.errors imports this module
+
     return [
         Problem(loc=[str(part) if not isinstance(part, int) else part for part in e["loc"]],
-                code=e["type"], message=e["msg"])
-        for e in error.errors(include_input=False, include_url=False)
+                code=e["type"], message=validation_message(e))
+        for e in error.errors(include_url=False)
     ]
 
 
