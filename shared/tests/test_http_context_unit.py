@@ -54,7 +54,7 @@ def service_app(env: str = "test"):
         raise ConnectionRefusedError("database at 10.0.0.5 refused Amelia")
 
     app = create_service_app(ServiceRuntime(settings, KitTables(MetaData())), title="t", description="t",
-                             routers=[router], asyncapi=lambda: {})
+                             routers=[router], asyncapi=dict)
     return app, settings
 
 
