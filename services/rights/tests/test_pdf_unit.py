@@ -120,3 +120,16 @@ async def test_printing_leaves_the_event_loop_free():
     assert content.startswith(b"%PDF-")
     assert elapsed > 0.3 and len(gaps) > 10  # the print took a while, and the loop kept beating through it
     assert max(gaps) < 0.25, f"the event loop was held for {max(gaps):.2f} s"
+
+
+async def test_the_printing_process_logs_no_name_it_could_not_draw(capfd):
+    """DejaVu has no CJK glyphs: fpdf2 warns naming them. Nothing of it may reach the service's output."""
+    names = {"first_name": "王芳", "last_name": "김민준", "acting_as": "self"}
+    printer = pdf.Printer(FONTS[-1], timeout=60)
+    try:
+        content = await printer.print({**pack(note(0, {"carer": "王芳 김민준"})), "requester": names})
+    finally:
+        printer.close()
+    assert content.startswith(b"%PDF-")
+    captured = capfd.readouterr()
+    assert not [n for n in ("王", "芳", "김", "민", "준") if n in captured.out + captured.err]

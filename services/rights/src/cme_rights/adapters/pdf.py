@@ -19,6 +19,7 @@ reaches them; the JSON response is always the whole copy:
 
 import asyncio
 import json
+import logging
 import multiprocessing
 import unicodedata
 from concurrent.futures import ProcessPoolExecutor
@@ -241,6 +242,12 @@ def _data(pdf: _Pack, data: list[dict[str, Any]]) -> None:
         pdf.line_of("", ELECTRONIC_ONLY.format(n=left_out), budgeted=False)
 
 
+def _silent_worker() -> None:
+    """The worker logs nothing: fpdf2 and fontTools name the glyphs a font lacks (a family's names), and the
+    service's logging guard (SEC-15) does not run in this process."""
+    logging.disable(logging.CRITICAL)
+
+
 class Printer:
     """Prints released packs in a separate process (spawned, one at a time), so fpdf2 never holds the
     service's event loop; a print that takes longer than `timeout` seconds is given up (503)."""
@@ -251,7 +258,8 @@ class Printer:
 
     async def print(self, response: dict[str, Any]) -> bytes:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_silent_worker)
         pool = self._pool
         try:
             return await asyncio.wait_for(
