@@ -81,7 +81,8 @@ async def test_a_westminster_officer_cannot_create_list_read_or_decide_a_request
         assert (await rights.get(request_id, headers=rights.kc_officer))["borough"] == KC
         kc_list = (await rights.client.get("/worklist", headers=rights.kc_officer)).json()
         assert [(e["request_id"], e["borough"]) for e in kc_list] == [(request_id, KC)]
-        assert request_id in [e["request_id"] for e in (await rights.client.get("/worklist", headers=rights.dpo)).json()]
+        dpo_list = (await rights.client.get("/worklist", headers=rights.dpo)).json()
+        assert request_id in [e["request_id"] for e in dpo_list]
         proposed = await rights.post(f"/requests/{request_id}/restriction-decision", restriction,
                                      headers=rights.kc_officer)
         assert proposed.status_code == 200 and proposed.json()["status"] == "awaiting_approval", proposed.text
