@@ -226,7 +226,9 @@ def current_principal(request: Request) -> Principal:
         return verified
     # A sync dependency: FastAPI runs it in a worker thread, so a JWKS fetch here does not block the loop.
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(_bearer(request.headers))
+    principal = verifier.verify(_bearer(request.headers))
+    request.scope[PRINCIPAL_SCOPE_KEY] = principal  # the access line reads it, rather than verifying again
+    return principal
 
 
 def needs_principal(route: BaseRoute | None) -> bool:
