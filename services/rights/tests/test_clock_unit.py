@@ -1,4 +1,10 @@
-"""The statutory clock (DOMAIN section 5): month ends, leap years, bank holidays, restarts, pauses, extensions."""
+"""The statutory clock (DOMAIN section 5): month ends, leap years, bank holidays, restarts, pauses, extensions.
+
+The clarification pause follows UK GDPR Art 12A (DUAA 2025 s76) and DPA 2018 s54(3C): "the period
+beginning with the day on which the controller makes the request and ending with the day on which the
+controller receives the information does not count", so both days are excluded (statutory review of
+Dec 2026, section 1.4 and D1), and it is for access requests only (D2).
+"""
 
 from datetime import date, timedelta
 
@@ -6,11 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cme_rights.domain import requests as rules
 from cme_rights.domain.clock import (
     AccessRequestClock,
     ClockEvent,
     ClockEventKind,
     ClockRefused,
+    _paused_days,
     add_months,
     complaint_acknowledgement_due,
     is_working_day,
@@ -156,28 +164,63 @@ def test_a_refused_event_leaves_the_clock_as_it_was():
     assert c.events == () and c.due_date == date(2026, 4, 2)
 
 
-# --- clarification (Art 12A, DUAA s76): the wait does not count ---------------------------------------
+# --- clarification (Art 12A, DUAA s76; DPA 2018 s54(3C)): the wait does not count, both ends included ---
 
 
-def test_waiting_for_clarification_pauses_the_clock_for_the_days_between_asking_and_receiving():
+def test_waiting_for_clarification_pauses_the_clock_from_the_day_of_asking_to_the_day_of_receipt():
     c = clock(date(2026, 11, 14), (K.CLARIFICATION_REQUESTED, date(2026, 11, 16)))
     assert c.due_date is None and c.state().on_hold == "awaiting_clarification"
     c = c.record(ClockEvent(K.CLARIFICATION_RECEIVED, date(2026, 12, 16)))
-    # due 14 Dec 2026 without the pause; 30 days did not count -> Wed 13 Jan 2027
-    assert c.state().paused_days == 30
-    assert c.due_date == date(2027, 1, 13)
+    # due 14 Dec 2026 without the pause; 16 Nov to 16 Dec inclusive (31 days) do not count -> Thu 14 Jan 2027
+    assert c.state().paused_days == 31
+    assert c.due_date == date(2027, 1, 14)
+
+
+@pytest.mark.parametrize(("received", "asked", "answered", "due", "case"), [
+    # The statutory review's cases (Dec 2026, D1): Art 12A "beginning with" the day of asking and
+    # "ending with" the day of receipt.
+    (date(2026, 3, 2), date(2026, 3, 5), date(2026, 3, 12), date(2026, 4, 10), "sar_due-066: 2 Apr + 8 days"),
+    (date(2026, 3, 2), date(2026, 3, 2), date(2026, 3, 2), date(2026, 4, 7),
+     "asked and answered on the day of receipt: 2 Apr + 1 = Good Friday 3 Apr, Easter -> Tue 7 Apr"),
+    (date(2026, 6, 15), date(2026, 6, 16), date(2026, 6, 16), date(2026, 7, 16), "one day asked and answered"),
+])
+def test_the_pause_excludes_both_the_day_of_asking_and_the_day_of_receipt(received, asked, answered, due, case):
+    c = clock(received, (K.CLARIFICATION_REQUESTED, asked), (K.CLARIFICATION_RECEIVED, answered))
+    assert c.state().paused_days == (answered - asked).days + 1, case
+    assert c.due_date == due, case
+
+
+def test_while_a_clarification_is_pending_the_projection_counts_the_day_it_would_arrive_as_paused():
+    # Art 12A: the day of receipt does not count either, so the projection "if it arrived on 12 Mar"
+    # is exactly the due date recorded when it does arrive on 12 Mar (review D1: due_as_of).
+    pending = clock(date(2026, 3, 2), (K.CLARIFICATION_REQUESTED, date(2026, 3, 5)))
+    assert pending.state().due_as_of(date(2026, 3, 12)) == date(2026, 4, 10)
+    # answered the day it was asked: 2 Apr + 1 = Good Friday 3 Apr, Easter Monday 6 Apr -> Tue 7 Apr
+    assert pending.state().due_as_of(date(2026, 3, 5)) == date(2026, 4, 7)
+    answered = pending.record(ClockEvent(K.CLARIFICATION_RECEIVED, date(2026, 3, 12)))
+    assert answered.due_date == pending.state().due_as_of(date(2026, 3, 12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(min_value=date(2026, 2, 5), max_value=date(2030, 12, 31)), st.integers(min_value=0, max_value=90))
+def test_a_wait_after_commencement_pauses_every_day_from_asking_to_receipt(asked, length):
+    answered = asked + timedelta(days=length)
+    assert _paused_days(asked, answered) == length + 1
+
+
+def test_a_day_is_never_paused_twice_when_a_second_clarification_is_asked_the_day_the_first_is_answered():
+    c = clock(date(2026, 6, 1), (K.CLARIFICATION_REQUESTED, date(2026, 6, 2)),
+              (K.CLARIFICATION_RECEIVED, date(2026, 6, 5)), (K.CLARIFICATION_REQUESTED, date(2026, 6, 5)),
+              (K.CLARIFICATION_RECEIVED, date(2026, 6, 10)))
+    assert c.state().paused_days == 9  # 2 to 10 Jun, 5 Jun once
+    assert c.due_date == date(2026, 7, 10)  # 1 Jul + 9 days
 
 
 def test_a_pause_that_lands_on_a_bank_holiday_rolls_on():
     c = clock(date(2026, 11, 2), (K.CLARIFICATION_REQUESTED, date(2026, 11, 3)),
               (K.CLARIFICATION_RECEIVED, date(2026, 11, 26)))
-    assert c.due_date == date(2026, 12, 29)  # 2 Dec + 23 days = Fri 25 Dec -> Tue 29 Dec
-
-
-def test_clarification_asked_and_answered_on_one_day_costs_nothing():
-    c = clock(date(2026, 6, 15), (K.CLARIFICATION_REQUESTED, date(2026, 6, 16)),
-              (K.CLARIFICATION_RECEIVED, date(2026, 6, 16)))
-    assert c.due_date == date(2026, 7, 15)
+    # 2 Dec + 24 days = Sat 26 Dec, Sun, Mon 28 Dec Boxing Day substitute -> Tue 29 Dec
+    assert c.due_date == date(2026, 12, 29)
 
 
 def test_before_5_february_2026_waiting_for_clarification_did_not_stop_the_clock():
@@ -189,16 +232,21 @@ def test_before_5_february_2026_waiting_for_clarification_did_not_stop_the_clock
 def test_a_wait_spanning_5_february_2026_counts_only_from_then():
     c = clock(date(2026, 1, 20), (K.CLARIFICATION_REQUESTED, date(2026, 2, 1)),
               (K.CLARIFICATION_RECEIVED, date(2026, 2, 10)))
-    assert c.state().paused_days == 5  # 5 Feb to 10 Feb
-    assert c.due_date == date(2026, 2, 25)  # 20 Feb + 5
+    assert c.state().paused_days == 6  # 5 Feb to 10 Feb, both included
+    assert c.due_date == date(2026, 2, 26)  # 20 Feb + 6
+
+
+def test_a_wait_answered_before_5_february_2026_pauses_nothing_and_one_answered_on_it_one_day():
+    assert _paused_days(date(2026, 1, 28), date(2026, 2, 4)) == 0
+    assert _paused_days(date(2026, 1, 28), date(2026, 2, 5)) == 1
 
 
 def test_two_clarifications_add_up():
     c = clock(date(2026, 6, 1), (K.CLARIFICATION_REQUESTED, date(2026, 6, 2)),
               (K.CLARIFICATION_RECEIVED, date(2026, 6, 5)), (K.CLARIFICATION_REQUESTED, date(2026, 6, 8)),
               (K.CLARIFICATION_RECEIVED, date(2026, 6, 10)))
-    assert c.state().paused_days == 5
-    assert c.due_date == date(2026, 7, 6)
+    assert c.state().paused_days == 7  # 2-5 Jun and 8-10 Jun, both ends included
+    assert c.due_date == date(2026, 7, 8)
 
 
 def test_clarification_awaited_when_identity_arrives_pauses_the_new_month_from_its_first_day():
@@ -206,10 +254,10 @@ def test_clarification_awaited_when_identity_arrives_pauses_the_new_month_from_i
               (K.IDENTITY_RECEIVED, date(2026, 6, 8)))
     assert c.due_date is None
     c = c.record(ClockEvent(K.CLARIFICATION_RECEIVED, date(2026, 6, 18)))
-    assert c.due_date == date(2026, 7, 20)  # 8 Jul + 10 days = Sat 18 Jul -> Mon 20 Jul
+    assert c.due_date == date(2026, 7, 20)  # 8 Jul + 11 days (8-18 Jun) = Sun 19 Jul -> Mon 20 Jul
 
 
-# --- extension by two further months (Art 12(3)) -----------------------------------------------------
+# --- extension by two further months (Art 12A, DUAA 2025 s76; formerly Art 12(3)) ----------------------
 
 
 def test_an_extension_with_reasons_within_the_first_month_adds_two_months():
@@ -226,12 +274,25 @@ def test_an_extension_from_a_month_end_takes_the_last_day_then_a_working_day():
 def test_an_extension_keeps_earlier_pauses():
     c = clock(date(2026, 3, 2), (K.CLARIFICATION_REQUESTED, date(2026, 3, 3)),
               (K.CLARIFICATION_RECEIVED, date(2026, 3, 13)), (K.EXTENDED, date(2026, 3, 20), "complex"))
-    assert c.due_date == date(2026, 6, 12)  # 2 Jun + 10 days
+    assert c.due_date == date(2026, 6, 15)  # 2 Jun + 11 days = Sat 13 Jun -> Mon 15 Jun
 
 
 def test_an_extension_on_the_last_day_of_the_first_month_is_in_time():
     c = clock(date(2026, 3, 2), (K.EXTENDED, date(2026, 4, 2), "complex"))
     assert c.due_date == date(2026, 6, 2)
+
+
+def test_an_extension_told_on_the_paused_first_months_last_day_is_in_time():
+    # The statutory review's case (Dec 2026, D1, sar_due-081): 2 Mar request, clarification asked
+    # 5 Mar and answered 12 Mar: the first month ends Fri 10 Apr, so an extension told then is in time.
+    c = clock(date(2026, 3, 2), (K.CLARIFICATION_REQUESTED, date(2026, 3, 5)),
+              (K.CLARIFICATION_RECEIVED, date(2026, 3, 12)), (K.EXTENDED, date(2026, 4, 10), "complex"))
+    assert c.state().extended
+    assert c.due_date == date(2026, 6, 10)  # 2 Jun + 8 days
+    with pytest.raises(ClockRefused) as refused:
+        clock(date(2026, 3, 2), (K.CLARIFICATION_REQUESTED, date(2026, 3, 5)),
+              (K.CLARIFICATION_RECEIVED, date(2026, 3, 12)), (K.EXTENDED, date(2026, 4, 13), "complex"))
+    assert refused.value.code == "extension_too_late"  # Mon 13 Apr: the month ended on Fri 10 Apr
 
 
 def test_an_extension_after_the_first_month_is_refused():
@@ -245,7 +306,7 @@ def test_the_first_month_for_an_extension_counts_a_pause_still_running():
     c = clock(date(2026, 3, 2), (K.CLARIFICATION_REQUESTED, date(2026, 3, 10)), (K.EXTENDED, date(2026, 4, 8), "x"))
     assert c.state().extended and c.due_date is None
     c = c.record(ClockEvent(K.CLARIFICATION_RECEIVED, date(2026, 4, 9)))
-    assert c.due_date == date(2026, 7, 2)  # 2 Jun + 30 days
+    assert c.due_date == date(2026, 7, 3)  # 2 Jun + 31 days (10 Mar to 9 Apr)
 
 
 def test_a_second_extension_is_refused():
@@ -290,4 +351,24 @@ def test_the_due_date_is_rebuilt_from_the_history_alone():
     built = clock(date(2026, 3, 2), *events)
     replayed = AccessRequestClock(date(2026, 3, 2), built.events)
     assert replayed.state() == built.state()
-    assert built.due_date == date(2026, 6, 16)  # 9 Jun + 7 days
+    assert built.due_date == date(2026, 6, 17)  # 9 Jun + 8 days (10 to 17 Mar)
+
+
+# --- the pause is for subject access only (Art 12A; DPA 2018 s54(3C); review D2) ---------------------
+
+
+@pytest.mark.parametrize("request_type", [t for t in rules.RequestType
+                                          if t not in (rules.RequestType.ACCESS, rules.RequestType.COMPLAINT)])
+def test_clarification_cannot_pause_the_clock_of_any_right_but_access(request_type):
+    # Art 12A: "a request under Article 15"; s54(3C): "a request under section 45(1)" (review D2,
+    # clarification_scope-002: a rectification request's month runs on).
+    with pytest.raises(rules.InvalidMove) as refused:
+        rules.check_clock_event(request_type, rules.Status.AWAITING_DECISION, "clarification_requested")
+    assert refused.value.code == "clarification_access_only"
+    rules.check_clock_event(request_type, rules.Status.AWAITING_DECISION, "extended")  # the rest of the clock stays
+
+
+def test_an_access_request_may_pause_for_clarification_and_an_awaited_one_may_still_be_received():
+    rules.check_clock_event(rules.RequestType.ACCESS, rules.Status.COLLECTING, "clarification_requested")
+    # a pause recorded on another right before this rule is closed, never left open for ever
+    rules.check_clock_event(rules.RequestType.RECTIFICATION, rules.Status.AWAITING_DECISION, "clarification_received")

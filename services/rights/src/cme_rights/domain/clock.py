@@ -1,11 +1,16 @@
 """The statutory clock of a rights request: when the council must answer.
 
-Sources: UK GDPR Art 12(3) (one month, extendable by two further months); ICO right of access guidance
-("Time limits": day one is the day of receipt; same date next month, the month's last day where there
-is none; next working day when the deadline falls on a weekend or bank holiday); Data (Use and Access)
-Act 2025 s76, new Art 12A (the month starts on receipt of identity evidence or a fee that was asked
-for; waiting for genuinely needed clarification pauses it, from 5 Feb 2026); DPA 2018 s164A (complaint
-acknowledgement within 30 days, counted as the ICO's complaints guidance does).
+Sources: UK GDPR Art 12(3) (respond within the applicable time period) and Art 12A, inserted by the
+Data (Use and Access) Act 2025 s76 (in force 5 Feb 2026, SI 2026/82 reg 2(h)): one month beginning with
+the relevant time, extendable by two further months; the relevant time is the latest of receipt of the
+request, of identity evidence asked for and of a fee asked for; and, for a request under Art 15 only,
+"the period beginning with the day on which the controller makes the request [for clarification] and
+ending with the day on which the controller receives the information does not count" (the same words
+as DPA 2018 s54(3C) for Part 3). ICO right of access guidance ("Time limits": day one is the day of
+receipt; same date next month, the month's last day where there is none; next working day when the
+deadline falls on a weekend or bank holiday). DPA 2018 s164A (complaint acknowledgement within 30 days,
+counted as the ICO's complaints guidance does). Checked against the statutory review of Dec 2026
+(reviews/statutory-2026-12.md in the handbook, sections 1.1-1.6, D1 and D2).
 
 Pure: dates in, dates out. The clock is rebuilt from the recorded events every time, so the history
 is the only state and a due date can always be explained.
@@ -22,7 +27,7 @@ import holidays
 # DUAA 2025 s76 (Art 12A) commencement: before it, waiting for clarification did not stop the clock.
 CLARIFICATION_PAUSE_FROM = date(2026, 2, 5)
 COMPLAINT_ACKNOWLEDGEMENT_DAYS = 30  # DPA 2018 s164A(3)
-EXTENSION_MONTHS = 2  # UK GDPR Art 12(3)
+EXTENSION_MONTHS = 2  # UK GDPR Art 12A (DUAA 2025 s76), formerly Art 12(3)
 
 
 class ClockEventKind(StrEnum):
@@ -85,10 +90,17 @@ def complaint_acknowledgement_due(received_on: date) -> date:
     return next_working_day(received_on + timedelta(days=COMPLAINT_ACKNOWLEDGEMENT_DAYS))
 
 
-def _paused_days(since: date, until: date) -> int:
-    """Days of a clarification wait that do not count: only those from Art 12A's commencement."""
+def _paused_days(since: date, until: date, *, after: date | None = None) -> int:
+    """Days of a clarification wait that do not count towards the month (Art 12A; DPA 2018 s54(3C)).
+
+    The period "beginning with" the day of asking and "ending with" the day of receipt includes both,
+    so a wait asked and answered on one day is one day. Only days from Art 12A's commencement count,
+    and a day already paused (`after` is the last one) is not paused twice.
+    """
     start = max(since, CLARIFICATION_PAUSE_FROM)
-    return max((until - start).days, 0)
+    if after is not None:
+        start = max(start, after + timedelta(days=1))
+    return max((until - start).days + 1, 0)
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,7 @@ class ClockState:
     awaiting: frozenset[str] = frozenset()  # "identity", "fee": the clock has not started
     clarification_since: date | None = None  # the clock is paused
     paused_days: int = 0
+    paused_through: date | None = None  # the last day already paused, so that no day counts twice
     extended: bool = False
     identity_received: bool = False
 
@@ -111,10 +124,10 @@ class ClockState:
         return None
 
     def due_as_of(self, day: date, *, extended: bool | None = None) -> date:
-        """The deadline if the clock ran again from `day` (a pending clarification ends on `day`)."""
+        """The deadline if a pending clarification were received on `day` (that day does not count either)."""
         paused = self.paused_days
         if self.clarification_since is not None:
-            paused += _paused_days(self.clarification_since, day)
+            paused += _paused_days(self.clarification_since, day, after=self.paused_through)
         months = 1 + (EXTENSION_MONTHS if (self.extended if extended is None else extended) else 0)
         return next_working_day(add_months(self.day_one, months) + timedelta(days=paused))
 
@@ -128,7 +141,11 @@ class ClockState:
 
 @dataclass(frozen=True)
 class AccessRequestClock:
-    """The one-month clock of a rights request (access and the other Art 15-22 rights)."""
+    """The one-month clock of a rights request (access and the other Arts 15-22D rights).
+
+    A clarification pause is the law's for access requests only (Art 12A); `requests.check_clock_event`
+    refuses one on any other right before it reaches the clock.
+    """
 
     received_on: date
     events: tuple[ClockEvent, ...] = field(default=())
@@ -176,7 +193,7 @@ def _apply(state: ClockState, event: ClockEvent) -> ClockState:
             # Art 12A (DUAA s76): the month starts again on the day of receipt; earlier pauses are moot,
             # and a clarification still awaited pauses the new month from its first day.
             since = on if state.clarification_since is not None else None
-            return replace(state, day_one=on, paused_days=0, clarification_since=since)
+            return replace(state, day_one=on, paused_days=0, paused_through=None, clarification_since=since)
         case ClockEventKind.CLARIFICATION_REQUESTED:
             if state.clarification_since is not None:
                 raise ClockRefused("clarification_already_requested", "clarification has already been asked for")
@@ -184,22 +201,22 @@ def _apply(state: ClockState, event: ClockEvent) -> ClockState:
         case ClockEventKind.CLARIFICATION_RECEIVED:
             if state.clarification_since is None:
                 raise ClockRefused("clarification_not_requested", "no clarification was asked for")
-            # Art 12A(3): the days between asking and receiving do not count (ICO: the clock stops from
-            # the day of asking and runs again from the day the answer arrives).
-            paused = state.paused_days
-            if not state.awaiting:
-                paused += _paused_days(state.clarification_since, on)
-            return replace(state, clarification_since=None, paused_days=paused)
+            # Art 12A (DUAA s76; DPA 2018 s54(3C) for Part 3): the period beginning with the day of asking
+            # and ending with the day of receipt does not count, both days included (review D1).
+            if state.awaiting:  # the month has not started: nothing to pause
+                return replace(state, clarification_since=None)
+            paused = state.paused_days + _paused_days(state.clarification_since, on, after=state.paused_through)
+            return replace(state, clarification_since=None, paused_days=paused, paused_through=on)
         case ClockEventKind.EXTENDED:
             if not (event.reason or "").strip():
                 raise ClockRefused("extension_needs_reasons",
-                                   "an extension needs reasons, which the requester is told (Art 12(3))")
+                                   "an extension needs reasons, which the requester is told (Art 12A)")
             if state.extended:
                 raise ClockRefused("already_extended", "the time may be extended only once, by two months")
             if state.awaiting:
                 raise ClockRefused("clock_not_started", "the clock has not started: identity or fee awaited")
             if on > state.due_as_of(on, extended=False):
                 raise ClockRefused("extension_too_late",
-                                   "an extension must be told within the first month (Art 12(3)); it has passed")
+                                   "an extension must be told within the first month (Art 12A); it has passed")
             return replace(state, extended=True)
     raise ClockRefused("unknown_event", "unknown clock event")  # pragma: no cover - exhaustive match

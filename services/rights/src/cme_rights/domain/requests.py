@@ -76,7 +76,7 @@ COMPETENCE_GUIDE_AGE = 12
 
 
 def uses_month_clock(request_type: RequestType) -> bool:
-    """Every right runs on Art 12(3)'s month except a complaint (DPA 2018 s164A, 30 days to acknowledge)."""
+    """Every right runs on Art 12A's month except a complaint (DPA 2018 s164A, 30 days to acknowledge)."""
     return request_type is not RequestType.COMPLAINT
 
 
@@ -112,6 +112,12 @@ def after_gathering(request_type: RequestType) -> Status:
 def check_clock_event(request_type: RequestType, status: Status, event: str) -> None:
     if not uses_month_clock(request_type):
         raise InvalidMove("complaint_clock", "a complaint is acknowledged within 30 days, it has no month clock")
+    if event == "clarification_requested" and request_type is not RequestType.ACCESS:
+        # Art 12A (DUAA 2025 s76): the pause is for "a request under Article 15" only (DPA 2018 s54(3C):
+        # "a request under section 45(1)", Part 3's right of access); the other rights' month runs on
+        # (statutory review Dec 2026, D2). A clarification already awaited may still be received.
+        raise InvalidMove("clarification_access_only",
+                          "only a subject access request may pause its clock for clarification (Art 12A)")
     if status is Status.RESPONDED:
         raise InvalidMove("already_responded", "the request has been answered")
     if event in ("identity_requested", "fee_requested") and status not in BEFORE_WORK:
