@@ -21,6 +21,7 @@ from .messaging.pruning import Pruner
 from .messaging.tables import KitTables
 from .ops import ensure_topics
 from .settings import ServiceSettings
+from .tracing import Tracing
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -48,6 +49,11 @@ class ServiceRuntime:
         self.engine = create_engine(settings.database_url.get_secret_value())
         self.sessions = session_factory(self.engine)
         self.kit = kit
+        # Off unless an OTLP endpoint or a traces file is configured (tracing.py): then HTTP requests,
+        # records, SQL statements and the relay's sends are spans, carried across Kafka in headers.
+        self.tracing = Tracing.configure(settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+                                         traces_file=settings.traces_file, environment=settings.env)
+        self.tracing.instrument(self.engine)
         # Every event this service writes to an internal topic is signed with its key; every record it
         # consumes from one must carry the signature of a service allowed to write there (SEC-03).
         self.trusted_signers = settings.pinned_signers()
@@ -58,7 +64,7 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
             max_record_bytes=settings.outbox_max_record_bytes, send_attempts=settings.outbox_send_attempts,
             max_dead_letter_bytes=settings.outbox_max_dead_letter_bytes,
-            stuck_seconds=settings.outbox_stuck_seconds,
+            stuck_seconds=settings.outbox_stuck_seconds, tracing=self.tracing,
         )
         # Published outbox rows and processed inbox rows are copies: deleted once old (messaging/pruning.py).
         self.pruner = Pruner(
@@ -94,7 +100,7 @@ class ServiceRuntime:
             on_reject=on_reject, on_committed=self.relay.nudge, identify=identify,
             max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
             batch_size=batch_size, prepare_batch=prepare_batch, stall_seconds=self.settings.consumer_stall_seconds,
-            verify=self._signature_check(topic),
+            verify=self._signature_check(topic), tracing=self.tracing,
         )
         consumer.register(self.broker)
         self.consumers.append(consumer)
@@ -130,6 +136,7 @@ class ServiceRuntime:
         await self.relay.stop()
         await self.pruner.stop()
         await self.engine.dispose()
+        self.tracing.shutdown()  # the spans still waiting are exported now
         log.info("service_stopped")
 
     async def readiness(self) -> dict[str, bool]:

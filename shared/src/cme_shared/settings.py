@@ -233,3 +233,15 @@ class ServiceSettings(BaseSettings):
                              f"records {TOPIC_RETENTION_DAYS} days, and a message Kafka delivers again must "
                              "still be in the inbox")
         return self
+
+    # ---- Traces (tracing.py, issue 17) -----------------------------------------------------------------
+    # Off unless one of these is set (or the standard OTEL_EXPORTER_OTLP_ENDPOINT): a collector's OTLP/HTTP
+    # base URL (`http://collector:4318`), and/or a file of one JSON span per line for a local run
+    # (`.local/traces/{service}.jsonl`, `{service}` replaced by the service's name).
+    otel_exporter_otlp_endpoint: str | None = None
+    traces_file: str | None = None
+
+    @field_validator("otel_exporter_otlp_endpoint", "traces_file", mode="before")
+    @classmethod
+    def _blank_trace_setting_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value

@@ -18,6 +18,7 @@ from ..auth import PRINCIPAL_SCOPE_KEY, Principal, TokenVerifier, authenticate_b
 from ..logging import configure_logging, get_logger
 from ..metrics import HTTP_REQUESTS
 from ..runtime import ServiceRuntime
+from ..tracing import OFF, Tracing
 from .errors import install_error_handlers, unexpected_response
 from .limits import BeforeBody, BodyLimit, json_content_type, storable_text
 
@@ -31,6 +32,7 @@ STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "
 OPERATIONAL_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/asyncapi.json", "/openapi.json", "/docs",
                                 "/docs/oauth2-redirect", "/redoc"})
 UNQUIET_ROUTES = OPERATIONAL_ROUTES - {"/healthz", "/readyz", "/metrics"}  # logged, though cacheable
+QUIET_PATHS = OPERATIONAL_ROUTES - UNQUIET_ROUTES  # probes and scrapes: no span either
 HSTS = "max-age=31536000; includeSubDomains"
 CLIENT_CLOSED = 499  # the status the access line and metric give a request whose client left before any answer
 
@@ -73,17 +75,29 @@ class RequestContext:
     - writes one access line per request (`http_request`: method, route template, status, duration, and
       the `sub` of the principal, an account id, never a child's data), also when the handler raised;
     - adds `X-Content-Type-Options: nosniff` to every answer, `Cache-Control: no-store` to every answer
-      but the operational endpoints', and HSTS in production.
+      but the operational endpoints', and HSTS in production;
+    - when tracing is on (tracing.py), makes the request a server span named by method and route template
+      (never the path's ids or the query string), a child of the caller's `traceparent`; probes and
+      scrapes (`QUIET_PATHS`) are not traced.
     """
 
-    def __init__(self, app: ASGIApp, *, production: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, production: bool = False, tracing: Tracing = OFF) -> None:
         self.app = app
         self.production = production
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not self.tracing.enabled or scope.get("path") in QUIET_PATHS:
+            await self._serve(scope, receive, send, None)
+            return
+        method = scope["method"] if scope["method"] in STANDARD_METHODS else "other"
+        with self.tracing.serving(method, Headers(scope=scope).get("traceparent")) as span:
+            await self._serve(scope, receive, send, span)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, span: Any) -> None:
         correlation_id = correlation.bind(Headers(scope=scope).get("x-correlation-id"))
         started_at = time.perf_counter()
         status: int | None = None
@@ -114,6 +128,9 @@ class RequestContext:
             await unexpected_response(exc)(scope, receive, answer)
         finally:
             try:
+                if span is not None:
+                    method = scope["method"] if scope["method"] in STANDARD_METHODS else "other"
+                    self.tracing.served(span, method, route_template(scope), status or 500, correlation_id)
                 await self._account(scope, status or 500, started_at)
             finally:
                 correlation.clear()
@@ -165,7 +182,7 @@ def create_service_app(
                        read_timeout=settings.http_body_read_timeout_seconds)
 
     # Outermost: the correlation id, security headers, the access line, and the answer to an exception.
-    app.add_middleware(RequestContext, production=settings.env == "production")
+    app.add_middleware(RequestContext, production=settings.env == "production", tracing=runtime.tracing)
 
     ops = APIRouter(tags=["operations"])
 

@@ -31,6 +31,8 @@ batch instead of one per record, which is what a burst costs (one commit, fsync 
   second after the first, `commit_interval_seconds`): a crash before that reads them again, and the
   inbox finds them handled. If a deferred record cannot be settled, the batch is nacked and read again;
   the records it committed are then inbox duplicates.
+Traces (tracing.py, when configured): each record is handled in a span of its own, a child of the trace
+context its headers carry; in batch mode each record's span is linked to the batch's span.
 A batch holds its transaction's locks until it commits (intake's identity-index lock, casework's case
 rows), so a bigger batch makes concurrent HTTP writers wait longer: keep batches in the hundreds.
 """
@@ -57,6 +59,7 @@ from ..contracts.referrals import Problem
 from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, dlq
 from ..logging import get_logger
 from ..metrics import DEAD_LETTERS, MESSAGES
+from ..tracing import OFF, Tracing
 from . import deferred
 from .fetching import FetchGuard, raw_body, tolerant_parser
 from .health import ConsumerHealth
@@ -351,6 +354,8 @@ class ReliableConsumer(Generic[T]):
     # A partition with records waiting whose settled offset has not moved this long makes the consumer
     # unhealthy (health.py): longer than one record's retries, so a consumer retrying is not "stalled".
     stall_seconds: float = 60.0
+    # A span per record (and per batch), each a child of the trace context the record carries (tracing.py).
+    tracing: Tracing = OFF
     _commits: "_LazyCommits | None" = field(default=None, init=False, repr=False)
     health: ConsumerHealth = field(init=False, repr=False)
 
@@ -425,7 +430,17 @@ class ReliableConsumer(Generic[T]):
 
         `failed_before`: the record already failed once in a batch; that counts as its first attempt.
         """
-        correlation.bind(delivery.header(correlation.HEADER))
+        correlation_id = correlation.bind(delivery.header(correlation.HEADER))
+        try:
+            with self.tracing.record(delivery, self.group_id, self.name, trusted=self.verify is not None) as span:
+                outcome = await self._process(delivery, failed_before)
+                if span is not None:
+                    span.set_attributes({"cme.outcome": outcome, "cme.correlation_id": correlation_id})
+                return outcome
+        finally:
+            correlation.clear()
+
+    async def _process(self, delivery: Delivery, failed_before: Exception | None) -> str:
         try:
             try:
                 parsed = self._parse(delivery)
@@ -463,8 +478,6 @@ class ReliableConsumer(Generic[T]):
                       partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
             await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
             raise
-        finally:
-            correlation.clear()
 
     async def _dead_letter_bare(self, delivery: Delivery, cause: Exception) -> bool:
         """The last resort for a record whose dead letter could not be written for a reason of its own (a
@@ -493,19 +506,24 @@ class ReliableConsumer(Generic[T]):
 
     async def process_batch(self, deliveries: Sequence[Delivery]) -> list[str]:
         """Handle a batch to the end in one transaction (module docstring); returns each record's outcome."""
+        topic = deliveries[0].topic if deliveries else self.topic
+        with self.tracing.batch(topic, self.group_id, self.name, len(deliveries)) as batch_span:
+            return await self._process_batch(deliveries, batch_span)
+
+    async def _process_batch(self, deliveries: Sequence[Delivery], batch_span: Any) -> list[str]:
         parsed = [self._parse_or_error(delivery) for delivery in deliveries]
         readable = [(p, d) for p, d in zip(parsed, deliveries, strict=True) if not isinstance(p, Exception)]
         try:
-            outcomes = await self._batch_at_once(deliveries, parsed, readable)
+            outcomes = await self._batch_at_once(deliveries, parsed, readable, batch_span)
         except _RecordFailed as failed:
             # Nothing of this attempt committed. Take the batch again with a savepoint per record, which
             # finds the failing record(s) and settles every other record as before.
             # The failure counts as the failing record's first attempt, as it would have in that path.
-            outcomes = await self._batch_record_by_record(deliveries, parsed, readable, failed)
+            outcomes = await self._batch_record_by_record(deliveries, parsed, readable, failed, batch_span)
         return outcomes
 
     async def _batch_at_once(self, deliveries: Sequence[Delivery], parsed: list[Any],
-                             readable: list[tuple[Any, Delivery]]) -> list[str]:
+                             readable: list[tuple[Any, Delivery]], batch_span: Any = None) -> list[str]:
         """The fast path: one inbox claim for the whole batch, the handlers one after another with no
         savepoints, and every outbox row in one insert. A record that fails (for a reason that is not
         transient) rolls the whole attempt back and raises _RecordFailed; nothing is committed or
@@ -530,7 +548,9 @@ class ReliableConsumer(Generic[T]):
                     claimed.discard(message_id)
                     correlation.bind(delivery.header(correlation.HEADER))
                     try:
-                        outcomes.append(await self._settle_claimed(session, delivery, message))
+                        with self._record_span(delivery, batch_span) as span:
+                            outcomes.append(await self._settle_claimed(session, delivery, message))
+                            self._traced(span, outcomes[-1])
                     except Exception as exc:
                         if is_transient(exc):
                             raise
@@ -552,7 +572,8 @@ class ReliableConsumer(Generic[T]):
         return outcomes
 
     async def _batch_record_by_record(self, deliveries: Sequence[Delivery], parsed: list[Any],
-                                      readable: list[tuple[Any, Delivery]], failed: "_RecordFailed") -> list[str]:
+                                      readable: list[tuple[Any, Delivery]], failed: "_RecordFailed",
+                                      batch_span: Any = None) -> list[str]:
         """The careful path, after a record failed: a savepoint per record, failed ones deferred. The
         record that failed the fast path (if it was one record) is deferred without a second try."""
         outcomes: dict[int, str] = {}
@@ -575,8 +596,10 @@ class ReliableConsumer(Generic[T]):
                         continue
                     correlation.bind(delivery.header(correlation.HEADER))
                     try:
-                        async with session.begin_nested():
-                            outcomes[index] = await self._settle_in_batch(session, delivery, message)
+                        with self._record_span(delivery, batch_span) as span:
+                            async with session.begin_nested():
+                                outcomes[index] = await self._settle_in_batch(session, delivery, message)
+                            self._traced(span, outcomes[index])
                     except Exception as exc:
                         if is_transient(exc):
                             raise  # the whole batch is read again; nothing of it has committed
@@ -593,6 +616,16 @@ class ReliableConsumer(Generic[T]):
             # Raises (and so nacks the batch, to be read again) only if the record cannot be settled.
             outcomes[index] = await self.process(delivery, failed_before=error)
         return [outcomes[index] for index in range(len(deliveries))]
+
+    def _record_span(self, delivery: Delivery, batch_span: Any) -> Any:
+        """One record's span in a batch (tracing.py): linked to the batch's."""
+        return self.tracing.record(delivery, self.group_id, self.name, trusted=self.verify is not None,
+                                   batch=batch_span)
+
+    @staticmethod
+    def _traced(span: Any, outcome: str) -> None:
+        if span is not None:
+            span.set_attributes({"cme.outcome": outcome, "cme.correlation_id": correlation.current() or ""})
 
     async def _batch_not_settled(self, deliveries: Sequence[Delivery], exc: Exception) -> None:
         first = deliveries[0] if deliveries else None

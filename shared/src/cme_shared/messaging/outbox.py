@@ -48,6 +48,7 @@ from ..kafka_security import KafkaConnection
 from ..logging import get_logger
 from ..metrics import OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_QUARANTINED, OUTBOX_QUARANTINES, OUTBOX_UNPUBLISHED
 from . import deferred
+from ..tracing import OFF, Tracing, trace_headers
 from .signing import Signer, logical_topic
 from .tables import KitTables
 
@@ -108,6 +109,9 @@ def refusal_code(exc: BaseException) -> str:
 class Outbox:
     """Writes outgoing messages into the service's outbox table, inside the caller's transaction.
 
+`add` stores the current trace context (`traceparent`, `tracestate`: tracing.py) with the message, so
+its consumer's span continues the trace that wrote it; `add_raw` keeps the headers it is given.
+
     With a `signer`, every message for an internal topic (`contracts.topics.SIGNERS`) is signed as it is
     written (messaging/signing.py), over its topic name without `namespace`, key, event id and payload;
     messages for partners and dead letters are not (a dead letter keeps the signature it came with).
@@ -138,6 +142,7 @@ class Outbox:
             ("event_type", event_type.encode()),
             ("content-type", b"application/json"),
             (correlation.HEADER, (correlation.current() or str(uuid.uuid4())).encode()),
+            *trace_headers(),
             *((name, value.encode()) for name, value in (headers or {}).items()),
         ]
         await self.add_raw(
@@ -217,8 +222,10 @@ class OutboxRelay:
         max_dead_letter_bytes: int = DLQ_MAX_MESSAGE_BYTES,
         send_attempts: int = 3,
         stuck_seconds: float = 60.0,
+        tracing: Tracing = OFF,
     ) -> None:
         self._engine = engine
+        self._tracing = tracing  # a span per row sent, child of the context stored with it
         self._table = tables.outbox
         self._kafka = kafka
         self._batch_size = batch_size
@@ -328,16 +335,17 @@ class OutboxRelay:
 
     async def _send(self, producer: AIOKafkaProducer, rows: Sequence[Row[Any]]) -> AsyncIterator[_Settled]:
         """Queue every row that fits, then yield each with the broker's answer, in id order."""
-        queued: list[tuple[Row[Any], int, Any]] = []
+        queued: list[tuple[Row[Any], int, Any, Any]] = []
         unavailable: set[str] = set()  # topics the producer could not reach in this pass: wait, not block
         for row in rows:
             headers = decode_headers(row.headers)
+            span = self._tracing.sending(row.topic, headers)
             size = record_size(row.key, row.payload, headers)
             if size > self.limit_for(row.topic):
-                queued.append((row, size, TOO_LARGE))
+                queued.append((row, size, TOO_LARGE, span))
                 continue
             if row.topic in unavailable:
-                queued.append((row, size, ConnectionError("topic unavailable in this pass")))
+                queued.append((row, size, ConnectionError("topic unavailable in this pass"), span))
                 continue
             try:
                 sent: Any = await producer.send(row.topic, value=row.payload, key=row.key, headers=headers)
@@ -345,15 +353,17 @@ class OutboxRelay:
                 if not is_row_fault(exc):
                     unavailable.add(row.topic)
                 sent = exc
-            queued.append((row, size, sent))
-        for row, size, sent in queued:
+            queued.append((row, size, sent, span))
+        for row, size, sent, span in queued:
             if isinstance(sent, (BaseException, str)):
+                self._tracing.sent(span, sent)
                 yield _Settled(row, size, sent)
                 continue
             try:
-                await sent
+                self._tracing.sent(span, await sent)
                 yield _Settled(row, size, None)
             except Exception as exc:
+                self._tracing.sent(span, exc)
                 yield _Settled(row, size, exc)
 
     async def _record_failures(
