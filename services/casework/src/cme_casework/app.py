@@ -22,11 +22,12 @@ from cme_shared.http.errors import error_body
 from cme_shared.runtime import ServiceRuntime
 
 from .adapters.calendars import load_calendars
+from .adapters.term_dates_health import HEALTH
 from .adapters.tables import kit
-from .domain.clocks import ClockPolicy
+from .domain.clocks import BoroughClock, ClockPolicy
 from .domain.errors import CaseworkError, EvidenceRefused, NotPermitted, RecordNotFound, TransitionRefused
 from .entrypoints import http, kafka
-from .service_layer.casework import Casework
+from .service_layer.casework import Casework, today
 from .settings import CaseworkSettings
 
 
@@ -64,14 +65,18 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def clock_policy(settings: CaseworkSettings) -> ClockPolicy:
+    boroughs = {borough.value: BoroughClock(**own.model_dump()) for borough, own in settings.borough_clocks.items()}
     return ClockPolicy(settings.first_enquiries_school_days, settings.review_school_days,
-                       load_calendars(settings.term_dates_file))
+                       load_calendars(settings.term_dates_file), escalation_working_days=settings.escalation_working_days,
+                       boroughs=boroughs, ground_a_start_gap_school_days=settings.ground_a_start_gap_school_days,
+                       untraced_min_agencies=settings.untraced_min_agencies)
 
 
 def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     settings = settings or CaseworkSettings()
     runtime = ServiceRuntime(settings, kit)
     casework = Casework(runtime, clock_policy(settings))
+    HEALTH.watch(casework.policy.calendars, settings.term_dates_warning_days, today)
     kafka.subscribe(casework)
     app = create_service_app(
         runtime,

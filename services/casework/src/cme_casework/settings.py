@@ -1,8 +1,22 @@
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from cme_shared.contracts.referrals import Borough
 from cme_shared.settings import ServiceSettings
+
+Days = Annotated[int, Field(ge=0, le=200)]
+
+
+class BoroughClockSettings(BaseModel):
+    """One borough's own deadlines (statutory review 2026-12, section 3 item 3); unset: the service's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_enquiries_school_days: Days | None = None
+    review_school_days: Annotated[int, Field(ge=1, le=200)] | None = None
+    escalation_working_days: Annotated[int, Field(ge=0, le=10)] | None = None
 
 
 class CaseworkSettings(ServiceSettings):
@@ -10,9 +24,19 @@ class CaseworkSettings(ServiceSettings):
     http_port: int = 8002
     database_url: SecretStr = SecretStr("postgresql+asyncpg://cme_casework:cme_casework@127.0.0.1:5432/cme_casework")
     # DOMAIN section 2, configurable (typical LA practice): first enquiries within 10 school days of the
-    # referral; a review every 20 school days.
-    first_enquiries_school_days: int = 10
-    review_school_days: int = 20
+    # referral; a review every 20 school days; a high-risk child escalated the same working day (0).
+    first_enquiries_school_days: Days = 10
+    review_school_days: Annotated[int, Field(ge=1, le=200)] = 20
+    escalation_working_days: Annotated[int, Field(ge=0, le=10)] = 0
+    # Per borough, e.g. CME_BOROUGH_CLOCKS='{"kensington_and_chelsea": {"first_enquiries_school_days": 5}}'.
+    borough_clocks: dict[Borough, BoroughClockSettings] = {}
+    # LOCAL RULE from DOMAIN's "normally": a ground (a) deletion naming the school and start date opens no
+    # case if the child misses at most this many school days before the start (domain/opening.py).
+    ground_a_start_gap_school_days: Days = 5
+    # LOCAL RULE (no statutory number): agencies asked before a case may close as untraced.
+    untraced_min_agencies: Annotated[int, Field(ge=1, le=10)] = 3
     # Each borough's terms, half terms and training days (JSON; see adapters/term_dates.json for the
-    # shape). Unset: the bundled 2026/27 defaults, which must be checked against the councils' own.
+    # shape). Unset: the bundled 2026/27 and 2027/28 defaults, which must be checked against the councils'.
     term_dates_file: Path | None = None
+    # Warn (log line, metric) this many days before a borough's term dates run out.
+    term_dates_warning_days: Annotated[int, Field(ge=0, le=366)] = 60

@@ -18,8 +18,10 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 SchoolUrn = Annotated[str, Field(pattern=r"^\d{6}$")]  # DfE unique reference number of a school
 LaCode = Annotated[str, Field(pattern=r"^\d{3}$")]  # DfE local authority number, e.g. 213 Westminster
 
-# "Untraced after enquiries exhausted": at least this many different agencies asked (DfE CME guidance
-# lists schools, other LAs, health, housing, police, DWP, Home Office among the checks to make).
+# "Untraced after enquiries exhausted": at least this many different agencies asked. A LOCAL RULE, the
+# default of `CME_UNTRACED_MIN_AGENCIES`: the DfE CME guidance lists schools, other LAs, health, housing,
+# police, DWP and the Home Office among the checks to make, but sets no number (statutory review 2026-12,
+# section 3 item 5).
 MIN_AGENCIES_FOR_UNTRACED = 3
 
 
@@ -140,6 +142,7 @@ class ClosureContext:
     agencies_asked: frozenset[str]
     today: date
     date_of_birth: date | None = None  # what the case holds, if anything
+    min_agencies_for_untraced: int = MIN_AGENCIES_FOR_UNTRACED  # the configured local rule
 
 
 def check(reason: ClosureReason, evidence: dict[str, Any], closed_on: date,
@@ -188,9 +191,9 @@ def _reason_rules(proof: Evidence, closed_on: date, case: ClosureContext) -> lis
             return [Problem(("evidence", "duplicate_of_case_id"), "self_reference", "a case is not its own duplicate")]
         case UntracedEnquiriesExhausted(recheck_on=recheck):
             found = []
-            if len(case.agencies_asked) < MIN_AGENCIES_FOR_UNTRACED:
+            if len(case.agencies_asked) < case.min_agencies_for_untraced:
                 found.append(Problem(("evidence",), "enquiries_not_exhausted",
-                                     f"enquiries of at least {MIN_AGENCIES_FOR_UNTRACED} different agencies "
+                                     f"enquiries of at least {case.min_agencies_for_untraced} different agencies "
                                      f"must be recorded first ({len(case.agencies_asked)} so far)"))
             if recheck <= closed_on:
                 found.append(Problem(("evidence", "recheck_on"), "recheck_not_after_closure",

@@ -12,7 +12,7 @@ from typing import Any
 from cme_shared.contracts.categories import DataCategory
 
 from . import closure, sharing
-from .clocks import escalation_due
+from .clocks import ClockPolicy
 from .enquiries import AGENCY_CATEGORY, Agency, Fact, Outcome
 from .errors import EvidenceRefused, NotPermitted, TransitionRefused
 from .history import Entry, Kind
@@ -67,10 +67,14 @@ def _agency_source(whom: Agency, organisation: str | None) -> str:
     return f"{whom.value}:{organisation}" if organisation else whom.value
 
 
+DEFAULT_POLICY = ClockPolicy()
+
+
 def raise_escalation(state: CaseState, *, to: str, reason: str, sent_on: date | None, reference: str | None,
-                     actor: str, today: date) -> Entry:
+                     actor: str, today: date, policy: ClockPolicy = DEFAULT_POLICY) -> Entry:
     _not_future(today, sent_on=sent_on)
-    detail = {"escalation_id": str(uuid.uuid4()), "to": to, "due_on": escalation_due(today).isoformat(),
+    due_on = policy.escalation_due(state.borough, today)
+    detail = {"escalation_id": str(uuid.uuid4()), "to": to, "due_on": due_on.isoformat(),
               "sent_on": sent_on.isoformat() if sent_on else None, "reference": reference}
     return Entry(Kind.ESCALATION_REQUIRED, actor, reason, today, DataCategory.STATUTORY_SERVICES, OFFICER_SOURCE,
                  detail)
@@ -103,13 +107,13 @@ def review(state: CaseState, *, reviewed_on: date, summary: str, next_steps: str
 
 
 def close(state: CaseState, *, closure_reason: closure.ClosureReason, evidence: dict[str, Any], closed_on: date,
-          note: str | None, actor: str, today: date) -> Entry:
+          note: str | None, actor: str, today: date, policy: ClockPolicy = DEFAULT_POLICY) -> Entry:
     if state.pending_escalations:
         # Checked before the evidence: no evidence can close a case an escalation still holds open.
         raise TransitionRefused("escalation_outcome_required",
                                 "a case cannot close until every escalation's outcome is recorded")
     context = closure.ClosureContext(state.case_id, state.clock_anchor, state.agencies_asked(), today,
-                                     state.date_of_birth)
+                                     state.date_of_birth, policy.untraced_min_agencies)
     proof, problems = closure.check(closure_reason, evidence, closed_on, context)
     if proof is None:
         raise EvidenceRefused(problems)
@@ -123,13 +127,13 @@ def close(state: CaseState, *, closure_reason: closure.ClosureReason, evidence: 
 
 
 def confirm_proposal(state: CaseState, *, evidence: dict[str, Any], closed_on: date, actor: str,
-                     today: date) -> Entry:
+                     today: date, policy: ClockPolicy = DEFAULT_POLICY) -> Entry:
     """Close on the proposal's reason, with its evidence completed or corrected by the officer."""
     if state.proposal is None:
         raise TransitionRefused("no_closure_proposed", "there is no closure proposal to confirm")
     merged = {**state.proposal["evidence"], **evidence}
     return close(state, closure_reason=closure.ClosureReason(state.proposal["closure_reason"]), evidence=merged,
-                 closed_on=closed_on, note="closure proposal confirmed", actor=actor, today=today)
+                 closed_on=closed_on, note="closure proposal confirmed", actor=actor, today=today, policy=policy)
 
 
 def reject_proposal(state: CaseState, *, reason: str, actor: str, today: date) -> Entry:

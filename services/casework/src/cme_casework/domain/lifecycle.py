@@ -113,6 +113,7 @@ class Period:
     missing_since: date | None = None  # when the child was last known to be in education
     closed_on: date | None = None
     closure_reason: str | None = None
+    check_start_on: date | None = None  # a named school's start date to check ("destination known")
 
     def open_on(self, day: date) -> bool:
         """Open on `day` when opened by then and not closed by then (a case closed on the day is closed)."""
@@ -354,7 +355,8 @@ def _start_period(state: CaseState, entry: Entry) -> None:
     d = entry.detail
     state.reason = d["reason"]
     state.risk = Risk(d.get("risk", Risk.STANDARD))
-    state.periods.append(Period(entry.effective_on, d["reason"], _parse_date(d.get("missing_since"))))
+    state.periods.append(Period(entry.effective_on, d["reason"], _parse_date(d.get("missing_since")),
+                                check_start_on=_parse_date(d.get("check_start_on"))))
     _fill_child_facts(state, d.get("child", {}))
     _link_carers(state, d)
 

@@ -21,6 +21,7 @@ class Action(StrEnum):
     EXPORT_CENSUS = "export the census return"  # GET /returns/cme-census
     LIST_HELD = "list held referrals"  # GET /referrals/held
     RELEASE_HELD = "release a held referral"  # POST /referrals/held/{id}/release
+    LIST_ROUTED = "list referrals routed without a case"  # GET /referrals/routed (EHE, safeguarding, school age)
     ACT_ON_CASE = "act on a case"  # the case actions (enquiries, escalations, notes, closure, ...)
     PROPOSE_SHARE = "propose a share"  # POST /cases/{id}/shares
     LIST_PENDING_SHARES = "list shares awaiting a decision"  # GET /shares/pending
@@ -49,6 +50,7 @@ RULES: dict[Action, dict[Role, Reach]] = {
     Action.EXPORT_CENSUS: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
     Action.LIST_HELD: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
     Action.RELEASE_HELD: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
+    Action.LIST_ROUTED: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
     Action.ACT_ON_CASE: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
     Action.PROPOSE_SHARE: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
     Action.LIST_PENDING_SHARES: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},

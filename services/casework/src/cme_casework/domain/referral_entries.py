@@ -17,11 +17,11 @@ from cme_shared.contracts.events import ReferralAccepted
 from cme_shared.contracts.referrals import Sex, SourceType
 
 from . import opening
-from .clocks import escalation_due
+from .clocks import ClockPolicy
 from .closure import ClosureReason
 from .history import SYSTEM_INTAKE, Entry, Kind
 from .lifecycle import CaseState
-from .opening import OpeningDecision, Risk
+from .opening import OpeningDecision, Risk, Route
 
 
 SEX_VALUES = frozenset(s.value for s in Sex)
@@ -89,49 +89,66 @@ def _entry(referral: ReferralAccepted, kind: Kind, reason: str, referred_on: dat
                  source=referral_source(referral), detail=detail)
 
 
-def _risk_entries(referral: ReferralAccepted, referred_on: date, *, raise_risk: bool = True) -> list[Entry]:
-    """A high-risk child: the risk recorded, and an escalation due the same working day (DOMAIN section 2)."""
+DEFAULT_POLICY = ClockPolicy()
+
+
+def escalation_target(referral: ReferralAccepted) -> str:
+    """A child already known to social care goes to the allocated team; a new concern goes to MASH."""
     flags = referral.flags.model_dump() if referral.flags else {}
     allocated = any(flags.get(k) for k in ("child_protection_plan", "child_in_need", "looked_after"))
-    # A child already known to social care goes to the allocated team; a new concern goes to MASH.
-    to = "childrens_social_care" if allocated else "mash"
+    return "childrens_social_care" if allocated else "mash"
+
+
+def _risk_entries(referral: ReferralAccepted, referred_on: date, policy: ClockPolicy, *,
+                  raise_risk: bool = True) -> list[Entry]:
+    """A high-risk child: the risk recorded, and an escalation due the same working day (DOMAIN section 2;
+    configurable per borough, `ClockPolicy.escalation_working_days`)."""
+    flags = referral.flags.model_dump() if referral.flags else {}
+    to = escalation_target(referral)
+    due_on = policy.escalation_due(_borough(referral), referred_on)
     statutory = DataCategory.STATUTORY_SERVICES
     risk = _entry(referral, Kind.RISK_RAISED, "a child protection plan, child in need, looked after or safeguarding "
                   "concern", referred_on, {"risk": Risk.HIGH.value, "flags": flags,
                                            "safeguarding_concern": referral.safeguarding_concern}, statutory)
     return [
         *([risk] if raise_risk else []),
-        _entry(referral, Kind.ESCALATION_REQUIRED, f"high risk: escalate to {to} the same working day", referred_on,
-               {"escalation_id": str(uuid.uuid4()), "to": to, "due_on": escalation_due(referred_on).isoformat()},
-               statutory),
+        _entry(referral, Kind.ESCALATION_REQUIRED, f"high risk: escalate to {to} by {due_on.isoformat()}",
+               referred_on, {"escalation_id": str(uuid.uuid4()), "to": to, "due_on": due_on.isoformat()}, statutory),
     ]
 
 
-def open_case(referral: ReferralAccepted, decision: OpeningDecision, case_id: UUID, referred_on: date) -> list[Entry]:
+def _borough(referral: ReferralAccepted) -> str | None:
+    return referral.borough.value if referral.borough else None
+
+
+def open_case(referral: ReferralAccepted, decision: OpeningDecision, case_id: UUID, referred_on: date,
+              policy: ClockPolicy = DEFAULT_POLICY) -> list[Entry]:
     detail = {
         "case_id": str(case_id), "child_subject_id": str(referral.child_subject_id), "reason": decision.reason,
-        "risk": Risk.STANDARD.value, "borough": referral.borough.value if referral.borough else None,
+        "risk": Risk.STANDARD.value, "borough": _borough(referral),
         "child": child_facts(referral), "carer_subject_ids": [str(c) for c in referral.carer_subject_ids],
         "missing_since": _iso(missing_since(referral)), "referral": referral_detail(referral),
+        "check_start_on": _iso(decision.check_start_on),
     }
     opened = _entry(referral, Kind.CASE_OPENED, f"referral opens a case: {decision.reason}", referred_on, detail)
-    return [opened, *(_risk_entries(referral, referred_on) if decision.risk is Risk.HIGH else [])]
+    return [opened, *(_risk_entries(referral, referred_on, policy) if decision.risk is Risk.HIGH else [])]
 
 
 def reopen_case(state: CaseState, referral: ReferralAccepted, decision: OpeningDecision,
-                referred_on: date) -> list[Entry]:
+                referred_on: date, policy: ClockPolicy = DEFAULT_POLICY) -> list[Entry]:
     detail = {
         "reason": decision.reason, "risk": Risk.STANDARD.value, "child": child_facts(referral),
         "carer_subject_ids": [str(c) for c in referral.carer_subject_ids],
         "missing_since": _iso(missing_since(referral)), "referral": referral_detail(referral),
+        "check_start_on": _iso(decision.check_start_on),
     }
     reopened = _entry(referral, Kind.CASE_REOPENED, f"a new referral reopens the case: {decision.reason}",
                       referred_on, detail)
-    return [reopened, *(_risk_entries(referral, referred_on) if decision.risk is Risk.HIGH else [])]
+    return [reopened, *(_risk_entries(referral, referred_on, policy) if decision.risk is Risk.HIGH else [])]
 
 
 def join_case(state: CaseState, referral: ReferralAccepted, decision: OpeningDecision,
-              referred_on: date) -> list[Entry]:
+              referred_on: date, policy: ClockPolicy = DEFAULT_POLICY) -> list[Entry]:
     """A further referral about a child with an open case joins it; it never opens a second one."""
     detail = {"referral": referral_detail(referral), "child": child_facts(referral),
               "carer_subject_ids": [str(c) for c in referral.carer_subject_ids]}
@@ -139,10 +156,13 @@ def join_case(state: CaseState, referral: ReferralAccepted, decision: OpeningDec
                       referred_on, detail)]
     if decision.risk is Risk.HIGH and not state.pending_escalations:
         # New information about a high-risk child goes to social care, unless an escalation is still open.
-        entries += _risk_entries(referral, referred_on, raise_risk=state.risk is not Risk.HIGH)
+        entries += _risk_entries(referral, referred_on, policy, raise_risk=state.risk is not Risk.HIGH)
     if state.borough is None and referral.borough is not None:
         entries.append(_entry(referral, Kind.BOROUGH_ASSIGNED, "the referral names the borough", referred_on,
                               {"borough": referral.borough.value, "previous": None}, DataCategory.CONTACT))
+    if Route.ELECTIVE_HOME_EDUCATION in decision.routes:
+        # The EHE team hears of the notice even while a CME case is open (it may then close as assessed).
+        entries.append(_routed_to_ehe(referral, decision, referred_on))
     if opening.proposes_closure(referral) and state.proposal is None:
         proposal = {"closure_reason": ClosureReason.ON_ROLL_ELSEWHERE.value,
                     "evidence": _on_roll_evidence(referral, referred_on)}
@@ -159,9 +179,38 @@ def _on_roll_evidence(referral: ReferralAccepted, referred_on: date) -> dict[str
     return {"school_urn": school, "start_date": start.isoformat(), "confirmed_by": referral_source(referral)}
 
 
-def record_only(referral: ReferralAccepted, decision: OpeningDecision, referred_on: date) -> Entry:
-    return _entry(referral, Kind.REFERRAL_RECORDED, f"recorded, no case: {decision.reason}", referred_on,
-                  {"referral": referral_detail(referral), "child": child_facts(referral)})
+def record_only(referral: ReferralAccepted, decision: OpeningDecision, referred_on: date,
+                policy: ClockPolicy = DEFAULT_POLICY) -> list[Entry]:
+    """A referral that opens no case: recorded (with a follow-up date for a child below compulsory school
+    age), and routed on where the decision says: to elective home education, to the safeguarding route."""
+    detail: dict[str, Any] = {"referral": referral_detail(referral), "child": child_facts(referral),
+                              "decision": decision.reason, "follow_up_on": _iso(decision.follow_up_on)}
+    why = f"recorded, no case: {decision.reason}"
+    if decision.follow_up_on is not None:
+        why += f"; follow up when of compulsory school age ({decision.follow_up_on.isoformat()})"
+    entries = [_entry(referral, Kind.REFERRAL_RECORDED, why, referred_on, detail)]
+    if Route.ELECTIVE_HOME_EDUCATION in decision.routes:
+        entries.append(_routed_to_ehe(referral, decision, referred_on))
+    if Route.SAFEGUARDING in decision.routes:
+        to = escalation_target(referral)
+        due_on = policy.escalation_due(_borough(referral), referred_on)
+        entries.append(_entry(
+            referral, Kind.ROUTED_TO_SAFEGUARDING,
+            f"safeguarding flag on a child who is not CME ({decision.reason}): refer to {to} by {due_on.isoformat()}, "
+            "no CME case", referred_on,
+            {"route": Route.SAFEGUARDING.value, "to": to, "due_on": due_on.isoformat(), "decision": decision.reason,
+             "flags": referral.flags.model_dump() if referral.flags else {},
+             "safeguarding_concern": referral.safeguarding_concern, "referral": referral_detail(referral)},
+            DataCategory.STATUTORY_SERVICES))
+    return entries
+
+
+def _routed_to_ehe(referral: ReferralAccepted, decision: OpeningDecision, referred_on: date) -> Entry:
+    """The hand-off to elective home education: the EHE record itself is a later issue (issue 14, item 2)."""
+    return _entry(referral, Kind.ROUTED_TO_EHE,
+                  f"education otherwise ({referral.deletion_ground}): not CME until assessed; for the EHE team",
+                  referred_on, {"route": Route.ELECTIVE_HOME_EDUCATION.value, "decision": decision.reason,
+                                "referral": referral_detail(referral), "child": child_facts(referral)})
 
 
 def hold_restricted(referral: ReferralAccepted, referred_on: date) -> Entry:

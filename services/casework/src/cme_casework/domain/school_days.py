@@ -101,3 +101,13 @@ class TermCalendar:
 
 # Used where a case has no borough yet: working days only, the earliest any borough's deadline can be.
 WORKING_DAYS_ONLY = TermCalendar()
+
+
+def school_days_between(calendar: TermCalendar, first: date, last: date, *, stop_after: int) -> int:
+    """How many school days fall strictly after `first` and strictly before `last` (the days missed),
+    counted no further than `stop_after` + 1 (a start date years away is not walked day by day)."""
+    count, day = 0, first + timedelta(days=1)
+    while day < last and count <= stop_after:
+        count += calendar.is_school_day(day)
+        day += timedelta(days=1)
+    return count

@@ -75,7 +75,7 @@ def command_routes(casework: Casework) -> APIRouter:
         """Escalate to MASH / social care (due the same working day); the case cannot close until its outcome."""
         return await run(caller, case_id, lambda state, today: commands.raise_escalation(
             state, to=body.to.value, reason=body.reason, sent_on=body.sent_on, reference=body.reference,
-            actor=officer(caller.sub), today=today), body)
+            actor=officer(caller.sub), today=today, policy=casework.policy), body)
 
     @api.post("/cases/{case_id}/escalations/{escalation_id}/sent", response_model=CommandResult)
     async def escalation_sent(case_id: UUID, escalation_id: UUID, body: EscalationSentIn,
@@ -128,14 +128,14 @@ def command_routes(casework: Casework) -> APIRouter:
         """Close with a DOMAIN section 2 reason and the evidence it needs (422 says what is missing)."""
         return await run(caller, case_id, lambda state, today: commands.close(
             state, closure_reason=body.reason, evidence=body.evidence, closed_on=body.closed_on or today,
-            note=body.note, actor=officer(caller.sub), today=today), body)
+            note=body.note, actor=officer(caller.sub), today=today, policy=casework.policy), body)
 
     @api.post("/cases/{case_id}/closure-proposal/confirm", response_model=CommandResult)
     async def confirm_closure(case_id: UUID, body: ConfirmClosureIn, caller: ActOnCase) -> CommandResult:
         """Confirm a proposed closure (e.g. from a new pupil return), completing its evidence if needed."""
         return await run(caller, case_id, lambda state, today: commands.confirm_proposal(
             state, evidence=body.evidence, closed_on=body.closed_on or today, actor=officer(caller.sub),
-            today=today), body)
+            today=today, policy=casework.policy), body)
 
     @api.post("/cases/{case_id}/closure-proposal/reject", response_model=CommandResult)
     async def reject_closure(case_id: UUID, body: RejectClosureIn, caller: ActOnCase) -> CommandResult:

@@ -1,7 +1,7 @@
 """Officers' HTTP API (CONTRACT section 4): cases on the clock, scoped by one rule (`domain.permissions`).
 
-Reads: GET /cases, /cases/overdue, /cases/triage, /cases/{id}, /returns/cme-census, /referrals/held,
-/shares/pending. Writes: one POST per thing an officer does to a case (see `commands`), and the release of a
+Reads: GET /cases, /cases/overdue, /cases/triage, /cases/{id}, /returns/cme-census, /returns/cme-any-time,
+/referrals/held, /referrals/routed, /shares/pending. Writes: one POST per thing an officer does to a case (see `commands`), and the release of a
 held referral. Another borough's case answers 404, as a missing one does; cases not yet assigned to a
 borough (triage) are seen by managers and the DPO only.
 
@@ -20,6 +20,7 @@ from sqlalchemy import case, select
 
 from cme_shared.access_log import record_access
 from cme_shared.contracts.referrals import Borough
+from cme_shared.http.errors import ApiError
 from cme_shared.http.limits import MAX_BIGINT
 
 from ..adapters.repository import CaseRecords, in_reach
@@ -33,12 +34,22 @@ from ..domain.opening import Risk
 from ..domain.restriction import RestrictionException, recorded
 from ..service_layer.cases import check_reached, subjects_of
 from ..service_layer.casework import Casework, today
-from ..service_layer.referrals import held_referrals, release_held
-from ..service_layer.returns import cme_census
+from ..service_layer.referrals import RouteFilter, held_referrals, release_held, routed_referrals
+from ..service_layer.returns import cme_any_time, cme_census
 from ..service_layer.shares import pending_shares
 from .commands import command_routes
-from .roles import Caller, ExportCensus, ListCases, ListHeld, ListPendingShares, ReadCase, ReleaseHeld, Triage
-from .schemas import CaseDetail, CaseSummary, HeldReferral, PendingShare, ReleaseResult
+from .roles import (
+    Caller,
+    ExportCensus,
+    ListCases,
+    ListHeld,
+    ListPendingShares,
+    ListRouted,
+    ReadCase,
+    ReleaseHeld,
+    Triage,
+)
+from .schemas import CaseDetail, CaseSummary, HeldReferral, PendingShare, ReleaseResult, RoutedReferral
 from .spreadsheet import csv_text
 
 
@@ -148,6 +159,56 @@ def router(casework: Casework) -> APIRouter:
         filename = f"cme-census-{census_date.isoformat()}.csv"
         return Response(text, media_type="text/csv",
                         headers={"content-disposition": f'attachment; filename="{filename}"'})
+
+    @api.get("/returns/cme-any-time", response_class=Response, tags=["returns"],
+             responses={200: {"content": {"text/csv": {}}, "description": "one row per borough with its count"}})
+    async def cme_any_time_return(
+        request: Request,
+        caller: ExportCensus,
+        academic_year: Annotated[int, Query(ge=2000, le=2100, description="the year it starts: 2026 is 2026/27")],
+        borough: Borough | None = None,
+    ) -> Response:
+        """The DfE CME return's other figure: children CME at any time in the academic year (1 Sep-31 Aug,
+        up to today for the year in progress), each counted once; of compulsory school age, EHE not counted."""
+        grant = caller.grant
+        if borough is not None:
+            if not grant.covers(borough.value):
+                raise RecordNotFound("borough_not_visible", "that borough is not one of yours", ["query", "borough"])
+            grant = replace(grant, boroughs=frozenset({borough.value}))
+        first, last = census.academic_year(academic_year)
+        last = min(last, today())
+        if last < first:
+            raise ApiError(422, "academic_year_not_started", "that academic year has not started",
+                           ["query", "academic_year"])
+        async with sessions.begin() as session:
+            rows, children = await cme_any_time(session, first, last, grant)
+            await record_access(session, kit.access_log, request, caller.principal, children,
+                                action="census.export", record_type="census_return",
+                                returned=f"counted as CME at any time in {academic_year}/{academic_year + 1}",
+                                record_id=f"any-time-{academic_year}")
+        label = f"{academic_year}/{(academic_year + 1) % 100:02d}"
+        text = csv_text(census.ANY_TIME_COLUMNS, ([label, first.isoformat(), last.isoformat(), b, n] for b, n in rows))
+        return Response(text, media_type="text/csv", headers={
+            "content-disposition": f'attachment; filename="cme-any-time-{academic_year}.csv"'})
+
+    @api.get("/referrals/routed", response_model=list[RoutedReferral], tags=["referrals"])
+    async def list_routed_referrals(
+        request: Request,
+        caller: ListRouted,
+        route: RouteFilter | None = None,
+        due_by: Annotated[date | None, Query(description="school-age follow-ups due by this day (default: all)")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> list[RoutedReferral]:
+        """Referrals recorded without a CME case and handed on, oldest first, in your boroughs: notices of
+        education otherwise for the EHE team (`elective_home_education`), flagged children who are not CME
+        for MASH / social care (`safeguarding`), and children below compulsory school age to follow up on
+        the day they reach it (`school_age`)."""
+        async with sessions.begin() as session:
+            found = await routed_referrals(session, caller.grant, route, due_by, limit)
+            await record_access(session, kit.access_log, request, caller.principal,
+                                [r["child_subject_id"] for r in found], action="routed_referrals.list",
+                                returned=f"routed referral in a list of {len(found)}", record_type="routed_referral")
+        return [RoutedReferral.model_validate(r) for r in found]
 
     @api.get("/referrals/held", response_model=list[HeldReferral], tags=["referrals"])
     async def list_held_referrals(

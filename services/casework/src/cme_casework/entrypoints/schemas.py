@@ -275,6 +275,24 @@ class HeldReferral(BaseModel):
     decision: str | None  # what it would do: a CaseReason that opens a case, or why it is only recorded
 
 
+class RoutedReferral(BaseModel):
+    """A referral recorded without a CME case and handed on (ids, codes and dates only)."""
+
+    entry_id: int
+    route: str  # elective_home_education | safeguarding | school_age
+    child_subject_id: UUID
+    case_id: UUID | None  # the child's last case, if any (the referral is kept with it)
+    borough: str | None
+    received_on: date
+    recorded_at: datetime
+    notification_kind: str | None
+    deletion_ground: str | None
+    decision: str | None  # why no case: education_otherwise, below_compulsory_school_age, not_cme_ground, ...
+    follow_up_on: date | None  # school age: the day the child reaches compulsory school age
+    to: str | None  # safeguarding: mash | childrens_social_care
+    due_on: date | None  # safeguarding: when the referral to MASH / social care is due
+
+
 class ReleaseResult(BaseModel):
     entry_id: int  # the release's own history entry, which carries the exception
     case_id: UUID | None  # the case the referral now belongs to; null when it is only recorded

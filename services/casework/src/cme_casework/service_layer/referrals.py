@@ -6,9 +6,11 @@ exception for it (`release_held`); a lifted restriction acts on every referral i
 """
 
 import uuid
+from datetime import date
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,25 +53,27 @@ async def on_referral_accepted(session: AsyncSession, casework: Casework, referr
         exception = None  # nothing is restricted (any longer): no exception is needed
     excepted = lambda entries: referral_entries.with_exception(entries, exception)  # noqa: E731
 
-    decision = opening.decide(referral)
+    policy = casework.policy
+    decision = opening.decide(referral, policy.opening_rules(referral.borough.value if referral.borough else None))
     if active is not None:
         state = await records.state(active["case_id"])
-        entries = referral_entries.join_case(state, referral, decision, referred_on)
+        entries = referral_entries.join_case(state, referral, decision, referred_on, policy)
         await record(casework, records, state, excepted(entries), case_id=active["case_id"], child_subject_id=child)
         return active["case_id"]
     if decision.opens_case and latest is not None:
         state = await records.state(latest["case_id"])
-        entries = referral_entries.reopen_case(state, referral, decision, referred_on)
+        entries = referral_entries.reopen_case(state, referral, decision, referred_on, policy)
         await record(casework, records, state, excepted(entries), case_id=latest["case_id"], child_subject_id=child)
         return latest["case_id"]
     if decision.opens_case:
         case_id = uuid.uuid4()
-        entries = referral_entries.open_case(referral, decision, case_id, referred_on)
+        entries = referral_entries.open_case(referral, decision, case_id, referred_on, policy)
         await record(casework, records, CaseState(), excepted(entries), case_id=case_id, child_subject_id=child)
         return case_id
-    # Recorded without a case; kept with the child's last case, if any, so officers see it there.
-    [recorded] = excepted([referral_entries.record_only(referral, decision, referred_on)])
-    await records.append(latest["case_id"] if latest else None, child, recorded)
+    # Recorded without a case (and routed on: EHE, safeguarding); kept with the child's last case, if any,
+    # so officers see it there.
+    for recorded in excepted(referral_entries.record_only(referral, decision, referred_on, policy)):
+        await records.append(latest["case_id"] if latest else None, child, recorded)
     return None
 
 
@@ -146,3 +150,45 @@ async def release_held_referrals(session: AsyncSession, casework: Casework, chil
             today(), entry.category, entry.source, {}, supersedes=row["entry_id"]))
         await on_referral_accepted(session, casework, ReferralAccepted.model_validate(entry.detail["event"]))
     return len(rows)
+
+
+class RouteFilter(StrEnum):
+    ELECTIVE_HOME_EDUCATION = "elective_home_education"
+    SAFEGUARDING = "safeguarding"
+    SCHOOL_AGE = "school_age"
+
+
+_routed = case_history.alias("routed")
+_routed_borough = func.coalesce(cases.c.borough, _routed.c.detail["referral"]["borough"].astext)
+_follow_up_on = _routed.c.detail["follow_up_on"].astext
+_ROUTE_WHERE = {
+    RouteFilter.ELECTIVE_HOME_EDUCATION: _routed.c.kind == Kind.ROUTED_TO_EHE.value,
+    RouteFilter.SAFEGUARDING: _routed.c.kind == Kind.ROUTED_TO_SAFEGUARDING.value,
+    RouteFilter.SCHOOL_AGE: and_(_routed.c.kind == Kind.REFERRAL_RECORDED.value, _follow_up_on.is_not(None)),
+}
+
+
+async def routed_referrals(session: AsyncSession, grant: Grant, route: RouteFilter | None, due_by: date | None,
+                           limit: int) -> list[dict[str, Any]]:
+    """Referrals recorded without a CME case and handed on (opening.Route), oldest first: the hand-off to
+    elective home education (ground (e)/(f)), the safeguarding route, and school-age follow-ups."""
+    wanted = [_ROUTE_WHERE[route]] if route is not None else list(_ROUTE_WHERE.values())
+    query = (select(_routed, _routed_borough.label("borough"))
+             .select_from(_routed.outerjoin(cases, cases.c.case_id == _routed.c.case_id))
+             .where(or_(*wanted), in_reach(grant, _routed_borough)).order_by(_routed.c.entry_id).limit(limit))
+    if due_by is not None:
+        # Only school-age follow-ups have a due day; a filter by it lists those due by then.
+        query = query.where(_follow_up_on.is_not(None), _follow_up_on <= due_by.isoformat())
+    return [_routed_view(row) for row in (await session.execute(query)).mappings()]
+
+
+def _routed_view(row: Any) -> dict[str, Any]:
+    detail = row["detail"]
+    referral = detail.get("referral", {})
+    route = {Kind.ROUTED_TO_EHE.value: RouteFilter.ELECTIVE_HOME_EDUCATION,
+             Kind.ROUTED_TO_SAFEGUARDING.value: RouteFilter.SAFEGUARDING}.get(row["kind"], RouteFilter.SCHOOL_AGE)
+    return {"entry_id": row["entry_id"], "route": route.value, "child_subject_id": row["child_subject_id"],
+            "case_id": row["case_id"], "borough": row["borough"], "received_on": row["effective_on"],
+            "recorded_at": row["recorded_at"], "notification_kind": referral.get("notification_kind"),
+            "deletion_ground": referral.get("deletion_ground"), "decision": detail.get("decision"),
+            "follow_up_on": detail.get("follow_up_on"), "to": detail.get("to"), "due_on": detail.get("due_on")}
