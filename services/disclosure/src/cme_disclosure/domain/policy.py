@@ -4,6 +4,12 @@ A request is weighed, never granted automatically (DOMAIN 4): the table says whi
 recipient may receive for a purpose, under which gateway, with what reference and whose approval;
 anything not in the table is refused. Only the allowed categories are released (UK GDPR Art 5(1)(c)
 data minimisation) and the fields they stand for are recorded.
+
+The law both this service and casework apply is `cme_shared.law`, written once: no request may cite the
+immigration exemption (`gateways.cites_immigration_exemption`); a row may accept a gateway by a named rule
+(`gateway_rules`, e.g. the safeguarding condition DPA 2018 Sch 1 Part 2 para 18) as well as by its own
+patterns; and the CME tracking fields (`minimisation.CME_TRACKING_FIELDS`) are the only fields a tracking
+share with a school or another council releases, so a table cannot widen them.
 """
 
 import json
@@ -16,14 +22,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cme_shared.contracts.categories import DataCategory
+from cme_shared.law.gateways import GATEWAY_RULES, cites_immigration_exemption
+from cme_shared.law.minimisation import CME_TRACKING_FIELDS, tracking_fields_only
 
 from .disclosures import RecipientType
 
-# DPA 2018 Sch 2 Part 1 para 4 (immigration) may be applied only by the Secretary of State: a council
-# share must rest on its own gateway and never cite it.
-_IMMIGRATION_EXEMPTION = re.compile(
-    r"\bsch(edule)?\.?\s*2\b(?:(?!\bsch(edule)?\b).)*?\bpara(graph)?\.?\s*4\b", re.IGNORECASE
-)
+_TRACKING_FIELDS = {category: list(fields) for category, fields in CME_TRACKING_FIELDS.items()}
 
 REQUIREMENTS = frozenset({"reference", "inspector_sign_off", "authorised_officer"})
 
@@ -34,7 +38,8 @@ class PolicyRow(BaseModel):
     recipient: RecipientType
     purpose: str
     categories: list[DataCategory]
-    gateways: list[str]
+    gateways: list[str]  # case-insensitive regular expressions
+    gateway_rules: list[str] = []  # rules of cme_shared.law.gateways.GATEWAY_RULES, by name
     gateway_example: str
     requires: list[str] = []
     fields: str | None = None  # a named field list narrowing the catalogue (e.g. CME tracking fields)
@@ -47,7 +52,8 @@ class PolicyTable(BaseModel):
     version: str
     notes: str = ""
     field_catalogue: dict[DataCategory, list[str]]
-    cme_tracking_fields: dict[DataCategory, list[str]] = {}
+    # The law's list (cme_shared.law.minimisation), shared with casework: a table may repeat it, not change it.
+    cme_tracking_fields: dict[DataCategory, list[str]] = _TRACKING_FIELDS
     inspector_or_above: list[str]
     rows: list[PolicyRow]
 
@@ -60,6 +66,10 @@ class PolicyTable(BaseModel):
     def signs_off(self, rank: str | None) -> bool:
         """Whether an officer of this rank (any spelling) may sign a police request off."""
         return normalise_rank(rank) in self.inspector_or_above
+
+    def accepts_gateway(self, row: PolicyRow, legal_gateway: str) -> bool:
+        return (any(re.search(p, legal_gateway, re.IGNORECASE) for p in row.gateways)
+                or any(GATEWAY_RULES[name](legal_gateway) for name in row.gateway_rules))
 
     def fields_for(self, row: PolicyRow, categories: list[DataCategory]) -> list[str]:
         source = self.field_catalogue
@@ -77,6 +87,17 @@ def load_policy(path: Path | None = None) -> PolicyTable:
             raise ValueError(f"policy row {row.recipient}/{row.purpose}: unknown requirement(s) {sorted(unknown)}")
         for pattern in row.gateways:
             re.compile(pattern)
+        unknown = set(row.gateway_rules) - set(GATEWAY_RULES)
+        if unknown:
+            raise ValueError(f"policy row {row.recipient}/{row.purpose}: unknown gateway rule(s) {sorted(unknown)}")
+        if tracking_fields_only(row.recipient, row.purpose) and row.fields != "cme_tracking_fields":
+            raise ValueError(f"policy row {row.recipient}/{row.purpose} must release only the CME tracking fields "
+                             "(\"fields\": \"cme_tracking_fields\")")
+        if row.fields is not None and row.fields not in ("cme_tracking_fields",):
+            raise ValueError(f"policy row {row.recipient}/{row.purpose}: unknown field list {row.fields!r}")
+    if {c: sorted(f) for c, f in table.cme_tracking_fields.items()} != {c: sorted(f) for c, f in _TRACKING_FIELDS.items()}:
+        raise ValueError("cme_tracking_fields differ from the law's list (cme_shared.law.minimisation), which "
+                         "casework applies too: remove them from the table")
     return table
 
 
@@ -129,10 +150,6 @@ def normalise_rank(rank: str | None) -> str:
     return "_".join(expanded)
 
 
-def cites_immigration_exemption(gateway: str) -> bool:
-    return bool(_IMMIGRATION_EXEMPTION.search(gateway))
-
-
 def assess(
     table: PolicyTable,
     *,
@@ -157,7 +174,7 @@ def assess(
         findings.append(Finding("not_in_policy", f"the policy has no entry for sharing with {recipient_type} "
                                                  f"for {purpose}", ("purpose",)))
         return Assessment(findings, categories_not_released=list(dict.fromkeys(categories)))
-    if not any(re.search(p, legal_gateway, re.IGNORECASE) for p in row.gateways):
+    if not table.accepts_gateway(row, legal_gateway):
         findings.append(Finding("gateway_not_accepted",
                                 f"this share needs a gateway such as: {row.gateway_example}", ("legal_gateway",)))
     if "reference" in row.requires and not (reference and reference.strip()):
