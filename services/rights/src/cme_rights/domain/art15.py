@@ -84,8 +84,10 @@ RIGHTS = [
      "the right to erasure is set aside (Art 17(3)(b)); we will explain any refusal."},
     {"right": "transfer", "text": "Have your record sent to another council if you move, as a statutory "
      "share in a machine-readable form."},
-    {"right": "automated_decision", "text": "Not to be subject to a decision based solely on automated "
-     "processing (Art 22): see automated decision-making below."},
+    {"right": "automated_decision", "text": "Where a significant decision about you is based solely on "
+     "automated processing, to be told about it, to make representations about it, to have a person at the "
+     "council look at it again and to contest it (UK GDPR Arts 22A-22D): see automated decision-making "
+     "below."},
     {"right": "complaint", "text": "Complain to us (DPA 2018 s164A): we acknowledge within 30 days and "
      "tell you the outcome. You may complain to the Information Commissioner's Office at any time."},
     {"right": "judicial_remedy", "text": "Apply to a court for an effective judicial remedy (UK GDPR Art "
@@ -98,13 +100,28 @@ COMPLAINT_ROUTE = {
     "ico": ICO,
 }
 
-# The register of automated processing (Art 22; DOMAIN section 5). Each entry says what runs, and why
-# no decision about a person rests on it alone.
+# UK GDPR Arts 22A-22D, inserted by the Data (Use and Access) Act 2025 s80 in place of Art 22 (in force
+# 5 Feb 2026): a significant decision based solely on automated processing is allowed with safeguards
+# (Art 22C: information about it, representations, human intervention, contesting it), and not on
+# special category data save as Art 22B allows.
+# What anyone can do about a rule that runs without an officer (Art 22C).
+AUTOMATED_DECISION_SAFEGUARDS = (
+    "You are told about it in this register and in your access pack, where the record shows the rule's "
+    "reason. You can make representations, ask for an officer of the Children Missing Education Team to "
+    "look at it again, and contest it: write to the team (details in the council's CME privacy notice) or "
+    "make a complaint. Any new information about the child (a concern from anyone, a safeguarding flag) is "
+    "looked at by an officer.")
+
+# The register of automated processing (Arts 22A-22D; DOMAIN section 5). Each entry says what runs, why,
+# and whether a person looks at it before it takes effect; the entries marked solely_automated have
+# the safeguards above.
 AUTOMATED_PROCESSING_REGISTER: list[dict[str, Any]] = [
     {
         "name": "referral triage risk level (casework)",
         "what": "a rule-based risk level (high/standard) set when a case opens, from the referral's "
                 "notification kind, safeguarding concern and statutory-service flags",
+        "why": "so that officers see the children at most risk first (DOMAIN section 2: any safeguarding "
+               "flag is escalated)",
         "effect": "advisory only: it orders officers' work; every decision about the child (enquiries, "
                   "escalation, closure, referral to other services) is made and recorded by a named officer",
         "solely_automated": False,
@@ -114,15 +131,62 @@ AUTOMATED_PROCESSING_REGISTER: list[dict[str, Any]] = [
         "name": "identity matching (intake)",
         "what": "matching a referral to an existing child or carer record by identifiers, or by name, date "
                 "of birth and postcode",
+        "why": "so that what the council learns about a child joins that child's record, and one child is not "
+               "recorded twice",
         "effect": "no decision about a person; uncertain matches are reviewed by an officer",
         "solely_automated": False,
         "profiling": False,
     },
+    {
+        "name": "a referral recorded without a case (casework)",
+        "what": "when a school, another council or a partner tells us about a child, a fixed rule (no "
+                "scoring, no profiling) decides whether a children missing education case opens. It records "
+                "the referral in the child's history, with the rule's reason, and opens no case when the law "
+                "says the child is not missing education: a child below or over compulsory school age "
+                "(Education Act 1996 ss8 and 436A), with a follow-up on the day a younger child reaches it; "
+                "a parent's notice of education otherwise or a school attendance order revoked for it "
+                "(deletion grounds (f) and (e), SI 2024/208 reg 9), sent to elective home education; a "
+                "child still on another school's roll, detained or who has died (grounds (c), (j), (k)); "
+                "a school's own attendance concern about a pupil on its roll; and a new pupil return or "
+                "change of circumstances",
+        "why": "s436A is a duty to identify children of compulsory school age who are not registered pupils "
+               "and not receiving suitable education otherwise; the DfE's children missing education "
+               "guidance (updated 8 September 2025) says who they are. The rule applies those definitions "
+               "the same way every time, so that officers' time goes to children who may be missing",
+        "effect": "no case and no enquiries about the child follow from that referral. A safeguarding flag "
+                  "on it is sent to the safeguarding team (MASH / children's social care), whose officers "
+                  "decide; a child sent to elective home education is assessed by an officer; any later "
+                  "concern opens a case",
+        "solely_automated": True,
+        "profiling": False,
+        "safeguards": AUTOMATED_DECISION_SAFEGUARDS,
+    },
+    {
+        "name": "a ground (a) deletion with a known destination closed off with no human look (casework)",
+        "what": "when a school deletes a child from its roll because the child has moved to another school "
+                "(SI 2024/208 reg 9(1)(a)) and names that school and the start date, the referral is "
+                "recorded as the child being on roll elsewhere and no case opens; no officer looks at it. "
+                "Where the start date leaves the child out of school for more than a few school days, a "
+                "case opens instead to check the child starts. If the child already has an open case, the "
+                "rule only proposes closing it: an officer confirms or rejects the closure",
+        "why": "a child on another school's roll is a registered pupil and not missing education (Education "
+               "Act 1996 s436A; DOMAIN section 2: normally not a CME case); the return itself names the "
+               "school and the date",
+        "effect": "no case and no enquiries follow from that return; the child is not counted as missing "
+                  "education",
+        "solely_automated": True,
+        "profiling": False,
+        "safeguards": AUTOMATED_DECISION_SAFEGUARDS,
+    },
 ]
 
 AUTOMATED_DECISION_STATEMENT = (
-    "No decision about you is based solely on automated processing, including profiling (UK GDPR Art 22). "
-    "Where the system calculates a risk level it is advisory, and a named officer makes and records the decision."
+    "We do not profile you (UK GDPR Arts 22A-22D). Where the system calculates a risk level it is advisory, "
+    "and a named officer makes and records the decision. Two fixed rules do run without an officer when a "
+    "school or partner tells us about a child: whether a referral opens a children missing education case "
+    "or is only recorded (for example a child outside compulsory school age, or a parent's notice of "
+    "education otherwise), and a school's notice that the child has moved to a named school on a known "
+    "date. The register below says what each does and why. " + AUTOMATED_DECISION_SAFEGUARDS
 )
 
 

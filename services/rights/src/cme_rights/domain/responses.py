@@ -139,11 +139,19 @@ def access_pack(facts: RequestFacts, items: list[DataItem], requester_subject_id
     }
 
 
+# The exemptions the DPO may apply, item by item, and the basis the pack shows for each; the conditions
+# some carry (who asked, a health professional's opinion) are checked in `exemptions.check`.
 EXEMPTIONS = {
     "crime_and_taxation": "DPA 2018 Sch 2 Part 1 para 2 (crime and taxation)",
     "legal_professional_privilege": "DPA 2018 Sch 2 Part 4 para 19 (legal professional privilege)",
     "social_work_serious_harm": "DPA 2018 Sch 3 Part 3 (social work data: serious harm test)",
     "education_serious_harm": "DPA 2018 Sch 3 Part 4 (education data: serious harm test)",
+    "child_abuse_data": "DPA 2018 Sch 3 Part 5 para 21 (child abuse data: a request by a person with parental "
+                        "responsibility, where giving it would not be in the child's best interests)",
+    "health_serious_harm": "DPA 2018 Sch 3 Part 2 (health data: serious harm test, on the opinion of the "
+                           "appropriate health professional)",
+    "special_educational_needs_records": "DPA 2018 Sch 4 para 4 (statements and records of special educational "
+                                         "needs, whose disclosure the law restricts)",
 }
 
 

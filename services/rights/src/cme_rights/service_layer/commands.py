@@ -61,13 +61,19 @@ class Approval(Command):
 
 
 class Exemption(Command):
-    """One record of an access pack withheld under a DPA 2018 exemption, with its reason."""
+    """One record of an access pack withheld under a DPA 2018 exemption, with its reason (the codes are
+    `responses.EXEMPTIONS`; `exemptions.check` applies their conditions). The health data exemption
+    needs the appropriate health professional (a role, e.g. "the child's paediatrician") and the day of
+    their opinion that the serious harm test is met."""
 
     service: Annotated[str, Field(min_length=1, max_length=64)]
     record_id: Annotated[str, Field(min_length=1, max_length=200)]
     exemption: Literal["crime_and_taxation", "legal_professional_privilege", "social_work_serious_harm",
-                       "education_serious_harm"]
+                       "education_serious_harm", "child_abuse_data", "health_serious_harm",
+                       "special_educational_needs_records"]
     reason: Reason
+    health_professional: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    health_professional_opinion_on: date | None = None
 
 
 class Refusal(Command):

@@ -1,6 +1,7 @@
 """A rights request's life: received, on the clock, worked, reviewed, released by a DPO."""
 
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy import insert, or_, select
@@ -14,11 +15,11 @@ from cme_shared.contracts.shares import Recipient, ShareMade
 from cme_shared.logging import get_logger
 
 from ..adapters.tables import ask_targets, asks, audit_log, clock_events, decisions, rights_requests
-from ..domain import access
+from ..domain import access, exemptions
 from ..domain import requests as rules
 from ..domain.access import Action
 from ..domain.clock import ClockEvent, ClockRefused, complaint_acknowledgement_due, one_month_deadline
-from ..domain.requests import GATHERING, InvalidMove, RequestType, Status
+from ..domain.requests import GATHERING, ActingAs, InvalidMove, RequestType, Status
 from ..domain.responses import RecordNotInPack, apply_exemption, automated_decision_response, refusal_response
 from . import collection, records
 from .commands import Approval, ClockEventIn, Exemption, Refusal, RightsRequest
@@ -161,6 +162,10 @@ async def _send_transfer(ctx: RightsContext, session: AsyncSession, row: RowMapp
     await ctx.emit(session, topics.SHARE_EVENTS, event, row["request_id"])
 
 
+def _date_or_none(value: str | date | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 async def exempt(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUID, command: Exemption,
                  principal: Principal) -> dict[str, Any]:
     """The DPO withholds one record of a prepared access pack under an exemption, item by item."""
@@ -169,6 +174,15 @@ async def exempt(ctx: RightsContext, session: AsyncSession, request_id: uuid.UUI
     if records.type_of(row) is not RequestType.ACCESS or row["response"] is None or records.status_of(row) not in (
             Status.READY_FOR_REVIEW, Status.COLLECTION_INCOMPLETE):
         raise Refused(409, "no_pack_under_review", "exemptions apply to an access pack under review")
+    try:
+        exemptions.check(exemptions.ExemptionClaim(
+            exemption=command.exemption, acting_as=ActingAs(row["acting_as"]),
+            subject_date_of_birth=_date_or_none((row["subject"] or {}).get("date_of_birth")), today=ctx.today(),
+            health_professional_opinion_on=command.health_professional_opinion_on,
+            health_professional=command.health_professional))
+    except exemptions.ExemptionRefused as error:
+        raise Refused(error.status, error.code, error.message,
+                      ["body", error.field] if error.field else None) from None
     try:
         pack = apply_exemption(row["response"], command.service, command.record_id, command.exemption,
                                command.reason, actor)
