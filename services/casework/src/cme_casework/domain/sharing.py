@@ -4,13 +4,19 @@ Casework's own shares are routine CME tracking: telling a school of a child, ask
 council, a statutory transfer of the record. Anything else (police, Home Office, DWP, safeguarding,
 special categories of data) is a disclosure the council must weigh and record with its decision, so it
 goes through the disclosure service's `POST /disclosures` (DOMAIN section 4).
+
+The law both services apply is written once in `cme_shared.law`: the immigration exemption no council
+share cites (`gateways.cites_immigration_exemption`), and the CME tracking fields, the only fields a
+tracking share with a school or another council releases (`minimisation`), the same list as the
+disclosure service's policy (statutory rules review, December 2026, D6 and section 3 item 14).
 """
 
-import re
 from collections.abc import Sequence
 
 from cme_shared.contracts.categories import DataCategory, field_categories
 from cme_shared.contracts.referrals import Referral
+from cme_shared.law.gateways import cites_immigration_exemption
+from cme_shared.law.minimisation import is_cme_tracking_field, tracking_fields_only
 
 from .closure import Problem
 
@@ -23,9 +29,6 @@ CASEWORK_SHARE_PURPOSES = frozenset({"cme_tracking", "statutory_transfer"})
 # child is (contact), which child (demographics) and the schooling (education). Statutory services,
 # benefits, council tax, Home Office and police data are never part of a routine tracking share.
 CASEWORK_SHARE_CATEGORIES = frozenset({DataCategory.CONTACT, DataCategory.DEMOGRAPHICS, DataCategory.EDUCATION})
-# DPA 2018 Sch 2 Part 1 para 4 (immigration) can be applied only by the Secretary of State: a council share
-# must rest on its own gateway and never cite it (DOMAIN section 4).
-IMMIGRATION_EXEMPTION = re.compile(r"sch(edule)?\.?\s*2.*para(graph)?\.?\s*4", re.IGNORECASE)
 # The fields a share may release, with their data categories, as the partner Referral contract tags them.
 FIELD_CATEGORIES: dict[str, DataCategory] = field_categories(Referral)
 
@@ -45,12 +48,14 @@ def check_share(*, recipient_type: str, purpose: str, legal_gateway: str, catego
         needs_disclosure(("recipient", "type"), "casework shares only with schools, other councils and internal teams")
     if purpose not in CASEWORK_SHARE_PURPOSES:
         needs_disclosure(("purpose",), "casework shares only for CME tracking and statutory transfer")
-    if IMMIGRATION_EXEMPTION.search(legal_gateway):
+    # DPA 2018 Sch 2 Part 1 para 4 can be applied only by the Secretary of State (DOMAIN section 4).
+    if cites_immigration_exemption(legal_gateway):
         needs_disclosure(("legal_gateway",), "a council share never cites DPA 2018 Sch 2 para 4")
     for i, category in enumerate(categories):
         if category not in CASEWORK_SHARE_CATEGORIES:
             needs_disclosure(("categories", i), "casework shares only contact, demographics and education data")
     declared = set(categories)
+    tracking = tracking_fields_only(recipient_type, purpose)
     for i, name in enumerate(fields_released):
         tagged = FIELD_CATEGORIES.get(name)
         if tagged is None:
@@ -61,6 +66,11 @@ def check_share(*, recipient_type: str, purpose: str, legal_gateway: str, catego
         elif tagged not in declared:
             problems.append(Problem(("fields_released", i), "field_outside_categories",
                                     f"this field is {tagged.value} data, which the share's categories do not list"))
+        elif tracking and not is_cme_tracking_field(name):
+            # UK GDPR Art 5(1)(c): tracking a child with a school or council needs no more (cme_shared.law).
+            problems.append(Problem(("fields_released", i), "field_not_for_tracking",
+                                    "a CME tracking share with a school or another council releases only the CME "
+                                    "tracking fields (cme_shared.law.minimisation)"))
     if purpose == "statutory_transfer" and recipient_type != "other_local_authority":
         problems.append(Problem(("recipient", "type"), "transfer_needs_local_authority",
                                 "a statutory transfer goes to another local authority"))
