@@ -67,8 +67,8 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 def clock_policy(settings: CaseworkSettings) -> ClockPolicy:
     boroughs = {borough.value: BoroughClock(**own.model_dump()) for borough, own in settings.borough_clocks.items()}
     return ClockPolicy(settings.first_enquiries_school_days, settings.review_school_days,
-                       load_calendars(settings.term_dates_file), escalation_working_days=settings.escalation_working_days,
-                       boroughs=boroughs, ground_a_start_gap_school_days=settings.ground_a_start_gap_school_days,
+                       load_calendars(settings.term_dates_file),
+                       escalation_working_days=settings.escalation_working_days, boroughs=boroughs, ground_a_start_gap_school_days=settings.ground_a_start_gap_school_days,
                        untraced_min_agencies=settings.untraced_min_agencies)
 
 

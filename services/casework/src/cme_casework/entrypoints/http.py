@@ -1,8 +1,8 @@
 """Officers' HTTP API (CONTRACT section 4): cases on the clock, scoped by one rule (`domain.permissions`).
 
 Reads: GET /cases, /cases/overdue, /cases/triage, /cases/{id}, /returns/cme-census, /returns/cme-any-time,
-/referrals/held, /referrals/routed, /shares/pending. Writes: one POST per thing an officer does to a case (see `commands`), and the release of a
-held referral. Another borough's case answers 404, as a missing one does; cases not yet assigned to a
+/referrals/held, /referrals/routed, /shares/pending. Writes: one POST per thing an officer does to a case (see
+`commands`), and the release of a held referral. Another borough's case answers 404, as a missing one does; cases not yet assigned to a
 borough (triage) are seen by managers and the DPO only.
 
 Every read that returns a child's data is recorded in the access log in the same transaction (issue 13):
@@ -196,7 +196,7 @@ def router(casework: Casework) -> APIRouter:
         request: Request,
         caller: ListRouted,
         route: RouteFilter | None = None,
-        due_by: Annotated[date | None, Query(description="school-age follow-ups due by this day (default: all)")] = None,
+        due_by: Annotated[date | None, Query(description="school-age follow-ups due by this day")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> list[RoutedReferral]:
         """Referrals recorded without a CME case and handed on, oldest first, in your boroughs: notices of
