@@ -80,3 +80,41 @@ def test_postcode_normal_form_and_district():
 
 def test_school_urns_are_six_digits():
     assert ids.is_school_urn("101234") and not ids.is_school_urn("10123") and not ids.is_school_urn("10123X")
+
+
+# --- D3 of the statutory review (2026-12): characters 2-4 must be an LA number (DfE CBDS validation 1530)
+
+
+def test_a_upn_whose_characters_2_to_4_are_no_local_authority_is_warned_about():
+    """DfE CBDS validation 1530 (review case upn-014): E000200005001 has a right check letter, LA 000."""
+    assert ids.upn_problem("E000200005001") == "upn_la_number"
+
+
+@pytest.mark.parametrize("la", ["213", "207", "838", "940", "943", "928", "660"])
+def test_upns_of_current_former_and_newer_local_authorities_are_accepted(la):
+    """python-stdnum's 2011 list, plus the LA numbers created since (Dorset and BCP 2019, the
+    Northamptonshires 2021, Cumberland and Westmorland and Furness 2023) and the Welsh 660-681; a UPN keeps
+    an abolished council's number (928 Northamptonshire)."""
+    body = la + "200119101"
+    from stdnum.gb.upn import calc_check_digit
+    assert ids.upn_problem(calc_check_digit(body) + body) is None
+
+
+def test_an_unknown_la_number_is_a_warning_not_a_rejection():
+    from cme_intake.domain.validation import MESSAGES
+    assert "1530" in MESSAGES["upn_la_number"]
+
+
+# --- Item 12: postcode defaults ---------------------------------------------------------------------
+
+
+def test_districts_that_straddle_camden_go_to_triage_by_default():
+    """Statutory review section 3 item 12: NW1 is mostly Camden, WC2 is split with Camden: not Westminster."""
+    from cme_intake.domain.referrals import DEFAULT_POSTCODE_DISTRICTS, STRADDLING_DISTRICTS, borough_of
+    from cme_shared.contracts.referrals import Address
+
+    assert not STRADDLING_DISTRICTS & DEFAULT_POSTCODE_DISTRICTS.keys()
+    for postcode in ("NW1 7AB", "WC2N 5DU"):
+        address = Address.model_construct(postcode=postcode)
+        assert borough_of(address, DEFAULT_POSTCODE_DISTRICTS) is None
+    assert borough_of(Address.model_construct(postcode="W2 1AA"), DEFAULT_POSTCODE_DISTRICTS) is not None

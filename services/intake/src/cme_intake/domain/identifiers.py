@@ -7,7 +7,8 @@ referral (CONTRACT section 3), it is only kept out of identity matching.
 import re
 from datetime import date
 
-from stdnum.gb import nhs
+from stdnum.exceptions import InvalidComponent
+from stdnum.gb import nhs, upn as stdnum_upn
 from stdnum.gb.upn import calc_check_digit
 
 # DfE "Unique Pupil Numbers (UPNs)" guidance: the check letter is one of 23 letters (no I, O or S);
@@ -16,6 +17,14 @@ from stdnum.gb.upn import calc_check_digit
 UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _UPN_SHAPE = re.compile(rf"[{UPN_CHECK_LETTERS}]\d{{11}}[\d{UPN_CHECK_LETTERS}]")
 UPNS_INTRODUCED = 1999
+# DfE CBDS validation 1530: characters 2-4 of a UPN must be a local authority number. The list is
+# python-stdnum's (`stdnum.gb.upn`, from DfE "New local authority codes", January 2011, every code a
+# UPN issued since may carry), with the LA numbers created since, committed here (DfE / Get Information
+# about Schools local authority codes): 838 Dorset and 839 Bournemouth, Christchurch and Poole (April
+# 2019), 940 North and 941 West Northamptonshire (April 2021), 942 Cumberland and 943 Westmorland and
+# Furness (April 2023); and the Welsh authorities' 660-681, whose schools issue UPNs of the same form.
+# A UPN keeps the number it was issued under, so the numbers of abolished councils stay valid.
+LA_NUMBERS_SINCE_2011 = frozenset({838, 839, 940, 941, 942, 943, *range(660, 682)})
 
 
 def compact_upn(value: str) -> str:
@@ -23,7 +32,8 @@ def compact_upn(value: str) -> str:
 
 
 def upn_problem(value: str, date_of_birth: date | None = None) -> str | None:
-    """`upn_format`, `upn_check_letter` or `upn_allocated_before_birth`; None for a plausible UPN.
+    """`upn_format`, `upn_check_letter`, `upn_la_number` or `upn_allocated_before_birth`; None for a
+    plausible UPN.
 
     The check letter is computed mod 23 over characters 2-13 weighted 2..13 (a digit counts its value,
     a temporary UPN's final letter its place in the check-letter alphabet, as python-stdnum does).
@@ -33,10 +43,23 @@ def upn_problem(value: str, date_of_birth: date | None = None) -> str | None:
         return "upn_format"
     if calc_check_digit(upn[1:]) != upn[0]:
         return "upn_check_letter"
+    if not _known_la_number(upn):
+        return "upn_la_number"
     if date_of_birth is not None and _upn_allocation_year(upn) < date_of_birth.year:
         # A UPN is allocated on first entry to a maintained school: never before the child was born.
         return "upn_allocated_before_birth"
     return None
+
+
+def _known_la_number(upn: str) -> bool:
+    """Characters 2-4 name a local authority (DfE CBDS validation 1530)."""
+    if int(upn[1:4]) in LA_NUMBERS_SINCE_2011:
+        return True
+    try:
+        stdnum_upn.validate(upn)  # its only check the shape and check letter above leave: the LA number
+    except InvalidComponent:
+        return False
+    return True
 
 
 def _upn_allocation_year(upn: str) -> int:

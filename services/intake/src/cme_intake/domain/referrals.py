@@ -12,8 +12,11 @@ from .identifiers import postcode_district
 
 # Postcode districts wholly or mostly within one borough: a default that operators replace through
 # CME_POSTCODE_DISTRICTS (settings). A district not listed sends the referral to the triage list.
+# NW1 (mostly Camden: Camden Town, Euston, King's Cross) and WC2 (split between Westminster and Camden)
+# are not listed: a manager places them (statutory review 2026-12, section 3 item 12).
+STRADDLING_DISTRICTS = frozenset({"NW1", "WC2"})
 DEFAULT_POSTCODE_DISTRICTS: dict[str, Borough] = {
-    **{d: Borough.WESTMINSTER for d in ("W1", "W2", "W9", "WC2", "NW1", "NW8", "SW1")},
+    **{d: Borough.WESTMINSTER for d in ("W1", "W2", "W9", "NW8", "SW1")},
     **{d: Borough.KENSINGTON_AND_CHELSEA for d in ("W8", "W10", "W11", "SW3", "SW5", "SW7", "SW10")},
 }
 

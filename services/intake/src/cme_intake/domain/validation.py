@@ -14,6 +14,7 @@ from .school_age import SchoolAge, school_age_on
 MESSAGES = {
     "upn_format": "UPN is not 13 characters: a check letter, 11 digits, then a digit or letter",
     "upn_check_letter": "UPN check letter does not match (DfE UPN check letter, mod 23)",
+    "upn_la_number": "UPN characters 2-4 are not a local authority number (DfE CBDS validation 1530)",
     "upn_allocated_before_birth": "UPN's year of allocation is before the child's year of birth",
     "nhs_number_format": "NHS number is not 10 digits",
     "nhs_number_check_digit": "NHS number check digit does not match (modulus 11)",
