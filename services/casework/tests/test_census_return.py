@@ -21,6 +21,11 @@ Year groups: born 10 Mar 2016 or 1 Sep 2015 -> Year 6; 5 Oct 2012 -> Year 9; 1 S
 | G13   | 3     | WCC     | as G1, plus a second referral that joins       | open (counted once each)           |
 | G14   | 1     | WCC     | ground (i), child protection plan, M, Y11      | open, <= 12 weeks                  |
 | G15   | 1     | none    | failed to start, M, DOB unknown                | open (unassigned), unknown         |
+| G16   | 2     | WCC     | ground (f) EHE notice, (e) SAO revoked: no case| not counted (routed to EHE)        |
+| G17   | 1     | WCC     | ground (i) 1 May, born 1 Jun 2010, still open  | not counted: left school 26 Jun    |
+| G18   | 1     | WCC     | public concern about a 2-year-old: no case     | not counted (below school age)     |
+
+G16-G18 are the statutory review's D4 and D5 (Education Act 1996 s436A, s8; DfE CME guidance, 8 Sep 2025).
 """
 
 import csv
@@ -98,6 +103,12 @@ async def build_fixture(stack, make_referral) -> int:
     await cases(1, ground="9(1)(i)", sex="male", dob=Y11, flags={"child_protection_plan": True},
                 deletion_date=date(2026, 9, 1), received_on=date(2026, 9, 2))  # G14
     await cases(1, kind="failed_to_start", sex="male", dob=None, borough=None, received_on=date(2026, 9, 10))  # G15
+    assert await cases(1, ground="9(1)(f)", received_on=date(2026, 9, 10)) == [None]  # G16
+    assert await cases(1, ground="9(1)(e)", received_on=date(2026, 9, 10)) == [None]
+    await cases(1, ground="9(1)(i)", sex="female", dob=date(2010, 6, 1), deletion_date=date(2026, 4, 30),
+                received_on=date(2026, 5, 1))  # G17: open, but over compulsory school age on 1 Oct 2026
+    assert await cases(1, kind="child_not_in_school_concern", source="public", dob=date(2024, 6, 1),
+                       received_on=date(2026, 9, 21)) == [None]  # G18
     response = await stack.client.get("/cases?limit=500", headers=stack.headers("manager"))
     return len(response.json())
 
@@ -111,7 +122,7 @@ def rows(response) -> list[list[str]]:
 
 
 async def test_the_cme_census_return_matches_the_counts_worked_out_by_hand(stack, make_referral):
-    assert await build_fixture(stack, make_referral) == 56
+    assert await build_fixture(stack, make_referral) == 57
     census = f"/returns/cme-census?census_date={CENSUS}"
     assert rows(await stack.client.get(census, headers=stack.headers("manager"))) == EXPECTED
     westminster = rows(await stack.client.get(census, headers=stack.headers("officer", borough="westminster")))
@@ -204,3 +215,29 @@ async def test_no_census_cell_can_be_read_as_a_formula(stack, make_referral):
             "1"] in table
     assert ["westminster", "unexplained_absence_20_days", "unknown", "6", "12_weeks_or_less", "1"] in table
     assert not [cell for row in table for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+async def test_the_children_cme_at_any_time_in_the_academic_year(stack, make_referral):
+    """The DfE CME return's "at any time in the academic year" figure, 2025/26: each child once, of
+    compulsory school age, EHE notices not counted; routed referrals listed for the EHE team."""
+    child = uuid.uuid4()
+    [first] = [await stack.referral(make_referral(child=child, received_on=date(2025, 10, 1)))]
+    await close(stack, first, date(2025, 11, 3))
+    assert await stack.referral(make_referral(child=child, received_on=date(2026, 1, 5))) == first  # reopened
+    await stack.referral(make_referral(received_on=date(2026, 2, 2), borough="kensington_and_chelsea"))
+    assert await stack.referral(make_referral(ground="9(1)(f)", received_on=date(2026, 2, 2))) is None
+    await stack.referral(make_referral(received_on=date(2026, 9, 10)))  # the next year
+    response = await stack.client.get("/returns/cme-any-time?academic_year=2025", headers=stack.headers("manager"))
+    assert response.status_code == 200, response.text
+    table = list(csv.reader(io.StringIO(response.text)))
+    assert table == [["academic_year", "from", "to", "borough", "cme_at_any_time"],
+                     ["2025/26", "2025-09-01", "2026-08-31", "kensington_and_chelsea", "1"],
+                     ["2025/26", "2025-09-01", "2026-08-31", "westminster", "1"]]
+    routed = await stack.client.get("/referrals/routed?route=elective_home_education",
+                                    headers=stack.headers("officer", borough="westminster"))
+    assert routed.status_code == 200, routed.text
+    assert [(r["route"], r["deletion_ground"], r["decision"]) for r in routed.json()] == [
+        ("elective_home_education", "9(1)(f)", "education_otherwise")]
+    rbkc = await stack.client.get("/referrals/routed",
+                                  headers=stack.headers("officer", borough="kensington_and_chelsea"))
+    assert rbkc.json() == []
