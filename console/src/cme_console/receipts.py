@@ -65,7 +65,7 @@ class VerifierKey:
     def parse(cls, text: str) -> "VerifierKey":
         """`<name>+<key id hex>+<base64(0x01 || public key)>` (c2sp.org/signed-note)."""
         try:
-            name, key_id_hex, encoded = text.strip().split("+")
+            name, key_id_hex, encoded = text.strip().split("+", 2)  # base64 may hold "+"
             raw = base64.b64decode(encoded, validate=True)
             key_id = bytes.fromhex(key_id_hex)
         except ValueError:

@@ -54,7 +54,8 @@ ENQUIRIES_BEFORE_UNTRACED = 3  # agencies asked before a child may be closed as 
 async def child_of(api: Services, case: dict[str, Any]) -> dict[str, Any]:
     """The child as the first referral on the case names them (intake holds names; casework does not)."""
     for entry in case.get("history", []):
-        intake_id = (entry.get("detail") or {}).get("intake_id")
+        detail = entry.get("detail") or {}
+        intake_id = (detail.get("referral") or {}).get("intake_id") or detail.get("intake_id")
         if intake_id:
             try:
                 referral = await api.get("intake", f"/referrals/{intake_id}", purpose="case page: the child")
