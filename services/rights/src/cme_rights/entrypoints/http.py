@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,7 @@ from cme_shared.auth import Principal, require_roles
 from cme_shared.http.errors import ApiError
 from cme_shared.runtime import ServiceRuntime
 
-from ..adapters import pdf
+from ..adapters import letter, pdf
 from ..domain.access import ROLES, Action, Denied
 from ..service_layer import decisions, records, requests
 from ..service_layer.commands import (
@@ -41,6 +42,10 @@ from ..service_layer.commands import (
 from ..service_layer.context import Refused, RightsContext
 
 T = TypeVar("T")
+# The letter page has no script, image or stylesheet to load: its own inline style only.
+LETTER_HEADERS = {"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                                             "form-action 'none'; frame-ancestors 'none'",
+                  "cache-control": "no-store", "x-content-type-options": "nosniff"}
 
 
 class RequestAccepted(BaseModel):
@@ -120,40 +125,61 @@ def router(runtime: ServiceRuntime, ctx: RightsContext, printer: pdf.Printer) ->
         """A DPO releases the response that is ready for review (never the person who recorded the request)."""
         return await tx(lambda s: requests.approve(ctx, s, request_id, body or Approval(), principal))
 
+    async def printed(response: dict[str, Any], draft: bool) -> bytes:
+        try:
+            return await printer.print(response, draft=draft)
+        except (TimeoutError, BrokenProcessPool):
+            raise ApiError(503, "pdf_unavailable", "the printable pack could not be made now; "
+                           "the JSON response is available") from None
+
+    def as_letter(response: dict[str, Any], draft: bool) -> HTMLResponse:
+        """The letter as one HTML page (the web preview, which also prints): it loads nothing, runs nothing."""
+        return HTMLResponse(letter.render_html(response, medium="screen", draft=draft), headers=LETTER_HEADERS)
+
+    def as_pdf(content: bytes, request_id: UUID, draft: bool) -> Response:
+        name = f"rights-{request_id}{'-draft' if draft else ''}.pdf"
+        return Response(content, media_type="application/pdf",
+                        headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})
+
     @api.get("/requests/{request_id}/response", response_model=None)
     async def response(request_id: UUID, request: Request, principal: may(Action.READ_RESPONSE),
-                       format: Annotated[Literal["json", "pdf"], Query()] = "json") -> Any:
-        """The released response (409 before a DPO approved it); `?format=pdf` for the printable pack."""
+                       format: Annotated[Literal["json", "html", "pdf"], Query()] = "json") -> Any:
+        """The released response (409 before a DPO approved it): `json` (the machines' copy, whole), `html`
+        (the letter a parent reads; it prints too) or `pdf` (the same letter, tagged PDF/UA, printed once and
+        then served from the stored copy)."""
         async def work(session: AsyncSession) -> tuple[dict[str, Any], bytes | None]:
-            released, people, printed = await requests.released_response(session, request_id, principal)
+            released, people, printed_copy = await requests.released_response(session, request_id, principal)
             await record_access(session, access_log, request, principal, people, action="rights_response.read",
                                 returned=f"released response pack ({format})", record_type="rights_request",
                                 record_id=str(request_id))
-            return released, printed
-        released, printed = await tx(work)
+            return released, printed_copy
+        released, stored = await tx(work)
         if format == "json":
             return released
-        if printed is None:
-            try:
-                printed = await printer.print(released)
-            except (TimeoutError, BrokenProcessPool):
-                raise ApiError(503, "pdf_unavailable", "the printable pack could not be made now; "
-                               "the JSON response is available") from None
-            content = printed
+        if format == "html":
+            return as_letter(released, draft=False)
+        if stored is None:
+            stored = content = await printed(released, draft=False)
             await tx(lambda s: requests.keep_printed(s, request_id, content))
-        return Response(printed, media_type="application/pdf",
-                        headers={"content-disposition": f'attachment; filename="rights-{request_id}.pdf"'})
+        return as_pdf(stored, request_id, draft=False)
 
-    @api.get("/requests/{request_id}/draft")
-    async def draft(request_id: UUID, request: Request, principal: may(Action.DRAFT)) -> dict[str, Any]:
-        """The prepared response, for the DPO's review before approval."""
+    @api.get("/requests/{request_id}/draft", response_model=None)
+    async def draft(request_id: UUID, request: Request, principal: may(Action.DRAFT),
+                    format: Annotated[Literal["json", "html", "pdf"], Query()] = "json") -> Any:
+        """The prepared response, for the DPO's review before approval: as JSON, or as the letter the requester
+        will get (`html`, `pdf`), marked as a draft."""
         async def work(session: AsyncSession) -> dict[str, Any]:
             prepared, people = await requests.draft(session, request_id, principal)
             await record_access(session, access_log, request, principal, people, action="rights_draft.read",
-                                returned="prepared response pack (draft)", record_type="rights_request",
+                                returned=f"prepared response pack (draft, {format})", record_type="rights_request",
                                 record_id=str(request_id))
             return prepared
-        return await tx(work)
+        prepared = await tx(work)
+        if format == "json":
+            return prepared
+        if format == "html":
+            return as_letter(prepared, draft=True)
+        return as_pdf(await printed(prepared, draft=True), request_id, draft=True)
 
     @api.post("/requests/{request_id}/collect")
     async def collect(request_id: UUID, principal: may(Action.COLLECT)) -> dict[str, Any]:
