@@ -61,6 +61,19 @@ install_requirements() {
     log ".venv ready"
 }
 
+ensure_pango() {
+    # WeasyPrint (the rights service's printed pack) lays text out with Debian's Pango; install it when root.
+    ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && return 0
+    if is_root && command -v apt-get >/dev/null; then
+        log "Pango is missing (WeasyPrint needs it); installing it with apt-get"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+    else
+        die "WeasyPrint needs Pango: apt-get install -y libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
+    fi
+}
+
 ensure_local_dirs
+ensure_pango
 create_venv
 install_requirements
