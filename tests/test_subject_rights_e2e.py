@@ -123,6 +123,34 @@ async def test_a_parent_gets_the_childs_data_from_every_service_with_the_referre
     assert the_case["case_id"] in text  # casework's record of the case is in the pack
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
+    # Sealed stays sealed (issue 13): after the whole subject access request, the referrer is in no Kafka
+    # record of any topic and no row of any service's database (outbox and inbox included), in clear.
+    secrets = ("Jo Neighbour", "jo.neighbour@example.org", "07700 900456")
+    for topic in namespace.all_with_dlqs():
+        async with TopicReader(infra.kafka, topic) as reader:
+            records = await reader.settle(0.5)
+        for record in records:
+            seen = b"\n".join([record.value or b"", record.key or b"", *(v or b"" for _, v in record.headers)])
+            assert not [s for s in secrets if s.encode() in seen], f"the referrer in clear on {topic}"
+    for service in ("intake", "casework", "disclosure", "rights"):
+        assert not [s for s in secrets if s in await database_text(platform[service].database_url)], service
+
+
+async def database_text(url: str) -> str:
+    """Every row of every table of a database, as text (bytes decoded as UTF-8 where they are)."""
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        tables = [r["table_name"] for r in await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+        parts = []
+        for table in tables:
+            for row in await conn.fetch(f'SELECT * FROM "{table}"'):
+                parts += [value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                          for value in row.values()]
+        return "\n".join(parts)
+    finally:
+        await conn.close()
+
 
 async def test_a_restriction_stops_later_shares_and_a_rectification_reaches_every_service(
     platform, infra, namespace, token
