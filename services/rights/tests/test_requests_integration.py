@@ -153,8 +153,14 @@ async def test_automated_decision_making_is_answered_from_the_register_and_relea
         officer_draft = await rights.client.get(f"/requests/{created['request_id']}/draft", headers=rights.officer)
         assert officer_draft.status_code == 403  # drafts are for the DPO
         draft = (await rights.client.get(f"/requests/{created['request_id']}/draft", headers=rights.dpo)).json()
-        assert "solely on automated processing" in draft["statement"]
-        assert draft["register"] and not any(entry["solely_automated"] for entry in draft["register"])
+        assert "Arts 22A-22D" in draft["statement"] and "We do not profile you" in draft["statement"]
+        # only casework's two fixed rules run without an officer, and they say what anyone can do about them
+        automatic = [entry for entry in draft["register"] if entry["solely_automated"]]
+        assert [entry["name"] for entry in automatic] == [
+            "a referral recorded without a case (casework)",
+            "a ground (a) deletion with a known destination closed off with no human look (casework)"]
+        assert all("contest it" in entry["safeguards"] for entry in automatic)
+        assert not any(entry["profiling"] for entry in draft["register"])
         assert (await rights.post(f"/requests/{created['request_id']}/approve", headers=rights.dpo)).status_code == 200
         pdf = await rights.client.get(f"/requests/{created['request_id']}/response?format=pdf", headers=rights.officer)
         assert pdf.content.startswith(b"%PDF-")
