@@ -48,21 +48,23 @@ async def test_a_referrals_trace_spans_intake_and_casework_and_its_outcome_carri
         [outcome] = await outcomes.wait_for(lambda rs: len(rs) >= 1, timeout=60)
     headers = dict(outcome.headers)
     assert json.loads(outcome.value)["status"] == "accepted"
-    assert b"traceparent" in headers and "tracestate" not in headers
+    assert "traceparent" in headers and "tracestate" not in headers
     trace_id = headers["traceparent"].decode().split("-")[1]
     assert trace_id == PARTNER_TRACE  # the partner's trace goes on through the platform
 
-    def record_span(spans: list[dict], topic: str) -> dict:
-        [span] = [s for s in spans if s["kind"] == "SpanKind.CONSUMER"
-                  and s["attributes"].get("messaging.destination.name") == topic
-                  and "messaging.kafka.offset" in s["attributes"]]
-        return span
+    def record_spans(spans: list[dict], topic: str) -> list[dict]:
+        return [s for s in spans if s["kind"] == "SpanKind.CONSUMER"
+                and s["attributes"].get("messaging.destination.name") == topic
+                and "messaging.kafka.offset" in s["attributes"]]
 
-    async def both_sides() -> tuple[dict, dict, list[dict]]:
+    async def both_sides() -> tuple[dict, dict, list[dict]] | None:
         intake_spans = spans_in(folder / "intake.jsonl")
         casework_spans = spans_in(folder / "casework.jsonl")
-        return (record_span(intake_spans, referrals), record_span(casework_spans, accepted_topic),
-                intake_spans + casework_spans)
+        intake, casework = record_spans(intake_spans, referrals), record_spans(casework_spans, accepted_topic)
+        if not (intake and casework):
+            return None  # not exported yet
+        assert len(intake) == 1 and len(casework) == 1
+        return intake[0], casework[0], intake_spans + casework_spans
 
     intake_span, casework_span, every_span = await eventually(both_sides, timeout=60)
     assert hex_id(intake_span["context"]["trace_id"]) == trace_id
