@@ -92,6 +92,7 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
 
     ("disclosure", "POST", "/disclosures"): rule(O, M, D),
     ("disclosure", "GET", "/disclosures"): rule(O, M, D, A),
+    ("disclosure", "GET", "/disclosures/pending"): rule(M, D),
     ("disclosure", "POST", "/disclosures/{disclosure_id}/decision"): rule(M, D),
     ("disclosure", "POST", "/disclosures/{disclosure_id}/withholding"): rule(D),
     ("disclosure", "GET", "/disclosures/{disclosure_id}"): rule(O, M, D, A, scoped=True),

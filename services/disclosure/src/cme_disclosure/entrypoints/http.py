@@ -1,7 +1,7 @@
 """HTTP API (CONTRACT section 4): disclosures, Art 19 recipients, reports, and the log.
 
 Roles: POST /disclosures officer/manager/dpo; decisions manager/dpo (never the requester, and the
-policy row may narrow it, e.g. Home Office shares to the DPO); withholding from SAR dpo; reading
+policy row may narrow it, e.g. Home Office shares to the DPO), and their queue GET /disclosures/pending; withholding from SAR dpo; reading
 officer/manager/dpo/auditor (officers see their borough's requests, the auditor a view without free
 text or names). Each route acts in the role that let the request in (`require_roles`, narrowest first).
 
@@ -38,11 +38,12 @@ from ..domain.disclosures import Decision, DisclosureRequest, Withholding
 from ..domain.checkpoint import verifier_key
 from ..domain.tree_head import SIGNATURE_ALGORITHM, key_id, public_key_pem
 from ..service_layer import disclosures, views
-from ..service_layer.disclosures import Actor, Deps, DisclosureError
+from ..service_layer.disclosures import DECIDING_ROLES, Actor, Deps, DisclosureError
 from ..service_layer.log import LogRangeError, MerkleLog
 from . import schemas
 
 MAX_LEAVES_PER_PAGE = 1000
+MAX_PENDING_PER_PAGE = 500
 
 
 def _role(principal: Principal) -> Role | None:
@@ -159,6 +160,23 @@ def disclosures_router(runtime: ServiceRuntime, deps: Deps) -> APIRouter:
             await record_access(session, runtime.kit.access_log, request, principal, _subjects_of(records),
                                 action="disclosures.list", returned=f"{len(records)} disclosure record(s)",
                                 record_type="disclosure")
+        return records
+
+    @api.get("/disclosures/pending", response_model=list[schemas.DisclosureRecord])
+    async def awaiting_decision(request: Request, principal: Annotated[Principal, Depends(deciders)],
+                                limit: Annotated[int, Query(ge=1, le=MAX_PENDING_PER_PAGE)] = 200,
+                                ) -> list[schemas.DisclosureRecord]:
+        """The second person's queue: pending requests, oldest first, that this token may decide: never its
+        own (the two-person rule), and only those the policy row lets one of its deciding roles decide
+        (a share for the DPO alone is not in a manager's queue). Each child listed is recorded in the
+        access log."""
+        who = actor(principal)
+        async with runtime.sessions.begin() as session:
+            records = [shown_to(principal, r) for r in await views.awaiting_decision(
+                session, who.sub, set(who.roles) & DECIDING_ROLES, visible_boroughs(principal), limit)]
+            await record_access(session, runtime.kit.access_log, request, principal, _subjects_of(records),
+                                action="disclosures.pending", returned=f"{len(records)} disclosure record(s) "
+                                "awaiting a decision", record_type="disclosure")
         return records
 
     @api.get("/disclosures/{disclosure_id}", response_model=schemas.DisclosureRecord)

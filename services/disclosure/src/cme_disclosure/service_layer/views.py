@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..adapters.tables import disclosure_leaves, disclosure_subjects, disclosures, sar_withholdings
@@ -119,6 +119,23 @@ async def for_subject(session: AsyncSession, subject_id: uuid.UUID, boroughs: se
     query = (select(disclosures.c.disclosure_id)
              .join(disclosure_subjects, disclosure_subjects.c.disclosure_id == disclosures.c.disclosure_id)
              .where(disclosure_subjects.c.subject_id == subject_id))
+    if boroughs is not None:
+        query = query.where(disclosures.c.borough.in_(boroughs))
+    return await records(session, list((await session.execute(query)).scalars()))
+
+
+async def awaiting_decision(session: AsyncSession, decider: str, deciding_roles: set[str], boroughs: set[str] | None,
+                            limit: int) -> list[dict[str, Any]]:
+    """The queue for the second person: pending requests this decider may decide, oldest first. Never the
+    decider's own requests (the two-person rule would refuse them), and only those whose policy row names
+    one of `deciding_roles` (a Home Office share the DPO alone decides is not in a manager's queue);
+    `boroughs` limits it as `for_subject` does."""
+    if not deciding_roles or not decider.strip():
+        return []  # no deciding role, or no id to tell the decider's own requests by
+    query = (select(disclosures.c.disclosure_id)
+             .where(disclosures.c.status == Status.PENDING, disclosures.c.requested_by != decider,
+                    or_(*(disclosures.c.approval_roles.contains([role]) for role in sorted(deciding_roles))))
+             .order_by(disclosures.c.requested_at, disclosures.c.disclosure_id).limit(limit))
     if boroughs is not None:
         query = query.where(disclosures.c.borough.in_(boroughs))
     return await records(session, list((await session.execute(query)).scalars()))
