@@ -70,6 +70,8 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("casework", "GET", "/cases/triage"): rule(M, D),
     ("casework", "GET", "/cases/{case_id}"): rule(O, M, D, scoped=True),
     ("casework", "GET", "/returns/cme-census"): rule(O, M),
+    ("casework", "GET", "/returns/cme-any-time"): rule(O, M),
+    ("casework", "GET", "/referrals/routed"): rule(O, M),
     ("casework", "GET", "/referrals/held"): rule(O, M),
     ("casework", "POST", "/referrals/held/{entry_id}/release"): rule(O, M),
     ("casework", "GET", "/shares/pending"): rule(O, M),
