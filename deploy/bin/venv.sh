@@ -63,7 +63,8 @@ install_requirements() {
 
 ensure_pango() {
     # WeasyPrint (the rights service's printed pack) lays text out with Debian's Pango; install it when root.
-    ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && return 0
+    # (grep reads all of ldconfig's output: with -q, pipefail would see ldconfig's SIGPIPE as a failure)
+    ldconfig -p 2>/dev/null | grep 'libpangoft2-1.0.so.0' >/dev/null && return 0
     if is_root && command -v apt-get >/dev/null; then
         log "Pango is missing (WeasyPrint needs it); installing it with apt-get"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq

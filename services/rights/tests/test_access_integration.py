@@ -1,10 +1,13 @@
 """Subject access on the real broker and database: lookup, collection in chunks, retries, redaction,
 DPO approval, restart, and a service that never answers."""
 
+import io
 import math
+import re
 import uuid
 from datetime import UTC, datetime
 
+import pypdf
 import pytest
 
 from cme_rights.domain.clock import one_month_deadline
@@ -65,6 +68,10 @@ def script(responders, intake_records: int = 1) -> None:
     responders.items["disclosure"] = [police_share()]
 
 
+def pdf_text(content: bytes) -> str:
+    return re.sub(r"\s+", " ", " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(content)).pages))
+
+
 async def test_a_subject_access_request_is_gathered_redacted_reviewed_and_released(
     start_rights, responders, capfd):
     script(responders, intake_records=430)  # three chunks of at most 200
@@ -97,6 +104,12 @@ async def test_a_subject_access_request_is_gathered_redacted_reviewed_and_releas
         officer_draft = await rights.client.get(f"/requests/{request_id}/draft", headers=rights.officer)
         assert officer_draft.status_code == 403  # the draft is the DPO's to review
         draft = (await rights.client.get(f"/requests/{request_id}/draft", headers=rights.dpo)).json()
+        preview = await rights.client.get(f"/requests/{request_id}/draft?format=html", headers=rights.dpo)
+        assert preview.status_code == 200 and preview.headers["content-type"].startswith("text/html")
+        assert "This response has not been sent" in preview.text and "Dear Maryam" in preview.text
+        assert "default-src 'none'" in preview.headers["content-security-policy"]
+        draft_pdf = await rights.client.get(f"/requests/{request_id}/draft?format=pdf", headers=rights.dpo)
+        assert draft_pdf.status_code == 200 and "has not been sent" in pdf_text(draft_pdf.content)
         # Besides the services' 432 records: one per read of this request recorded while it was gathered
         # (the test polled it), as recipients within the council (Art 15(1)(c)).
         reads = [r for r in draft["recipients"] if r["type"] == "council_staff"]
@@ -138,6 +151,14 @@ async def test_a_subject_access_request_is_gathered_redacted_reviewed_and_releas
         printable = await rights.client.get(f"/requests/{request_id}/response?format=pdf", headers=rights.officer)
         assert printable.status_code == 200 and printable.headers["content-type"] == "application/pdf"
         assert printable.content.startswith(b"%PDF-")
+        text = pdf_text(printable.content)  # the released pack reads as a letter to the parent who asked
+        assert "Dear Maryam" in text and "has not been sent" not in text
+        assert "Metropolitan Police" in text and "Information Commissioner's Office (ICO)" in text
+        assert "A member of the public who tells us about a child can do so in confidence" in text
+        assert "likely to cause serious harm" in text  # the DPO's exemption, in words
+        assert "incomplete_return" not in text and "statutory_services" not in text
+        page = await rights.client.get(f"/requests/{request_id}/response?format=html", headers=rights.officer)
+        assert page.status_code == 200 and "Dear Maryam" in page.text and "<script" not in page.text
 
         view = await rights.get(request_id)
         assert [(h["from_status"], h["to_status"]) for h in view["history"] if h["to_status"] != h["from_status"]] == [
