@@ -24,9 +24,9 @@ class RightsSettings(ServiceSettings):
     chunk_retention_days: float = 30.0
     chunk_prune_interval_seconds: float = 3600.0
 
-    # The printable pack: a Unicode TrueType font if the machine has one (names are not all Latin-1);
-    # otherwise the PDF's core font with accents folded.
+    # The printable pack's font (a Unicode TrueType font: names are not all Latin-1); without the file,
+    # WeasyPrint uses fontconfig's DejaVu Sans or another sans-serif font.
     pdf_font_path: str | None = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-    # SEC-25: the pack is printed in a separate process (fpdf2 is pure Python and would hold the event
-    # loop), at most this long, once per released response.
+    # SEC-25: the pack is printed in a separate process (WeasyPrint's layout would hold the event loop),
+    # at most this long, once per released response (a draft's each time the DPO asks).
     pdf_timeout_seconds: float = 60.0

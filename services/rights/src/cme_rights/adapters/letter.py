@@ -23,14 +23,14 @@ to wrap 60,000 characters of unbroken words, and 2 s once they had spaces).
 import json
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from ..domain import art15
 
@@ -207,7 +207,7 @@ SKIP = {"format", "request_id", "type", "received_on", "channel", "requester", "
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-_LONG_WORD = re.compile(r"\S{%d}(?=\S)" % MAX_WORD)
+_LONG_WORD = re.compile(rf"\S{{{MAX_WORD}}}(?=\S)")
 _CODE = re.compile(r"^[a-z][a-z0-9]*([_:.][a-z0-9]+)+$")
 
 
