@@ -42,6 +42,8 @@ LABELS = {
     # rights
     "access": "Subject access", "ready_for_review": "Ready for the DPO's review", "responded": "Responded",
     "collecting": "Gathering data", "awaiting_identity": "Waiting for proof of identity", "received": "Received",
+    # roles
+    "officer": "Officer", "manager": "Manager", "dpo": "DPO", "auditor": "Auditor",
     # disclosures
     "cme_tracking": "Tracking a child missing education", "serious_harm": "Preventing serious harm",
     "statutory_transfer": "Statutory transfer",

@@ -81,6 +81,10 @@ class Services:
     async def get_text(self, service: Service, path: str, *, purpose: str, params: dict | None = None) -> str:
         return (await self._call(service, "GET", path, purpose=purpose, params=params)).text
 
+    async def get_raw(self, service: Service, path: str, *, purpose: str, params: dict | None = None) -> httpx.Response:
+        """The answer as it came (a letter's HTML or PDF), for the console to pass on."""
+        return await self._call(service, "GET", path, purpose=purpose, params=params)
+
     async def post(self, service: Service, path: str, body: Any, *, purpose: str) -> Any:
         response = await self._call(service, "POST", path, purpose=purpose, body=body)
         return response.json() if response.content else None

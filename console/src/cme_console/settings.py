@@ -44,6 +44,8 @@ class ConsoleSettings(BaseSettings):
     console_cookie_secure: bool = False
     console_session_max_age_seconds: int = 8 * 3600
     console_assets_dir: Path = REPOSITORY_ASSETS
+    # The council's name in the header and footer (a council service: no GOV.UK crown or logotype).
+    console_council_name: str = "Westminster City Council and the Royal Borough of Kensington and Chelsea"
 
     # Production sign-in: OpenID Connect authorization code with PKCE (authlib).
     oidc_metadata_url: str | None = None  # the provider's /.well-known/openid-configuration

@@ -99,7 +99,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     flash = request.session.pop("flash", None) if who is not None else None
     html = env.get_template(template).render(
         request=request, person=who, csrf_token=csrf_token(request), csrf_field=CSRF_FIELD, flash=flash,
-        development=request.app.state.settings.development_sign_in, today=date.today(), **context)
+        development=request.app.state.settings.development_sign_in,
+        council_name=request.app.state.settings.console_council_name, today=date.today(), **context)
     return HTMLResponse(html, status_code=status_code)
 
 

@@ -6,11 +6,10 @@ and casework's queue of proposed shares for a manager's decision.
   service refuses it, and the page does not offer it).
 - The receipt: for each of the disclosure's leaves, `GET /log/proofs/inclusion` checked against the signed
   checkpoint `GET /log/checkpoint` with the published key `GET /log/public-key` (`receipts`).
+- `GET /disclosures/pending` (disclosure; manager, DPO): the queue of requests waiting for this person's
+  decision, oldest first: never their own, and only those their roles may decide.
 - `GET /shares/pending` (casework) and `POST /cases/{case_id}/shares/{share_id}/decision`: shares an officer
   proposed on a case, for a manager who did not propose them.
-
-A list of every pending disclosure request across children needs an API disclosure does not have yet
-(`GET /disclosures?status=pending`): until then a manager reaches a request from the child's case page.
 """
 
 import base64
@@ -109,6 +108,14 @@ def router() -> APIRouter:
         receipt = await receipt_checks(request, svc, record) if record.get("log") else None
         return render(request, "disclosure.html", status_code=status_code, record=record, may_decide=may_decide,
                       receipt=receipt, errors=errors or [])
+
+    @api.get("/disclosures")
+    async def queue(request: Request) -> Response:
+        """Requests waiting for this person's decision (the service leaves out their own)."""
+        _, svc = services(request, "manager", "dpo")
+        pending = await svc.get("disclosure", "/disclosures/pending", params={"limit": 200},
+                                purpose="disclosure requests awaiting a decision")
+        return render(request, "decisions.html", pending=pending)
 
     @api.get("/disclosures/{disclosure_id}")
     async def show(request: Request, disclosure_id: UUID) -> Response:

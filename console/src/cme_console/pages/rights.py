@@ -1,16 +1,26 @@
 """Rights: the worklist (rights `GET /worklist`: due dates, pauses), one request with its clock history and
 the extension form (`POST /requests/{id}/clock`), and the DPO's review of the draft pack
-(`GET /requests/{id}/draft`) with its redactions, withheld records and their reasons, and approval (`POST /requests/{id}/approve`)."""
+(`GET /requests/{id}/draft`) with its redactions, withheld records and their reasons, and approval (`POST /requests/{id}/approve`).
 
-from typing import Any
+The letter: `/rights/{id}/letter` (and `.pdf`) passes on the rights service's own rendering of the pack as the
+requester reads it, `GET /requests/{id}/draft?format=html|pdf` before release (the DPO's preview, marked
+draft) and `GET /requests/{id}/response?format=html|pdf` after it, with the person's own token."""
+
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from .. import forms
 from ..services import ServiceProblem
 from ..web import done, form_errors, posted, render, services
+
+# The letter loads nothing and runs nothing (as the rights service serves it).
+LETTER_HEADERS = {"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                                             "form-action 'none'; frame-ancestors 'none'",
+                  "cache-control": "no-store", "x-content-type-options": "nosniff"}
+LETTER_STATUSES = ("ready_for_review", "responded")
 
 CLOCK_EVENTS = ("identity_requested", "identity_received", "fee_requested", "fee_received",
                 "clarification_requested", "clarification_received", "extended")
@@ -44,7 +54,12 @@ def router() -> APIRouter:
             except ServiceProblem as problem:
                 if problem.status not in (404, 409):
                     raise
+        letter = None
+        if rights_request.get("status") == "responded" or (draft and rights_request.get("status") == "ready_for_review"):
+            letter = {"released": rights_request.get("status") == "responded",
+                      "html": f"/rights/{request_id}/letter", "pdf": f"/rights/{request_id}/letter.pdf"}
         return render(request, "rights_request.html", status_code=status_code, rq=rights_request, draft=draft,
+                      letter=letter,
                       withheld=withheld_of(draft) if draft else [], clock_events=CLOCK_EVENTS,
                       errors=errors or [], may_approve=who.has("dpo") and rights_request.get("status") ==
                       "ready_for_review" and rights_request.get("created_by") != who.sub)
@@ -52,6 +67,30 @@ def router() -> APIRouter:
     @api.get("/rights/{request_id}")
     async def show(request: Request, request_id: UUID) -> Response:
         return await request_page(request, request_id)
+
+    async def letter(request: Request, request_id: UUID, format: Literal["html", "pdf"]) -> Response:
+        """The pack as the requester reads it: the draft before release, the released letter after."""
+        _, svc = services(request, "officer", "dpo")
+        rights_request = await svc.get("rights", f"/requests/{request_id}", purpose="rights request letter")
+        released = rights_request.get("status") == "responded"
+        if not released and rights_request.get("status") not in LETTER_STATUSES:
+            raise ServiceProblem("rights", 404, [{"loc": [], "code": "no_letter", "message": "no letter yet"}])
+        path = f"/requests/{request_id}/{'response' if released else 'draft'}"
+        answer = await svc.get_raw("rights", path, params={"format": format},
+                                   purpose="the released letter" if released else "DPO preview of the draft letter")
+        if format == "html":
+            return HTMLResponse(answer.text, headers=LETTER_HEADERS)
+        name = f"rights-{request_id}{'' if released else '-draft'}.pdf"
+        return Response(answer.content, media_type="application/pdf",
+                        headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})
+
+    @api.get("/rights/{request_id}/letter")
+    async def letter_html(request: Request, request_id: UUID) -> Response:
+        return await letter(request, request_id, "html")
+
+    @api.get("/rights/{request_id}/letter.pdf")
+    async def letter_pdf(request: Request, request_id: UUID) -> Response:
+        return await letter(request, request_id, "pdf")
 
     @api.post("/rights/{request_id}/clock")
     async def clock(request: Request, request_id: UUID) -> Response:
