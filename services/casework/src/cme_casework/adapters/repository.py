@@ -147,7 +147,7 @@ class CaseRecords:
         values: dict[str, Any] = {
             "child_subject_id": state.child_subject_id, "carer_subject_ids": [UUID(c) for c in state.carer_subject_ids],
             "child_upn": state.upn, "child_sex": state.sex, "child_date_of_birth": state.date_of_birth,
-            "borough": state.borough, "status": state.status.value if state.status else None, "reason": state.reason,
+            "borough": state.borough, "allocated_to": state.allocated_to, "status": state.status.value if state.status else None, "reason": state.reason,
             "risk": state.risk.value, "opened_at": state.opened_at, "period_opened_on": state.clock_anchor,
             "closed_on": state.period.closed_on, "closure_reason": state.period.closure_reason,
             "next_due_date": due.on if due else None, "next_due_kind": due.kind.value if due else None,

@@ -34,6 +34,7 @@ cases = Table(
     Column("child_sex", Text, nullable=False, server_default="unknown"),  # demographics (DfE return)
     Column("child_date_of_birth", Date),  # demographics (DfE return: year group)
     Column("borough", Text),
+    Column("allocated_to", Text),  # the officer's token `sub` (migration 0007)
     Column("status", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("risk", Text, nullable=False),
@@ -48,6 +49,7 @@ cases = Table(
     Index("cases_child", "child_subject_id"),
     Index("cases_upn", "child_upn"),
     Index("cases_due", "next_due_date", postgresql_where=text("status <> 'closed'")),
+    Index("cases_allocated_to", "allocated_to"),
     # A child has at most one case that is not closed: a further referral joins it (DOMAIN section 2).
     Index("cases_one_active_per_child", "child_subject_id", unique=True, postgresql_where=text("status <> 'closed'")),
 )

@@ -38,6 +38,10 @@ class ClosureReason(StrEnum):
     UNTRACED_ENQUIRIES_EXHAUSTED = "untraced_enquiries_exhausted"
 
 
+# Reasons whose evidence needs one of several fields, none of them required on its own.
+ONE_OF: dict["ClosureReason", tuple[str, ...]] = {}
+
+
 class Evidence(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,11 +67,17 @@ class LeftEngland(Evidence):
 
     @model_validator(mode="after")
     def _each_kind_names_its_source(self) -> "LeftEngland":
-        if self.kind == "home_office_border_force" and not self.reference:
-            raise ValueError("a Home Office / Border Force answer needs its reference")
-        if self.kind == "overseas_school_letter" and not self.overseas_school:
-            raise ValueError("an overseas school letter needs the school's name")
+        needed = LEFT_ENGLAND_KIND_NEEDS.get(self.kind)
+        if needed is not None and not getattr(self, needed[0]):
+            raise ValueError(needed[1])
         return self
+
+
+# What each kind of proof that a child left England must also name (the field and the refusal's words).
+LEFT_ENGLAND_KIND_NEEDS: dict[str, tuple[str, str]] = {
+    "home_office_border_force": ("reference", "a Home Office / Border Force answer needs its reference"),
+    "overseas_school_letter": ("overseas_school", "an overseas school letter needs the school's name"),
+}
 
 
 class TransferredToAnotherLa(Evidence):
@@ -101,7 +111,7 @@ class DuplicateOrNotCme(Evidence):
 
     @model_validator(mode="after")
     def _says_which(self) -> "DuplicateOrNotCme":
-        if self.duplicate_of_case_id is None and self.not_cme_explanation is None:
+        if all(getattr(self, name) is None for name in ONE_OF[ClosureReason.DUPLICATE_OR_NOT_CME]):
             raise ValueError("give duplicate_of_case_id or not_cme_explanation")
         return self
 
@@ -111,6 +121,8 @@ class UntracedEnquiriesExhausted(Evidence):
     uploaded_on: date
     recheck_on: date  # the periodic re-check
 
+
+ONE_OF[ClosureReason.DUPLICATE_OR_NOT_CME] = ("duplicate_of_case_id", "not_cme_explanation")
 
 EVIDENCE: dict[ClosureReason, type[Evidence]] = {
     ClosureReason.ON_ROLL_ELSEWHERE: OnRollElsewhere,
@@ -184,19 +196,53 @@ def _reason_rules(proof: Evidence, closed_on: date, case: ClosureContext) -> lis
             return [Problem(("evidence", "date_of_birth"), "date_of_birth_mismatch",
                             "the date of birth does not match the case's; correct the case's date of birth first")]
         case OverCompulsorySchoolAge(date_of_birth=dob) if not over_compulsory_school_age(dob, closed_on):
-            # Education Act 1996 s8: of compulsory school age until the school leaving date.
-            return [Problem(("evidence", "date_of_birth"), "still_of_compulsory_school_age",
-                            f"of compulsory school age until {school_leaving_date(dob).isoformat()}")]
+            return [_still_of_school_age(dob)]
         case DuplicateOrNotCme(duplicate_of_case_id=other) if other == case.case_id:
             return [Problem(("evidence", "duplicate_of_case_id"), "self_reference", "a case is not its own duplicate")]
         case UntracedEnquiriesExhausted(recheck_on=recheck):
-            found = []
-            if len(case.agencies_asked) < case.min_agencies_for_untraced:
-                found.append(Problem(("evidence",), "enquiries_not_exhausted",
-                                     f"enquiries of at least {case.min_agencies_for_untraced} different agencies "
-                                     f"must be recorded first ({len(case.agencies_asked)} so far)"))
+            found = _too_few_agencies(case)
             if recheck <= closed_on:
                 found.append(Problem(("evidence", "recheck_on"), "recheck_not_after_closure",
                                      "the periodic re-check must be after the closure date"))
             return found
     return []
+
+
+def _still_of_school_age(dob: date) -> Problem:
+    # Education Act 1996 s8: of compulsory school age until the school leaving date.
+    return Problem(("evidence", "date_of_birth"), "still_of_compulsory_school_age",
+                   f"of compulsory school age until {school_leaving_date(dob).isoformat()}")
+
+
+def _too_few_agencies(case: ClosureContext) -> list[Problem]:
+    if len(case.agencies_asked) >= case.min_agencies_for_untraced:
+        return []
+    return [Problem(("evidence",), "enquiries_not_exhausted",
+                    f"enquiries of at least {case.min_agencies_for_untraced} different agencies "
+                    f"must be recorded first ({len(case.agencies_asked)} so far)")]
+
+
+def lacks(reason: ClosureReason, on_file: dict[str, Any], closed_on: date, case: ClosureContext) -> list[Problem]:
+    """What a closure for `reason` on `closed_on` still lacks, given the evidence the case already holds.
+
+    The same rules as `check`: with every piece on file, `check`'s own problems; otherwise each piece still
+    to give (`missing`, `one_of_missing`) and the rules the case itself fails whatever evidence is given (too
+    few agencies asked for `untraced_enquiries_exhausted`, a child the case shows is still of compulsory
+    school age). Names fields only: never a value.
+    """
+    model = EVIDENCE[reason]
+    found = [Problem(("evidence", name), "missing", f"{name} is required")
+             for name, spec in model.model_fields.items() if spec.is_required() and on_file.get(name) is None]
+    if reason is ClosureReason.LEFT_ENGLAND and (needed := LEFT_ENGLAND_KIND_NEEDS.get(on_file.get("kind", ""))):
+        if on_file.get(needed[0]) is None:
+            found.append(Problem(("evidence", needed[0]), "missing", needed[1]))
+    if (names := ONE_OF.get(reason)) and all(on_file.get(n) is None for n in names):
+        found.append(Problem(("evidence",), "one_of_missing", f"give one of {', '.join(names)}"))
+    if not found:
+        return check(reason, on_file, closed_on, case)[1]
+    if reason is ClosureReason.UNTRACED_ENQUIRIES_EXHAUSTED:
+        found.extend(_too_few_agencies(case))
+    if (reason is ClosureReason.OVER_COMPULSORY_SCHOOL_AGE and case.date_of_birth is not None
+            and not over_compulsory_school_age(case.date_of_birth, closed_on)):
+        found.append(_still_of_school_age(case.date_of_birth))
+    return found

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from cme_shared.auth import Role
 from cme_shared.contracts.categories import DataCategory
 
-from . import closure, sharing
+from . import closure, permissions, sharing
 from .clocks import ClockPolicy
 from .enquiries import AGENCY_CATEGORY, Agency, Fact, Outcome
 from .errors import EvidenceRefused, NotPermitted, TransitionRefused
@@ -214,3 +215,21 @@ def assign_borough(state: CaseState, *, borough: str, reason: str, actor: str, t
         raise TransitionRefused("borough_unchanged", "the case already belongs to that borough")
     return Entry(Kind.BOROUGH_ASSIGNED, actor, reason, today, DataCategory.CONTACT, OFFICER_SOURCE,
                  {"borough": borough, "previous": state.borough})
+
+
+def allocate(state: CaseState, *, officer_sub: str, reason: str | None, role: Role, caller_sub: str, actor: str,
+             today: date) -> Entry:
+    """Give the case to an officer (`officer_sub`, their token's `sub`): a manager any case they reach, an officer
+    an unallocated case of their own borough for themselves (`permissions.check_allocation`). The entry says who
+    allocated it, to whom and the officer it was allocated to before; `lifecycle` keeps closed cases out."""
+    permissions.check_allocation(role, caller_sub, officer_sub, state.allocated_to)
+    if state.borough is None:
+        # No borough's officer sees a triage case: it gets its borough first (POST /cases/{id}/borough).
+        raise TransitionRefused("borough_needed", "assign the case a borough before allocating it")
+    if state.allocated_to == officer_sub:
+        raise TransitionRefused("allocation_unchanged", "the case is already allocated to that officer")
+    taken = officer_sub == caller_sub
+    why = reason or ("taken by the officer" if taken else "allocated by a manager")
+    return Entry(Kind.CASE_ALLOCATED, actor, why, today, DataCategory.EDUCATION, OFFICER_SOURCE,
+                 {"allocated_to": officer_sub, "previous": state.allocated_to, "allocated_by": caller_sub,
+                  "as_role": role.value})

@@ -26,6 +26,7 @@ class Kind(StrEnum):
     REFERRAL_RELEASED = "referral_released"  # the restriction was lifted: the held referral is acted on
     RISK_RAISED = "risk_raised"
     BOROUGH_ASSIGNED = "borough_assigned"
+    CASE_ALLOCATED = "case_allocated"  # a case given to an officer (by a manager, or an officer taking it)
     # Casework
     ENQUIRY_MADE = "enquiry_made"
     ENQUIRY_ANSWERED = "enquiry_answered"

@@ -53,6 +53,7 @@ ALLOWED_IN: dict[Kind, frozenset[Status | None]] = {
     Kind.CLOSURE_PROPOSED: frozenset({Status.OPEN, Status.ENQUIRIES, Status.ESCALATED}),
     Kind.CLOSURE_REJECTED: frozenset({Status.CLOSURE_PROPOSED, Status.ESCALATED}),
     Kind.CASE_CLOSED: frozenset({Status.OPEN, Status.ENQUIRIES, Status.CLOSURE_PROPOSED}),
+    Kind.CASE_ALLOCATED: ACTIVE,  # a closed case is given to no one: it is reopened first
 }
 # Every other kind (notes, addenda, answers, shares, rectifications, restrictions, borough) may be
 # recorded on any existing case, closed ones included: a record stays open to correction.
@@ -128,6 +129,7 @@ class CaseState:
     reason: str = ""
     risk: Risk = Risk.STANDARD
     borough: str | None = None
+    allocated_to: str | None = None  # the officer (token `sub`) the case is allocated to
     sex: str = "unknown"
     date_of_birth: date | None = None
     upn: str | None = None
@@ -288,6 +290,8 @@ def _apply(state: CaseState, entry: Entry) -> None:
             state.risk = Risk(d["risk"])
         case Kind.BOROUGH_ASSIGNED:
             state.borough = d["borough"]
+        case Kind.CASE_ALLOCATED:
+            state.allocated_to = d["allocated_to"]
         case Kind.ENQUIRY_MADE:
             state.enquiries[d["enquiry_id"]] = Enquiry(
                 d["enquiry_id"], d["whom"], d.get("organisation"), _parse_date(d["asked_on"]),

@@ -5,6 +5,9 @@ them (narrowest first): a Westminster officer whose token also says manager or a
 here, and sees Westminster's cases only. The boroughs come from that role alone (`Principal.boroughs()`:
 an officer's own borough, both for a cross-borough role); the rule then says whether the role also
 reaches the cases no borough has yet (triage). Every route asks this rule and nothing else.
+
+Allocation adds one condition on who the case goes to (`check_allocation`): a manager allocates any case of
+their boroughs to anyone; an officer only takes an unallocated case of their own borough for themselves.
 """
 
 from collections.abc import Iterable
@@ -12,6 +15,8 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from cme_shared.auth import Role
+
+from .errors import NotPermitted
 
 
 class Action(StrEnum):
@@ -28,6 +33,7 @@ class Action(StrEnum):
     DECIDE_SHARE = "decide a share"  # POST /cases/{id}/shares/{share_id}/decision
     ATTACH_ADDENDUM = "attach an addendum"  # POST /cases/{id}/notes/{note_id}/addenda (for rights)
     ASSIGN_BOROUGH = "assign a borough"  # POST /cases/{id}/borough
+    ALLOCATE_CASE = "allocate a case to an officer"  # POST /cases/{id}/allocation (see `check_allocation`)
 
 
 class Reach(Enum):
@@ -57,6 +63,7 @@ RULES: dict[Action, dict[Role, Reach]] = {
     Action.DECIDE_SHARE: {Role.MANAGER: _ALL},
     Action.ATTACH_ADDENDUM: {Role.DPO: _ALL},
     Action.ASSIGN_BOROUGH: {Role.MANAGER: _ALL},
+    Action.ALLOCATE_CASE: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
 }
 
 
@@ -83,3 +90,19 @@ def grant(action: Action, role: Role, role_boroughs: Iterable[str]) -> Grant:
     reach = RULES[action][role]
     named: frozenset[str | None] = frozenset() if reach is Reach.UNASSIGNED else frozenset(role_boroughs)
     return Grant(action, role, named if reach is Reach.BOROUGHS else (named | {None}))
+
+
+def check_allocation(role: Role, caller_sub: str, officer_sub: str, allocated_to: str | None) -> None:
+    """Who a case may be allocated to, by the role the request acts as (403 otherwise).
+
+    A manager allocates (or reallocates) any case their grant reaches to any officer. An officer takes a case
+    for themselves, and only one no one holds: giving work to a colleague, or taking it from one, is a
+    manager's decision (DOMAIN section 1: managers run the team's caseload).
+    """
+    if role is Role.MANAGER:
+        return
+    if officer_sub != caller_sub:
+        raise NotPermitted("self_allocation_only", "an officer may allocate a case to themselves only",
+                           ["body", "officer"])
+    if allocated_to is not None and allocated_to != caller_sub:
+        raise NotPermitted("allocated_to_another", "this case is allocated to another officer; a manager reallocates it")

@@ -14,10 +14,11 @@ from ..domain.lifecycle import CaseState
 from ..service_layer.cases import Command, act
 from ..service_layer.casework import Casework
 from ..service_layer.shares import publisher
-from .roles import ActOnCase, AssignBorough, AttachAddendum, Caller, DecideShare, ProposeShare
+from .roles import ActOnCase, AllocateCase, AssignBorough, AttachAddendum, Caller, DecideShare, ProposeShare
 from .schemas import (
     ActionBody,
     AddendumIn,
+    AllocationIn,
     AnswerIn,
     BoroughIn,
     CaseSummary,
@@ -173,5 +174,17 @@ def command_routes(casework: Casework) -> APIRouter:
         return await run(caller, case_id, lambda state, today: commands.assign_borough(
             state, borough=body.borough.value, reason=body.reason, actor=f"manager:{caller.sub}", today=today),
             body)
+
+    @api.post("/cases/{case_id}/allocation", response_model=CommandResult)
+    async def allocate(case_id: UUID, body: AllocationIn, caller: AllocateCase) -> CommandResult:
+        """Allocate the case to an officer (`officer`: their `sub`). A manager allocates or reallocates any case
+        of their boroughs; an officer takes an unallocated case of their own borough for themselves only (403
+        `self_allocation_only`, `allocated_to_another`). A case needs its borough first (409 `borough_needed`);
+        a closed case is reopened first. Recorded in the history: who allocated it, to whom, when."""
+        role = caller.grant.role
+        actor = f"{role.value}:{caller.sub}"  # officer:<sub> or manager:<sub>, as the other entries name them
+        return await run(caller, case_id, lambda state, today: commands.allocate(
+            state, officer_sub=body.officer, reason=body.reason, role=role, caller_sub=caller.sub, actor=actor,
+            today=today), body)
 
     return api

@@ -1,6 +1,6 @@
 """Officers' HTTP API (CONTRACT section 4): cases on the clock, scoped by one rule (`domain.permissions`).
 
-Reads: GET /cases, /cases/overdue, /cases/triage, /cases/{id}, /returns/cme-census, /returns/cme-any-time,
+Reads: GET /cases, /cases/overdue, /cases/triage, /cases/{id}, /cases/{id}/closure-readiness, /returns/cme-census, /returns/cme-any-time,
 /referrals/held, /referrals/routed, /shares/pending. Writes: one POST per thing an officer does to a case (see
 `commands`), and the release of a held referral. Another borough's case answers 404, as a missing one does; cases not yet assigned to a
 borough (triage) are seen by managers and the DPO only.
@@ -31,6 +31,7 @@ from ..domain.errors import RecordNotFound
 from ..domain.history import officer
 from ..domain.lifecycle import Status, fold
 from ..domain.opening import Risk
+from ..domain.readiness import readiness
 from ..domain.restriction import RestrictionException, recorded
 from ..service_layer.cases import check_reached, subjects_of
 from ..service_layer.casework import Casework, today
@@ -49,7 +50,7 @@ from .roles import (
     ReleaseHeld,
     Triage,
 )
-from .schemas import CaseDetail, CaseSummary, HeldReferral, PendingShare, ReleaseResult, RoutedReferral
+from .schemas import CaseDetail, CaseSummary, ClosureReadiness, HeldReferral, PendingShare, ReleaseResult, RoutedReferral
 from .spreadsheet import csv_text
 
 
@@ -73,9 +74,14 @@ def router(casework: Casework) -> APIRouter:
         upn: Annotated[str | None, Query(max_length=16)] = None,
         child_subject_id: UUID | None = None,
         status: Status | None = None,
+        allocated_to: Annotated[str | None, Query(min_length=1, max_length=200,
+                                                  description="an officer's `sub`, or `me` for the caller's own")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[CaseSummary]:
+        """Cases in your boroughs, newest first; `allocated_to` narrows them to one officer's caseload."""
         query = select(cases).where(in_reach(caller.grant)).order_by(cases.c.opened_at.desc()).limit(limit)
+        if allocated_to is not None:
+            query = query.where(cases.c.allocated_to == (caller.sub if allocated_to == "me" else allocated_to))
         if upn is not None:
             query = query.where(cases.c.child_upn == upn)
         if child_subject_id is not None:
@@ -131,6 +137,25 @@ def router(casework: Casework) -> APIRouter:
                                 returned="case detail with its full history (enquiries, notes, shares)",
                                 record_type="case", record_id=str(case_id))
         return CaseDetail.of(state, entries, next_due(state, casework.policy), restricted)
+
+    @api.get("/cases/{case_id}/closure-readiness", response_model=ClosureReadiness)
+    async def closure_readiness(request: Request, case_id: UUID, caller: ReadCase) -> ClosureReadiness:
+        """What a closure of the case still lacks today, for each closure reason: escalations awaiting their
+        outcome, the evidence still to give beyond what the case holds (a pending proposal's, its date of
+        birth), the agencies asked. The same rules POST .../closure applies; field names and codes only.
+
+        Recorded as a read of the child and the carers (`case.closure_readiness`), as the case page is."""
+        async with sessions.begin() as session:
+            records = CaseRecords(session)
+            await check_reached(records, caller.grant, case_id, lock=False)
+            state = await records.state(case_id)
+            subjects = subjects_of(state)
+            restricted = await records.restricted(subjects)
+            await record_access(session, kit.access_log, request, caller.principal, subjects,
+                                action="case.closure_readiness", record_type="case", record_id=str(case_id),
+                                returned="what the case's closure still lacks (escalations, evidence, agencies)")
+        minimum = casework.policy.untraced_min_agencies
+        return ClosureReadiness.of(state, readiness(state, today(), minimum), minimum, restricted)
 
     @api.get("/returns/cme-census", response_class=Response, tags=["returns"],
              responses={200: {"content": {"text/csv": {}}, "description": "one row per combination with its count"}})

@@ -49,3 +49,4 @@ ListPendingShares = Annotated[Caller, Depends(_allowed(Action.LIST_PENDING_SHARE
 DecideShare = Annotated[Caller, Depends(_allowed(Action.DECIDE_SHARE))]
 AttachAddendum = Annotated[Caller, Depends(_allowed(Action.ATTACH_ADDENDUM))]
 AssignBorough = Annotated[Caller, Depends(_allowed(Action.ASSIGN_BOROUGH))]
+AllocateCase = Annotated[Caller, Depends(_allowed(Action.ALLOCATE_CASE))]

@@ -38,6 +38,7 @@ class CaseSummary(BaseModel):
     next_due_kind: str | None
     closed_on: date | None = None
     closure_reason: str | None = None
+    allocated_to: str | None = None  # the officer's token `sub`; null: no one yet
 
     @classmethod
     def from_row(cls, row: Any) -> "CaseSummary":
@@ -48,7 +49,8 @@ class CaseSummary(BaseModel):
         return cls(case_id=state.case_id, child_subject_id=state.child_subject_id, status=state.status.value,
                    borough=state.borough, opened_at=state.opened_at, reason=state.reason, risk=state.risk.value,
                    next_due_date=due.on if due else None, next_due_kind=due.kind.value if due else None,
-                   closed_on=state.period.closed_on, closure_reason=state.period.closure_reason)
+                   closed_on=state.period.closed_on, closure_reason=state.period.closure_reason,
+                   allocated_to=state.allocated_to)
 
 
 class HistoryEntry(BaseModel):
@@ -191,6 +193,15 @@ class AddendumIn(BaseModel):
     rights_request_id: UUID | None = None
 
 
+# A token's `sub`, as the identity provider issues it (opaque: a name, a GUID, "auth0|..."), never spaces.
+Sub = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
+
+
+class AllocationIn(ActionBody):
+    officer: Sub  # the officer's `sub`; an officer may name only themselves
+    reason: Reason | None = None
+
+
 class ClosureIn(ActionBody):
     reason: ClosureReason
     evidence: dict[str, Any]
@@ -296,3 +307,51 @@ class RoutedReferral(BaseModel):
 class ReleaseResult(BaseModel):
     entry_id: int  # the release's own history entry, which carries the exception
     case_id: UUID | None  # the case the referral now belongs to; null when it is only recorded
+
+
+class Lack(BaseModel):
+    loc: list[str | int]  # e.g. ["evidence", "start_date"], as POST .../closure would answer it
+    code: str
+    message: str
+
+
+class ReasonReadinessOut(BaseModel):
+    reason: ClosureReason
+    ready: bool  # would close today with only what the case already holds
+    submit: Literal["closure", "closure_proposal_confirm"]
+    evidence_on_file: list[str]  # field names only
+    lacks: list[Lack]
+
+
+class ClosureBlocker(BaseModel):
+    code: str  # case_closed | escalation_outcome_required
+    message: str
+    escalation_id: str | None = None
+    to: str | None = None
+    due_on: date | None = None
+
+
+class ClosureReadiness(BaseModel):
+    """What a closure of the case still lacks, reason by reason (GET /cases/{id}/closure-readiness)."""
+
+    case_id: UUID
+    status: str
+    risk: str
+    as_of: date
+    can_close: bool  # nothing about the case itself stops a closure today (evidence aside)
+    blocked_by: list[ClosureBlocker]
+    agencies_asked: list[str]  # this period's, for untraced_enquiries_exhausted
+    min_agencies_for_untraced: int
+    restricted: bool  # a closure then needs a `restriction_exception` (UK GDPR Art 18(2))
+    reasons: list[ReasonReadinessOut]
+
+    @classmethod
+    def of(cls, state: CaseState, found: Any, min_agencies: int, restricted: bool) -> "ClosureReadiness":
+        return cls(
+            case_id=state.case_id, status=state.status.value, risk=state.risk.value, as_of=found.as_of,
+            can_close=found.can_close, blocked_by=[ClosureBlocker(**asdict(b)) for b in found.blocked_by],
+            agencies_asked=found.agencies_asked, min_agencies_for_untraced=min_agencies, restricted=restricted,
+            reasons=[ReasonReadinessOut(reason=r.reason, ready=r.ready, submit=r.submit,
+                                        evidence_on_file=r.evidence_on_file,
+                                        lacks=[Lack(loc=list(p.loc), code=p.code, message=p.message) for p in r.lacks])
+                     for r in found.reasons])
