@@ -91,6 +91,8 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("casework", "POST", "/cases/{case_id}/shares"): rule(O, M),
     ("casework", "POST", "/cases/{case_id}/shares/{share_id}/decision"): rule(M),
     ("casework", "POST", "/cases/{case_id}/borough"): rule(M),
+    ("casework", "POST", "/cases/{case_id}/allocation"): rule(O, M),
+    ("casework", "GET", "/cases/{case_id}/closure-readiness"): rule(O, M, D, scoped=True),
 
     ("disclosure", "POST", "/disclosures"): rule(O, M, D),
     ("disclosure", "GET", "/disclosures"): rule(O, M, D, A),
