@@ -205,7 +205,7 @@ async def test_every_read_of_a_request_is_in_the_access_log_and_in_the_next_pack
         assert log.status_code == 200
         entries = log.json()["entries"]
         seen = {(e["action"], e["role"], e["borough"], e["returned"]) for e in entries}
-        assert {("rights_draft.read", "dpo", None, "prepared response pack (draft)"),
+        assert {("rights_draft.read", "dpo", None, "prepared response pack (draft, json)"),
                 ("rights_request.read", "officer", W, "rights request detail (requester, subject, history)"),
                 ("rights_response.read", "officer", W, "released response pack (pdf)")} <= seen
         assert sum(e["action"] == "rights_response.read" for e in entries) == 2  # each download is a read
