@@ -21,7 +21,7 @@ kafka_login = eval "$$($(BIN)/kafka.sh env $(1))";
 
 .PHONY: help up down clean demo test token verify-log outbox bench infra prereqs venv \
         kafka-install kafka kafka-user postgres witness topics services status logs \
-        console-install console
+        console-install console dlq ops-tools
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
@@ -124,6 +124,18 @@ console-install: venv  ## install the console (pip, npm ci) and chromium for its
 console: console-install  ## (re)start only the officer console on http://127.0.0.1:8000
 	@$(BIN)/console.sh stop
 	$(BIN)/console.sh start
+
+# ------------------------------------------------------- dead letters and deploy/ checks (issue 17)
+
+dlq: venv  ## dead letters: make dlq ARGS="list --topic cme.referrals.v1" (show P:O, replay P:O --reason T, journal)
+	@if [[ -z "$(ARGS)" ]]; then
+	  echo 'usage: make dlq ARGS="list|show|replay|journal|outbox ..." (python -m cme_shared.dlq --help)' >&2
+	  exit 2
+	fi
+	$(call kafka_login,operator) $(PY) -m cme_shared.dlq $(ARGS)
+
+ops-tools: venv  ## go install kustomize and promtool into .local/bin (deploy/k8s and deploy/monitoring checks)
+	@$(BIN)/ops-tools.sh install
 
 # --------------------------------------------------------------------- extras
 

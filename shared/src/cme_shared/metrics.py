@@ -1,6 +1,6 @@
 """Prometheus metrics shared by the kit; services add their own beside them."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES = Counter(
     "cme_consumed_messages_total", "Kafka records settled by a reliable consumer", ["consumer", "outcome"]
@@ -8,6 +8,13 @@ MESSAGES = Counter(
 DEAD_LETTERS = Counter(
     "cme_dead_letters_total", "Records dead-lettered by a reliable consumer, by kind and rule code",
     ["consumer", "kind", "code"],
+)
+# How long a reliable consumer takes to settle one record (or one batch, outcome "batch"), handler and commit
+# included: deploy/monitoring's p99 panel and CmeHandlerSlow read it. messaging/consumer.py does not observe it yet
+# (issue 17): until it does, the series stays empty.
+HANDLER_SECONDS = Histogram(
+    "cme_handler_duration_seconds", "Time to settle a record (or a batch) in a reliable consumer, by outcome",
+    ["consumer", "outcome"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 HTTP_REQUESTS = Counter(
     "cme_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
