@@ -87,7 +87,9 @@ async def test_unusual_http_methods_share_one_metric_label():
     from cme_shared.messaging.tables import KitTables
     from sqlalchemy import MetaData
 
-    runtime = SimpleNamespace(settings=settings, kit=KitTables(MetaData()))
+    from cme_shared.tracing import OFF
+
+    runtime = SimpleNamespace(settings=settings, kit=KitTables(MetaData()), tracing=OFF)
     app = create_service_app(runtime, title="t", description="d", routers=[],
                              asyncapi=dict)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
