@@ -233,9 +233,9 @@ def lacks(reason: ClosureReason, on_file: dict[str, Any], closed_on: date, case:
     model = EVIDENCE[reason]
     found = [Problem(("evidence", name), "missing", f"{name} is required")
              for name, spec in model.model_fields.items() if spec.is_required() and on_file.get(name) is None]
-    if reason is ClosureReason.LEFT_ENGLAND and (needed := LEFT_ENGLAND_KIND_NEEDS.get(on_file.get("kind", ""))):
-        if on_file.get(needed[0]) is None:
-            found.append(Problem(("evidence", needed[0]), "missing", needed[1]))
+    needed = LEFT_ENGLAND_KIND_NEEDS.get(on_file.get("kind", "")) if reason is ClosureReason.LEFT_ENGLAND else None
+    if needed is not None and on_file.get(needed[0]) is None:
+        found.append(Problem(("evidence", needed[0]), "missing", needed[1]))
     if (names := ONE_OF.get(reason)) and all(on_file.get(n) is None for n in names):
         found.append(Problem(("evidence",), "one_of_missing", f"give one of {', '.join(names)}"))
     if not found:
