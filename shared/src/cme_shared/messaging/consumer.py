@@ -40,6 +40,7 @@ rows), so a bigger batch makes concurrent HTTP writers wait longer: keep batches
 import asyncio
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ from .. import correlation
 from ..contracts.referrals import Problem
 from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, dlq
 from ..logging import get_logger
-from ..metrics import DEAD_LETTERS, MESSAGES
+from ..metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
 from ..tracing import OFF, Tracing
 from . import deferred
 from .fetching import FetchGuard, raw_body, tolerant_parser
@@ -433,7 +434,9 @@ class ReliableConsumer(Generic[T]):
         correlation_id = correlation.bind(delivery.header(correlation.HEADER))
         try:
             with self.tracing.record(delivery, self.group_id, self.name, trusted=self.verify is not None) as span:
+                started = time.perf_counter()
                 outcome = await self._process(delivery, failed_before)
+                HANDLER_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - started)
                 if span is not None:
                     span.set_attributes({"cme.outcome": outcome, "cme.correlation_id": correlation_id})
                 return outcome
@@ -508,7 +511,13 @@ class ReliableConsumer(Generic[T]):
         """Handle a batch to the end in one transaction (module docstring); returns each record's outcome."""
         topic = deliveries[0].topic if deliveries else self.topic
         with self.tracing.batch(topic, self.group_id, self.name, len(deliveries)) as batch_span:
-            return await self._process_batch(deliveries, batch_span)
+            started = time.perf_counter()
+            outcomes = await self._process_batch(deliveries, batch_span)
+            # Each record of a batch took as long as its batch to settle (its transaction is the batch's).
+            elapsed = time.perf_counter() - started
+            for outcome in outcomes:
+                HANDLER_SECONDS.labels(self.name, outcome).observe(elapsed)
+            return outcomes
 
     async def _process_batch(self, deliveries: Sequence[Delivery], batch_span: Any) -> list[str]:
         parsed = [self._parse_or_error(delivery) for delivery in deliveries]
