@@ -163,7 +163,23 @@ VALUES = {
     "council staff", "self": "for yourself", "guardian": "as the child's guardian",
     "representative": "as a representative",
     # actions in the access log
-    "case.read": "looked at the case", "case.list": "saw the case in a list", "rights_request.read":
+    "case.read": "looked at the case", "cases.list": "saw the case in a list",
+    "case.closure_readiness": "checked what was still needed to close the case",
+    "census.export": "counted the case in the return the council sends the Department for Education",
+    "referral.read": "looked at a referral about the child", "triage.list": "saw the referral on the list of "
+    "referrals still to be given to a borough", "awaiting_acceptance.list": "saw the referral on the list of "
+    "referrals waiting for an officer", "possible_match.read": "checked whether two records are the same person",
+    "held_referrals.list": "saw a referral held while the use of the information was restricted",
+    "routed_referrals.list": "saw the referral on the list of children passed to another team",
+    "shares.pending": "saw a proposal to share information, waiting for a manager",
+    "disclosure.read": "looked at a record of information shared", "disclosures.list": "saw the records of "
+    "information shared", "disclosures.pending": "saw a request to share information, waiting for a decision",
+    "disclosure.request": "asked to share information", "disclosure.decide": "decided whether to share "
+    "information", "disclosure.withhold": "decided to hold back a record of sharing for a time",
+    "recipients.read": "looked at who the information was shared with",
+    "third_party.unseal": "opened the details of the person who contacted us, as the Data Protection Officer",
+    "case_allocated": "Case given to an officer",
+    "rights_request.read":
     "looked at the data protection request", "rights_response.read": "looked at the response to the request",
     "rights_draft.read": "looked at the draft response", "access_log.read":
     "looked at who had seen the record",
@@ -192,6 +208,12 @@ EXEMPTION_REASONS = {
                                 "mental health.",
     "education_serious_harm": "Telling you this would be likely to cause serious harm to someone's physical or "
                               "mental health.",
+    "child_abuse_data": "This is about whether a child may have been harmed, and telling you would not be in "
+                        "the child's best interests.",
+    "health_serious_harm": "A health professional told us that showing you this health information would be "
+                           "likely to cause serious harm to someone's physical or mental health.",
+    "special_educational_needs_records": "This is part of a record of the child's special educational needs "
+                                         "that the law lets us hold back.",
 }
 SECTION_TITLES = {
     "decision": "Our decision", "explanation": "Why", "remedies": "If you are not satisfied",
