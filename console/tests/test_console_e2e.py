@@ -1,16 +1,23 @@
 """The console in a real browser on the real stack (issue 15, "Done when"): a Westminster officer signs in
 with the keyboard alone, sees the caseload grouped by urgency, opens the case a referral published to Kafka
 opened, records an enquiry with the keyboard alone and sees it in the timeline; a Kensington and Chelsea
-officer cannot see that case; a manager approves a police request another officer recorded and sees its
-receipt verified; the DPO sees who looked at the child. axe-core runs on every page: no serious or critical
-WCAG 2.2 AA violation. Screenshots of the main pages go to docs/screenshots/ (shown in the README)."""
+officer cannot see that case; a manager finds a police request another officer recorded in their decision
+queue, approves it and sees its receipt verified; the DPO sees who looked at the child; the DPO reviews a
+subject access pack the services gathered, previews the letter, approves it and sees the released letter.
+axe-core runs on every page: no serious or critical WCAG 2.2 AA violation. Screenshots of the main pages go
+to docs/screenshots/ (shown in the README).
+
+The tests share one started stack and one browser (conftest.py's module-scoped `platform` and `browser`) and
+one child, whose case the first referral opens; they run in this file's order."""
 
 import json
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
@@ -22,7 +29,7 @@ from cme_shared.testing.infra import SAMPLE_REFERRALS
 from cme_shared.testing.kafka import TopicReader, eventually, produce
 
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 AXE = REPOSITORY / "console/node_modules/axe-core/axe.min.js"
@@ -93,8 +100,14 @@ def sign_in(driver, console: str, role: str, borough: str | None, user: str) -> 
     WebDriverWait(driver, 10).until(lambda d: not d.current_url.endswith("/sign-in"))
 
 
-async def a_case_from_kafka(platform, infra, namespace) -> dict:
-    raw = (SAMPLE_REFERRALS / "accepted-school-deletion-no-destination.json").read_bytes()
+SCHOOL_REFERRAL = SAMPLE_REFERRALS / "accepted-school-deletion-no-destination.json"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def case(platform, infra) -> dict:
+    """The case a school's referral, published to Kafka, opened: the child every test works on."""
+    namespace = platform["namespace"]
+    raw = SCHOOL_REFERRAL.read_bytes()
     async with TopicReader(infra.kafka, namespace(topics.REFERRAL_OUTCOMES)) as outcomes:
         await produce(infra.kafka, namespace(topics.REFERRALS), raw, key=b"console-e2e")
         [record] = await outcomes.wait_for(lambda rs: len(rs) >= 1, timeout=60)
@@ -111,8 +124,7 @@ async def a_case_from_kafka(platform, infra, namespace) -> dict:
 
 
 async def test_an_officer_works_a_case_from_a_kafka_referral_and_the_other_borough_cannot_see_it(
-        platform, infra, namespace, browser):
-    case = await a_case_from_kafka(platform, infra, namespace)
+        platform, case, browser):
     console = platform["console"].url
     driver = browser
 
@@ -168,8 +180,7 @@ async def test_an_officer_works_a_case_from_a_kafka_referral_and_the_other_borou
 
 
 async def test_a_manager_approves_a_police_request_and_sees_the_receipt_verified_and_the_dpo_sees_who_looked(
-        platform, infra, namespace, browser):
-    case = await a_case_from_kafka(platform, infra, namespace)
+        platform, case, browser):
     console = platform["console"].url
     driver = browser
 
@@ -190,8 +201,16 @@ async def test_a_manager_approves_a_police_request_and_sees_the_receipt_verified
     disclosure_url = driver.current_url
     assert not driver.find_elements(By.ID, "decision")  # the requester is not offered the decision
 
+    # The manager finds it in their queue of requests waiting for a decision, and opens it from there.
     sign_in(driver, console, "manager", "westminster", "manager-w1")
-    driver.get(disclosure_url)
+    driver.get(f"{console}/disclosures")
+    request_link = f"Request {disclosure_url.rsplit('/', 1)[1][:8].upper()}"
+    queue = driver.find_element(By.TAG_NAME, "table").text
+    assert request_link in queue and "Metropolitan Police Service" in queue and "officer-w2" in queue, queue
+    accessible(driver, "decision queue")
+    shot(driver, "decisions")
+    driver.find_element(By.LINK_TEXT, request_link).click()
+    assert driver.current_url == disclosure_url
     accessible(driver, "disclosure awaiting a decision")
     assert driver.find_elements(By.ID, "decision"), driver.find_element(By.TAG_NAME, "main").text
     driver.find_element(By.ID, "decision").click()
@@ -208,6 +227,8 @@ async def test_a_manager_approves_a_police_request_and_sees_the_receipt_verified
     accessible(driver, "disclosure with its receipt")
     shot(driver, "disclosure-receipt")
 
+    driver.get(f"{console}/disclosures")  # decided: out of the queue
+    assert request_link not in driver.find_element(By.TAG_NAME, "main").text
     driver.get(f"{console}/shares")
     accessible(driver, "shares")
     driver.get(f"{console}/census?census_date={time.strftime('%Y-%m-%d')}")
@@ -230,3 +251,75 @@ async def test_a_manager_approves_a_police_request_and_sees_the_receipt_verified
     driver.get(f"{console}/sign-in")
     accessible(driver, "sign in")
     shot(driver, "sign-in")
+
+
+async def test_the_dpo_reviews_the_draft_access_pack_previews_the_letter_and_releases_it(platform, case, browser):
+    console, rights = platform["console"].url, platform["rights"].url
+    driver = browser
+    child = json.loads(SCHOOL_REFERRAL.read_bytes())["child"]
+
+    def token(sub: str, role: str, **claims: str) -> dict[str, str]:
+        return {"Authorization": "Bearer " + issue_development_token(platform["secret"], sub=sub, roles=[role],
+                                                                     **claims)}
+
+    # The child's mother asks the council for her daughter's data (recorded through the rights API); the
+    # DPO records her identity as verified; every service gathers what it holds.
+    async with httpx.AsyncClient(timeout=30) as client:
+        created = await client.post(f"{rights}/requests", headers=token("officer-w3", "officer", borough="westminster"),
+                                    json={"type": "access", "received_on": date.today().isoformat(), "channel": "email",
+                                          "requester": {"first_name": "Leila", "last_name": child["last_name"],
+                                                        "acting_as": "parent", "address": child["address"]},
+                                          "subject": {"first_name": child["first_name"],
+                                                      "last_name": child["last_name"],
+                                                      "date_of_birth": child["date_of_birth"], "upn": child["upn"]}})
+        assert created.status_code == 201, created.text
+        request_id = created.json()["request_id"]
+        clock = await client.post(f"{rights}/requests/{request_id}/clock", headers=token("dpo-1", "dpo"),
+                                  json={"event": "identity_received", "on": date.today().isoformat()})
+        assert clock.status_code == 200, clock.text
+
+        async def gathered() -> dict | None:
+            state = (await client.get(f"{rights}/requests/{request_id}", headers=token("dpo-1", "dpo"))).json()
+            return state if state["status"] in ("ready_for_review", "collection_incomplete") else None
+
+        assert (await eventually(gathered, timeout=90))["status"] == "ready_for_review"
+
+    # The DPO finds it in the worklist and opens the draft's review.
+    sign_in(driver, console, "dpo", None, "dpo-2")
+    reference = f"Request {request_id[:8].upper()}"
+    driver.find_element(By.LINK_TEXT, reference).click()
+    main = driver.find_element(By.TAG_NAME, "main").text
+    assert "Ready for the DPO's review" in main and "The draft response" in main, main
+    assert "Metropolitan Police Service" in main  # the share the manager approved, in the pack's recipients
+    assert "Council staff who looked" in main and "Council staff (manager), disclosure service" in main, main
+    accessible(driver, "rights request under review")
+    shot(driver, "rights-review")
+
+    # The letter as the parent will read it, marked as a draft.
+    review_url = driver.current_url
+    driver.find_element(By.ID, "letter-preview").click()
+    letter = driver.find_element(By.TAG_NAME, "body").text
+    assert "This response has not been sent" in letter
+    assert child["first_name"] in letter and "Information Commissioner" in letter, letter[:500]
+    accessible(driver, "draft letter")
+    shot(driver, "letter-draft")
+
+    # Approve and release; the page shows the released response and the letter she got.
+    driver.get(review_url)
+    driver.find_element(By.XPATH, "//button[normalize-space()='Approve and release the response']").click()
+    assert "Response approved and released" in driver.find_element(By.CSS_SELECTOR, ".govuk-notification-banner").text
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Subject access: Responded"
+    assert "Released by dpo-2" in driver.find_element(By.ID, "released").find_element(By.XPATH, "..").text
+    accessible(driver, "rights request released")
+    shot(driver, "rights-released")
+    driver.find_element(By.ID, "letter-released").click()
+    letter = driver.find_element(By.TAG_NAME, "body").text
+    assert "This response has not been sent" not in letter and child["first_name"] in letter
+    assert "Metropolitan Police Service" in letter
+    accessible(driver, "released letter")
+
+    # The PDF, through the console with the DPO's session.
+    cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
+    pdf = httpx.get(f"{console}/rights/{request_id}/letter.pdf", cookies=cookies, timeout=60)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"

@@ -34,6 +34,22 @@ def withheld_of(draft: dict[str, Any]) -> list[dict[str, Any]]:
             if "withheld" in rec]
 
 
+def recipients_of(draft: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The draft's recipients: shares outside the council one by one, and council staff's reads counted by
+    who and where (one line per role and service, with the first and last day)."""
+    outside, staff = [], {}
+    for r in draft.get("recipients", []):
+        if r.get("type") != "council_staff":
+            outside.append(r)
+            continue
+        line = staff.setdefault(r.get("org_name"), {"who": r.get("org_name"), "reads": 0, "first": r.get("shared_at"),
+                                                    "last": r.get("shared_at")})
+        line["reads"] += 1
+        line["first"] = min(filter(None, (line["first"], r.get("shared_at"))), default=None)
+        line["last"] = max(filter(None, (line["last"], r.get("shared_at"))), default=None)
+    return outside, sorted(staff.values(), key=lambda line: str(line["who"]))
+
+
 def router() -> APIRouter:
     api = APIRouter()
 
@@ -59,7 +75,7 @@ def router() -> APIRouter:
             letter = {"released": rights_request.get("status") == "responded",
                       "html": f"/rights/{request_id}/letter", "pdf": f"/rights/{request_id}/letter.pdf"}
         return render(request, "rights_request.html", status_code=status_code, rq=rights_request, draft=draft,
-                      letter=letter,
+                      letter=letter, recipients=recipients_of(draft) if draft else ([], []),
                       withheld=withheld_of(draft) if draft else [], clock_events=CLOCK_EVENTS,
                       errors=errors or [], may_approve=who.has("dpo") and rights_request.get("status") ==
                       "ready_for_review" and rights_request.get("created_by") != who.sub)
