@@ -24,7 +24,7 @@ MONITORING = ROOT / "deploy" / "monitoring"
 SERVICES = {"intake": 8001, "casework": 8002, "disclosure": 8003, "rights": 8004}
 APPS = {**SERVICES, "console": 8000}
 KUBERNETES_VERSION = "1.33.0"
-# Metrics the services must export for the clock-driven backlogs (README "Metrics and alerts"); not the kit's.
+# Metrics the services export for the clock-driven backlogs (README "Metrics and alerts"); not the kit's.
 SERVICE_METRICS = {"cme_casework_cases_overdue", "cme_rights_requests_due_within_seconds",
                    "cme_rights_requests_overdue"}
 
@@ -186,6 +186,8 @@ def named_metrics(expr: str) -> set[str]:
 
 
 def test_every_metric_named_is_exported_by_the_kit_or_listed_for_a_service():
+    import cme_casework.adapters.backlog_metrics  # noqa: F401 - the services' backlog gauges register on import
+    import cme_rights.adapters.backlog_metrics  # noqa: F401
     from cme_shared import metrics
     from prometheus_client import REGISTRY
 
@@ -199,4 +201,4 @@ def test_every_metric_named_is_exported_by_the_kit_or_listed_for_a_service():
     for panel in dashboard()["panels"]:
         for target in panel["targets"]:
             named |= named_metrics(target["expr"])
-    assert named - exported == SERVICE_METRICS
+    assert named <= exported and SERVICE_METRICS <= named

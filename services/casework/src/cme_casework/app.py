@@ -1,4 +1,8 @@
-"""create_app(): casework's HTTP API and Kafka subscribers on the shared runtime."""
+"""create_app(): casework's HTTP API and Kafka subscribers on the shared runtime, and the task that counts
+overdue cases for /metrics."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -21,6 +25,7 @@ from cme_shared.http.app import create_service_app
 from cme_shared.http.errors import error_body
 from cme_shared.runtime import ServiceRuntime
 
+from .adapters import backlog_metrics
 from .adapters.calendars import load_calendars
 from .adapters.term_dates_health import HEALTH
 from .adapters.tables import kit
@@ -88,4 +93,14 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     )
     app.add_exception_handler(CaseworkError, _domain_error)
     app.state.casework = casework
+    # The overdue-cases gauge is counted inside the app's lifespan, after the runtime started.
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(application), backlog_metrics.running(
+                runtime.engine, today, settings.backlog_metrics_seconds):
+            yield
+
+    app.router.lifespan_context = lifespan
     return app

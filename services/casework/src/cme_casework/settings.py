@@ -40,3 +40,6 @@ class CaseworkSettings(ServiceSettings):
     term_dates_file: Path | None = None
     # Warn (log line, metric) this many days before a borough's term dates run out.
     term_dates_warning_days: Annotated[int, Field(ge=0, le=366)] = 60
+    # How often the overdue-cases gauge is counted again from the database (adapters/backlog_metrics.py);
+    # the alert rules in deploy/monitoring expect a count at most a minute old.
+    backlog_metrics_seconds: Annotated[float, Field(gt=0, le=60)] = 60.0

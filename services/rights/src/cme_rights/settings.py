@@ -1,4 +1,6 @@
-from pydantic import SecretStr
+from typing import Annotated
+
+from pydantic import Field, SecretStr
 
 from cme_shared.settings import ServiceSettings
 
@@ -23,6 +25,9 @@ class RightsSettings(ServiceSettings):
     # `chunk_prune_interval_seconds`.
     chunk_retention_days: float = 30.0
     chunk_prune_interval_seconds: float = 3600.0
+    # The same task counts the requests overdue and due within 7 days for /metrics this often
+    # (adapters/backlog_metrics.py); the alert rules in deploy/monitoring expect a count at most a minute old.
+    backlog_metrics_seconds: Annotated[float, Field(gt=0, le=60)] = 60.0
 
     # The printable pack's font (a Unicode TrueType font: names are not all Latin-1); without the file,
     # WeasyPrint uses fontconfig's DejaVu Sans or another sans-serif font.

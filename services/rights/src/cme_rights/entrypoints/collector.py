@@ -1,5 +1,7 @@
 """The background task that keeps data collections moving: re-asks late services, gives up on silent ones,
-and (less often) deletes the collected answers of requests released long enough ago (SEC-18).
+(less often) deletes the collected answers of requests released long enough ago (SEC-18), and every
+`CME_BACKLOG_METRICS_SECONDS` counts the requests overdue or near their due date for /metrics
+(adapters/backlog_metrics.py).
 
 It runs inside the service (started with the app, stopped with it) and holds no state of its own: every
 ask, try and answer is in the database, so after a restart it carries on where the last process stopped.
@@ -14,6 +16,7 @@ from collections.abc import AsyncIterator
 from cme_shared.logging import get_logger
 from cme_shared.runtime import ServiceRuntime
 
+from ..adapters import backlog_metrics
 from ..service_layer.collection import prune_chunks, sweep
 from ..service_layer.context import RightsContext
 
@@ -35,8 +38,16 @@ async def prune_once(runtime: ServiceRuntime, ctx: RightsContext) -> int:
 
 async def run(runtime: ServiceRuntime, ctx: RightsContext) -> None:
     loop = asyncio.get_running_loop()
-    next_prune = loop.time()
+    next_prune = next_count = loop.time()
     while True:
+        if loop.time() >= next_count:  # apart from the sweep, so that a failing sweep does not stop the counts
+            try:
+                await backlog_metrics.refresh(runtime.engine, ctx.today())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is away: the last counts stand until the next round
+                log.warning("backlog_metrics_failed", error_type=type(exc).__name__)
+            next_count = loop.time() + ctx.settings.backlog_metrics_seconds
         try:
             await sweep_once(runtime, ctx)
             if loop.time() >= next_prune:
