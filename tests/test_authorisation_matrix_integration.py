@@ -190,7 +190,9 @@ def expected(caller: Caller, admits: Rule | str) -> str:
     assert isinstance(admits, Rule)
     if not caller.valid:
         return "401"
-    acting = next((role for role in admits.roles if role in caller.roles), None)
+    # An officer's token that names no borough cannot act as an officer (cme_shared.auth.require_roles).
+    acting = next((role for role in admits.roles if role in caller.roles
+                   and not (role == O and caller.borough is None)), None)
     if acting is None:
         return "403"
     if admits.scoped and acting == O and caller.borough != "westminster":

@@ -69,7 +69,7 @@ def refusal(token: str, settings: ServiceSettings = SETTINGS) -> tuple[int, str,
 
 # --- A good token, and what it may vary in -------------------------------------------------------------------
 
-@pytest.mark.parametrize("typ", ["JWT", "at+jwt", "AT+JWT", "jwt"])
+@pytest.mark.parametrize("typ", ["JWT", "at+jwt", "AT+JWT", "jwt", "application/at+jwt"])
 def test_a_good_token_passes_with_either_type(typ):
     principal = TokenVerifier(SETTINGS).verify(hs256(claims_of(), typ=typ))
     assert principal == Principal(sub="officer-17", roles=frozenset({Role.OFFICER}), borough=Borough.WESTMINSTER)
@@ -472,3 +472,29 @@ async def test_a_slow_key_fetch_does_not_block_the_event_loop_and_the_401_still_
     refused = await call(app, "POST", "/notes", signed(RSA_A, "key-a", aud="api://some-other-app"),
                          content=b'{"not json', headers={"content-type": "application/json"})
     assert refused.status_code == 401 and refused.json()["errors"][0]["code"] == "token_audience_not_accepted"
+
+
+# --- What a hostile review found (session of 2026-12-02) -------------------------------------------------------
+
+@pytest.mark.parametrize("sub", ["\u200b", "\u200b\u200c", " \ufeff ", "\u2060"])
+def test_a_sub_of_invisible_characters_is_empty(sub):
+    """The two-person rule compares subs: an invisible one must not pass for a person."""
+    assert refusal(hs256(claims_of(sub=sub)))[:2] == (401, "token_subject_empty")
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat"])
+def test_times_given_as_text_are_refused(claim):
+    now = int(time.time())
+    value = str(now + 3600 if claim == "exp" else now)
+    assert refusal(hs256(claims_of(**{claim: value})))[:2] == (401, "token_claim_malformed")
+
+
+def test_an_officer_whose_token_names_no_borough_cannot_act_as_an_officer():
+    dependency = require_roles(Role.OFFICER, Role.MANAGER)
+    nowhere = Principal(sub="officer-9", roles=frozenset({Role.OFFICER}))
+    with pytest.raises(ApiError) as refused:
+        dependency(nowhere)
+    assert (refused.value.status, refused.value.code) == (403, "officer_borough_missing")
+    # With another role the route admits, the token acts as that one instead.
+    also_manager = Principal(sub="officer-9", roles=frozenset({Role.OFFICER, Role.MANAGER}))
+    assert dependency(also_manager).acting_role is Role.MANAGER

@@ -70,7 +70,7 @@ class Principal(BaseModel):
 
 # RFC 9068 access tokens say `at+jwt`; many identity providers still say `JWT`. Compared case-insensitively
 # (RFC 7515 4.1.9: media types are case-insensitive).
-TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
+TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})  # RFC 9068 allows the full media type
 # Pinned per mode, never read from the token: HS256 with the development secret, RS256/ES256 from the JWKS.
 # `none` and every other algorithm are refused.
 DEVELOPMENT_ALGORITHMS = ("HS256",)
@@ -186,8 +186,13 @@ class TokenVerifier:
     @staticmethod
     def _principal(claims: dict[str, Any]) -> Principal:
         sub = claims["sub"]
-        if not sub.strip():  # PyJWT has checked it is a string
+        # PyJWT has checked it is a string. Blank counts as empty, zero-width and other invisible characters
+        # included: the two-person rule compares subs.
+        if not any(ch.isprintable() and not ch.isspace() for ch in sub):
             raise _refused("token_subject_empty", "the bearer token's sub is empty", "sub")
+        for claim in ("exp", "iat", "nbf"):  # RFC 7519 2: NumericDate is a number, never a string
+            if claim in claims and (isinstance(claims[claim], bool) or not isinstance(claims[claim], (int, float))):
+                raise _refused("token_claim_malformed", f"the bearer token's {claim} must be a number", claim)
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):  # null, a number, a text
             raise _refused("token_roles_malformed", "the bearer token's roles must be a list of strings", "roles")
@@ -264,8 +269,12 @@ def require_roles(*roles: Role) -> Callable[..., Principal]:
 
     def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         for role in roles:
-            if role in principal.roles:
+            # An officer works for one borough: a token that names none cannot act as an officer (it could
+            # write records that neither it nor any officer could read back).
+            if role in principal.roles and not (role is Role.OFFICER and principal.borough is None):
                 return principal.acting_as(role)
+        if Role.OFFICER in allowed and Role.OFFICER in principal.roles:
+            raise ApiError(403, "officer_borough_missing", "an officer's token must name the officer's borough")
         raise ApiError(403, "forbidden_role", f"this needs one of the roles: {', '.join(sorted(allowed))}")
 
     return dependency
