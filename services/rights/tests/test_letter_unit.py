@@ -5,6 +5,7 @@ was shared with and who looked, why parts were removed, and how to complain to t
 import io
 import re
 import uuid
+from html.parser import HTMLParser
 from datetime import UTC, date, datetime, timedelta
 
 import pypdf
@@ -87,7 +88,7 @@ def test_the_pdf_reads_as_a_letter_to_the_requester(printed):
     text = text_of(printed)
     assert "To: Maryam Hassan" in text and "Dear Maryam Hassan," in text
     assert "Date: 20 November 2026" in text and "received on 2 November 2026" in text
-    assert "about Amira Hassan (you asked a parent or carer)" in text
+    assert "about Amira Hassan (you asked as a parent or carer)" in text
     assert "Yours sincerely" in text and "The Data Protection Officer" in text
 
 
@@ -180,3 +181,161 @@ def test_words_and_dates():
     assert letter.say(True) == "Yes" and letter.say("unknown_destination") == "Unknown destination"
     assert letter.words("some_new_field") == "Some new field"  # a key nobody mapped is still words
     assert letter.breakable("a" * 130) == "a" * 60 + " " + "a" * 60 + " " + "a" * 10
+
+
+# What the services really write (casework's history entries, intake's identity decisions): staff by user id,
+# records by uuid, fields left empty. None of it may reach the parent's letter.
+OFFICER, MANAGER, DPO = "officer-w1", "manager-w1", "dpo-7"
+CASE, ENQUIRY, ENTRY, REQUEST = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+
+def internal_items() -> list[DataItem]:
+    def entry(record_id: str, kind: str, actor: str, detail: dict, source: str = "casework officer",
+              record_type: str = "case_history", supersedes: str | None = None) -> DataItem:
+        return DataItem(service="casework", record_type=record_type, record_id=record_id, subject_id=CHILD,
+                        category=DataCategory.EDUCATION, source=source, recorded_at=AT,
+                        data={"case_id": str(CASE), "kind": kind, "actor": actor, "reason": "see the detail",
+                              "effective_on": "2026-06-15", "supersedes": supersedes, "detail": detail})
+    return [
+        DataItem(service="casework", record_type="case", record_id=str(CASE), subject_id=CHILD,
+                 category=DataCategory.EDUCATION, source="casework", recorded_at=AT,
+                 data={"case_id": str(CASE), "status": "open", "risk": "standard", "borough": "westminster",
+                       "closed_on": None, "closure_reason": None, "next_due_date": "2026-07-01", "upn": None}),
+        entry("e-1", "enquiry_made", f"officer:{OFFICER}",
+              {"enquiry_id": str(ENQUIRY), "whom": "school", "organisation": None, "asked_on": "2026-06-15",
+               "purpose": f"where is the child (see enquiry {ENQUIRY})", "answered_on": None, "outcome": None,
+               "facts": []}),
+        entry("e-2", "case_allocated", f"manager:{MANAGER}",
+              {"allocated_to": OFFICER, "previous": None, "allocated_by": MANAGER, "as_role": "manager"}),
+        entry("e-3", "share_made", f"manager:{MANAGER}",
+              {"share_id": str(uuid.uuid4()), "proposal_entry_id": str(uuid.uuid4()),
+               "proposed_by": f"officer:{OFFICER}", "proposer_sub": OFFICER, "decider_sub": MANAGER,
+               "decision_reason": "the new council needs it", "purpose": "statutory_transfer"}),
+        entry("e-4", "note_corrected", f"officer:{OFFICER}", {"note_id": str(uuid.uuid4()), "text": "home visit"},
+              record_type="note", supersedes=str(ENTRY)),
+        entry("e-5", "fact_rectified", "system:rights",
+              {"field": "date_of_birth", "new_value": "2015-05-02", "previous_value": "2015-05-01",
+               "rights_request_id": str(REQUEST), "decided_by": DPO}, source=f"rights request {REQUEST}"),
+        entry("e-6", "case_reviewed", f"officer:{OFFICER}", {"summary": None, "next_steps": ""}),
+        entry("e-7", "restriction_lifted", "system:casework", {"rights_request_id": str(REQUEST)}),
+        DataItem(service="intake", record_type="identity_decision", record_id=str(uuid.uuid4()), subject_id=CHILD,
+                 category=DataCategory.DEMOGRAPHICS, source=f"CME officer {OFFICER}", recorded_at=AT,
+                 data={"decision": "distinct", "reason": "different dates of birth", "matched_on": ["last_name"],
+                       "records_joined": 0}),
+        DataItem(service="casework", record_type="access", record_id="access:9", subject_id=CHILD,
+                 category=DataCategory.EDUCATION, source="the council's casework service", recorded_at=AT,
+                 data={"action": "case.read", "role": "manager", "returned": f"case detail {CASE}",
+                       "purpose": f"checked by manager:{MANAGER}"},
+                 recipient={"type": "council_staff", "org_name": "council staff (manager), casework service"}),
+    ]
+
+
+def internal_letter() -> str:
+    pack = access_pack(FACTS, internal_items(), frozenset(), WHOLE)
+    return letter.render_html({**pack, "release": {"approved_by": DPO, "approved_at": "2026-11-20T10:00:00+00:00"}})
+
+
+class Reader(HTMLParser):
+    """The letter as a parent sees it: its words (styles left out), and for each heading and each list term
+    (a `dt`) the words under it, up to the next heading of the same or a higher level (for a term: its `dd`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []
+        self.sections: list[list] = []  # [tag, its own words, the words under it, open?]
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self._in.append(tag)
+        if re.fullmatch(r"h[1-6]", tag):
+            for section in self.sections:
+                if section[0].startswith("h") and section[0] >= tag:
+                    section[3] = False  # a heading of the same or a higher level ends the one before
+        if re.fullmatch(r"h[1-6]|dt", tag):
+            self.sections.append([tag, "", "", True])
+
+    def handle_endtag(self, tag):
+        while self._in and self._in.pop() != tag:
+            pass
+        if tag == "dd":
+            for section in reversed(self.sections):
+                if section[0] == "dt" and section[3]:
+                    section[3] = False  # the term's dd is over (the innermost open term)
+                    break
+
+    def handle_data(self, data):
+        if "style" in self._in or "title" in self._in:
+            return
+        self.words.append(data)
+        heading = next((t for t in reversed(self._in) if re.fullmatch(r"h[1-6]|dt", t)), None)
+        for section in self.sections:
+            if not section[3]:
+                continue
+            if heading == section[0] and section is self._own(heading):
+                section[1] += data
+            else:
+                section[2] += data
+
+    def _own(self, tag):
+        return next(s for s in reversed(self.sections) if s[0] == tag)
+
+    def text(self) -> str:
+        return re.sub(r"\s+", " ", " ".join(self.words))
+
+    def empty(self) -> list[str]:
+        return [f"{tag} {own.strip()}" for tag, own, under, _ in self.sections if not under.strip()]
+
+
+def read(html: str) -> Reader:
+    reader = Reader()
+    reader.feed(html)
+    return reader
+
+
+UUID_LIKE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+
+
+def test_the_letter_prints_no_identifier(printed):
+    for text in (read(internal_letter()).text(), read(letter.render_html(the_pack())).text(), text_of(printed)):
+        assert not UUID_LIKE.search(text), UUID_LIKE.search(text).group(0)
+        assert "reference" not in text.lower().replace("school reference number", "")
+    text = read(internal_letter()).text()
+    assert "Enquiry" not in text.replace("Enquiry made", "")  # no "Enquiry id", "Enquiry reference" ...
+    assert "where is the child (see enquiry)" in text  # the officer's words stay, without the uuid
+    assert "Where it came from: a data protection request" in text
+
+
+def test_the_letter_names_staff_by_their_role_never_by_user_id(printed):
+    text = read(internal_letter()).text()
+    for leak in (OFFICER, MANAGER, DPO):
+        assert leak not in text, leak
+    assert not re.search(r"\b(officer|manager|system|dpo):\S", text)
+    assert "Recorded by a CME officer" in text and "Recorded by a CME manager" in text
+    assert "Recorded by the council's data protection system" in text and "Recorded by the council's case system" in text
+    assert "Given to a CME officer" in text and "Given by a CME manager" in text
+    assert "Proposed by a CME officer" in text and "Decided by a member of council staff" in text
+    assert "Where it came from: a CME officer" in text  # intake's "CME officer <user id>"
+    assert "checked by a CME manager" in text
+    assert not re.search(r"\b(officer|manager|system|dpo):\S", text_of(printed))
+
+
+def test_the_letter_has_no_empty_block():
+    html = internal_letter()
+    reader = read(html)
+    assert reader.empty() == []  # no heading, and no "Details" term, with nothing under it
+    assert any(own.strip() == "Details" for tag, own, _, _ in reader.sections if tag == "dt")  # (some have details)
+    assert read(letter.render_html(the_pack())).empty() == []
+    assert not re.search(r"<dl>\s*</dl>|<dd>\s*</dd>", html)
+    records = reader.text().split("The records in full")[1].split("What we have removed")[0]
+    for nothing in ("not recorded", "none", "Replaces an earlier entry", "Case closed on", "Summary",
+                    "Unique pupil number", "Organisation", "Answered on", "Outcome"):
+        assert nothing not in records, nothing
+    assert "Reason see the detail" in records  # the entry of a review without a summary still shows
+    assert "Who was asked a school" in records and "Asked on 15 June 2026" in records
+
+
+def test_the_reader_finds_an_empty_heading_and_an_empty_details_block():
+    assert read("<h2>Who we have shared it with</h2><h2>Next</h2><p>x</p>").empty() == [
+        "h2 Who we have shared it with"]
+    assert read("<dl><dt>Details</dt><dd><dl>\n</dl></dd><dt>Reason</dt><dd>x</dd></dl>").empty() == ["dt Details"]
+    assert read("<h3>A</h3><h4>B</h4><p>x</p>").empty() == []

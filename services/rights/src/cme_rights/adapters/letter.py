@@ -11,7 +11,12 @@ What the letter says, from the pack:
 - the Art 15 information as prose: purposes, categories, recipients (the disclosure log's shares, and the
   council staff who looked, from the access log items), retention, sources, the rights and how to complain
   to the ICO;
-- redactions and withheld records shown as such, with a reason a person understands.
+- redactions and withheld records shown as such, with a reason a person understands;
+- nothing internal: no identifier (a field named `*_id`, `*_ids` or `*_sub`, an entry's `supersedes`, or any
+  uuid in a text), no staff member's user id (an actor such as "officer:<sub>" or "system:intake" becomes the
+  role in words, "a CME officer", "the council's referral system"; a field naming a staff member, such as
+  `allocated_to` or `*_by`, says their role), and no empty block (a field with no value, or a group whose
+  fields are all empty or hidden, is left out). The JSON pack keeps all of it.
 
 Bounded (SEC-25): the records take at most `DATA_BUDGET` characters and the staff reads `SECTIONS_BUDGET`;
 what is left out is counted and said to be in the electronic copy. Values nested deeper than `MAX_DEPTH`
@@ -113,30 +118,47 @@ LABELS = {
     "notification": "The notice we received", "notification_kind": "What the notice was about",
     "kind": "What happened", "deletion_ground": "Why the school took the child off its roll",
     "deletion_date": "Date taken off the school roll", "last_attended_on": "Last day at school",
-    "details": "Details given", "referred_by": "Who told us", "type": "Type", "org_id": "Organisation reference",
+    "details": "Details given", "referred_by": "Who told us", "type": "Type",
     "org_name": "Organisation", "submitted_at": "Sent to us on", "received_at": "Received on",
     "flags": "Other services involved", "safeguarding": "Safeguarding concerns",
     "carers": "Parents and carers named", "carer": "Parent or carer", "referrer": "The person who told us",
-    "referral": "The referral", "referral_id": "Referral reference", "intake_id": "Our referral reference",
-    "source_type": "Who sent the notice", "source_org_id": "Organisation reference of the sender",
+    "referral": "The referral",
+    "source_type": "Who sent the notice",
     "source": "Where it came from", "recorded_at": "Recorded on", "warnings": "Checks that raised a question",
     "incomplete_return": "The school's notice was missing some details",
     "missing_return_fields": "Details missing from the school's notice",
-    "possible_match_subject_ids": "Other records that may be the same child",
     "decision": "Decision", "reason": "Reason", "reasons": "Reasons", "matched_on": "Matched on",
     "records_joined": "Records joined together",
-    "case_id": "Case reference", "status": "Status", "risk": "Level of concern", "borough": "Borough",
+    "status": "Status", "risk": "Level of concern", "borough": "Borough",
     "opened_on": "Case opened on", "closed_on": "Case closed on", "closure_reason": "Why the case was closed",
     "next_due_date": "Next check due by", "link": "Link", "actor": "Recorded by", "effective_on": "Date",
     "supersedes": "Replaces an earlier entry", "detail": "Details", "facts": "Facts recorded",
     "answered_on": "Answered on", "outcome": "Outcome", "text": "Text", "note": "Note",
     "opinion": "Professional opinion", "fact": "Fact", "addendum": "Addendum", "addendum_text": "Addendum",
-    "carer_subject_ids": "Parents and carers on the case", "restriction_exception": "Exception to the restriction",
+    "restriction_exception": "Exception to the restriction",
     "purpose": "Why", "legal_gateway": "The law that allows it", "categories_released": "Kinds of information shared",
     "fields_released": "Details shared", "shared_at": "Shared on", "log_leaves":
     "Entry numbers in the council's tamper-evident sharing log",
     "action": "What they did", "returned": "What they saw",
+    "allocated_to": "Given to", "allocated_by": "Given by", "as_role": "Acting as", "proposed_by": "Proposed by",
+    "decided_by": "Decided by", "approved_by": "Approved by", "decision_reason": "Reason for the decision",
+    "whom": "Who was asked", "organisation": "Organisation", "field": "What was corrected",
+    "new_value": "Corrected to", "previous_value": "What it said before",
 }
+
+# How the requester acts, after "you asked" (the request's `acting_as`).
+ACTING_AS = {"self": "for yourself", "parent": "as a parent or carer", "guardian": "as the child's guardian",
+             "representative": "as a representative"}
+
+# A staff member is named by their role, never by their user id (an actor is "<role>:<sub>").
+ROLES_IN_WORDS = {"officer": "a CME officer", "manager": "a CME manager", "dpo": "the Data Protection Officer",
+                  "auditor": "an auditor", "partner": "a partner organisation"}
+SOME_SYSTEM = "the council's computer system"
+SOME_STAFF = "a member of council staff"
+# Fields that name a staff member by user id without a role prefix: the role they always hold.
+STAFF_FIELDS = {"actor": SOME_STAFF, "allocated_to": ROLES_IN_WORDS["officer"],
+                "approved_by": ROLES_IN_WORDS["dpo"], "released_by": ROLES_IN_WORDS["dpo"]}
+NOT_STAFF = {"referred_by"}  # "who told us": a kind of referrer, not a member of staff
 
 VALUES = {
     # casework history
@@ -162,6 +184,11 @@ VALUES = {
     "officer": "CME officer", "manager": "CME manager", "dpo": "Data Protection Officer", "council_staff":
     "council staff", "self": "for yourself", "guardian": "as the child's guardian",
     "representative": "as a representative",
+    "westminster": "Westminster", "kensington_and_chelsea": "Kensington and Chelsea",
+    # sources the services write
+    "casework": "the children missing education case records", "casework officer": "a CME officer",
+    "referral": "a referral", "data subject": "the person the information is about",
+    "rights request": "a data protection request",
     # actions in the access log
     "case.read": "looked at the case", "cases.list": "saw the case in a list",
     "case.closure_readiness": "checked what was still needed to close the case",
@@ -231,6 +258,53 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _LONG_WORD = re.compile(rf"\S{{{MAX_WORD}}}(?=\S)")
 _CODE = re.compile(r"^[a-z][a-z0-9]*([_:.][a-z0-9]+)+$")
+_UUID = re.compile(r"[#:]?\s*\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_ACTOR = re.compile(r"\b(officer|manager|dpo|auditor|partner|system):[^\s,;()]+")
+_STAFF_SOURCE = re.compile(r"^CME officer \S+$")  # intake's "CME officer <sub>" for an identity decision
+
+
+def hidden(key: str) -> bool:
+    """An identifier field: the letter leaves it out (the JSON pack keeps it)."""
+    return key in ("id", "supersedes", "as_role") or key.endswith(("_id", "_ids", "_sub"))  # as_role: said by *_by
+
+
+def actor_words(actor: str) -> str:
+    """"officer:<sub>" -> "a CME officer"; "system:intake" -> "the council's referral system"."""
+    role = actor.partition(":")[0]
+    if role == "system":
+        return VALUES.get(actor, SOME_SYSTEM)
+    return ROLES_IN_WORDS.get(role, SOME_STAFF)
+
+
+def scrub(text: str) -> str:
+    """A text without identifiers: actors become roles in words, uuids are dropped."""
+    text = _ACTOR.sub(lambda m: actor_words(m.group(0)), text)
+    if _UUID.search(text):
+        text = re.sub(r"[ \t]{2,}", " ", _UUID.sub("", text)).strip()
+    return text
+
+
+def _staff_keys(record: dict[str, Any]) -> set[str]:
+    keys = {k for k in record if isinstance(k, str) and (k in STAFF_FIELDS or k.endswith("_by"))} - NOT_STAFF
+    if "allocated_to" in record and "previous" in record:
+        keys.add("previous")  # the officer the case was allocated to before
+    return keys
+
+
+def staff_words(key: str, value: Any, record: dict[str, Any]) -> str:
+    """A field naming a staff member, as their role in words."""
+    text = str(value)
+    if _ACTOR.fullmatch(text):
+        return actor_words(text)
+    if key == "allocated_by" and record.get("as_role") in ROLES_IN_WORDS:
+        return ROLES_IN_WORDS[record["as_role"]]
+    if key == "previous":
+        return ROLES_IN_WORDS["officer"]
+    return STAFF_FIELDS.get(key, SOME_STAFF)
+
+
+def empty(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, dict | list) and not value)
 
 
 def printable(text: str) -> str:
@@ -327,6 +401,9 @@ def say(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     text = str(value)
+    if _ACTOR.fullmatch(text):
+        return actor_words(text)
+    text = scrub(text)
     if text in VALUES:
         return VALUES[text]
     if _parse_when(text) is not None:
@@ -364,27 +441,39 @@ class Budget:
 
 
 def rows(value: Any, budget: Budget, depth: int = 0) -> list[dict[str, Any]]:
-    """A record's data as rows {label, value | rows}: dicts by their keys' words, lists item by item."""
+    """A record's data as rows {label, value | rows}: dicts by their keys' words, lists item by item. Identifiers
+    and empty values are left out, and so is a group left with nothing in it; staff are named by role."""
     out: list[dict[str, Any]] = []
+    record = value if isinstance(value, dict) else {}
+    staff = _staff_keys(record)
     items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
     for key, child in items:
+        if key is not None and hidden(str(key)):
+            continue
+        if empty(child) or (isinstance(child, str) and not scrub(child)):
+            continue
         label = words(str(key)) if key is not None else None
         if budget.left <= 0:
             break
-        if isinstance(child, dict | list) and child and depth + 1 >= MAX_DEPTH:
-            text = budget.take(printable(compact(child)))
+        if key in staff:
+            text = budget.take(staff_words(str(key), child, record))
             if text is not None:
                 out.append({"label": label, "value": text})
-        elif isinstance(child, dict | list) and child:
-            if all(not isinstance(c, dict | list) for c in child) and isinstance(child, list):
-                text = budget.take("; ".join(say(c) for c in child))
-                if text is not None:
-                    out.append({"label": label, "value": text})
-            else:
+        elif isinstance(child, dict | list) and depth + 1 >= MAX_DEPTH:
+            text = budget.take(printable(scrub(compact(child))))
+            if text is not None:
+                out.append({"label": label, "value": text})
+        elif isinstance(child, list) and all(not isinstance(c, dict | list) for c in child):
+            text = budget.take("; ".join(say(c) for c in child if not empty(c)))
+            if text:
+                out.append({"label": label, "value": text})
+        elif isinstance(child, dict | list):
+            inner = rows(child, budget, depth + 1)
+            if inner:
                 budget.take(label or "")
-                out.append({"label": label, "rows": rows(child, budget, depth + 1)})
+                out.append({"label": label, "rows": inner})
         else:
-            text = budget.take("none" if isinstance(child, dict | list) else say(child))
+            text = budget.take(say(child))
             if text is not None:
                 out.append({"label": label, "value": text})
     return out
@@ -394,6 +483,20 @@ def _person(who: dict[str, Any] | None) -> str:
     who = who or {}
     name = " ".join(printable(str(who.get(k) or "")) for k in ("first_name", "last_name")).strip()
     return name
+
+
+def _shown(redaction: dict[str, Any]) -> bool:
+    """A redaction of an identifier is not listed: the letter does not print identifiers anyway."""
+    return not any(hidden(part) for part in str(redaction.get("path") or "").split("."))
+
+
+def _source(record: dict[str, Any]) -> str:
+    source = record.get("source")
+    if empty(source):
+        return "not recorded"
+    if _STAFF_SOURCE.match(str(source)):
+        return ROLES_IN_WORDS["officer"]
+    return say(source)
 
 
 def _redaction_text(redaction: dict[str, Any], record_types: dict[str, str]) -> dict[str, str]:
@@ -433,7 +536,7 @@ def access_view(pack: dict[str, Any]) -> dict[str, Any]:
                     continue
                 entry = {"what": RECORD_TYPES.get(rtype, words(rtype)),
                          "when": full_date(record.get("recorded_at")),
-                         "source": say(record.get("source")) if record.get("source") else "not recorded"}
+                         "source": _source(record)}
                 budget.take(entry["what"] + entry["when"] + entry["source"])
                 if "withheld" in record:
                     entry["withheld"] = _withheld_reason(pack, service, str(record.get("record_id")))
@@ -457,11 +560,11 @@ def access_view(pack: dict[str, Any]) -> dict[str, Any]:
         "left_out": ELECTRONIC_ONLY.format(n=left_out) if left_out else None,
         "shared": _shared(pack.get("recipients") or []),
         "staff": _staff(staff_reads),
-        "redactions": [_redaction_text(r, record_types) for r in pack.get("redactions") or []],
+        "redactions": [_redaction_text(r, record_types) for r in pack.get("redactions") or [] if _shown(r)],
         "exemptions": [{"reason": EXEMPTION_REASONS.get(e.get("exemption", ""), "An exemption in the law applies."),
                         "service": SERVICES.get(e.get("service", ""), words(e.get("service", ""))),
                         "record": RECORD_TYPES.get(record_types.get(str(e.get("record_id")), ""), "A record"),
-                        "law": e.get("basis", ""), "note": printable(str(e.get("reason") or ""))}
+                        "law": e.get("basis", ""), "note": printable(scrub(str(e.get("reason") or "")))}
                        for e in pack.get("exemptions") or []],
         "art15": _art15(pack.get("supplementary_information") or {}),
         "completeness": _completeness(pack.get("completeness") or {}),
@@ -495,8 +598,8 @@ def _staff(reads: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         row = {"when": full_date(read.get("when")), "who": say(read.get("role")),
                "where": SERVICES.get(read.get("service", ""), words(read.get("service", ""))),
-               "did": say(read.get("action")), "saw": printable(str(read.get("returned") or "")),
-               "why": printable(str(read.get("purpose") or "")) or "no reason given"}
+               "did": say(read.get("action")), "saw": printable(scrub(str(read.get("returned") or ""))),
+               "why": printable(scrub(str(read.get("purpose") or ""))) or "no reason given"}
         if budget.take("".join(row.values())) is None:
             continue
         shown.append(row)
@@ -540,7 +643,8 @@ def sections_view(response: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         title = SECTION_TITLES.get(key, words(key))
         if isinstance(value, dict | list):
-            out.append({"title": title, "rows": rows(value, budget) if value else [], "empty": not value})
+            shown = rows(value, budget) if value else []
+            out.append({"title": title, "rows": shown, "empty": not shown})
         else:
             out.append({"title": title, "text": budget.take(say(value)) or ""})
     return out
@@ -571,12 +675,11 @@ def render_html(response: dict[str, Any], *, medium: str = "screen", draft: bool
         "council": COUNCIL,
         "team": TEAM,
         "dated": day_of(sent_on) if sent_on else full_date(today or date.today()),
-        "reference": printable(str(response.get("request_id") or "")),
         "received_on": day_of(response.get("received_on")),
         "requester": _person(requester) or "the requester",
         "subject": _person(subject),
         "about_someone_else": requester.get("acting_as") not in (None, "self"),
-        "acting_as": say(requester.get("acting_as")) if requester.get("acting_as") else "",
+        "acting_as": ACTING_AS.get(str(requester.get("acting_as")), ""),
         "access": access_view(response) if kind == "access" else None,
         "sections": [] if kind == "access" else sections_view(response),
         "ico": art15.ICO,
