@@ -40,13 +40,13 @@ kafka-install: prereqs  ## fetch the Kafka jars from Maven Central (once, into t
 kafka: venv kafka-install  ## start Kafka on 127.0.0.1:9092 (SASL/SCRAM, ACLs; logins in .local/secrets/kafka)
 	@$(BIN)/kafka.sh start
 
-kafka-user: kafka  ## a partner or operator login: make kafka-user NAME=<name> ROLE=partner|operator [ORG_ID=<org>]
+kafka-user: kafka  ## a partner or operator login: make kafka-user NAME=<name> ROLE=partner|operator [ORG_ID=<org> [REQUIRE_MAC=1]]
 	@if [[ -z "$(NAME)" || -z "$(ROLE)" ]]; then
 	  echo "usage: make kafka-user NAME=<name> ROLE=partner|operator [ORG_ID=<org>]" >&2
 	  exit 2
 	fi
 	$(call kafka_login,admin) $(PY) -m cme_shared.ops kafka-user --name '$(NAME)' --role '$(ROLE)' \
-	  $(if $(ORG_ID),--org-id '$(ORG_ID)') --secrets-dir .local/secrets/kafka/users
+	  $(if $(ORG_ID),--org-id '$(ORG_ID)') $(if $(REQUIRE_MAC),--require-mac) --secrets-dir .local/secrets/kafka/users
 
 postgres: prereqs  ## install (apt) and start PostgreSQL on 127.0.0.1:5432, create roles/databases
 	@$(BIN)/postgres.sh install

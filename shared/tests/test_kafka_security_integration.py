@@ -194,7 +194,8 @@ def test_make_kafka_user_is_idempotent_and_prints_the_login_as_json_on_its_last_
             "org-police-x", name, 32)
         bindings = tmp_path / "partners" / "bindings.json"
         assert json.loads(bindings.read_text()) == {"partners": {name: {"org_id": "org-police-x",
-                                                                         "key": first["mac_key"]}}}
+                                                                         "key": first["mac_key"],
+                                                                         "require_mac": False}}}
         assert oct(bindings.stat().st_mode & 0o777) == "0o600"
         names = {(b.name, b.operation.name) for b in acls_of(admin_client(secured), name)}
         assert (topics.REFERRALS, "WRITE") in names and (topics.REFERRAL_OUTCOMES, "READ") in names

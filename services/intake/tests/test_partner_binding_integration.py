@@ -27,7 +27,8 @@ def signed(value: bytes, key: bytes = KEY) -> list[tuple[str, bytes]]:
 async def test_a_bound_partner_refers_only_for_its_own_org_and_nobody_else_refers_as_it(start_intake, sample,
                                                                                           tmp_path):
     bindings = tmp_path / "bindings.json"
-    bindings.write_text(json.dumps({"partners": {"police-x": {"org_id": "POLICE-X", "key": KEY.hex()}}}))
+    bindings.write_text(json.dumps({"partners": {"police-x": {"org_id": "POLICE-X", "key": KEY.hex(),
+                                                              "require_mac": True}}}))
 
     def referral(referral_id: str, org_id: str) -> bytes:
         document = sample("accepted-police-high-risk.json")
@@ -65,13 +66,14 @@ async def test_a_bound_partner_refers_only_for_its_own_org_and_nobody_else_refer
 
 async def test_a_new_binding_holds_without_restarting_intake(start_intake, sample, tmp_path):
     bindings = tmp_path / "bindings.json"
+    bindings.write_text(json.dumps({"partners": {}}))  # a named file binds nobody until a partner is added
     document = sample("accepted-nhs-new-arrival.json")
     async with start_intake(partner_bindings_file=bindings) as intake, \
             intake.reader(topics.REFERRAL_OUTCOMES) as outcomes:
         await intake.produce(document)  # nobody bound yet: an unsigned referral for the org is accepted
         await outcomes.wait_for(lambda records: len(records) >= 1)
         bindings.write_text(json.dumps({"partners": {"nhs-x": {"org_id": document["source"]["org_id"],
-                                                                "key": KEY.hex()}}}))
+                                                                "key": KEY.hex(), "require_mac": True}}}))
         document["referral_id"] = "AFTER-BINDING"
         await intake.produce(document)
         await outcomes.wait_for(lambda records: len(records) >= 2)

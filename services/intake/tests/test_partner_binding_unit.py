@@ -12,7 +12,8 @@ from cme_intake.domain.partners import MAC_HEADER, PARTNER_HEADER, Binding, Bind
 pytestmark = pytest.mark.unit
 
 KEY = bytes(range(32))
-BINDINGS = Bindings({"school-a": Binding("school-a", "URN-100001", KEY)})
+BINDINGS = Bindings({"school-a": Binding("school-a", "URN-100001", KEY, require_mac=True),
+                     "police-b": Binding("police-b", "POLICE-B", bytes(range(32, 64)))})
 VALUE = b'{"referral_id": "R-1"}'
 
 
@@ -52,6 +53,12 @@ def test_an_unbound_org_s_unsigned_referral_passes_as_before():
     assert code([], None) is None
 
 
+def test_an_unsigned_referral_for_a_bound_org_passes_unless_the_binding_requires_the_mac():
+    """CONTRACT section 3: a partner built to the contract sends no headers; `require_mac` opts in."""
+    assert code([], "POLICE-B") is None
+    assert code([], "URN-100001") == "partner_signature_required"
+
+
 def test_a_mac_in_upper_case_hex_is_the_same_mac():
     headers = [(PARTNER_HEADER, b"school-a"), (MAC_HEADER, mac(KEY, VALUE).upper().encode())]
     assert code(headers, "URN-100001") is None
@@ -77,8 +84,21 @@ def test_the_bindings_file_is_read_again_when_it_changes_and_a_missing_file_bind
                  "police-x": {"org_id": "POLICE-X", "key": (b"k" * 32).hex()}})
     os.utime(path, ns=(1, 10**18))  # a change within the file system's timestamp granularity still shows
     assert bindings.current().bound_orgs == {"URN-100001", "POLICE-X"}
-    path.unlink()
-    assert bindings.current().bound_orgs == frozenset()
+    path.unlink()  # a deleted file never unbinds every partner: what was read stands
+    assert bindings.current().bound_orgs == {"URN-100001", "POLICE-X"}
+
+
+def test_a_bindings_file_that_was_named_must_exist_at_start(tmp_path):
+    with pytest.raises(ValueError, match="missing"):
+        BindingsFile(tmp_path / "absent.json", required=True)
+    assert BindingsFile(tmp_path / "absent.json").current().bound_orgs == frozenset()  # development's default
+
+
+def test_require_mac_must_be_true_or_false():
+    with pytest.raises(ValueError, match="require_mac"):
+        parse(json.dumps({"partners": {"a": {"org_id": "X", "key": KEY.hex(), "require_mac": "yes"}}}))
+    parsed = parse(json.dumps({"partners": {"a": {"org_id": "X", "key": KEY.hex(), "require_mac": True}}}))
+    assert parsed.orgs_requiring_mac == {"X"}
 
 
 def test_a_broken_bindings_file_stops_the_start_and_later_keeps_what_was_read(tmp_path):

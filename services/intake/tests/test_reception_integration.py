@@ -102,6 +102,18 @@ async def test_the_public_form_takes_only_public_and_parent_referrals(intake, sa
     assert await intake.scalar("SELECT count(*) FROM referrals") == 1
 
 
+async def test_the_public_form_cannot_take_a_school_s_referral_ids(intake, sample):
+    """The duplicate key is (source.org_id, referral_id): an org id on the open form is refused, so nobody
+    without a partner's token can make a school's next referral come back a duplicate."""
+    school = sample("accepted-school-deletion-no-destination.json")
+    squatter = public_referral(sample, type="parent")
+    squatter["source"]["org_id"], squatter["referral_id"] = school["source"]["org_id"], school["referral_id"]
+    refused = await intake.client.post("/public/referrals", json=squatter)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == "org_id_not_for_public_form"
+    genuine = await intake.client.post("/referrals", json=school, headers=intake.partner(school["source"]["org_id"]))
+    assert genuine.status_code == 202 and genuine.json()["status"] != "duplicate"
+
+
 async def test_a_public_referrers_details_are_sealed_apart_and_never_leave_intake(intake, sample):
     document = public_referral(sample)
     async with intake.reader(topics.REFERRAL_ACCEPTED) as accepted, intake.reader(topics.REFERRAL_OUTCOMES) as outcomes:

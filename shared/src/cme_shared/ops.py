@@ -114,6 +114,8 @@ def kafka_user(
     secrets_dir: SecretsDir = Path(".local/secrets/kafka/users"),
     bindings_file: Annotated[Path, typer.Option(help="intake's partner bindings file (CME_PARTNER_BINDINGS_FILE)")]
     = Path(".local/secrets/partners/bindings.json"),
+    require_mac: Annotated[bool, typer.Option(help="partner only: refuse its org's referrals without its MAC")]
+    = False,
 ) -> None:
     """Create (or show again) a partner or operator principal; its credentials are the LAST line, as JSON."""
     from .kafka_admin import ensure_principal, stored_password
@@ -135,6 +137,8 @@ def kafka_user(
              "security_protocol": kafka.security_protocol}
     if org_id is not None:
         write_private(secrets_dir / f"{name}.org", org_id.strip())
+    if require_mac:
+        write_private(secrets_dir / f"{name}.require-mac", "true")
     bound = read_optional(secrets_dir / f"{name}.org") if role == "partner" else None
     if bound:
         # The org binding is proved per record (intake's domain/partners.py): the partner sends
@@ -162,7 +166,8 @@ def write_bindings(users_dir: Path, bindings_file: Path) -> None:
         name = org_file.stem
         key = read_optional(users_dir / f"{name}.mac-key")
         if key and read_optional(users_dir / f"{name}.role") == "partner":
-            partners[name] = {"org_id": org_file.read_text().strip(), "key": key}
+            partners[name] = {"org_id": org_file.read_text().strip(), "key": key,
+                              "require_mac": (users_dir / f"{name}.require-mac").exists()}
     bindings_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     scratch = bindings_file.with_suffix(".tmp")
     write_private(scratch, json.dumps({"partners": partners}, indent=2, sort_keys=True))

@@ -49,7 +49,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, kit)
     seal = Seal(settings.seal_key.get_secret_value())
     reception = ReferralReception(runtime.outbox, runtime.topics, seal, settings.postcode_districts)
-    bindings = BindingsFile(settings.partner_bindings_path())
+    bindings = BindingsFile(settings.partner_bindings_path(), required=settings.partner_bindings_file is not None)
     kafka.subscribe(runtime, reception, SubjectRights(runtime.outbox, runtime.topics), bindings)
     app = create_service_app(
         runtime,

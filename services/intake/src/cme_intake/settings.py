@@ -39,6 +39,13 @@ class IntakeSettings(ServiceSettings):
     # environments bind nobody.
     partner_bindings_file: Path | None = None
 
+    @model_validator(mode="after")
+    def _production_names_its_partner_bindings(self) -> "IntakeSettings":
+        if self.env == "production" and self.partner_bindings_file is None:
+            raise ValueError("production names its partner bindings: CME_PARTNER_BINDINGS_FILE (a file with "
+                             '{"partners": {}} binds nobody, on purpose)')
+        return self
+
     def partner_bindings_path(self) -> Path | None:
         if self.partner_bindings_file is not None:
             return self.partner_bindings_file

@@ -30,18 +30,26 @@ def parse(text: str) -> Bindings:
         key = bytes.fromhex(entry["key"])
         if len(key) < 32:
             raise ValueError(f"partner {principal!r} has a key shorter than 32 bytes")
-        out[principal] = Binding(principal, entry["org_id"].strip(), key)
+        require_mac = entry.get("require_mac", False)
+        if not isinstance(require_mac, bool):
+            raise ValueError(f"partner {principal!r} has a require_mac that is not true or false")
+        out[principal] = Binding(principal, entry["org_id"].strip(), key, require_mac)
     return Bindings(out)
 
 
 class BindingsFile:
-    """The file's bindings as of its last change. A missing file binds nobody; a file that cannot be read
-    stops the service at start and, later, keeps the bindings read before (and says so in the log)."""
+    """The file's bindings as of its last change. A file that cannot be read stops the service at start and,
+    later, keeps the bindings read before (and says so in the log). A missing file binds nobody only where
+    it is optional (development's default path, before `make kafka-user ... ORG_ID=` first writes it); a
+    file that was named (`required`) and is missing stops the start, and one that vanishes later keeps the
+    bindings read before: a deleted file never unbinds every partner."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, required: bool = False) -> None:
         self._path = path
+        self._required = required
         self._stamp: tuple[int, int] | None = None
         self._bindings = Bindings()
+        self._seen = False
         self.current(strict=True)
 
     def current(self, strict: bool = False) -> Bindings:
@@ -50,12 +58,19 @@ class BindingsFile:
         try:
             stat = self._path.stat()
         except FileNotFoundError:
-            self._stamp, self._bindings = None, Bindings()
+            if strict and self._required:
+                raise ValueError(f"partner bindings file {self._path} is missing") from None
+            if self._seen:
+                if self._stamp is not None:
+                    log.error("partner_bindings_missing", path=str(self._path))
+                    self._stamp = None
+                return self._bindings  # what was read before stands
             return self._bindings
         stamp = (stat.st_mtime_ns, stat.st_size)
         if stamp != self._stamp:
             try:
                 self._bindings = parse(self._path.read_text())
+                self._seen = True
             except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
                 if strict:
                     raise ValueError(f"partner bindings file {self._path}: {exc}") from None

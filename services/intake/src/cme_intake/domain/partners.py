@@ -6,13 +6,13 @@ a bound partner's principal has a secret key (`make kafka-user ... ORG_ID=` prin
 with every referral: `x-cme-partner` (its username) and `x-cme-partner-mac` (HMAC-SHA256 of the record's
 value bytes under that key, lower-case hex). Intake then knows the sender and holds it to its org:
 - a referral whose headers name a partner must carry that partner's valid MAC, and be for its org;
-- a referral for an org some partner is bound to must come signed by one of that org's partners (nobody
-  else can refer as that school, nor squat its referral ids);
-- a referral with no partner headers, for an org nobody is bound to, is an unbound partner's, as before.
+- a referral with no partner headers is taken as CONTRACT section 3 describes it (a partner built to the
+  contract sends none), unless its org is bound with `require_mac`: then it must come signed by that
+  org's partner, so nobody else can refer as that school nor squat its referral ids.
 
-A bound partner that leaves its headers off and claims an unbound org looks like an unbound partner: the
-headers are the only link Kafka offers between a record and its producer. Binding every partner closes
-that; the README says so.
+A bound partner that leaves its headers off looks like an unbound one: the headers are the only link Kafka
+offers between a record and its producer. `require_mac` on every binding closes that, once each partner's
+integrator sends the headers; the README says so.
 """
 
 import hashlib
@@ -46,6 +46,7 @@ class Binding:
     principal: str
     org_id: str
     key: bytes = field(repr=False)
+    require_mac: bool = False  # its org's referrals must carry this partner's MAC
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class Bindings:
     @property
     def bound_orgs(self) -> frozenset[str]:
         return frozenset(binding.org_id for binding in self.by_principal.values())
+
+    @property
+    def orgs_requiring_mac(self) -> frozenset[str]:
+        return frozenset(b.org_id for b in self.by_principal.values() if b.require_mac)
 
 
 def check(bindings: Bindings, headers: list[tuple[str, bytes | None]], value: bytes,
@@ -67,7 +72,7 @@ def check(bindings: Bindings, headers: list[tuple[str, bytes | None]], value: by
     if not named:
         if macs:
             return _problem([], "partner_unknown")
-        if org_id is not None and org_id in bindings.bound_orgs:
+        if org_id is not None and org_id in bindings.orgs_requiring_mac:
             return _problem(["source", "org_id"], "partner_signature_required")
         return None
     principal = (named[0] or b"").decode("utf-8", errors="replace")

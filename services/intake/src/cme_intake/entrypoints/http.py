@@ -133,6 +133,15 @@ def router(runtime: ServiceRuntime, reception: ReferralReception, settings: Inta
                             "partners use POST /referrals or Kafka")),
                 status_code=422,
             )
+        if (referral.source.org_id or "").strip():
+            # A referral's duplicate key is (source.org_id, referral_id): an org id on the open form would let
+            # anyone take a school's referral ids, so that the school's own referral came back a duplicate.
+            return JSONResponse(
+                error_body((["source", "org_id"], "org_id_not_for_public_form",
+                            "a member of the public or a parent refers without an org_id; "
+                            "partners use POST /referrals or Kafka")),
+                status_code=422,
+            )
         outcome = await accept(referral, raw, PUBLIC_FORM_CHANNEL)
         # The public learns that their referral arrived, not whom the council's index holds.
         return JSONResponse(outcome.model_copy(update={"child_subject_id": None}).model_dump(mode="json"),
