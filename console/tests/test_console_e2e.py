@@ -156,7 +156,31 @@ async def test_an_officer_works_a_case_from_a_kafka_referral_and_the_other_borou
     timeline = driver.find_element(By.CSS_SELECTOR, ".moj-timeline").text
     assert "Enquiry made" in timeline and "by officer:officer-w1" in timeline
     accessible(driver, "case after the enquiry")
+
+    # What the closure still lacks is casework's answer (closure readiness), reason by reason.
+    lacks = driver.find_element(By.ID, "closure-lacks").text
+    assert "Untraced, enquiries exhausted" in lacks and "Lost Pupil Database reference" in lacks, lacks
+    assert "different agencies must be recorded first (1 so far)" in lacks, lacks
+    assert "On roll at another school" in lacks and "School URN" in lacks and "Start date" in lacks, lacks
+
+    # The case is nobody's yet: the officer takes it (with the keyboard), and it is theirs in the caseload.
+    assert "No officer yet" in driver.find_element(By.CSS_SELECTOR, ".govuk-summary-list").text
+    tab_to(driver, lambda e: e.text == "Take this case")
+    press(driver, Keys.ENTER)
+    assert "Case allocated to you" in driver.find_element(By.CSS_SELECTOR, ".govuk-notification-banner").text
+    assert "You (officer-w1)" in driver.find_element(By.CSS_SELECTOR, ".govuk-summary-list").text
+    assert "Case allocated" in driver.find_element(By.CSS_SELECTOR, ".moj-timeline").text
+    assert not driver.find_elements(By.XPATH, "//button[normalize-space()='Take this case']")
+    accessible(driver, "case after taking it")
     shot(driver, "case")
+    driver.get(f"{console}/caseload")
+    driver.find_element(By.ID, "officer").send_keys("My cases")
+    driver.find_element(By.XPATH, "//button[normalize-space()='Apply filters']").click()
+    assert "officer=me" in driver.current_url
+    mine = driver.find_element(By.TAG_NAME, "main").text
+    assert reference in mine and "allocated to you" in mine and "Officer: My cases" in mine, mine
+    accessible(driver, "caseload of my cases")
+    driver.get(f"{console}/cases/{case['case_id']}")
 
     # A refused form says what is wrong, linked to the field.
     driver.find_element(By.CSS_SELECTOR, "#enquiry-form summary").click()
@@ -226,6 +250,19 @@ async def test_a_manager_approves_a_police_request_and_sees_the_receipt_verified
     assert "Proof verified" in driver.find_element(By.ID, "receipt").find_element(By.XPATH, "..").text
     accessible(driver, "disclosure with its receipt")
     shot(driver, "disclosure-receipt")
+
+    # The manager gives the case to another officer (an officer could not: it is officer-w1's).
+    driver.get(f"{console}/cases/{case['case_id']}")
+    driver.find_element(By.CSS_SELECTOR, "#allocation-form summary").click()
+    driver.find_element(By.ID, "officer").send_keys("officer-w2")
+    driver.find_element(By.ID, "allocation_reason").send_keys("Covering while officer-w1 is away")
+    driver.find_element(By.XPATH, "//button[normalize-space()='Allocate case']").click()
+    assert "Case allocated to officer-w2" in driver.find_element(By.CSS_SELECTOR, ".govuk-notification-banner").text
+    assert "officer-w2" in driver.find_element(By.CSS_SELECTOR, ".govuk-summary-list").text
+    assert "Covering while officer-w1 is away" in driver.find_element(By.CSS_SELECTOR, ".moj-timeline").text
+    accessible(driver, "case after the manager allocated it")
+    driver.get(f"{console}/caseload?officer=officer-w2")
+    assert f"Case {case['case_id'][:8].upper()}" in driver.find_element(By.TAG_NAME, "main").text
 
     driver.get(f"{console}/disclosures")  # decided: out of the queue
     assert request_link not in driver.find_element(By.TAG_NAME, "main").text

@@ -1,10 +1,16 @@
 """The case page and the forms an officer records work with: an enquiry, a note, an escalation's outcome,
-a closure with its evidence.
+a closure with its evidence, the case's allocation to an officer.
 
 Everything shown comes from casework's `GET /cases/{id}` (the case as its history adds up to now) and,
 for the child's name, intake's `GET /referrals/{intake_id}` of the referral that opened it; the child's
-shares from disclosure's `GET /disclosures?subject_id=`. Each form posts to the console (CSRF-checked),
-which posts the JSON to casework; a refusal comes back as the error summary on the same page.
+shares from disclosure's `GET /disclosures?subject_id=`; what a closure still lacks from casework's
+`GET /cases/{id}/closure-readiness` (the console works none of it out itself). Each form posts to the
+console (CSRF-checked), which posts the JSON to casework; a refusal comes back as the error summary on the
+same page.
+
+Allocation (`POST /cases/{id}/allocation`): a manager gives the case to any officer, named by the user id
+they sign in with; an officer can only take an unallocated case for themselves (the console sends their
+own user id, whatever the form holds; casework decides either way).
 """
 
 from typing import Any
@@ -14,8 +20,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from .. import forms
+from ..labels import label
 from ..services import ServiceProblem, Services
-from ..web import done, form_errors, posted, render, services
+from ..web import done, form_errors, long_date, posted, render, services
 
 AGENCIES = ("school", "other_local_authority", "health", "housing", "council_tax", "parking", "fraud_team", "dwp",
             "home_office", "police")
@@ -48,7 +55,9 @@ CLOSURE_EVIDENCE: dict[str, list[tuple[str, str, str]]] = {
     "untraced_enquiries_exhausted": [("lost_pupil_reference", TEXT, "Lost Pupil Database reference"),
                                      ("uploaded_on", DATE, "Uploaded on"), ("recheck_on", DATE, "Re-check on")],
 }
-ENQUIRIES_BEFORE_UNTRACED = 3  # agencies asked before a child may be closed as untraced (casework's rule)
+EVIDENCE_WORDS = {name: what for fields in CLOSURE_EVIDENCE.values() for name, _, what in fields}
+EVIDENCE_WORDS["confirmed_by"] = "Who confirmed it"
+BLOCKERS = {"case_closed": "The case is closed: reopen it first."}
 
 
 async def child_of(api: Services, case: dict[str, Any]) -> dict[str, Any]:
@@ -67,17 +76,56 @@ async def child_of(api: Services, case: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def closure_lacks(case: dict[str, Any]) -> list[str]:
-    """What stands between this case and a closure, from what the case already says."""
-    if case.get("status") == "closed":
-        return []
-    lacks = [f"The outcome of the escalation to {e.get('to', 'MASH')}" for e in case.get("escalations", [])
-             if e.get("pending")]
-    asked = {e.get("whom") for e in case.get("enquiries", [])}
-    if len(asked) < ENQUIRIES_BEFORE_UNTRACED:
-        lacks.append(f"To close as untraced: enquiries of {ENQUIRIES_BEFORE_UNTRACED} different agencies "
-                     f"({len(asked)} so far)")
-    return lacks
+def evidence_words(name: str) -> str:
+    """An evidence field as the closure form names it, without what follows a bracket ("School URN")."""
+    words = EVIDENCE_WORDS.get(name, name.replace("_", " ").capitalize()).split(" (")[0].removeprefix("Or: ")
+    return words[:1].upper() + words[1:]
+
+
+def lack_words(lack: dict[str, Any]) -> str:
+    """One thing casework's closure readiness says is still lacking, as an officer reads it."""
+    loc, code, message = [str(p) for p in lack.get("loc", [])], lack.get("code"), str(lack.get("message", ""))
+    if code == "missing" and len(loc) > 1:
+        return evidence_words(loc[-1])
+    if code == "one_of_missing" and message.startswith("give one of "):
+        names = [n.strip() for n in message.removeprefix("give one of ").split(",")]
+        return "One of: " + "; ".join(evidence_words(n) for n in names)
+    return message[:1].upper() + message[1:]
+
+
+def blocker_words(blocker: dict[str, Any]) -> str:
+    if blocker.get("code") == "escalation_outcome_required":
+        due = f", due {long_date(blocker['due_on'])}" if blocker.get("due_on") else ""
+        return f"The outcome of the escalation to {label(blocker.get('to') or 'MASH')}{due}."
+    return BLOCKERS.get(str(blocker.get("code")), str(blocker.get("message", "")).capitalize())
+
+
+def closure_view(readiness: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Casework's closure readiness as the case page shows it: what blocks every closure (`blocked_by`), and
+    for each reason what it still lacks, what the case already holds, and where the form would send it."""
+    if readiness is None:
+        return None
+    return {
+        "blocked_by": [blocker_words(b) for b in readiness.get("blocked_by", [])],
+        "can_close": readiness.get("can_close", False),
+        "restricted": readiness.get("restricted", False),
+        "agencies_asked": readiness.get("agencies_asked", []),
+        "min_agencies": readiness.get("min_agencies_for_untraced"),
+        "reasons": [{"reason": r["reason"], "ready": r.get("ready", False), "submit": r.get("submit", "closure"),
+                     "lacks": [lack_words(lack) for lack in r.get("lacks", [])],
+                     "on_file": [evidence_words(n) for n in r.get("evidence_on_file", [])],
+                     "on_file_names": list(r.get("evidence_on_file", []))}
+                    for r in readiness.get("reasons", [])],
+    }
+
+
+async def readiness_of(svc: Services, case_id: UUID, purpose: str) -> dict[str, Any] | None:
+    try:
+        return await svc.get("casework", f"/cases/{case_id}/closure-readiness", purpose=purpose)
+    except ServiceProblem as problem:
+        if problem.status not in (403, 404):
+            raise
+        return None
 
 
 def router() -> APIRouter:
@@ -96,11 +144,14 @@ def router() -> APIRouter:
             if problem.status not in (403, 404):
                 raise
         history = sorted(case.get("history", []), key=lambda e: e["recorded_at"], reverse=True)
+        can_act = who.has("officer", "manager")
+        # Only those who may close it ask what a closure lacks (each ask is a logged read of the child).
+        closure = closure_view(await readiness_of(svc, case_id, "case page: closure readiness")) if can_act else None
         return render(request, "case.html", status_code=status_code, case=case, child=child, history=history,
-                      shares=shares, lacks=closure_lacks(case), errors=errors or [], values=values or {}, form=form,
+                      shares=shares, closure=closure, errors=errors or [], values=values or {}, form=form,
                       agencies=AGENCIES, outcomes=OUTCOMES, fact_fields=FACT_FIELDS, categories=CATEGORIES,
                       escalation_outcomes=ESCALATION_OUTCOMES, closure_evidence=CLOSURE_EVIDENCE,
-                      can_act=who.has("officer", "manager"))
+                      can_act=can_act, allocates_any=who.role == "manager")
 
     @api.get("/cases/{case_id}")
     async def show(request: Request, case_id: UUID) -> Response:
@@ -108,8 +159,9 @@ def router() -> APIRouter:
 
     async def submit(request: Request, case_id: UUID, form_name: str, path: str, body: dict[str, Any],
                      problems: list[forms.FieldError], values: dict, message: str,
-                     names: dict[str, str] | None = None) -> Response:
-        """Send the form's JSON to casework, or show the page again with what was wrong."""
+                     names: dict[str, str] | None = None, refusals: tuple[int, ...] = (400, 409, 422)) -> Response:
+        """Send the form's JSON to casework, or show the page again with what was wrong (`refusals`: the
+        statuses that are the person's to put right, shown on the form)."""
         if problems:
             return await case_page(request, case_id, status_code=400, errors=forms.errors_of(problems),
                                    values=values, form=form_name)
@@ -117,7 +169,7 @@ def router() -> APIRouter:
         try:
             await svc.post("casework", f"/cases/{case_id}{path}", body, purpose=f"case page: {form_name}")
         except ServiceProblem as problem:
-            if problem.status not in (400, 409, 422):
+            if problem.status not in refusals:
                 raise
             return await case_page(request, case_id, status_code=problem.status,
                                    errors=form_errors(problem, names), values=values, form=form_name)
@@ -170,7 +222,10 @@ def router() -> APIRouter:
 
     @api.post("/cases/{case_id}/closure")
     async def close(request: Request, case_id: UUID) -> Response:
-        services(request, "officer", "manager")
+        """Close on a reason with its evidence: `POST .../closure`, or, where casework's readiness says the
+        reason is a pending proposal's (`submit` is `closure_proposal_confirm`), `POST .../closure-proposal/confirm`
+        with the evidence the officer adds to the proposal's."""
+        _, svc = services(request, "officer", "manager")
         form = await posted(request)
         reason = forms.text(form, "reason")
         problems: list[forms.FieldError] = []
@@ -187,11 +242,36 @@ def router() -> APIRouter:
                     continue
                 if value is not None:
                     evidence[name] = value
-        evidence["confirmed_by"] = forms.text(form, "confirmed_by")
-        if not evidence["confirmed_by"]:
+        readiness = closure_view(await readiness_of(svc, case_id, "case page: closure")) if not problems else None
+        chosen = next((r for r in (readiness or {}).get("reasons", []) if r["reason"] == reason), None)
+        confirm = chosen is not None and chosen["submit"] == "closure_proposal_confirm"
+        confirmed_by = forms.text(form, "confirmed_by")
+        if confirmed_by:
+            evidence["confirmed_by"] = confirmed_by
+        elif not (confirm and "confirmed_by" in chosen["on_file_names"]):
             problems.append(forms.FieldError("confirmed_by", "Enter who confirmed it"))
+        names = {"reason": "reason", "confirmed_by": "confirmed_by"}
+        if confirm:
+            return await submit(request, case_id, "closure", "/closure-proposal/confirm", {"evidence": evidence},
+                                problems, dict(form), "Closure confirmed: case closed", names)
         body = {"reason": reason, "evidence": evidence, "note": forms.text(form, "note")}
-        return await submit(request, case_id, "closure", "/closure", body, problems, dict(form), "Case closed",
-                            {"reason": "reason", "confirmed_by": "confirmed_by"})
+        return await submit(request, case_id, "closure", "/closure", body, problems, dict(form), "Case closed", names)
+
+    @api.post("/cases/{case_id}/allocation")
+    async def allocate(request: Request, case_id: UUID) -> Response:
+        """A manager allocates the case to the officer named; an officer takes it for themselves."""
+        who, _ = services(request, "officer", "manager")
+        form = await posted(request)
+        problems: list[forms.FieldError] = []
+        if who.role == "manager":
+            officer = forms.text(form, "officer")
+            if officer is None:
+                problems.append(forms.FieldError("officer", "Enter the user id of the officer to give the case to"))
+        else:
+            officer = who.sub  # an officer takes a case for themselves only
+        body = {"officer": officer, "reason": forms.text(form, "allocation_reason")}
+        message = "Case allocated to you" if officer == who.sub else f"Case allocated to {officer}"
+        return await submit(request, case_id, "allocation", "/allocation", body, problems, dict(form), message,
+                            {"officer": "officer", "reason": "allocation_reason"}, refusals=(400, 403, 409, 422))
 
     return api
