@@ -9,8 +9,8 @@ ending with the day on which the controller receives the information does not co
 as DPA 2018 s54(3C) for Part 3). ICO right of access guidance ("Time limits": day one is the day of
 receipt; same date next month, the month's last day where there is none; next working day when the
 deadline falls on a weekend or bank holiday). DPA 2018 s164A (complaint acknowledgement within 30 days,
-counted as the ICO's complaints guidance does). Checked against the statutory review of Dec 2026
-(reviews/statutory-2026-12.md in the handbook, sections 1.1-1.6, D1 and D2).
+counted as the ICO's complaints guidance does). Checked against the independent statutory review of
+December 2026 (its sections 1.1-1.6 and findings D1 and D2).
 
 Pure: dates in, dates out. The clock is rebuilt from the recorded events every time, so the history
 is the only state and a due date can always be explained.
