@@ -32,7 +32,6 @@ def verdict(principal: Principal, action: Action, borough: str | None, created_b
     ((Role.OFFICER,), W, KC, "404 not_found"),  # another borough's request does not exist for them
     ((Role.OFFICER,), KC, W, "404 not_found"),
     ((Role.OFFICER,), W, None, "404 not_found"),  # a request of no borough: the cross-borough roles only
-    ((Role.OFFICER,), None, W, "404 not_found"),  # an officer with no borough sees nothing
     ((Role.DPO,), None, W, "allowed"),
     ((Role.DPO,), None, KC, "allowed"),
     ((Role.DPO,), None, None, "allowed"),
@@ -42,6 +41,12 @@ def verdict(principal: Principal, action: Action, borough: str | None, created_b
 def test_an_officer_sees_their_own_boroughs_requests_and_the_dpo_every_one(roles, borough, request_borough,
                                                                             expected):
     assert verdict(caller(*roles, borough=borough), Action.READ, request_borough) == expected
+
+
+def test_an_officer_whose_token_names_no_borough_is_not_let_in_as_an_officer():
+    with pytest.raises(ApiError) as refused:
+        caller(Role.OFFICER, borough=None)
+    assert (refused.value.status, refused.value.code) == (403, "officer_borough_missing")
 
 
 @pytest.mark.parametrize("action", [Action.DRAFT, Action.VERIFY_IDENTITY, Action.APPROVE, Action.EXEMPT,

@@ -101,11 +101,15 @@ async def test_a_westminster_officer_cannot_create_list_read_or_decide_a_request
 async def test_an_officer_cannot_mark_identity_verified(start_rights, request_body):
     rights_request = request_body
     async with start_rights() as rights:
-        refused = await rights.post("/requests", rights_request(identity_verified=True))
-        assert refused.status_code == 403 and errors(refused) == ["identity_needs_dpo"]
-        both = rights.as_("officer", "dpo", sub="officer-3", borough=W)  # acts as the narrower role
-        assert (await rights.post("/requests", rights_request(identity_verified=True), both)).status_code == 403
-        assert (await rights.client.get("/worklist", headers=rights.dpo)).json() == []  # nothing was recorded
+        # CONTRACT section 4 lets an officer send the flag: the request is recorded, identity not verified,
+        # and the answer says why; the search waits for the DPO.
+        for who in (rights.officer, rights.as_("officer", "dpo", sub="officer-3", borough=W)):  # the narrower role
+            taken = await rights.post("/requests", rights_request(identity_verified=True), who)
+            assert taken.status_code == 201 and [w["code"] for w in taken.json()["warnings"]] == ["identity_needs_dpo"]
+            assert taken.json()["status"] != "collecting"
+            assert (await rights.get(taken.json()["request_id"]))["identity_verified"] is False
+        by_dpo = await rights.post("/requests", rights_request(identity_verified=True), rights.dpo)
+        assert by_dpo.status_code == 201 and by_dpo.json()["warnings"] == []
 
         request_id = (await rights.create(identity_verified=False))["request_id"]
         clock = f"/requests/{request_id}/clock"

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.access_log import record_access
 from cme_shared.auth import Principal, require_roles
+from cme_shared.contracts.referrals import Problem
 from cme_shared.http.errors import ApiError
 from cme_shared.runtime import ServiceRuntime
 
@@ -52,6 +53,8 @@ class RequestAccepted(BaseModel):
     request_id: UUID
     status: str
     due_date: date | None
+    # What the request did not take as sent (an officer's identity_verified: the DPO's to record).
+    warnings: list[Problem] = []
 
 
 class ClockAnswer(BaseModel):

@@ -37,8 +37,11 @@ def refused(error: InvalidMove | ClockRefused) -> Refused:
 
 async def receive(ctx: RightsContext, session: AsyncSession, command: RightsRequest,
                   principal: Principal) -> dict[str, Any]:
-    if command.identity_verified:
-        access.check_identity(principal)  # an officer's word alone does not start the search
+    # Only the DPO's word settles identity (issue 13). CONTRACT section 4 lets an officer send the flag, so an
+    # officer's `identity_verified: true` is recorded as not yet verified, said in the answer, and the search
+    # waits for the DPO (the `identity_received` clock event) rather than refusing the request.
+    identity_verified = command.identity_verified and access.allowed_role(principal, access.Action.VERIFY_IDENTITY)
+    identity_left_to_dpo = command.identity_verified and not identity_verified
     actor = principal.sub
     if command.received_on > ctx.today():
         raise Refused(422, "received_in_future", "received_on cannot be later than today", ["body", "received_on"])
@@ -54,21 +57,27 @@ async def receive(ctx: RightsContext, session: AsyncSession, command: RightsRequ
         "acting_as": command.requester.acting_as.value,
         "authority": rules.authority_notes(command.requester.acting_as, command.subject.date_of_birth,
                                            command.received_on),
-        "identity_verified": command.identity_verified, "details": command.details, "due_date": due,
+        "identity_verified": identity_verified, "details": command.details, "due_date": due,
         "created_by": actor, "borough": access.borough_of_new_request(principal),
     }
     await session.execute(insert(rights_requests).values(**values))
     await records.audit(session, request_id, "received", actor, to_status=Status.RECEIVED.value,
                         detail={"type": request_type.value, "channel": command.channel,
                                 "acting_as": command.requester.acting_as.value,
-                                "identity_verified": command.identity_verified})
+                                "identity_verified": identity_verified,
+                                **({"identity_left_to_dpo": True} if identity_left_to_dpo else {})})
     log.info("rights_request_received", request_id=str(request_id), request_type=request_type.value)
     row = await records.load(session, request_id, for_update=True)
-    nxt = rules.status_before_work(request_type, awaiting=frozenset(), identity_verified=command.identity_verified)
+    nxt = rules.status_before_work(request_type, awaiting=frozenset(), identity_verified=identity_verified)
     if nxt is not Status.RECEIVED:
         await begin_work(ctx, session, row, actor)
     row = await records.load(session, request_id)
-    return {"request_id": request_id, "status": row["status"], "due_date": row["due_date"]}
+    answer: dict[str, Any] = {"request_id": request_id, "status": row["status"], "due_date": row["due_date"]}
+    if identity_left_to_dpo:
+        answer["warnings"] = [{"loc": ["body", "identity_verified"], "code": "identity_needs_dpo",
+                               "message": "only the DPO records a requester's identity as verified: the "
+                                          "request waits for the DPO's identity_received"}]
+    return answer
 
 
 async def begin_work(ctx: RightsContext, session: AsyncSession, row: RowMapping, actor: str) -> None:
