@@ -13,6 +13,11 @@ broker outage, a timeout or a missing topic is not the row's fault: its rows wai
 reports itself stuck (`healthy`). Rows that were sent in a pass are marked published even when others
 in the same pass failed, so a failure never re-sends the rows ahead of it.
 
+Several instances of a service share one outbox: one relay publishes at a time (a transaction-scoped
+advisory lock, tried at the start of each pass; a relay that does not get it leaves the rows to the one
+that has it, whose next pass takes them). Two relays sending at once would each claim rows and race to
+the broker, so one key's later row could land ahead of its earlier one.
+
 Order: the rows behind a quarantined one are sent, those with the same aggregate key too. A council
 would rather the queue flows than have one oversized event hold back every later event about that child
 or case; if the quarantined event is released, it arrives after them. Until a row is quarantined, its
@@ -39,7 +44,7 @@ from aiokafka.errors import (
 )
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from pydantic import BaseModel
-from sqlalchemy import Row, bindparam, extract, func, select, update
+from sqlalchemy import Row, bindparam, extract, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from .. import correlation
@@ -58,6 +63,9 @@ log = get_logger(__name__)
 HeaderList = Sequence[tuple[str, bytes | None]]
 AGGREGATE_KEY = object()  # the default Kafka key: the aggregate id, for per-aggregate ordering
 TOO_LARGE = "too_large"  # the quarantine reason of a row over the relay's record limit
+# pg_try_advisory_xact_lock key of the one relay publishing a database's outbox ("cmeout" as an integer).
+RELAY_LOCK = 0x636D656F7574
+_RELAY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
 # What the broker says about one record: sending it again gets the same answer.
 ROW_FAULTS = (MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordException, InvalidTimestampError)
 STATS_SECONDS = 2.0  # how often the relay refreshes its gauges and its view of the oldest waiting row
@@ -301,15 +309,18 @@ class OutboxRelay:
     async def publish_pending(self) -> RelayPass:
         """Publish one batch of unpublished rows.
 
-        One statement marks the oldest unsent rows published and returns them, locking them (other
-        relays skip them). Each is measured, then sent; once the broker has answered for all of them,
-        the rows it did not acknowledge are unmarked in the same transaction (and quarantined when they
-        are the cause), and the transaction commits. If the database fails, it all rolls back and the
-        batch is sent again later.
+        Only while this relay holds the relay lock (another instance's relay may have it: then nothing
+        is done). One statement marks the oldest unsent rows published and returns them, locking them
+        (an operator's release waits for them). Each is measured, then sent; once the broker has
+        answered for all of them, the rows it did not acknowledge are unmarked in the same transaction
+        (and quarantined when they are the cause), and the transaction commits. If the database fails,
+        it all rolls back and the batch is sent again later.
         """
         producer = await self._started_producer()
         result = RelayPass()
         async with self._engine.begin() as conn:
+            if not (await conn.execute(_RELAY_LOCK, {"key": RELAY_LOCK})).scalar():
+                return result  # another instance's relay is publishing: these rows are its next pass's
             rows = sorted((await conn.execute(self._claim, {"limit": self._batch_size})).all(), key=lambda r: r.id)
             if not rows:
                 return result
