@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from cme_intake.entrypoints.throttle import PublicFormLimits, TokenBuckets, client_address, client_key
+from cme_intake.entrypoints.throttle import PublicFormLimits, TokenBuckets, client_address, client_key, network_key
 
 pytestmark = pytest.mark.unit
 
@@ -108,3 +108,17 @@ def test_the_global_ceiling_refuses_everyone_counts_and_warns_once_a_minute():
         for n in range(60, 70):
             limits.check(f"198.51.100.{n}")
     assert [e["event"] for e in logged] == ["public_form_global_ceiling_reached"]
+
+
+def test_one_network_cannot_spend_the_global_ceiling_alone():
+    """A home's /56 holds 256 /64s (the hostile review's flood): its /48 shares one bucket of twice a client's,
+    so the form stays open to everyone else."""
+    limits = PublicFormLimits(per_minute=6, burst=5, max_clients=10_000, global_per_minute=60, clock=Clock())
+    flood = [limits.check(limits.client_of(f"2001:db8:77:{n:x}00::1", [])) for n in range(256)]
+    assert sum(answer is None for answer in flood) == 10  # the network's burst, then its rate
+    assert {answer.code for answer in flood if answer is not None} == {"rate_limited"}
+    others = [limits.check(limits.client_of(f"2001:db8:{n + 1000:x}::1", [])) for n in range(40)]
+    assert all(answer is None for answer in others)  # other networks are still let in
+    assert network_key("203.0.113.77") == "203.0.113.0/24"
+    assert network_key("2001:db8:77:100::/64") == "2001:db8:77::/48"
+    assert network_key("testclient") == "testclient"

@@ -30,7 +30,7 @@ class IntakeSettings(ServiceSettings):
     public_rate_per_minute: float = 6.0
     public_burst: int = 5
     public_rate_max_clients: int = 10_000
-    public_global_per_minute: float = 20.0
+    public_global_per_minute: float = 60.0
     # The proxies in front of intake (CME_TRUSTED_PROXIES, a JSON list of CIDRs, e.g. ["10.0.0.0/8"]): only a
     # request whose TCP peer is one of them has its X-Forwarded-For read. Empty: the peer is the client.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)

@@ -7,6 +7,9 @@
 - **Who the client is**: the TCP peer, unless the peer is one of the trusted proxies (`CME_TRUSTED_PROXIES`,
   CIDRs): then the right-most `X-Forwarded-For` address that is not a trusted proxy (what the nearest
   proxy we trust saw; everything to its left is the client's to forge).
+- **Per network**: the clients of one network (an IPv6 /48, a site's usual allocation, or an IPv4 /24)
+  share a bucket of twice a client's rate and burst, so one household or host with many /64s (a /56 holds
+  256) cannot spend the global ceiling alone.
 - **Global ceiling**: all clients together get `global_per_minute` (a burst of as many); beyond it the
   form answers 429 `public_form_busy` whoever asks, counts the refusal and logs a warning (no address) at
   most once a minute, so an alert fires on a distributed flood.
@@ -31,12 +34,15 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 PUBLIC_REFUSALS = Counter(
     "cme_public_referrals_refused_total",
-    "Public form requests refused before their body was read, by reason (client_rate, global_ceiling)",
+    "Public form requests refused before their body was read, by reason (client_rate, network_rate, "
+    "global_ceiling)",
     ["reason"],
 )
 # At most one warning line per this many seconds while the global ceiling refuses.
 WARNING_INTERVAL_SECONDS = 60.0
 IPV6_CLIENT_PREFIX = 64
+IPV6_NETWORK_PREFIX, IPV4_NETWORK_PREFIX = 48, 24
+NETWORK_SHARE = 2  # a network's bucket: this many clients' rate and burst
 
 
 class TokenBuckets:
@@ -85,6 +91,16 @@ def client_key(address: str) -> str:
     return str(parsed)
 
 
+def network_key(client: str) -> str:
+    """The network a client's bucket belongs to: the /48 of an IPv6 /64, the /24 of an IPv4 address."""
+    try:
+        network = ipaddress.ip_network(client, strict=False)
+    except ValueError:
+        return client
+    prefix = IPV6_NETWORK_PREFIX if network.version == 6 else IPV4_NETWORK_PREFIX
+    return str(network.supernet(new_prefix=prefix)) if network.prefixlen > prefix else str(network)
+
+
 def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None, proxies: Sequence[Network]) -> bool:
     return address is not None and any(address.version == net.version and address in net for net in proxies)
 
@@ -118,6 +134,8 @@ class PublicFormLimits:
     def __init__(self, *, per_minute: float, burst: int, max_clients: int, global_per_minute: float,
                  proxies: Sequence[Network] = (), clock: Callable[[], float] = time.monotonic) -> None:
         self.clients = TokenBuckets(per_minute=per_minute, burst=burst, max_clients=max_clients, clock=clock)
+        self.networks = TokenBuckets(per_minute=per_minute * NETWORK_SHARE, burst=burst * NETWORK_SHARE,
+                                     max_clients=max_clients, clock=clock)
         self._everyone = TokenBuckets(per_minute=global_per_minute, burst=max(1, math.ceil(global_per_minute)),
                                       max_clients=1, clock=clock)
         self._proxies = tuple(proxies)
@@ -134,6 +152,11 @@ class PublicFormLimits:
             PUBLIC_REFUSALS.labels(reason="client_rate").inc()
             return Refusal("rate_limited", "too many referrals from this address; please try again later",
                            self.clients.retry_after(client))
+        network = network_key(client)
+        if network != client and not self.networks.take(network):
+            PUBLIC_REFUSALS.labels(reason="network_rate").inc()
+            return Refusal("rate_limited", "too many referrals from this network; please try again later",
+                           self.networks.retry_after(network))
         if not self._everyone.take("*"):
             PUBLIC_REFUSALS.labels(reason="global_ceiling").inc()
             self._warn()
