@@ -56,3 +56,18 @@ async def test_a_recorded_read_is_listed_for_the_dpo_and_in_the_subject_access_i
     async with runtime.sessions.begin() as session:
         with pytest.raises(DBAPIError):
             await session.execute(text("UPDATE access_log SET actor = 'someone else'"))
+
+
+async def test_the_purpose_a_member_of_staff_typed_stays_out_of_the_subject_access_items(intake):
+    runtime = intake.client._transport.app.state.runtime  # type: ignore[attr-defined]
+    child = uuid.uuid4()
+    officer = Principal(sub="officer-8", roles=frozenset({Role.OFFICER}), borough="westminster",
+                        acting_role=Role.OFFICER)
+    typed = "checking sibling Amelia Quint, born 03/04/2015"
+    async with runtime.sessions.begin() as session:
+        await record_access(session, runtime.kit.access_log, request_with({PURPOSE_HEADER: typed}), officer,
+                            [child], action="referral.read", returned="referral detail")
+        [item] = await access_items(session, runtime.kit.access_log, "intake", [child])
+    assert "Amelia" not in item.model_dump_json() and "purpose" not in item.data
+    listed = await intake.client.get("/access-log", params={"subject_id": str(child)}, headers=intake.dpo())
+    assert listed.json()["entries"][-1]["purpose"] == typed  # the DPO still sees why

@@ -11,7 +11,8 @@ request's correlation id.
 - `GET /access-log?subject_id=` (the DPO only) lists who looked at a subject in this service, newest first;
   every service serves it (`create_service_app`).
 - `access_items` turns the rows into subject access items: the pack lists them as recipients within the
-  council (UK GDPR Art 15(1)(c)), by role and service, without naming the member of staff.
+  council (UK GDPR Art 15(1)(c)), by role and service, without naming the member of staff or quoting the
+  purpose they typed.
 """
 
 from collections.abc import Iterable, Sequence
@@ -113,7 +114,9 @@ async def access_items(session: AsyncSession, table: Table, service: str, subjec
         DataItem(
             service=service, record_type="access", record_id=f"access:{row.id}", subject_id=row.subject_id,
             category=category, source=f"the council's {service} service", recorded_at=row.accessed_at,
-            data={"action": row.action, "role": row.role, "returned": row.returned, "purpose": row.purpose},
+            # The stated purpose stays in the log for the DPO: it is the member of staff's free text, which may
+            # name someone else, so it never travels to the requester (Art 15's purposes are the notice's).
+            data={"action": row.action, "role": row.role, "returned": row.returned},
             recipient={"type": "council_staff", "org_name": f"council staff ({row.role}), {service} service"},
         )
         for row in rows
