@@ -118,12 +118,13 @@ def borough_of_new_request(principal: Principal) -> str | None:
 
 
 def borough_of_records(current: str | None, found: set[str]) -> str | None:
-    """The borough of the subject's records: kept when it is one of them, else the first of them in the
-    platform's order (a subject with records in both boroughs stays where it was recorded)."""
+    """The borough of the subject's records. A subject with records in more than one borough belongs to
+    none: the pack would hold both boroughs' records, which no officer of one may read, so the request
+    is the cross-borough roles' (the DPO's). No records found: as it was recorded."""
     known = [b.value for b in Borough if b.value in found]
-    if not known or current in known:
+    if not known:
         return current
-    return known[0]
+    return known[0] if len(known) == 1 else None
 
 
 def scope(principal: Principal) -> tuple[frozenset[str], bool]:

@@ -192,7 +192,8 @@ async def _after_lookups(ctx: RightsContext, session: AsyncSession, row: RowMapp
 
 async def _belongs_to(session: AsyncSession, row: RowMapping, subject_boroughs: set[str]) -> None:
     """The request belongs to the borough of the subject's records (issue 13): an officer of another borough
-    who recorded it no longer sees it; with no borough known it stays where it was recorded."""
+    who recorded it no longer sees it; records in both boroughs: the DPO's alone; with no borough known it
+    stays where it was recorded."""
     borough = access.borough_of_records(row["borough"], subject_boroughs)
     if borough != row["borough"]:
         await records.update_row(session, row["request_id"], borough=borough)
