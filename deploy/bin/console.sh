@@ -35,11 +35,23 @@ install_browser() {
     fi
 }
 
+install_npm() {
+    command -v npm >/dev/null && return 0
+    if is_root && command -v apt-get >/dev/null; then
+        log "npm is missing (the console's GOV.UK Frontend assets come from the npm registry); installing with apt-get"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+        note_change "npm installed"
+    else
+        die "npm is missing (the console's GOV.UK Frontend assets come from the npm registry): apt-get install -y nodejs npm"
+    fi
+}
+
 install() {
     require_project_python
     ensure_local_dirs
     install_browser
-    command -v npm >/dev/null || die "npm is missing (the console's GOV.UK Frontend assets come from the npm registry): apt-get install -y npm"
+    install_npm
     local want
     want="$(inputs_hash)"
     if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" && -d "$CONSOLE/node_modules/govuk-frontend" ]] \
