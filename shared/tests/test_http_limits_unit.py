@@ -56,7 +56,7 @@ def code(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, response.json()["errors"][0]["code"]
 
 
-OFFICER = bearer(SETTINGS, "officer")["Authorization"]
+OFFICER = bearer(SETTINGS, "officer", borough="westminster")["Authorization"]
 JSON = "application/json"
 
 

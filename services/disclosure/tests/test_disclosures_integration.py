@@ -213,7 +213,8 @@ async def test_roles_and_tokens(client, token):
     too_far = await client.get("/log/proofs/inclusion", params={"leaf_index": 0, "tree_size": 5},
                                headers=token("auditor"))
     assert too_far.status_code == 400 and too_far.json()["errors"][0]["code"] == "out_of_range"
-    bad = await client.post("/disclosures", json={**body, "categories": ["gossip"]}, headers=token("officer"))
+    bad = await client.post("/disclosures", json={**body, "categories": ["gossip"]},
+                            headers=token("officer", borough="westminster"))
     assert bad.status_code == 422
     openapi = (await client.get("/openapi.json")).json()
     assert {"/disclosures", "/log/tree-head", "/log/proofs/inclusion", "/reports/shares"} <= set(openapi["paths"])
