@@ -446,7 +446,8 @@ async def test_officers_are_told_only_of_recipients_of_their_boroughs_shares(cli
     await shared_request(client, token, subject, borough="westminster")
     path = f"/subjects/{subject}/recipients"
     assert (await client.get(path, headers=token("officer", borough="kensington_and_chelsea"))).json() == []
-    assert (await client.get(path, headers=token("officer"))).json() == []  # an officer token with no borough
+    nowhere = await client.get(path, headers=token("officer"))  # an officer token with no borough is refused
+    assert (nowhere.status_code, nowhere.json()["errors"][0]["code"]) == (403, "officer_borough_missing")
     westminster = (await client.get(path, headers=token("officer", borough="westminster"))).json()
     assert [r["org_id"] for r in westminster] == ["MPS"]
     assert [r["org_id"] for r in (await client.get(path, headers=token("dpo"))).json()] == ["MPS"]
