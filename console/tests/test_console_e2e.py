@@ -344,7 +344,10 @@ async def test_the_dpo_reviews_the_draft_access_pack_previews_the_letter_and_rel
     # Approve and release; the page shows the released response and the letter she got.
     driver.get(review_url)
     driver.find_element(By.XPATH, "//button[normalize-space()='Approve and release the response']").click()
-    assert "Response approved and released" in driver.find_element(By.CSS_SELECTOR, ".govuk-notification-banner").text
+    # The release prints the letter before it answers: wait for the page the POST redirects to.
+    WebDriverWait(driver, 60).until(lambda d: any(
+        "Response approved and released" in banner.text
+        for banner in d.find_elements(By.CSS_SELECTOR, ".govuk-notification-banner")))
     assert driver.find_element(By.TAG_NAME, "h1").text == "Subject access: Responded"
     assert "Released by dpo-2" in driver.find_element(By.ID, "released").find_element(By.XPATH, "..").text
     accessible(driver, "rights request released")
