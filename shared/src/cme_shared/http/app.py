@@ -188,13 +188,14 @@ def create_service_app(
 
     @ops.get("/healthz")
     async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+        return {"status": "alive", "service": settings.service_name}
 
     @ops.get("/readyz")
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(checks.values())  # every check: database, broker, relay, consumers
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+        return JSONResponse({"status": "ready" if ready else "not_ready", "service": settings.service_name,
+                             "checks": checks},
                             status_code=200 if ready else 503)
 
     @ops.get("/metrics")

@@ -11,10 +11,19 @@ from pathlib import Path
 import httpx
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now and this test run has not handed out before: the kernel may offer a
+    port it just gave, so two services started together could otherwise be told the same one."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class ServiceProcess:
@@ -39,7 +48,11 @@ class ServiceProcess:
             if self._process.poll() is not None:
                 raise RuntimeError(f"{self.service} exited with {self._process.returncode}; see {self.log_path}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                response = httpx.get(f"{self.url}/readyz", timeout=1)
+                if response.status_code == 200:
+                    # The answer must be this service's: another process on the port is not it being ready.
+                    if response.json().get("service") != self.service:
+                        raise RuntimeError(f"port {self.port} is answered by another process, not {self.service}")
                     return self
             except httpx.HTTPError:
                 pass
