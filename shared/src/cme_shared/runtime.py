@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 
+from .clock import SYSTEM_CLOCK, Clock
 from .contracts.referrals import Problem
 from .contracts.topics import SIGNERS, TopicNames
 from .db import create_engine, session_factory
@@ -22,6 +23,7 @@ from .messaging.tables import KitTables
 from .ops import ensure_topics
 from .settings import ServiceSettings
 from .tracing import Tracing
+from .unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -43,8 +45,9 @@ def settle_garbage_collector() -> None:
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, kit: KitTables) -> None:
+    def __init__(self, settings: ServiceSettings, kit: KitTables, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
+        self.clock = clock  # the one time source (clock.py); tests give a FixedClock
         self.topics = TopicNames(settings.topic_namespace)
         self.engine = create_engine(settings.database_url.get_secret_value())
         self.sessions = session_factory(self.engine)
@@ -76,6 +79,17 @@ class ServiceRuntime:
         self.broker = KafkaBroker(settings.kafka_bootstrap, logger=None, client_id=settings.service_name,
                                   **settings.kafka_connection().faststream())
         self.consumers: list[ReliableConsumer[Any]] = []
+        # What `unit_of_work()` builds: a service sets its own subclass (with its repositories) here.
+        self.make_unit_of_work: Callable[[], UnitOfWork[Any]] = lambda: UnitOfWork(**self.unit_of_work_parts())
+
+    def unit_of_work_parts(self) -> dict[str, Any]:
+        """What every unit of work is built from; a service's subclass takes these and its own."""
+        return {"sessions": self.sessions, "outbox": self.outbox, "topics": self.topics, "clock": self.clock,
+                "on_commit": self.relay.nudge}
+
+    def unit_of_work(self) -> UnitOfWork[Any]:
+        """A new unit of work (unit_of_work.py): `async with runtime.unit_of_work() as uow: ...`."""
+        return self.make_unit_of_work()
 
     def consume(
         self,

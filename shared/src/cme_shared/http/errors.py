@@ -15,14 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import correlation
 from ..logging import get_logger
 from ..messaging.consumer import is_transient
+from ..refusal import Refusal
 
 log = get_logger(__name__)
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, loc: list[str | int] | None = None) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message, self.loc = status, code, message, loc or []
+ApiError = Refusal  # the HTTP kit's name for the one refusal type (refusal.py)
 
 
 class EdgeError(StarletteHTTPException):

@@ -1,0 +1,13 @@
+"""The one refusal type: what a rule does not allow, said as an HTTP status, a code and a message.
+
+Service layers and domains raise it (or a subclass naming the rule); the kit maps it to the one JSON error
+shape ({"errors": [{"loc", "code", "message"}]}) in `http.errors.install_error_handlers`. The message is the
+rule's own words, never the request's data: it may reach a log, an error body and a partner.
+It imports nothing, so a pure domain may raise it too.
+"""
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str, loc: list[str | int] | None = None) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message, self.loc = status, code, message, loc or []
