@@ -8,18 +8,18 @@ access line; URLs hold ids and codes only.
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 from starlette.datastructures import FormData
 
+from cme_shared.clock import LONDON, SYSTEM_CLOCK
+
 from . import labels
 from .people import CSRF_FIELD, Person, csrf_ok, csrf_token, services_for, signed_in
 from .services import Services
 
-LONDON = ZoneInfo("Europe/London")
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -100,7 +100,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     html = env.get_template(template).render(
         request=request, person=who, csrf_token=csrf_token(request), csrf_field=CSRF_FIELD, flash=flash,
         development=request.app.state.settings.development_sign_in,
-        council_name=request.app.state.settings.console_council_name, today=date.today(), **context)
+        council_name=request.app.state.settings.console_council_name, today=SYSTEM_CLOCK.today(), **context)
     return HTMLResponse(html, status_code=status_code)
 
 

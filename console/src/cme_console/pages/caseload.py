@@ -7,10 +7,10 @@ signed-in person's cases), the others narrow that answer. Filters hold codes and
 (`allocated_to`); the case page allocates it.
 """
 
-from datetime import date
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+
+from cme_shared.clock import SYSTEM_CLOCK
 
 from ..people import BOROUGH_NAMES
 from ..urgency import days_late, grouped
@@ -42,7 +42,7 @@ def router() -> APIRouter:
         }
         shown = [c for c in open_cases if all(not chosen[k] or str(c.get(k)) == chosen[k]
                                               for k in FILTERS if k != "officer")]
-        today = date.today()
+        today = SYSTEM_CLOCK.today()
         words = dict(options["officer"])
         return render(request, "caseload.html", groups=grouped(shown, today), options=options, chosen=chosen,
                       selected=[(k, words.get(v, v) if k == "officer" else v) for k, v in chosen.items() if v],

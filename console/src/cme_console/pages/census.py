@@ -8,6 +8,8 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cme_shared.clock import SYSTEM_CLOCK
+
 from ..web import render, services
 
 
@@ -36,7 +38,7 @@ def router() -> APIRouter:
     @api.get("/census.csv")
     async def census_csv(request: Request) -> Response:
         _, svc = services(request, "officer", "manager")
-        on = census_date(request) or date.today().isoformat()
+        on = census_date(request) or SYSTEM_CLOCK.today().isoformat()
         text = await svc.get_text("casework", "/returns/cme-census", params={"census_date": on},
                                   purpose="census return download")
         return Response(text, media_type="text/csv",
