@@ -19,10 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from cme_shared.law.school_age import SchoolAge, school_age_on
+
 from .history import Entry, Kind
 from .lifecycle import CaseState, fold
 from .opening import NOT_CME_REASONS
-from .school_age import SchoolAge, of_compulsory_school_age_between, school_age_on, year_group
+from .school_age import of_compulsory_school_age_between, year_group
 
 TWELVE_WEEKS = timedelta(weeks=12)
 COLUMNS = ("census_date", "borough", "reason", "sex", "year_group", "time_missing", "count")

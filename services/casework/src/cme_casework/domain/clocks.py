@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from cme_shared.law.calendar import next_working_day
+
 from .lifecycle import ACTIVE, CaseState
 from .opening import OpeningRules
-from .school_days import WORKING_DAYS_ONLY, TermCalendar, working_day_on_or_after
+from .school_days import WORKING_DAYS_ONLY, TermCalendar
 
 
 class DueKind(StrEnum):
@@ -82,9 +84,9 @@ class ClockPolicy:
 
 def escalation_due(referred_on: date, working_days: int = 0) -> date:
     """The same working day (a referral on a weekend or bank holiday: the next one), plus `working_days`."""
-    due = working_day_on_or_after(referred_on)
+    due = next_working_day(referred_on)
     for _ in range(working_days):
-        due = working_day_on_or_after(due + timedelta(days=1))
+        due = next_working_day(due + timedelta(days=1))
     return due
 
 

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .school_age import over_compulsory_school_age, school_leaving_date
+from cme_shared.law.school_age import over_compulsory_school_age, school_leaving_date
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 SchoolUrn = Annotated[str, Field(pattern=r"^\d{6}$")]  # DfE unique reference number of a school

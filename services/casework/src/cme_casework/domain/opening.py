@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 
 from cme_shared.contracts.events import ReferralAccepted
 from cme_shared.contracts.referrals import NotificationKind, SourceType
+from cme_shared.law.school_age import SchoolAge, compulsory_school_age_starts, school_age_on
 
-from .school_age import SchoolAge, compulsory_school_age_starts, school_age_on
 from .school_days import WORKING_DAYS_ONLY, TermCalendar, school_days_between
 
 LONDON = ZoneInfo("Europe/London")

@@ -1,6 +1,7 @@
 """Working days and school days: the calendars casework's clocks run on (DOMAIN section 2).
 
-A working day is a weekday that is not an England bank holiday (the `holidays` package). A school day
+A working day is a weekday that is not an England and Wales bank holiday: the kit's rule, written once for
+casework and rights (`cme_shared.law.calendar`, the `holidays` package). A school day
 is a working day inside one of the borough's terms, outside its half terms, and not a training (INSET)
 or other closure day. Each borough's terms are configuration (`adapters/calendars.py`); outside the
 dates a calendar covers, a school day falls back to a working day, which only ever brings a deadline
@@ -10,28 +11,8 @@ earlier, never later.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
 
-import holidays
-
-
-@lru_cache(maxsize=32)
-def _bank_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("GB", subdiv="ENG", years=year)
-
-
-def is_bank_holiday(day: date) -> bool:
-    return day in _bank_holidays(day.year)
-
-
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and not is_bank_holiday(day)
-
-
-def working_day_on_or_after(day: date) -> date:
-    while not is_working_day(day):
-        day += timedelta(days=1)
-    return day
+from cme_shared.law.calendar import is_working_day
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ CONTRACT section 3: a referral about a missing child must not be lost over a typ
 from dataclasses import dataclass
 
 from cme_shared.contracts.referrals import Address, NotificationKind, Problem, Referral, SourceType
+from cme_shared.law.school_age import SchoolAge, school_age_on
 
 from . import identifiers
-from .school_age import SchoolAge, school_age_on
 
 MESSAGES = {
     "upn_format": "UPN is not 13 characters: a check letter, 11 digits, then a digit or letter",

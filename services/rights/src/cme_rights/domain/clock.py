@@ -20,9 +20,9 @@ import calendar
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
-from functools import lru_cache
 
-import holidays
+from cme_shared.law.calendar import is_working_day as is_working_day  # re-exported for the clock's tests
+from cme_shared.law.calendar import next_working_day
 
 # DUAA 2025 s76 (Art 12A) commencement: before it, waiting for clarification did not stop the clock.
 CLARIFICATION_PAUSE_FROM = date(2026, 2, 5)
@@ -53,23 +53,6 @@ class ClockRefused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code)
         self.code, self.message = code, message
-
-
-@lru_cache(maxsize=16)
-def _bank_holidays(year: int) -> holidays.HolidayBase:
-    # England & Wales share one list of bank holidays, substitute days included.
-    return holidays.country_holidays("GB", subdiv="ENG", years=year)
-
-
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _bank_holidays(day.year)
-
-
-def next_working_day(day: date) -> date:
-    """`day` itself when it is a working day, else the first working day after it."""
-    while not is_working_day(day):
-        day += timedelta(days=1)
-    return day
 
 
 def add_months(day: date, months: int) -> date:
