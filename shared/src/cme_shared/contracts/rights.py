@@ -7,19 +7,20 @@ Flow of a subject access request (correlation by `collection_id`):
    chunks (at most `MAX_ITEMS_PER_CHUNK` items and `MAX_CHUNK_BYTES` of items each, so a subject with thousands of
    records, or a case of long notes, spans many messages that each fit in a Kafka record), the last one
    with `last=True` and `total_items` set, so rights knows when a service's answer is whole. Every
-   service builds them with `collection_replies`.
+   service sends them with `cme_shared.replies.reply_in_chunks` (built by `collection_replies`).
 3. rights -> `cme.rights.events.v1`: `SubjectRestricted` / `RestrictionLifted` / `FactualRectification`,
    which services apply; each answers facts it changed as `RectificationApplied` on the replies topic.
 """
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..clock import SystemClock
 from .categories import DataCategory
 from .events import Event
 
@@ -120,10 +121,13 @@ class DataCollectionReply(Event):
 
 def collection_replies(service: str, collection_id: UUID, items: Sequence[DataItem], *,
                        max_items: int = MAX_ITEMS_PER_CHUNK, max_bytes: int = MAX_CHUNK_BYTES,
-                       ) -> list[DataCollectionReply]:
+                       occurred_at: datetime | None = None) -> list[DataCollectionReply]:
     """A service's whole answer to a collection, in order: at least one chunk (an empty answer is still an
     answer), each of at most `max_items` items and `max_bytes` of their JSON; an item larger than
-    `max_bytes` on its own travels alone. The last chunk says how many items there were in all."""
+    `max_bytes` on its own travels alone. The last chunk says how many items there were in all.
+
+    A handler sends them with `cme_shared.replies.reply_in_chunks`, which passes its clock's `occurred_at`.
+    """
     parts: list[list[DataItem]] = []
     size = 0
     for item in items:
@@ -134,7 +138,7 @@ def collection_replies(service: str, collection_id: UUID, items: Sequence[DataIt
         parts[-1].append(item)
         size += item_bytes
     parts = parts or [[]]
-    now = datetime.now(UTC)
+    now = occurred_at or SystemClock().now()
     return [
         DataCollectionReply(event_id=uuid4(), occurred_at=now, service=service, collection_id=collection_id,
                             chunk=number, last=number == len(parts) - 1,
