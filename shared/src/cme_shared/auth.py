@@ -68,6 +68,27 @@ class Principal(BaseModel):
         return self.model_copy(update={"acting_role": role})
 
 
+EVERY_BOROUGH = frozenset(borough.value for borough in Borough)
+
+
+def visible_boroughs(principal: Principal, include_unassigned: bool) -> frozenset[str | None]:
+    """The boroughs (their values) of the records `principal` may see: `Principal.boroughs()`, the acting
+    role's alone (SEC-14), and None, standing for a record no borough has been decided for yet (intake's
+    triage list, casework's unassigned cases, a disclosure requested without one), when the caller's rule
+    reaches those (`include_unassigned`) and the principal sees every borough: officers never see them, a
+    manager or the DPO places them (DOMAIN section 1; issue 13). Every service's borough check reads this:
+
+        visible = visible_boroughs(principal, include_unassigned=True)
+        if record.borough not in visible: ...            # a record without a borough is seen when None is in it
+        named = sorted(b for b in visible if b is not None)
+        where = or_(column.in_(named), column.is_(None)) if None in visible else column.in_(named)
+    """
+    visible: frozenset[str | None] = frozenset(borough.value for borough in principal.boroughs())
+    if include_unassigned and visible >= EVERY_BOROUGH:
+        visible |= {None}
+    return visible
+
+
 # RFC 9068 access tokens say `at+jwt`; many identity providers still say `JWT`. Compared case-insensitively
 # (RFC 7515 4.1.9: media types are case-insensitive).
 TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})  # RFC 9068 allows the full media type
