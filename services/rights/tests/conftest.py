@@ -29,7 +29,7 @@ from cme_rights.adapters.tables import kit
 from cme_rights.app import create_app
 from cme_rights.domain.requests import GATHERING
 from cme_rights.entrypoints.kafka import Ask
-from cme_rights.service_layer.context import LONDON
+from cme_shared.clock import LONDON
 from cme_rights.settings import RightsSettings
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory

@@ -11,7 +11,7 @@ import pypdf
 import pytest
 
 from cme_rights.domain.clock import one_month_deadline
-from cme_rights.service_layer.context import LONDON
+from cme_shared.clock import LONDON
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import (
     DataCollectionRequest,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from cme_rights.service_layer.context import LONDON
+from cme_shared.clock import LONDON
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import DataItem, SubjectMatch

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from cme_rights.adapters.backlog_metrics import refresh
 from cme_rights.domain.clock import one_month_deadline
-from cme_rights.service_layer.context import LONDON
+from cme_shared.clock import LONDON
 from cme_shared.testing.kafka import eventually
 
 pytestmark = pytest.mark.integration

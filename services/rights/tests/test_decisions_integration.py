@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cme_rights.service_layer.context import LONDON
+from cme_shared.clock import LONDON
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import (

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from cme_rights.domain.clock import add_months, next_working_day
-from cme_rights.service_layer.context import LONDON
+from cme_shared.clock import LONDON
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import DataItem, SubjectMatch
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from cme_rights.adapters.tables import metadata
 from cme_rights.domain.clock import complaint_acknowledgement_due, one_month_deadline
-from cme_rights.service_layer.context import LONDON
+from cme_shared.clock import LONDON
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@ printer's process on the shared runtime."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -14,8 +15,9 @@ from cme_shared.runtime import ServiceRuntime
 
 from .adapters.pdf import Printer
 from .adapters.tables import kit
+from .adapters.unit_of_work import RightsUnitOfWork
+from .domain.collection import CollectionPolicy, RetryPolicy
 from .entrypoints import collector, http, kafka
-from .service_layer.context import RightsContext
 from .settings import RightsSettings
 
 CHANNELS = [
@@ -38,17 +40,27 @@ CHANNELS = [
 ]
 
 
+def collection_policy(settings: RightsSettings) -> CollectionPolicy:
+    return CollectionPolicy(
+        lookup_service=settings.lookup_service, collection_services=tuple(settings.collection_services),
+        recipients_service=settings.recipients_service,
+        retry=RetryPolicy(timeout=timedelta(seconds=settings.collection_timeout_seconds),
+                          max_attempts=settings.collection_max_attempts),
+        chunk_retention=timedelta(days=settings.chunk_retention_days))
+
+
 def create_app(settings: RightsSettings | None = None) -> FastAPI:
     settings = settings or RightsSettings()
     runtime = ServiceRuntime(settings, kit)
-    ctx = RightsContext(outbox=runtime.outbox, topics=runtime.topics, settings=settings)
-    kafka.subscribe(runtime, ctx)
+    policy = collection_policy(settings)
+    runtime.make_unit_of_work = lambda: RightsUnitOfWork(**runtime.unit_of_work_parts(), policy=policy)
+    kafka.subscribe(runtime, [settings.lookup_service, *settings.collection_services, settings.recipients_service])
     printer = Printer(settings.pdf_font_path, settings.pdf_timeout_seconds)
     app = create_service_app(
         runtime,
         title="CME rights",
         description="Subject access and the other data-protection rights, on the statutory clock.",
-        routers=[http.router(runtime, ctx, printer)],
+        routers=[http.router(runtime, printer)],
         asyncapi=lambda: build_document("CME rights", "1.0.0", "Topics rights uses.", CHANNELS, runtime.topics,
                                         settings.kafka_bootstrap),
     )
@@ -58,7 +70,7 @@ def create_app(settings: RightsSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         try:
-            async with runtime_lifespan(application), collector.running(runtime, ctx):
+            async with runtime_lifespan(application), collector.running(runtime, settings):
                 yield
         finally:
             printer.close()

@@ -32,10 +32,11 @@ from collections import Counter
 from datetime import date, datetime
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+
+from cme_shared.clock import LONDON, SYSTEM_CLOCK
 
 from ..domain import art15
 
@@ -49,7 +50,6 @@ MAX_STAFF_ROWS = 300
 CUT = " [cut short here: the electronic copy of this response holds the whole text]"
 ELECTRONIC_ONLY = ("{n} further record(s) are not printed, to keep this copy to a readable size: they are in "
                    "the electronic copy of this response, which holds everything.")
-LONDON = ZoneInfo("Europe/London")
 COUNCIL = "Westminster City Council and the Royal Borough of Kensington and Chelsea"
 TEAM = "Children Missing Education Team, Admissions and Access to Education"
 
@@ -661,7 +661,7 @@ def _environment() -> Environment:
 def render_html(response: dict[str, Any], *, medium: str = "screen", draft: bool = False,
                 font_url: str | None = None, today: date | None = None) -> str:
     """The letter as one HTML document, for the screen (which prints too: `@media print`) or for the PDF (`medium`
-    "print"); `draft` marks the DPO's preview of a response not yet released."""
+    "print"); `draft` marks the DPO's preview of a response not yet released, dated `today` (London's)."""
     kind = str(response.get("type") or "")
     requester, subject = response.get("requester") or {}, response.get("subject") or {}
     release = response.get("release") or {}
@@ -674,7 +674,7 @@ def render_html(response: dict[str, Any], *, medium: str = "screen", draft: bool
         "font_url": font_url,
         "council": COUNCIL,
         "team": TEAM,
-        "dated": day_of(sent_on) if sent_on else full_date(today or date.today()),
+        "dated": day_of(sent_on) if sent_on else full_date(today or SYSTEM_CLOCK.today()),
         "received_on": day_of(response.get("received_on")),
         "requester": _person(requester) or "the requester",
         "subject": _person(subject),

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,12 @@ def _font_url(font_path: str | None) -> str | None:
     return Path(font_path).resolve().as_uri() if font_path and Path(font_path).is_file() else None
 
 
-def render(response: dict[str, Any], font_path: str | None, draft: bool = False) -> bytes:
-    """The response as a tagged PDF (PDF/UA-1), laid out from the letter's printable HTML."""
+def render(response: dict[str, Any], font_path: str | None, draft: bool = False, today: date | None = None) -> bytes:
+    """The response as a tagged PDF (PDF/UA-1), laid out from the letter's printable HTML (a draft dated `today`)."""
     from weasyprint import HTML  # imported in the printing process only
 
     font_url = _font_url(font_path)
-    html = letter.render_html(response, medium="print", draft=draft, font_url=font_url)
+    html = letter.render_html(response, medium="print", draft=draft, font_url=font_url, today=today)
     document = HTML(string=html, url_fetcher=_only_font_class()(font_url), media_type="print")
     return document.write_pdf(pdf_variant="pdf/ua-1", uncompressed_pdf=False)
 
@@ -72,14 +73,15 @@ class Printer:
         self._font_path, self._timeout = font_path, timeout
         self._pool: ProcessPoolExecutor | None = None
 
-    async def print(self, response: dict[str, Any], draft: bool = False) -> bytes:
+    async def print(self, response: dict[str, Any], draft: bool = False, today: date | None = None) -> bytes:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_silent_worker)
         pool = self._pool
         try:
             return await asyncio.wait_for(
-                asyncio.get_running_loop().run_in_executor(pool, render, response, self._font_path, draft), self._timeout)
+                asyncio.get_running_loop().run_in_executor(pool, render, response, self._font_path, draft, today),
+                self._timeout)
         except (TimeoutError, BrokenProcessPool):
             self._pool = None  # a stuck or dead worker is not reused
             pool.shutdown(wait=False, cancel_futures=True)

@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from cme_shared.auth import CROSS_BOROUGH, Principal, Role
 from cme_shared.contracts.referrals import Borough
+from cme_shared.refusal import Refusal
 
 
 class Action(StrEnum):
@@ -53,12 +54,11 @@ ROLES: dict[Action, tuple[Role, ...]] = {
 DECISIONS = frozenset({Action.APPROVE, Action.REFUSE, Action.DECIDE, Action.DECIDE_DPO, Action.APPROVE_PROPOSAL})
 
 
-class Denied(Exception):
+class Denied(Refusal):
     """The rule says no: status, code and message, never personal data."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message = status, code, message
+        super().__init__(status, code, message)
 
 
 def not_found() -> Denied:

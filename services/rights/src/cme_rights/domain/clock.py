@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from cme_shared.law.calendar import is_working_day as is_working_day  # re-exported for the clock's tests
 from cme_shared.law.calendar import next_working_day
+from cme_shared.refusal import Refusal
 
 # DUAA 2025 s76 (Art 12A) commencement: before it, waiting for clarification did not stop the clock.
 CLARIFICATION_PAUSE_FROM = date(2026, 2, 5)
@@ -47,12 +48,15 @@ class ClockEvent:
     reason: str | None = None
 
 
-class ClockRefused(Exception):
+# Refusals about the event as sent (422) rather than the clock's state (409).
+UNPROCESSABLE = frozenset({"extension_needs_reasons", "before_receipt", "out_of_order"})
+
+
+class ClockRefused(Refusal):
     """An event the law (or plain order) does not allow; `code` and `message` never hold personal data."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(code)
-        self.code, self.message = code, message
+        super().__init__(422 if code in UNPROCESSABLE else 409, code, message)
 
 
 def add_months(day: date, months: int) -> date:

@@ -1,4 +1,4 @@
-"""Gathering a person's data from the other services (pure rules; the I/O is in service_layer).
+"""Collecting a person's data from the other services (pure rules; the I/O is in service_layer).
 
 A service answers a DataCollectionRequest in chunks; its answer is whole when its last chunk has come
 and the items of the chunks received add up to the `total_items` that chunk announced (chunk numbers
@@ -15,6 +15,8 @@ from enum import StrEnum
 from uuid import UUID
 
 from cme_shared.contracts.rights import SubjectMatch
+
+from .requests import WHOLE_RECORD, RequestType
 
 # Only certain matches gather data: releasing a namesake's record is worse than a short pack.
 CERTAIN_MATCHES = frozenset({"exact_identifier", "name_dob_postcode"})
@@ -41,6 +43,22 @@ class RetryPolicy:
         if now - last_asked_at < self.timeout:
             return NextStep.WAIT
         return NextStep.ASK_AGAIN if attempts < self.max_attempts else NextStep.GIVE_UP
+
+
+@dataclass(frozen=True)
+class CollectionPolicy:
+    """Whom rights asks (settings.py, CME_COLLECTION_*), how long it waits for them, how long it keeps
+    their answers after the response is released (SEC-18)."""
+
+    lookup_service: str  # the identity index
+    collection_services: tuple[str, ...]  # every service holding a person's data
+    recipients_service: str  # the disclosure log
+    retry: RetryPolicy
+    chunk_retention: timedelta
+
+    def services_for(self, request_type: RequestType) -> list[str]:
+        """Access and transfer need the whole record; the other rights the recipients (Art 19)."""
+        return list(self.collection_services) if request_type in WHOLE_RECORD else [self.recipients_service]
 
 
 def answer_complete(items_per_chunk: Mapping[int, int], last_chunk: int | None, total_items: int | None) -> bool:

@@ -22,6 +22,8 @@ asked for them:
 from dataclasses import dataclass
 from datetime import date
 
+from cme_shared.refusal import Refusal
+
 from .clock import add_months
 from .requests import ActingAs
 
@@ -30,12 +32,13 @@ HEALTH_OPINION_MONTHS = 6  # the health professional's opinion must be this rece
 PARENTAL_RESPONSIBILITY = frozenset({ActingAs.PARENT, ActingAs.GUARDIAN})
 
 
-class ExemptionRefused(Exception):
-    """The exemption's conditions are not met; `code` and `message` never hold personal data."""
+class ExemptionRefused(Refusal):
+    """The exemption's conditions are not met; `code` and `message` never hold personal data. `field`: the
+    body's field at fault, if one is."""
 
     def __init__(self, code: str, message: str, status: int = 409, field: str | None = None) -> None:
-        super().__init__(code)
-        self.code, self.message, self.status, self.field = code, message, status, field
+        super().__init__(status, code, message, ["body", field] if field else None)
+        self.field = field
 
 
 @dataclass(frozen=True)

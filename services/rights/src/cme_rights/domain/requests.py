@@ -13,6 +13,8 @@ only when a DPO accepts it as incomplete, in writing.
 from datetime import date
 from enum import StrEnum
 
+from cme_shared.refusal import Refusal
+
 
 class RequestType(StrEnum):
     ACCESS = "access"
@@ -45,12 +47,11 @@ class ActingAs(StrEnum):
     REPRESENTATIVE = "representative"
 
 
-class InvalidMove(Exception):
-    """A move the request's status does not allow; code and message carry no personal data."""
+class InvalidMove(Refusal):
+    """A move the request's status does not allow (409); code and message carry no personal data."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(code)
-        self.code, self.message = code, message
+        super().__init__(409, code, message)
 
 
 # The rights that find the person in the identity index and gather data before anything else.

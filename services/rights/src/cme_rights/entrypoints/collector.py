@@ -18,51 +18,52 @@ from cme_shared.runtime import ServiceRuntime
 
 from ..adapters import backlog_metrics
 from ..service_layer.collection import prune_chunks, sweep
-from ..service_layer.context import RightsContext
+from ..settings import RightsSettings
 
 log = get_logger(__name__)
 
 
-async def sweep_once(runtime: ServiceRuntime, ctx: RightsContext) -> int:
-    async with runtime.sessions.begin() as session:
-        moved = await sweep(ctx, session)
-    if moved:
-        runtime.relay.nudge()
+async def sweep_once(runtime: ServiceRuntime) -> int:
+    async with runtime.unit_of_work() as uow:
+        moved = await sweep(uow)
+        await uow.commit()
     return moved
 
 
-async def prune_once(runtime: ServiceRuntime, ctx: RightsContext) -> int:
-    async with runtime.sessions.begin() as session:
-        return await prune_chunks(ctx, session)
+async def prune_once(runtime: ServiceRuntime) -> int:
+    async with runtime.unit_of_work() as uow:
+        pruned = await prune_chunks(uow)
+        await uow.commit()
+    return pruned
 
 
-async def run(runtime: ServiceRuntime, ctx: RightsContext) -> None:
+async def run(runtime: ServiceRuntime, settings: RightsSettings) -> None:
     loop = asyncio.get_running_loop()
     next_prune = next_count = loop.time()
     while True:
         if loop.time() >= next_count:  # apart from the sweep, so that a failing sweep does not stop the counts
             try:
-                await backlog_metrics.refresh(runtime.engine, ctx.today())
+                await backlog_metrics.refresh(runtime.engine, runtime.clock.today())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: the last counts stand until the next round
                 log.warning("backlog_metrics_failed", error_type=type(exc).__name__)
-            next_count = loop.time() + ctx.settings.backlog_metrics_seconds
+            next_count = loop.time() + settings.backlog_metrics_seconds
         try:
-            await sweep_once(runtime, ctx)
+            await sweep_once(runtime)
             if loop.time() >= next_prune:
-                await prune_once(runtime, ctx)
-                next_prune = loop.time() + ctx.settings.chunk_prune_interval_seconds
+                await prune_once(runtime)
+                next_prune = loop.time() + settings.chunk_prune_interval_seconds
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the database is away: try again at the next round
             log.warning("collection_sweep_failed", error_type=type(exc).__name__)
-        await asyncio.sleep(ctx.settings.collection_poll_seconds)
+        await asyncio.sleep(settings.collection_poll_seconds)
 
 
 @contextlib.asynccontextmanager
-async def running(runtime: ServiceRuntime, ctx: RightsContext) -> AsyncIterator[None]:
-    task = asyncio.create_task(run(runtime, ctx), name="rights-collection-sweep")
+async def running(runtime: ServiceRuntime, settings: RightsSettings) -> AsyncIterator[None]:
+    task = asyncio.create_task(run(runtime, settings), name="rights-collection-sweep")
     try:
         yield
     finally:

@@ -1,28 +1,30 @@
 """Officers' and the DPO's HTTP API (CONTRACT section 4, rights): translate, call one handler, answer.
 
+Every route is one unit of work: `async with runtime.unit_of_work() as uow`, the handler (service_layer/)
+or the read (views.py), `await uow.commit()`. A refusal leaves the block uncommitted (rolled back) and
+reaches the caller as the platform's error body.
+
 Who may call each route is the authorisation rule's (domain/access.py), applied twice: its roles admit
 the caller here, and the service layer checks the request's borough and the second person on the row.
 Every route that returns personal data records the read in the access log, in the same transaction."""
 
-from collections.abc import Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cme_shared.access_log import record_access
 from cme_shared.auth import Principal, require_roles
 from cme_shared.contracts.referrals import Problem
-from cme_shared.http.errors import ApiError
+from cme_shared.refusal import Refusal
 from cme_shared.runtime import ServiceRuntime
 
+from .. import views
 from ..adapters import letter, pdf
-from ..domain.access import ROLES, Action, Denied
+from ..domain.access import ROLES, Action
 from ..service_layer import decisions, records, requests
 from ..service_layer.commands import (
     Approval,
@@ -34,15 +36,13 @@ from ..service_layer.commands import (
     ObjectionDecision,
     ProposalDecision,
     RectificationDecision,
-    Refusal,
     RestrictionDecision,
     RestrictionLift,
     RightsRequest,
     TransferDecision,
 )
-from ..service_layer.context import Refused, RightsContext
+from ..service_layer.commands import Refusal as Art12Refusal
 
-T = TypeVar("T")
 # The letter page has no script, image or stylesheet to load: its own inline style only.
 LETTER_HEADERS = {"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
                                              "form-action 'none'; frame-ancestors 'none'",
@@ -78,66 +78,64 @@ class WorklistEntry(BaseModel):
     needs: str
 
 
-def router(runtime: ServiceRuntime, ctx: RightsContext, printer: pdf.Printer) -> APIRouter:
+def router(runtime: ServiceRuntime, printer: pdf.Printer) -> APIRouter:
     api = APIRouter(tags=["rights requests"])
-    access_log = runtime.kit.access_log
 
     def may(action: Action) -> Any:
         """The principal, admitted by the roles the authorisation rule gives `action` (domain/access.py);
         the borough and the second-person checks follow on the request itself, in the service layer."""
         return Annotated[Principal, Depends(require_roles(*ROLES[action]))]
 
-    async def tx(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """One transaction per call; the outbox relay is nudged once it has committed."""
-        try:
-            async with runtime.sessions.begin() as session:
-                result = await work(session)
-        except (Refused, Denied) as refusal:
-            loc = refusal.loc if isinstance(refusal, Refused) else []
-            raise ApiError(refusal.status, refusal.code, refusal.message, loc) from None
-        runtime.relay.nudge()
-        return result
-
     @api.post("/requests", status_code=201, response_model=RequestAccepted)
     async def create(body: RightsRequest, principal: may(Action.CREATE)) -> dict[str, Any]:
         """Record a rights request on the day the council received it (day one of the clock). It belongs to
         the officer's borough until the identity index names the borough of the subject's records. Only the
-        DPO may send `identity_verified: true` (an officer's gets 403 and records nothing)."""
-        return await tx(lambda s: requests.receive(ctx, s, body, principal))
+        DPO's `identity_verified: true` counts: an officer's is recorded as not yet verified, with a warning."""
+        async with runtime.unit_of_work() as uow:
+            answer = await requests.receive(uow, body, principal)
+            await uow.commit()
+        return answer
 
     @api.get("/requests/{request_id}")
     async def get(request_id: UUID, request: Request, principal: may(Action.READ)) -> dict[str, Any]:
         """Status, due date, clock history, decisions, gathering progress and the audit trail."""
-        async def work(session: AsyncSession) -> dict[str, Any]:
-            view = await requests.view(session, request_id, principal)
-            await record_access(session, access_log, request, principal, records.people(view),
-                                action="rights_request.read", returned="rights request detail (requester, subject, "
-                                "history)", record_type="rights_request", record_id=str(request_id))
-            return view
-        return await tx(work)
+        async with runtime.unit_of_work() as uow:
+            view = await views.request_detail(uow, request_id, principal)
+            await uow.access_log.record(request, principal, records.people(view), action="rights_request.read",
+                                        returned="rights request detail (requester, subject, history)",
+                                        request_id=request_id)
+            await uow.commit()
+        return view
 
     @api.post("/requests/{request_id}/clock", response_model=ClockAnswer)
     async def clock(request_id: UUID, body: ClockEventIn, principal: may(Action.CLOCK)) -> dict[str, Any]:
         """Record identity, fee, clarification or extension events; answers the new due date. Only the DPO
         records `identity_received` (identity verified)."""
-        return await tx(lambda s: requests.record_clock_event(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await requests.record_clock_event(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/approve")
     async def approve(request_id: UUID, principal: may(Action.APPROVE),
                       body: Annotated[Approval | None, Body()] = None) -> dict[str, Any]:
         """A DPO releases the response that is ready for review (never the person who recorded the request)."""
-        return await tx(lambda s: requests.approve(ctx, s, request_id, body or Approval(), principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await requests.approve(uow, request_id, body or Approval(), principal)
+            await uow.commit()
+        return answer
 
     async def printed(response: dict[str, Any], draft: bool) -> bytes:
         try:
-            return await printer.print(response, draft=draft)
+            return await printer.print(response, draft=draft, today=runtime.clock.today())
         except (TimeoutError, BrokenProcessPool):
-            raise ApiError(503, "pdf_unavailable", "the printable pack could not be made now; "
-                           "the JSON response is available") from None
+            raise Refusal(503, "pdf_unavailable", "the printable pack could not be made now; "
+                          "the JSON response is available") from None
 
     def as_letter(response: dict[str, Any], draft: bool) -> HTMLResponse:
         """The letter as one HTML page (the web preview, which also prints): it loads nothing, runs nothing."""
-        return HTMLResponse(letter.render_html(response, medium="screen", draft=draft), headers=LETTER_HEADERS)
+        return HTMLResponse(letter.render_html(response, medium="screen", draft=draft, today=runtime.clock.today()),
+                            headers=LETTER_HEADERS)
 
     def as_pdf(content: bytes, request_id: UUID, draft: bool) -> Response:
         name = f"rights-{request_id}{'-draft' if draft else ''}.pdf"
@@ -150,20 +148,20 @@ def router(runtime: ServiceRuntime, ctx: RightsContext, printer: pdf.Printer) ->
         """The released response (409 before a DPO approved it): `json` (the machines' copy, whole), `html`
         (the letter a parent reads; it prints too) or `pdf` (the same letter, tagged PDF/UA, printed once and
         then served from the stored copy)."""
-        async def work(session: AsyncSession) -> tuple[dict[str, Any], bytes | None]:
-            released, people, printed_copy = await requests.released_response(session, request_id, principal)
-            await record_access(session, access_log, request, principal, people, action="rights_response.read",
-                                returned=f"released response pack ({format})", record_type="rights_request",
-                                record_id=str(request_id))
-            return released, printed_copy
-        released, stored = await tx(work)
+        async with runtime.unit_of_work() as uow:
+            released, people, stored = await views.released_response(uow, request_id, principal)
+            await uow.access_log.record(request, principal, people, action="rights_response.read",
+                                        returned=f"released response pack ({format})", request_id=request_id)
+            await uow.commit()
         if format == "json":
             return released
         if format == "html":
             return as_letter(released, draft=False)
-        if stored is None:
-            stored = content = await printed(released, draft=False)
-            await tx(lambda s: requests.keep_printed(s, request_id, content))
+        if stored is None:  # printed outside any transaction: it takes seconds
+            stored = await printed(released, draft=False)
+            async with runtime.unit_of_work() as uow:
+                await requests.keep_printed(uow, request_id, stored)
+                await uow.commit()
         return as_pdf(stored, request_id, draft=False)
 
     @api.get("/requests/{request_id}/draft", response_model=None)
@@ -171,13 +169,11 @@ def router(runtime: ServiceRuntime, ctx: RightsContext, printer: pdf.Printer) ->
                     format: Annotated[Literal["json", "html", "pdf"], Query()] = "json") -> Any:
         """The prepared response, for the DPO's review before approval: as JSON, or as the letter the requester
         will get (`html`, `pdf`), marked as a draft."""
-        async def work(session: AsyncSession) -> dict[str, Any]:
-            prepared, people = await requests.draft(session, request_id, principal)
-            await record_access(session, access_log, request, principal, people, action="rights_draft.read",
-                                returned=f"prepared response pack (draft, {format})", record_type="rights_request",
-                                record_id=str(request_id))
-            return prepared
-        prepared = await tx(work)
+        async with runtime.unit_of_work() as uow:
+            prepared, people = await views.draft(uow, request_id, principal)
+            await uow.access_log.record(request, principal, people, action="rights_draft.read",
+                                        returned=f"prepared response pack (draft, {format})", request_id=request_id)
+            await uow.commit()
         if format == "json":
             return prepared
         if format == "html":
@@ -187,67 +183,106 @@ def router(runtime: ServiceRuntime, ctx: RightsContext, printer: pdf.Printer) ->
     @api.post("/requests/{request_id}/collect")
     async def collect(request_id: UUID, principal: may(Action.COLLECT)) -> dict[str, Any]:
         """Gather again from every service (after one did not answer, or matches were confirmed)."""
-        return await tx(lambda s: requests.regather(ctx, s, request_id, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await requests.collect_again(uow, request_id, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/exemptions")
     async def exemption(request_id: UUID, body: Exemption, principal: may(Action.EXEMPT)) -> dict[str, Any]:
         """Withhold one record of an access pack under a DPA 2018 exemption, with the reason (before approval)."""
-        return await tx(lambda s: requests.exempt(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await requests.exempt(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/refusal")
-    async def refuse(request_id: UUID, body: Refusal, principal: may(Action.REFUSE)) -> dict[str, Any]:
+    async def refuse(request_id: UUID, body: Art12Refusal, principal: may(Action.REFUSE)) -> dict[str, Any]:
         """Refuse a manifestly unfounded or excessive request, with written reasons (Art 12(5))."""
-        return await tx(lambda s: requests.refuse(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await requests.refuse(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/rectification-decision")
     async def rectification(request_id: UUID, body: RectificationDecision,
                             principal: may(Action.DECIDE)) -> dict[str, Any]:
         """A DPO's accepted corrections are sent at once; an officer's wait for a DPO (awaiting_approval)."""
-        return await tx(lambda s: decisions.rectify(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.rectify(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/erasure-decision")
     async def erasure(request_id: UUID, body: ErasureDecision, principal: may(Action.DECIDE_DPO)) -> dict[str, Any]:
-        return await tx(lambda s: decisions.decide_erasure(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.decide_erasure(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/restriction-decision")
     async def restriction(request_id: UUID, body: RestrictionDecision,
                           principal: may(Action.DECIDE)) -> dict[str, Any]:
         """A DPO's restriction is sent at once; an officer's waits for a DPO (awaiting_approval)."""
-        return await tx(lambda s: decisions.decide_restriction(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.decide_restriction(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/restriction-lift")
     async def lift(request_id: UUID, body: RestrictionLift, principal: may(Action.DECIDE)) -> dict[str, Any]:
         """A DPO's lift is sent at once; an officer's is proposed until a DPO approves it."""
-        return await tx(lambda s: decisions.lift_restriction(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.lift_restriction(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/proposal-decision")
     async def proposal(request_id: UUID, body: ProposalDecision,
                        principal: may(Action.APPROVE_PROPOSAL)) -> dict[str, Any]:
         """The DPO approves an officer's proposed rectification, restriction or lift (it takes effect now) or
         rejects it with reasons; never the proposer, nor the person who recorded the request."""
-        return await tx(lambda s: decisions.decide_proposal(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.decide_proposal(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/objection-decision")
     async def objection(request_id: UUID, body: ObjectionDecision,
                         principal: may(Action.DECIDE_DPO)) -> dict[str, Any]:
-        return await tx(lambda s: decisions.decide_objection(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.decide_objection(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/transfer-decision")
     async def transfer(request_id: UUID, body: TransferDecision, principal: may(Action.DECIDE)) -> dict[str, Any]:
-        return await tx(lambda s: decisions.prepare_transfer(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.prepare_transfer(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/complaint-acknowledgement")
     async def acknowledge(request_id: UUID, body: ComplaintAcknowledgement,
                           principal: may(Action.ACKNOWLEDGE)) -> dict[str, Any]:
-        return await tx(lambda s: decisions.acknowledge_complaint(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.acknowledge_complaint(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.post("/requests/{request_id}/complaint-outcome")
     async def outcome(request_id: UUID, body: ComplaintOutcome, principal: may(Action.DECIDE)) -> dict[str, Any]:
-        return await tx(lambda s: decisions.complaint_outcome(ctx, s, request_id, body, principal))
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.complaint_outcome(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
 
     @api.get("/worklist", response_model=list[WorklistEntry])
     async def worklist(principal: may(Action.LIST)) -> list[dict[str, Any]]:
         """Open requests of the caller's boroughs by due date, overdue first; stopped or paused clocks last."""
-        return await tx(lambda s: requests.worklist(ctx, s, principal))
+        async with runtime.unit_of_work() as uow:
+            listed = await views.worklist(uow, principal)
+            await uow.commit()
+        return listed
 
     return api

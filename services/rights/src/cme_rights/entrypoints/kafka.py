@@ -1,13 +1,14 @@
 """Kafka in: the other services' answers, each on its own replies topic (lookups, data chunks, rectifications).
 
 Who answered is the topic's service: only that service may write it (ACLs) and the kit accepts only its
-signature there. A reply whose `service` field names anyone else is dead-lettered, never believed.
+signature there. A reply whose `service` field names anyone else is dead-lettered, never believed, so the
+handlers (service_layer/collection.py) may take a reply's `service` as its sender.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, RootModel
+from pydantic import BaseModel, Field, RootModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts import topics
@@ -24,8 +25,8 @@ from cme_shared.contracts.rights import (
 from cme_shared.messaging.consumer import Delivery, json_model_parser, unreadable_because
 from cme_shared.runtime import ServiceRuntime
 
+from ..adapters.unit_of_work import RightsUnitOfWork
 from ..service_layer import collection
-from ..service_layer.context import RightsContext
 
 
 SERVICE_MISMATCH = "service_mismatch"
@@ -58,21 +59,45 @@ def replies_parser(service: str) -> Callable[[Delivery], Reply]:
     return parse_from
 
 
-def subscribe(runtime: ServiceRuntime, ctx: RightsContext) -> None:
-    def handler(service: str) -> Callable[[AsyncSession, Reply, Delivery], Awaitable[None]]:
-        async def handle(session: AsyncSession, reply: Reply, _delivery: Delivery) -> None:
-            match reply.root:
-                case SubjectLookupReply() as lookup:
-                    await collection.on_lookup_reply(ctx, session, service, lookup)
-                case DataCollectionReply() as chunk:
-                    await collection.on_collection_reply(ctx, session, service, chunk)
-                case RectificationApplied() as applied:
-                    await collection.on_rectification_applied(session, service, applied)
+async def on_reply(uow: RightsUnitOfWork, reply: Reply) -> None:
+    match reply.root:
+        case SubjectLookupReply() as lookup:
+            await collection.on_lookup_reply(uow, lookup)
+        case DataCollectionReply() as chunk:
+            await collection.on_collection_reply(uow, chunk)
+        case RectificationApplied() as applied:
+            await collection.on_rectification_applied(uow, applied)
 
-        return handle
 
-    settings = ctx.settings
-    answering = dict.fromkeys([settings.lookup_service, *settings.collection_services, settings.recipients_service])
-    for service in answering:
+class _SessionOutbox:
+    """The outbox of the kit's transaction, by contract topic name, as the unit of work's (interim, below)."""
+
+    def __init__(self, runtime: ServiceRuntime, session: AsyncSession) -> None:
+        self._runtime, self._session = runtime, session
+        self.added = 0
+
+    async def add(self, topic: str, event: BaseModel, *, aggregate_type: str, aggregate_id: str,
+                  **options: Any) -> Any:
+        self.added += 1
+        return await self._runtime.outbox.add(self._session, topic=self._runtime.topics(topic), event=event,
+                                              aggregate_type=aggregate_type, aggregate_id=aggregate_id, **options)
+
+
+def _in_kit_transaction(runtime: ServiceRuntime, on: Callable[[Any, Reply], Awaitable[None]],
+                        ) -> Callable[[AsyncSession, Reply, Delivery], Awaitable[None]]:
+    """Interim, until the kit's consumer opens the unit of work itself (`on=`): the handler's unit of work
+    on the session of the transaction the kit opened and will commit."""
+    async def handle(session: AsyncSession, reply: Reply, delivery: Delivery) -> None:
+        uow: Any = runtime.unit_of_work()
+        uow.session, uow.outbox, uow.delivery = session, _SessionOutbox(runtime, session), delivery
+        uow.open()
+        await on(uow, reply)
+
+    return handle
+
+
+def subscribe(runtime: ServiceRuntime, services: list[str]) -> None:
+    """One consumer per answering service, on its own replies topic."""
+    for service in dict.fromkeys(services):
         runtime.consume(f"collection-replies-{service}", topics.replies_of(service), replies_parser(service),
-                        handler(service))
+                        _in_kit_transaction(runtime, on_reply))
