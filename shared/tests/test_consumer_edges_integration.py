@@ -7,10 +7,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 import aiokafka.codec
 import pytest
 import pytest_asyncio
+from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.contracts.events import Event
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
@@ -28,6 +30,7 @@ from cme_shared.testing.raw_batches import (
     record_batch,
     send_batch,
 )
+from cme_shared.unit_of_work import UnitOfWork
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, Table, Text, select
@@ -36,6 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from structlog.testing import capture_logs
 
 pytestmark = pytest.mark.integration
+
+
+def units_of_work(engine: AsyncEngine) -> Callable[[], UnitOfWork[None]]:
+    """The kit's unit of work on the test's database, in topic names as they are (no namespace)."""
+    return partial(UnitOfWork, session_factory(engine), Outbox(kit), TopicNames(""), SYSTEM_CLOCK)
+
 
 metadata = MetaData()
 kit = KitTables(metadata)
@@ -88,7 +97,7 @@ def make_consumer(engine: AsyncEngine, topic: str, batch_size: int | None, *,
                   max_attempts: int = 3, backoff_seconds: float = 0.05) -> ReliableConsumer[WidgetMade]:
     return ReliableConsumer(
         name="edges", topic=topic, group_id=f"{topic}.edges", parse=json_model_parser(WidgetMade), handle=handle,
-        sessions=session_factory(engine), outbox=Outbox(kit), inbox=Inbox(kit), max_attempts=max_attempts,
+        unit_of_work=units_of_work(engine), inbox=Inbox(kit), max_attempts=max_attempts,
         backoff_seconds=backoff_seconds, batch_size=batch_size, stall_seconds=stall_seconds,
     )
 

@@ -3,9 +3,12 @@ record just under Kafka's 1 MiB limit (its dead letter, with the reasons, is ove
 more), and headers with null or non-UTF-8 values or a NUL in their name (kept as they were)."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
+from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.contracts.events import Event
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
@@ -16,13 +19,20 @@ from cme_shared.messaging.tables import KitTables
 from cme_shared.ops import ensure_topics
 from cme_shared.testing.infra import Infra
 from cme_shared.testing.kafka import TopicReader, eventually
+from cme_shared.unit_of_work import UnitOfWork
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 pytestmark = pytest.mark.integration
+
+
+def units_of_work(engine: AsyncEngine) -> Callable[[], UnitOfWork[None]]:
+    """The kit's unit of work on the test's database, in topic names as they are (no namespace)."""
+    return partial(UnitOfWork, session_factory(engine), Outbox(kit), TopicNames(""), SYSTEM_CLOCK)
+
 
 metadata = MetaData()
 kit = KitTables(metadata)
@@ -47,7 +57,7 @@ async def test_records_at_the_limit_and_odd_headers_are_dead_lettered_byte_for_b
         await conn.run_sync(metadata.create_all)
     consumer = ReliableConsumer(
         name="exact", topic=topic, group_id=f"{topic}.exact", parse=json_model_parser(ItemArrived), handle=remember,
-        sessions=session_factory(engine), outbox=Outbox(kit), inbox=Inbox(kit), backoff_seconds=0.05,
+        unit_of_work=units_of_work(engine), inbox=Inbox(kit), backoff_seconds=0.05,
         batch_size=batch_size,
     )
     # Just under the broker's limit as it came (1,048,588 bytes a batch), over Kafka's 1 MiB once the x-dlq-*

@@ -10,10 +10,13 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
+from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.contracts.events import Event
 from cme_shared.contracts.referrals import Referral
 from cme_shared.contracts.topics import TopicNames, dlq
@@ -24,12 +27,19 @@ from cme_shared.messaging.outbox import Outbox, OutboxRelay
 from cme_shared.messaging.tables import KitTables
 from cme_shared.testing.infra import Infra
 from cme_shared.testing.kafka import TopicReader, eventually, produce
+from cme_shared.unit_of_work import UnitOfWork
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 pytestmark = pytest.mark.integration
+
+
+def units_of_work(engine: AsyncEngine) -> Callable[[], UnitOfWork[None]]:
+    """The kit's unit of work on the test's database, in topic names as they are (no namespace)."""
+    return partial(UnitOfWork, session_factory(engine), Outbox(kit), TopicNames(""), SYSTEM_CLOCK)
+
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "referrals" / "accepted-nhs-new-arrival.json"
 
@@ -96,7 +106,7 @@ async def test_a_dead_lettered_referral_is_listed_shown_replayed_once_fixed_and_
     fault = Fault()
     consumer = ReliableConsumer(
         name="referrals", topic=topic, group_id=f"{topic}.dlq-tool", parse=json_model_parser(Referral),
-        handle=fault.referral, sessions=session_factory(engine), outbox=Outbox(kit), inbox=Inbox(kit),
+        handle=fault.referral, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
         identify=by_position, max_attempts=2, backoff_seconds=0.05,
     )
     journal = tmp_path / "replays.jsonl"
@@ -181,7 +191,7 @@ async def test_an_event_replayed_before_its_fix_and_dead_lettered_again_needs_ag
     fault = Fault()
     consumer = ReliableConsumer(
         name="accepted-referrals", topic=topic, group_id=f"{topic}.dlq-tool", parse=json_model_parser(ItemArrived),
-        handle=fault.event, sessions=session_factory(engine), outbox=Outbox(kit), inbox=Inbox(kit),
+        handle=fault.event, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
         identify=by_event_id, max_attempts=2, backoff_seconds=0.05,
     )
     journal = tmp_path / "replays.jsonl"

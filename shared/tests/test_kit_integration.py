@@ -3,8 +3,9 @@
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 import pytest_asyncio
@@ -14,6 +15,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.contracts.events import Event
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
@@ -24,8 +26,15 @@ from cme_shared.messaging.outbox import Outbox, OutboxRelay, pending_count
 from cme_shared.messaging.tables import KitTables
 from cme_shared.testing.infra import Infra
 from cme_shared.testing.kafka import TopicReader, eventually, produce
+from cme_shared.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.integration
+
+
+def units_of_work(engine: AsyncEngine) -> Callable[[], UnitOfWork[None]]:
+    """The kit's unit of work on the test's database, in topic names as they are (no namespace)."""
+    return partial(UnitOfWork, session_factory(engine), Outbox(kit), TopicNames(""), SYSTEM_CLOCK)
+
 
 metadata = MetaData()
 kit = KitTables(metadata)
@@ -79,7 +88,7 @@ def make_consumer(engine: AsyncEngine, topic: str, handle=apply_widget, group: s
                   max_attempts: int = 3, batch_size: int | None = None) -> ReliableConsumer[WidgetMade]:
     return ReliableConsumer(
         name="widgets", topic=topic, group_id=group or f"{topic}.widgets", parse=json_model_parser(WidgetMade),
-        handle=handle, sessions=session_factory(engine), outbox=Outbox(kit), inbox=Inbox(kit),
+        handle=handle, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
         max_attempts=max_attempts, backoff_seconds=0.05, batch_size=batch_size,
     )
 
@@ -304,7 +313,7 @@ async def test_a_database_outage_is_waited_out_never_dead_lettered(engine, infra
     assert len(calls) == 6
 
 
-# ---- batch mode: one transaction per batch, each record in its own savepoint
+# ---- batch mode: one unit of work per batch; if a record fails, the batch record by record
 
 
 def record_of(event: WidgetMade, offset: int, key: bytes | None = None, topic: str = TOPIC) -> Delivery:
@@ -328,7 +337,7 @@ async def test_a_failing_record_rolls_back_only_itself_and_its_key_keeps_its_ord
     failures: list[str] = []
 
     async def fails_once(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)  # written, then rolled back to the savepoint
+        await apply_widget(session, event, delivery)  # written, then rolled back with the batch attempt
         if event.widget_id == "a-1" and not failures:
             failures.append(event.widget_id)
             raise RuntimeError("downstream refused")
@@ -341,8 +350,8 @@ async def test_a_failing_record_rolls_back_only_itself_and_its_key_keeps_its_ord
         record_of(a3, 4, b"A"),
     ])
     assert outcomes == ["handled"] * 5
-    # Key B went on in the batch; key A's later records waited behind its retried first one.
-    assert order == ["b-1", "b-2", "a-1", "a-2", "a-3"]
+    # The batch was settled record by record, in offset order: each key's records in their order.
+    assert order == ["a-1", "b-1", "a-2", "b-2", "a-3"]
     assert failures == ["a-1"]
     assert [await applied(engine, w) for w in ("a-1", "b-1", "a-2", "b-2", "a-3")] == [1] * 5
 
@@ -490,9 +499,9 @@ async def test_prepare_batch_runs_first_in_the_batch_transaction_and_its_failure
     assert await consumer.process_batch([record_of(widget_event("p-1"), 0), unreadable]) == [
         "handled", "dead_lettered_unreadable"]
     assert await consumer.process_batch([record_of(widget_event("p-2"), 2)]) == ["handled"]
-    # Readable records only, once per batch; the batch whose hook failed was taken again on the careful
-    # path, which calls the hook once more, in a savepoint that contains its failure.
-    assert seen == [["p-1"], ["p-2"], ["p-2"]]
+    # Readable records only, once per batch; the batch whose hook failed was settled record by record,
+    # without the hook (its writes rolled back with the batch attempt).
+    assert seen == [["p-1"], ["p-2"]]
     assert [await applied(engine, w) for w in ("prepared", "p-1", "p-2")] == [1, 1, 1]
 
 

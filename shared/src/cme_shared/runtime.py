@@ -10,17 +10,28 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 
 from .clock import SYSTEM_CLOCK, Clock
-from .contracts.referrals import Problem
 from .contracts.topics import SIGNERS, TopicNames
 from .db import create_engine, session_factory
 from .logging import get_logger
-from .messaging.consumer import BatchHook, Delivery, Handler, ReliableConsumer, RejectHook, by_event_id, signed_by
+from .messaging.consumer import (
+    BatchHook,
+    Delivery,
+    Handler,
+    ReliableConsumer,
+    RejectHook,
+    SessionBatchHook,
+    SessionHandler,
+    SessionRejectHook,
+    by_event_id,
+    signed_by,
+)
 from .messaging.health import missing_codecs
 from .messaging.inbox import Inbox
 from .messaging.outbox import Outbox, OutboxRelay
 from .messaging.pruning import Pruner
 from .messaging.tables import KitTables
 from .ops import ensure_topics
+from .problems import Problem
 from .settings import ServiceSettings
 from .tracing import Tracing
 from .unit_of_work import UnitOfWork
@@ -96,24 +107,36 @@ class ServiceRuntime:
         name: str,
         topic: str,
         parse: Callable[[Delivery], T],
-        handle: Handler[T],
-        on_reject: RejectHook | None = None,
+        handle: SessionHandler[T] | None = None,
+        on_reject: SessionRejectHook | None = None,
         identify: Callable[[Delivery], str] = by_event_id,
         batch_size: int | None = None,
-        prepare_batch: BatchHook[T] | None = None,
+        prepare_batch: SessionBatchHook[T] | None = None,
+        *,
+        on: Handler[T] | None = None,
+        prepare: BatchHook[T] | None = None,
+        reject: RejectHook | None = None,
     ) -> ReliableConsumer[T]:
-        """Subscribe `handle` to `topic` (contract name; the namespace is added here) with the kit's guarantees.
+        """Subscribe the handler `on` to `topic` (contract name; the namespace is added here) with the kit's
+        guarantees: `on(uow, message)` runs in a unit of work (`unit_of_work()`) that the kit opens, claims
+        the record in and commits.
 
-        `batch_size`: handle up to that many records in one database transaction (the kit's batch mode,
-        for a consumer that sees bursts); None, the default, is one transaction per record.
-        `prepare_batch`: batch mode only, takes the batch's locks first, in one order (ReliableConsumer).
+        `reject(uow, delivery, problems)`: told of each dead letter, in its unit of work.
+        `batch_size`: handle up to that many records in one unit of work (the kit's batch mode, for a
+        consumer that sees bursts); None, the default, is one per record.
+        `prepare(uow, batch)`: batch mode only, takes the batch's locks first, in one order, and fills the
+        batch state (ReliableConsumer).
+        `handle`, `on_reject`, `prepare_batch`: the same on a bare session, for code not yet moved.
         """
+        session_based = handle is not None or on_reject is not None or prepare_batch is not None
         consumer = ReliableConsumer(
             name=name, topic=self.topics(topic), group_id=self.settings.group_id(name),
-            parse=parse, handle=handle, sessions=self.sessions, outbox=self.outbox, inbox=self.inbox,
-            on_reject=on_reject, on_committed=self.relay.nudge, identify=identify,
+            parse=parse, unit_of_work=self.unit_of_work, inbox=self.inbox, on=on, handle=handle,
+            reject=reject, on_reject=on_reject, identify=identify, prepare=prepare, prepare_batch=prepare_batch,
+            # A hook writing through a bare session does not tell the unit of work: wake the relay anyway.
+            on_committed=self.relay.nudge if session_based else None,
             max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
-            batch_size=batch_size, prepare_batch=prepare_batch, stall_seconds=self.settings.consumer_stall_seconds,
+            batch_size=batch_size, stall_seconds=self.settings.consumer_stall_seconds,
             verify=self._signature_check(topic), tracing=self.tracing,
         )
         consumer.register(self.broker)

@@ -12,7 +12,10 @@ the one HTTP error mapping). A unit of work carries:
 - `clock`: the one time source (clock.py); nothing else reads the wall clock;
 - `batch`: this transaction's own state, typed by the service (`new_batch`): caches a batch of records
   shares, notes of locks already held. It lives and dies with the transaction, so nothing leaks sideways;
-- `delivery`: the Kafka record being handled (None on an HTTP request).
+- `delivery`: the Kafka record being handled (None on an HTTP request);
+- `held`: rows a repository inserts with `uow.held.insert(statement, row)` are written at once, or on the
+  kit's batch fast path together just before the commit (messaging/held_inserts.py); `held.holding` says
+  which, for a repository whose batch caches must know.
 
 Every Kafka handler has one signature, `async def on_<event>(uow, event) -> None`; the kit's consumer
 opens the unit of work (one per record, or one per batch in batch mode), claims the record in the inbox
@@ -29,25 +32,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .clock import Clock
 from .contracts.topics import TopicNames
+from .messaging.held_inserts import HeldInserts
 from .messaging.outbox import AGGREGATE_KEY, HeaderList, Outbox
 
 B = TypeVar("B")
 
 
 class BoundOutbox:
-    """The outbox of one unit of work: topics by contract name, written in its transaction."""
+    """The outbox of one unit of work: topics by contract name, written in its transaction (held, on the
+    kit's batch fast path, until just before it commits: held_inserts.py)."""
 
-    def __init__(self, outbox: Outbox, session: AsyncSession, topics: TopicNames) -> None:
-        self._outbox, self._session, self._topics = outbox, session, topics
+    def __init__(self, outbox: Outbox, held: HeldInserts, topics: TopicNames) -> None:
+        self._outbox, self._held, self._topics = outbox, held, topics
         self.added = 0
 
     async def add(self, topic: str, event: BaseModel, *, aggregate_type: str, aggregate_id: str,
                   headers: Mapping[str, str] | None = None, key: bytes | None | object = AGGREGATE_KEY) -> uuid.UUID:
         """`event` for `topic` (its contract name), keyed by `aggregate_id` unless `key` says otherwise."""
         self.added += 1
-        return await self._outbox.add(self._session, topic=self._topics(topic), event=event,
-                                      aggregate_type=aggregate_type, aggregate_id=aggregate_id, headers=headers,
-                                      key=key)
+        row = self._outbox.event_row(topic=self._topics(topic), event=event, aggregate_type=aggregate_type,
+                                     aggregate_id=aggregate_id, headers=headers, key=key)
+        await self._held.insert(self._outbox.statement, row)
+        return row["event_id"]  # type: ignore[no-any-return]
 
     async def add_raw(self, *, topic: str, key: bytes | None, payload: bytes, headers: HeaderList,
                       aggregate_type: str, aggregate_id: str, event_type: str,
@@ -55,9 +61,9 @@ class BoundOutbox:
         """A message whose bytes are fixed already (a dead letter, a reply kept byte for byte), for `topic`
         as it is named on the broker (namespace included)."""
         self.added += 1
-        await self._outbox.add_raw(self._session, topic=topic, key=key, payload=payload, headers=headers,
-                                   aggregate_type=aggregate_type, aggregate_id=aggregate_id, event_type=event_type,
-                                   event_id=event_id)
+        await self._held.insert(self._outbox.statement, self._outbox.raw_row(
+            topic=topic, key=key, payload=payload, headers=headers, aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id, event_type=event_type, event_id=event_id))
 
 
 class UnitOfWork(Generic[B]):
@@ -66,6 +72,7 @@ class UnitOfWork(Generic[B]):
 
     session: AsyncSession
     outbox: BoundOutbox
+    held: HeldInserts
     batch: B
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, topics: TopicNames,
@@ -86,13 +93,16 @@ class UnitOfWork(Generic[B]):
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         await self.session.begin()
-        self.outbox = BoundOutbox(self._outbox, self.session, self.topics)
+        self.held = HeldInserts(self.session)
+        self.outbox = BoundOutbox(self._outbox, self.held, self.topics)
         self.batch = self.new_batch()
         self.committed = False
         self.open()
         return self
 
     async def commit(self) -> None:
+        if self.held.holding:
+            await self.held.flush()
         await self.session.commit()
         self.committed = True
         if self.outbox.added:
@@ -103,6 +113,7 @@ class UnitOfWork(Generic[B]):
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
+        self.held.discard()
         try:
             if not self.committed:
                 await self.session.rollback()

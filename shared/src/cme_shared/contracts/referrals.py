@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..problems import Problem
 from .categories import DataCategory, category
 
 SCHEMA_VERSION = 1
@@ -212,14 +213,6 @@ class Status(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
-
-
-class Problem(BaseModel):
-    """An error or a warning: where (`loc`), which rule (`code`), and a message with no personal data."""
-
-    loc: list[str | int]
-    code: str
-    message: str
 
 
 class ReferralOutcome(BaseModel):

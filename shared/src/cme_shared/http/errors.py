@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import correlation
 from ..logging import get_logger
-from ..messaging.consumer import is_transient
+from ..db import is_transient
 from ..refusal import Refusal
 
 log = get_logger(__name__)

@@ -1,40 +1,11 @@
 """Reliable consumers: parse, dead-letter, retry, and commit offsets only after the handler's transaction.
 
-For each record of a subscribed topic:
-1. The bytes are parsed and validated. A record that cannot be understood is dead-lettered at once:
-   its exact bytes, key and headers, plus `x-dlq-*` headers with the reasons, go to `<topic>.dlq`
-   through the outbox, in one transaction with the inbox claim and the `on_reject` hook.
-2. The handler runs inside one database transaction that also claims the message id in the inbox; a
-   redelivered message is skipped. A failing handler is retried with exponential backoff a bounded
-   number of times, then dead-lettered, so a poison message never blocks its partition. A transient
-   failure (database unreachable, deadlock, serialization failure) is not the message's fault: it is
-   never dead-lettered, the record is left unacknowledged and read again after a pause.
-3. The offset is committed (FastStream's AckPolicy.NACK_ON_ERROR on a manual-commit consumer) only
-   when the step above has committed; if even the dead-letter transaction fails (database away), the
-   record is not acknowledged and is read again after a pause.
-
-Batch mode (`batch_size` set) keeps every one of these guarantees with one database transaction per
-batch instead of one per record, which is what a burst costs (one commit, fsync included, per record):
-- an optional `prepare_batch` hook first takes the locks the whole batch needs, in one statement and
-  one order, so holding many records' locks at once cannot deadlock with writers using that order;
-- records are taken in offset order; each one is parsed, claimed and handled (or, if unreadable,
-  dead-lettered with its `on_reject` hook) inside its own SAVEPOINT of the batch transaction, so a
-  failing record rolls back only itself and a duplicate inside one batch finds the first one's claim;
-- a record that fails is retried after the batch has committed, on the single-record path (the batch
-  attempt counts as its first attempt; then backoff, then the dead letter), so a poison record never
-  blocks the partition. Every later record of the same partition and key in that batch is deferred to
-  the same path behind it, so per-key order holds even then;
-- a transient failure aborts the whole batch uncommitted and is raised: FastStream nacks, which rewinds
-  every partition to the batch's earliest record, and the batch is read again after a pause;
-- the offsets are noted for commit only when the handler returns, that is after the batch transaction
-  and every deferred record have committed, and committed together with the next few batches' (half a
-  second after the first, `commit_interval_seconds`): a crash before that reads them again, and the
-  inbox finds them handled. If a deferred record cannot be settled, the batch is nacked and read again;
-  the records it committed are then inbox duplicates.
-Traces (tracing.py, when configured): each record is handled in a span of its own, a child of the trace
-context its headers carry; in batch mode each record's span is linked to the batch's span.
-A batch holds its transaction's locks until it commits (intake's identity-index lock, casework's case
-rows), so a bigger batch makes concurrent HTTP writers wait longer: keep batches in the hundreds.
+Each record is parsed (one nobody can read is dead-lettered at once, byte for byte, to `<topic>.dlq`),
+claimed in the inbox and handled in one unit of work (`async def on_<event>(uow, event) -> None`); a
+handler that keeps failing is retried with backoff, then dead-lettered. A transient failure (database or
+broker away) is never dead-lettered: the record is read again. Offsets are committed after the commit.
+Batch mode (`batch_size`) takes a batch in one unit of work; if a record fails, the batch is settled
+record by record instead. Guarantees and costs: docs/performance.md, "Batch semantics".
 """
 
 import asyncio
@@ -42,35 +13,50 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from aiokafka import ConsumerRecord, TopicPartition
-from asyncpg.exceptions import _base as asyncpg_client_errors
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import correlation
-from ..contracts.referrals import Problem
 from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, dlq
+from ..db import is_transient
 from ..logging import get_logger
 from ..metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
+from ..problems import Problem
 from ..tracing import OFF, Tracing
-from . import deferred
 from .fetching import FetchGuard, raw_body, tolerant_parser
 from .health import ConsumerHealth
 from .inbox import Inbox
-from .outbox import Outbox, as_header_list, record_size
+from .outbox import as_header_list, record_size
 from .signing import SIGNER_HEADER, SignatureRefused, TrustedSigners, logical_topic
+
+if TYPE_CHECKING:
+    from ..unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
+
+__all__ = ["Delivery", "Outcome", "Problem", "ReliableConsumer", "Unreadable", "is_transient", "json_kind_parser",
+           "json_model_parser", "write_dead_letter"]
+
+
+class Outcome(StrEnum):
+    """What became of a record (metrics, spans, tests)."""
+
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED_UNREADABLE = "dead_lettered_unreadable"
+    DEAD_LETTERED_FAILED = "dead_lettered_failed"
+    DEAD_LETTERED_UNWRITABLE = "dead_lettered_unwritable"
 
 
 # What a rejection may say, whatever arrived. A record's problems travel in a dead letter's headers, an
@@ -166,7 +152,7 @@ class Delivery:
 
 class _RecordFailed(Exception):
     """A record failed in a batch taken at once: the attempt is rolled back and taken record by record.
-    `index`: the failing record's place in the batch (None: `prepare_batch` or the final outbox write failed)."""
+    `index`: the failing record's place in the batch (None: the prepare hook or the held inserts failed)."""
 
     def __init__(self, index: int | None, error: Exception) -> None:
         super().__init__(type(error).__name__)
@@ -219,25 +205,44 @@ def json_model_parser(model: type[BaseModel]) -> Callable[[Delivery], Any]:
     return parse
 
 
-# SQLSTATEs that say "try again later", not "this message is bad": serialization failure, deadlock,
-# lock not available, admin shutdown / crash / cannot connect now, too many connections.
-TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
+def json_kind_parser(models: Mapping[str, type[BaseModel]] | Iterable[type[BaseModel]]) -> Callable[[Delivery], Any]:
+    """For a topic several message kinds share: parse the kinds of `models`, return None for any other.
+
+    `models`: the models themselves (each says its kind in a `kind` literal), or a map of kind to model.
+    A message of another kind is some other service's business, not an error: the handler gets None and
+    does nothing. A message of a listed kind that does not validate is Unreadable, as with
+    `json_model_parser`; so is one that is not JSON at all, however deep or large.
+    """
+    by_kind = dict(models) if isinstance(models, Mapping) else {kind_of(model): model for model in models}
+    parsers = {kind: json_model_parser(model) for kind, model in by_kind.items()}
+
+    def parse(delivery: Delivery) -> Any:
+        text = _json_text(delivery)
+        try:
+            kind = _Kinded.model_validate_json(text).kind
+        except ValidationError as exc:
+            if (bad_json := _not_json(exc)) is not None:
+                raise bad_json from None
+            return None  # JSON, but not an object with a string `kind`: some other service's message
+        parser = parsers.get(kind)
+        return parser(delivery) if parser is not None else None
+
+    return parse
 
 
-def is_transient(exc: BaseException) -> bool:
-    """A failure of the database or broker rather than of the message: never a reason to dead-letter."""
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    chain = (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None))
-    if any(isinstance(candidate, asyncpg_client_errors.DataError) for candidate in chain):
-        return False  # the driver could not encode a value (an integer out of range, say): the message's fault
-    for candidate in chain:
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(code, str) and (code in TRANSIENT_SQLSTATES or code.startswith("08")):
-            return True
-    return isinstance(exc, (OperationalError, InterfaceError))
+def kind_of(model: type[BaseModel]) -> str:
+    """The kind a model's messages carry: its `kind` field's one literal value."""
+    kind = model.model_fields.get("kind")
+    values = get_args(kind.annotation) if kind is not None and get_origin(kind.annotation) is Literal else ()
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise TypeError(f"{model.__name__} has no `kind` literal")
+    return values[0]
+
+
+class _Kinded(BaseModel):
+    """Just the `kind` of a message (every other field ignored), read by the same parser as the models."""
+
+    kind: str
 
 
 def dead_letter_headers(
@@ -293,13 +298,28 @@ def signer_of(delivery: Delivery) -> str | None:
     return delivery.header(SIGNER_HEADER)
 
 
-def delivery_reference(delivery: Delivery) -> list[tuple[str, bytes | None]]:
+def value_reference(key: bytes | None, value: bytes) -> list[tuple[str, bytes | None]]:
     """What a dead letter says of a record it cannot hold: the value's size and SHA-256, the key's size."""
     return [
-        ("x-dlq-value-omitted-bytes", str(len(delivery.value)).encode()),
-        ("x-dlq-value-sha256", hashlib.sha256(delivery.value).hexdigest().encode()),
-        ("x-dlq-key-bytes", str(len(delivery.key or b"")).encode()),
+        ("x-dlq-value-omitted-bytes", str(len(value)).encode()),
+        ("x-dlq-value-sha256", hashlib.sha256(value).hexdigest().encode()),
+        ("x-dlq-key-bytes", str(len(key or b"")).encode()),
     ]
+
+
+async def write_dead_letter(
+    uow: "UnitOfWork[Any]", *, topic: str, kind: str, problems: list[Problem], consumer: str, key: bytes | None,
+    value: bytes, headers: list[tuple[str, bytes | None]], aggregate_id: str, origin: Delivery | None = None,
+) -> None:
+    """A message nobody can take, to `<topic>.dlq` (`topic` as named on the broker) through the unit of
+    work's outbox: its key, value and headers as they came, then the `x-dlq-*` headers saying why, who
+    gave up (`consumer`) and, for a Kafka record (`origin`), where it came from. One too large for the
+    dead-letter topic (inflated from a compressed batch) is replaced by its size and digest."""
+    letter = dead_letter_headers(headers, kind, problems, consumer, origin=origin)
+    if record_size(key, value, letter) > DLQ_MAX_MESSAGE_BYTES:
+        key, value, letter = None, b"", [*value_reference(key, value), *letter[len(headers):]]
+    await uow.outbox.add_raw(topic=dlq(topic), key=key, payload=value, headers=letter,
+                             aggregate_type="dead_letter", aggregate_id=aggregate_id, event_type=kind)
 
 
 def by_event_id(delivery: Delivery) -> str:
@@ -313,9 +333,16 @@ def by_position(delivery: Delivery) -> str:
     return delivery.position
 
 
-Handler = Callable[[AsyncSession, T, Delivery], Awaitable[None]]
-RejectHook = Callable[[AsyncSession, Delivery, list[Problem]], Awaitable[None]]
-BatchHook = Callable[[AsyncSession, list[tuple[T, Delivery]]], Awaitable[None]]
+# What a service registers (ServiceRuntime.consume): the handler, the batch's prepare hook, and the hook
+# that tells a sender its record was dead-lettered, each given the record's unit of work.
+Handler = Callable[["UnitOfWork[Any]", T], Awaitable[None]]
+BatchHook = Callable[["UnitOfWork[Any]", list[tuple[T, Delivery]]], Awaitable[None]]
+RejectHook = Callable[["UnitOfWork[Any]", Delivery, list[Problem]], Awaitable[None]]
+# The same on a bare session, until every service has moved to the unit of work (`handle`, `prepare_batch`,
+# `on_reject`: called with `uow.session` and `uow.delivery`).
+SessionHandler = Callable[[AsyncSession, T, Delivery], Awaitable[None]]
+SessionBatchHook = Callable[[AsyncSession, list[tuple[T, Delivery]]], Awaitable[None]]
+SessionRejectHook = Callable[[AsyncSession, Delivery, list[Problem]], Awaitable[None]]
 
 
 @dataclass
@@ -326,11 +353,18 @@ class ReliableConsumer(Generic[T]):
     topic: str
     group_id: str
     parse: Callable[[Delivery], T]
-    handle: Handler[T]
-    sessions: async_sessionmaker[AsyncSession]
-    outbox: Outbox
+    # A new unit of work (runtime.unit_of_work): one per record, or one per batch in batch mode.
+    unit_of_work: Callable[[], "UnitOfWork[Any]"]
     inbox: Inbox
-    on_reject: RejectHook | None = None
+    # The handler, `async def on_<event>(uow, event)`; or, until a service has moved, `handle(session,
+    # event, delivery)`. Exactly one of them.
+    on: Handler[T] | None = None
+    handle: SessionHandler[T] | None = None
+    # Told of every dead letter of this consumer, in its transaction (intake answers the sender).
+    reject: RejectHook | None = None
+    on_reject: SessionRejectHook | None = None
+    # Called after each transaction this consumer commits, for hooks that write the outbox through a bare
+    # session (the unit of work's own commit wakes the relay when its outbox was used).
     on_committed: Callable[[], None] | None = None
     # Checks who wrote a record before it is parsed (`signed_by`): raises Unreadable for a record without
     # a valid signature of a service allowed to write the topic, which is dead-lettered and changes nothing.
@@ -339,15 +373,17 @@ class ReliableConsumer(Generic[T]):
     max_attempts: int = 4
     backoff_seconds: float = 0.2
 
-    # None: one record, one transaction. A number: up to that many records per transaction (see above).
+    # None: one record, one transaction. A number: up to that many records per transaction.
     batch_size: int | None = None
     # How long an idle batch subscriber waits for records (FastStream then sleeps as long again when
     # none came): short, so a lone record is not held back at low rates.
     batch_timeout_ms: int = 20
-    # Batch mode: called first in the batch transaction with every readable record, to take the locks
+    # Batch mode: called first in the batch's unit of work with every readable record, to take the locks
     # the batch will need in one statement and one order (so a batch never deadlocks with a writer that
-    # locks in that order). If it fails for a non-transient reason, each record takes its own locks.
-    prepare_batch: BatchHook[T] | None = None
+    # locks in that order) and fill the batch state (`uow.batch`). If it fails, the batch is settled
+    # record by record, without it.
+    prepare: BatchHook[T] | None = None
+    prepare_batch: SessionBatchHook[T] | None = None
     # Batch mode: settled batches' offsets are committed together, this long after the first of them
     # (a commit is a broker round trip that cost a third of a small batch's time). A crash in between
     # reads those records again: the inbox finds them all handled, and nothing is done twice.
@@ -361,6 +397,12 @@ class ReliableConsumer(Generic[T]):
     health: ConsumerHealth = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if (self.on is None) == (self.handle is None):
+            raise ValueError(f"consumer {self.name}: give exactly one of `on` and `handle`")
+        if self.reject is not None and self.on_reject is not None:
+            raise ValueError(f"consumer {self.name}: give at most one of `reject` and `on_reject`")
+        if self.prepare is not None and self.prepare_batch is not None:
+            raise ValueError(f"consumer {self.name}: give at most one of `prepare` and `prepare_batch`")
         self.health = ConsumerHealth(self.name, self.group_id, self.stall_seconds)
 
     async def commit_pending(self, timeout: float = 5.0) -> None:
@@ -426,7 +468,7 @@ class ReliableConsumer(Generic[T]):
                     raise
             commits.settled(msg.consumer, deliveries)
 
-    async def process(self, delivery: Delivery, *, failed_before: Exception | None = None) -> str:
+    async def process(self, delivery: Delivery, *, failed_before: Exception | None = None) -> Outcome:
         """Handle one record to the end; returns what happened (for metrics and tests).
 
         `failed_before`: the record already failed once in a batch; that counts as its first attempt.
@@ -443,24 +485,26 @@ class ReliableConsumer(Generic[T]):
         finally:
             correlation.clear()
 
-    async def _process(self, delivery: Delivery, failed_before: Exception | None) -> str:
+    async def _process(self, delivery: Delivery, failed_before: Exception | None) -> Outcome:
         try:
             try:
                 parsed = self._parse(delivery)
             except Unreadable as unreadable:
                 await self._dead_letter(delivery, "unreadable", unreadable.problems)
-                return self._count("dead_lettered_unreadable")
+                return self._count(Outcome.DEAD_LETTERED_UNREADABLE)
             last_error = failed_before
             for attempt in range(2 if failed_before is not None else 1, self.max_attempts + 1):
                 if attempt > 1:
                     await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 2))
                 try:
-                    async with self.sessions.begin() as session:
-                        if not await self.inbox.claim(session, self.name, self.identify(delivery)):
-                            return self._count("duplicate")
-                        await self.handle(session, parsed, delivery)
+                    async with self.unit_of_work() as uow:
+                        uow.delivery = delivery
+                        if not await self.inbox.claim(uow.session, self.name, self.identify(delivery)):
+                            return self._count(Outcome.DUPLICATE)
+                        await self._handle(uow, parsed)
+                        await uow.commit()
                     self._committed()
-                    return self._count("handled")
+                    return self._count(Outcome.HANDLED)
                 except Exception as exc:
                     if is_transient(exc):
                         raise  # the database or broker is away: nack and read it again, never dead-letter
@@ -471,16 +515,34 @@ class ReliableConsumer(Generic[T]):
                 message=f"handler failed {self.max_attempts} times: {type(last_error).__name__}",
             )
             await self._dead_letter(delivery, "handler_failed", [problem])
-            return self._count("dead_lettered_failed")
+            return self._count(Outcome.DEAD_LETTERED_FAILED)
         except Exception as exc:
             if not is_transient(exc) and await self._dead_letter_bare(delivery, exc):
-                return self._count("dead_lettered_unwritable")
+                return self._count(Outcome.DEAD_LETTERED_UNWRITABLE)
             # Not even the dead letter could be written (the database away): leave the offset uncommitted
             # and pause, so the record is read again instead of being lost.
             log.error("record_not_settled", consumer=self.name, topic=delivery.topic,
                       partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
             await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
             raise
+
+    async def _handle(self, uow: "UnitOfWork[Any]", message: Any) -> None:
+        if self.on is not None:
+            await self.on(uow, message)
+        else:
+            await self.handle(uow.session, message, uow.delivery)  # type: ignore[misc]
+
+    async def _prepare(self, uow: "UnitOfWork[Any]", readable: list[tuple[Any, Delivery]]) -> None:
+        if self.prepare is not None:
+            await self.prepare(uow, readable)
+        elif self.prepare_batch is not None:
+            await self.prepare_batch(uow.session, readable)
+
+    async def _reject(self, uow: "UnitOfWork[Any]", delivery: Delivery, problems: list[Problem]) -> None:
+        if self.reject is not None:
+            await self.reject(uow, delivery, problems)
+        elif self.on_reject is not None:
+            await self.on_reject(uow.session, delivery, problems)
 
     async def _dead_letter_bare(self, delivery: Delivery, cause: Exception) -> bool:
         """The last resort for a record whose dead letter could not be written for a reason of its own (a
@@ -490,15 +552,14 @@ class ReliableConsumer(Generic[T]):
                           message=f"the dead letter could not be stored as received ({type(cause).__name__}); "
                                   f"the sender's {len(delivery.headers)} header(s) were left off")
         try:
-            async with self.sessions.begin() as session:
-                if await self.inbox.claim(session, self.name, delivery.position):
+            async with self.unit_of_work() as uow:
+                if await self.inbox.claim(uow.session, self.name, delivery.position):
                     bare = Delivery(delivery.topic, delivery.partition, delivery.offset, delivery.key, delivery.value)
-                    await self.outbox.add_raw(
-                        session, topic=dlq(delivery.topic), key=delivery.key, payload=delivery.value,
-                        headers=dead_letter_headers([], "dead_letter_unwritable", [problem], self.name, origin=bare),
-                        aggregate_type="dead_letter", aggregate_id=delivery.position,
-                        event_type="dead_letter_unwritable",
-                    )
+                    await write_dead_letter(uow, topic=delivery.topic, kind="dead_letter_unwritable",
+                                            problems=[problem], consumer=self.name, key=delivery.key,
+                                            value=delivery.value, headers=[], aggregate_id=delivery.position,
+                                            origin=bare)
+                await uow.commit()
         except Exception as exc:
             log.error("dead_letter_not_written", consumer=self.name, topic=delivery.topic,
                       partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
@@ -507,58 +568,61 @@ class ReliableConsumer(Generic[T]):
         self._dead_lettered(delivery, "dead_letter_unwritable", [problem])
         return True
 
-    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[str]:
-        """Handle a batch to the end in one transaction (module docstring); returns each record's outcome."""
+    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        """Handle a batch to the end: in one unit of work or, if a record fails there, record by record
+        (module docstring); returns each record's outcome."""
         topic = deliveries[0].topic if deliveries else self.topic
         with self.tracing.batch(topic, self.group_id, self.name, len(deliveries)) as batch_span:
             started = time.perf_counter()
-            outcomes = await self._process_batch(deliveries, batch_span)
+            parsed = [self._parse_or_error(delivery) for delivery in deliveries]
+            try:
+                outcomes = await self._batch_at_once(deliveries, parsed, batch_span)
+            except _RecordFailed as failed:
+                # Nothing of this attempt committed: each record is settled on its own, in offset order (so
+                # per key too), the failing one's batch attempt counting as its first.
+                if failed.index is not None:
+                    self._log_failure(deliveries[failed.index], 1, failed.error, in_batch=True)
+                else:
+                    log.warning("batch_failed", consumer=self.name, records=len(deliveries),
+                                error_type=type(failed.error).__name__)
+                return [await self.process(delivery, failed_before=failed.error if index == failed.index else None)
+                        for index, delivery in enumerate(deliveries)]
             # Each record of a batch took as long as its batch to settle (its transaction is the batch's).
             elapsed = time.perf_counter() - started
             for outcome in outcomes:
                 HANDLER_SECONDS.labels(self.name, outcome).observe(elapsed)
             return outcomes
 
-    async def _process_batch(self, deliveries: Sequence[Delivery], batch_span: Any) -> list[str]:
-        parsed = [self._parse_or_error(delivery) for delivery in deliveries]
-        readable = [(p, d) for p, d in zip(parsed, deliveries, strict=True) if not isinstance(p, Exception)]
-        try:
-            outcomes = await self._batch_at_once(deliveries, parsed, readable, batch_span)
-        except _RecordFailed as failed:
-            # Nothing of this attempt committed. Take the batch again with a savepoint per record, which
-            # finds the failing record(s) and settles every other record as before.
-            # The failure counts as the failing record's first attempt, as it would have in that path.
-            outcomes = await self._batch_record_by_record(deliveries, parsed, readable, failed, batch_span)
-        return outcomes
-
     async def _batch_at_once(self, deliveries: Sequence[Delivery], parsed: list[Any],
-                             readable: list[tuple[Any, Delivery]], batch_span: Any = None) -> list[str]:
-        """The fast path: one inbox claim for the whole batch, the handlers one after another with no
-        savepoints, and every outbox row in one insert. A record that fails (for a reason that is not
-        transient) rolls the whole attempt back and raises _RecordFailed; nothing is committed or
-        counted, and the caller takes the batch record by record instead."""
-        outcomes: list[str] = []
+                             batch_span: Any = None) -> list[Outcome]:
+        """The fast path: one unit of work, one inbox claim for the whole batch, the handlers one after
+        another with no savepoints, and the held inserts (every outbox row) in one statement per table. A
+        record that fails (for a reason that is not transient) rolls the whole attempt back and raises
+        _RecordFailed; nothing is committed or counted."""
+        outcomes: list[Outcome] = []
         try:
-            async with self.sessions.begin() as session:
-                if self.prepare_batch is not None and readable:
-                    try:  # no savepoint here: if it fails, the careful path takes it again in one
-                        await self.prepare_batch(session, readable)
+            async with self.unit_of_work() as uow:
+                readable = [(p, d) for p, d in zip(parsed, deliveries, strict=True) if not isinstance(p, Unreadable)]
+                if readable:
+                    try:
+                        await self._prepare(uow, readable)
                     except Exception as exc:
                         if is_transient(exc):
                             raise
                         raise _RecordFailed(None, exc) from exc
                 ids = [self._inbox_id(delivery, message) for delivery, message in zip(deliveries, parsed, strict=True)]
-                claimed = await self.inbox.claim_many(session, self.name, ids)
-                deferred.start(session)  # outbox rows (and handlers' deferred rows) written once, at the end
+                claimed = await self.inbox.claim_many(uow.session, self.name, ids)
+                uow.held.start()
                 for index, (delivery, message, message_id) in enumerate(zip(deliveries, parsed, ids, strict=True)):
                     if message_id not in claimed:
-                        outcomes.append("duplicate")  # seen before, or earlier in this batch
+                        outcomes.append(Outcome.DUPLICATE)  # seen before, or earlier in this batch
                         continue
                     claimed.discard(message_id)
+                    uow.delivery = delivery
                     correlation.bind(delivery.header(correlation.HEADER))
                     try:
                         with self._record_span(delivery, batch_span) as span:
-                            outcomes.append(await self._settle_claimed(session, delivery, message))
+                            outcomes.append(await self._settle_claimed(uow, delivery, message))
                             self._traced(span, outcomes[-1])
                     except Exception as exc:
                         if is_transient(exc):
@@ -566,12 +630,14 @@ class ReliableConsumer(Generic[T]):
                         raise _RecordFailed(index, exc) from exc
                     finally:
                         correlation.clear()
+                uow.delivery = None
                 try:
-                    await deferred.flush(session)
+                    await uow.held.flush()
                 except Exception as exc:
                     if is_transient(exc):
                         raise
                     raise _RecordFailed(None, exc) from exc
+                await uow.commit()
         except _RecordFailed:
             raise
         except Exception as exc:
@@ -579,52 +645,6 @@ class ReliableConsumer(Generic[T]):
             raise
         self._batch_committed(zip(deliveries, outcomes, parsed, strict=True))
         return outcomes
-
-    async def _batch_record_by_record(self, deliveries: Sequence[Delivery], parsed: list[Any],
-                                      readable: list[tuple[Any, Delivery]], failed: "_RecordFailed",
-                                      batch_span: Any = None) -> list[str]:
-        """The careful path, after a record failed: a savepoint per record, failed ones deferred. The
-        record that failed the fast path (if it was one record) is deferred without a second try."""
-        outcomes: dict[int, str] = {}
-        # Records left to the single-record path after the commit, in offset order, with the error of
-        # their batch attempt (None: not tried, only queued behind a failed record of the same key).
-        later: list[tuple[int, Delivery, Exception | None]] = []
-        blocked: set[tuple[str, int, bytes | None]] = set()
-        try:
-            async with self.sessions.begin() as session:
-                await self._prepare(session, readable)
-                for index, (delivery, message) in enumerate(zip(deliveries, parsed, strict=True)):
-                    lane = (delivery.topic, delivery.partition, delivery.key)
-                    if lane in blocked:
-                        later.append((index, delivery, None))
-                        continue
-                    if index == failed.index:
-                        self._log_failure(delivery, 1, failed.error, in_batch=True)
-                        blocked.add(lane)
-                        later.append((index, delivery, failed.error))
-                        continue
-                    correlation.bind(delivery.header(correlation.HEADER))
-                    try:
-                        with self._record_span(delivery, batch_span) as span:
-                            async with session.begin_nested():
-                                outcomes[index] = await self._settle_in_batch(session, delivery, message)
-                            self._traced(span, outcomes[index])
-                    except Exception as exc:
-                        if is_transient(exc):
-                            raise  # the whole batch is read again; nothing of it has committed
-                        self._log_failure(delivery, 1, exc, in_batch=True)
-                        blocked.add(lane)
-                        later.append((index, delivery, exc))
-                    finally:
-                        correlation.clear()
-        except Exception as exc:
-            await self._batch_not_settled(deliveries, exc)
-            raise
-        self._batch_committed((deliveries[i], outcomes[i], parsed[i]) for i in sorted(outcomes))
-        for index, delivery, error in later:
-            # Raises (and so nacks the batch, to be read again) only if the record cannot be settled.
-            outcomes[index] = await self.process(delivery, failed_before=error)
-        return [outcomes[index] for index in range(len(deliveries))]
 
     def _record_span(self, delivery: Delivery, batch_span: Any) -> Any:
         """One record's span in a batch (tracing.py): linked to the batch's."""
@@ -643,13 +663,13 @@ class ReliableConsumer(Generic[T]):
                   records=len(deliveries), error_type=type(exc).__name__)
         await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
 
-    def _batch_committed(self, settled: Iterable[tuple[Delivery, str, Any]]) -> None:
-        """After a batch transaction committed: the relay is woken, and each settled record counted
-        (with what `parse` made of it: a dead letter is counted by its reasons)."""
+    def _batch_committed(self, settled: Iterable[tuple[Delivery, Outcome, Any]]) -> None:
+        """After a batch transaction committed: each settled record counted (with what `parse` made of
+        it: a dead letter is counted by its reasons)."""
         self._committed()
         for delivery, outcome, message in settled:
             self._count(outcome)
-            if outcome == "dead_lettered_unreadable" and isinstance(message, Unreadable):
+            if outcome == Outcome.DEAD_LETTERED_UNREADABLE:
                 self._dead_lettered(delivery, "unreadable", message.problems)
 
     def _parse(self, delivery: Delivery) -> Any:
@@ -672,42 +692,21 @@ class ReliableConsumer(Generic[T]):
         except Unreadable as unreadable:  # dead-lettered in the batch
             return unreadable
 
-    async def _prepare(self, session: AsyncSession, readable: list[tuple[T, Delivery]]) -> None:
-        """The `prepare_batch` hook, in its own savepoint: if it fails, the records take their own locks."""
-        if self.prepare_batch is None or not readable:
-            return
-        noted = dict(session.info)
-        try:
-            async with session.begin_nested():
-                await self.prepare_batch(session, readable)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            # The savepoint's rollback released the locks the hook took: forget what it noted about
-            # them too (intake's "lock held", casework's locked rows), so each record takes its own.
-            session.info.clear()
-            session.info.update(noted)
-            log.warning("batch_prepare_failed", consumer=self.name, error_type=type(exc).__name__)
-
     def _inbox_id(self, delivery: Delivery, message: Any) -> str:
         """What the inbox knows a record by: its identity (an event id, say) once it is readable; an
         unreadable one (a forged signature included) by its place in the log, so that a record nobody can
         vouch for never claims the event id of the genuine event it copies."""
         return delivery.position if isinstance(message, Unreadable) else self.identify(delivery)
 
-    async def _settle_in_batch(self, session: AsyncSession, delivery: Delivery, message: Any) -> str:
-        """One record inside the batch transaction (the caller's savepoint); the outcome, uncounted."""
-        if not await self.inbox.claim(session, self.name, self._inbox_id(delivery, message)):
-            return "duplicate"
-        return await self._settle_claimed(session, delivery, message)
-
-    async def _settle_claimed(self, session: AsyncSession, delivery: Delivery, message: Any) -> str:
-        """A record whose inbox claim this transaction holds: dead-lettered if unreadable, else handled."""
+    async def _settle_claimed(self, uow: "UnitOfWork[Any]", delivery: Delivery, message: Any) -> Outcome:
+        """A record of the batch whose inbox claim its unit of work holds: dead-lettered if unreadable (the
+        reject hook uncontained: if it fails, the batch is settled record by record), else handled."""
         if isinstance(message, Unreadable):
-            await self._write_dead_letter(session, delivery, "unreadable", message.problems, claimed=True)
-            return "dead_lettered_unreadable"
-        await self.handle(session, message, delivery)
-        return "handled"
+            await self._write_dead_letter(uow, delivery, "unreadable", message.problems, claimed=True,
+                                          contained=False)
+            return Outcome.DEAD_LETTERED_UNREADABLE
+        await self._handle(uow, message)
+        return Outcome.HANDLED
 
     def _log_failure(self, delivery: Delivery, attempt: int, exc: Exception, *, in_batch: bool = False) -> None:
         log.warning(
@@ -718,11 +717,13 @@ class ReliableConsumer(Generic[T]):
         )
 
     async def _dead_letter(self, delivery: Delivery, kind: str, problems: list[Problem]) -> None:
-        """The record to `<topic>.dlq` through the outbox, with the `on_reject` hook (so a sender still
-        hears back, whichever way the record failed), in one transaction with the inbox claim."""
-        async with self.sessions.begin() as session:
-            if not await self._write_dead_letter(session, delivery, kind, problems):
+        """The record to `<topic>.dlq` through the outbox, with the reject hook (so a sender still hears
+        back, whichever way the record failed), in one unit of work with the inbox claim."""
+        async with self.unit_of_work() as uow:
+            uow.delivery = delivery
+            if not await self._write_dead_letter(uow, delivery, kind, problems):
                 return
+            await uow.commit()
         self._committed()
         self._dead_lettered(delivery, kind, problems)
 
@@ -733,47 +734,39 @@ class ReliableConsumer(Generic[T]):
         log.info("dead_lettered", consumer=self.name, topic=delivery.topic, partition=delivery.partition,
                  offset=delivery.offset, reasons=kind, codes=codes)
 
-    async def _write_dead_letter(self, session: AsyncSession, delivery: Delivery, kind: str,
-                                 problems: list[Problem], *, claimed: bool = False) -> bool:
-        """The dead letter's writes in the caller's transaction; False if the record was claimed before.
-        `claimed`: the caller has already claimed the record in this transaction."""
+    async def _write_dead_letter(self, uow: "UnitOfWork[Any]", delivery: Delivery, kind: str,
+                                 problems: list[Problem], *, claimed: bool = False, contained: bool = True) -> bool:
+        """The dead letter's writes in the caller's unit of work; False if the record was claimed before.
+        `claimed`: the caller has already claimed the record in this transaction. `contained`: the reject
+        hook runs in a savepoint, and if it breaks on this record the dead letter is still written."""
         identity = delivery.position if kind == "unreadable" else self.identify(delivery)
-        if not claimed and not await self.inbox.claim(session, self.name, identity):
+        if not claimed and not await self.inbox.claim(uow.session, self.name, identity):
             return False
-        key, payload, headers = delivery.key, delivery.value, dead_letter_headers(
-            delivery.headers, kind, problems, self.name, origin=delivery)
-        if record_size(key, payload, headers) > DLQ_MAX_MESSAGE_BYTES:
-            # Only a record inflated from a compressed batch can be this large: the dead letter says what it
-            # was (size, digest) instead of holding it, so that it can always be sent.
-            key, payload, headers = None, b"", [*delivery_reference(delivery), *headers[len(delivery.headers):]]
-        await self.outbox.add_raw(
-            session,
-            topic=dlq(delivery.topic),
-            key=key,
-            payload=payload,
-            headers=headers,
-            aggregate_type="dead_letter",
-            aggregate_id=delivery.position,
-            event_type=kind,
-        )
-        if self.on_reject is not None:
-            # The hook tells the sender (intake's outcome); if it breaks on this record, the dead letter is
-            # still written: a record the hook cannot cope with must not be read again for ever.
-            try:
-                async with session.begin_nested():
-                    await self.on_reject(session, delivery, problems)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                log.error("reject_hook_failed", consumer=self.name, topic=delivery.topic,
-                          partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
+        await write_dead_letter(uow, topic=delivery.topic, kind=kind, problems=problems, consumer=self.name,
+                                key=delivery.key, value=delivery.value, headers=delivery.headers,
+                                aggregate_id=delivery.position, origin=delivery)
+        if self.reject is None and self.on_reject is None:
+            return True
+        if not contained:
+            await self._reject(uow, delivery, problems)
+            return True
+        # The hook tells the sender (intake's outcome); if it breaks on this record, the dead letter is
+        # still written: a record the hook cannot cope with must not be read again for ever.
+        try:
+            async with uow.session.begin_nested():
+                await self._reject(uow, delivery, problems)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.error("reject_hook_failed", consumer=self.name, topic=delivery.topic,
+                      partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
         return True
 
     def _committed(self) -> None:
         if self.on_committed is not None:
             self.on_committed()
 
-    def _count(self, outcome: str) -> str:
+    def _count(self, outcome: Outcome) -> Outcome:
         MESSAGES.labels(consumer=self.name, outcome=outcome).inc()
         self.health.record_settled()
         return outcome
@@ -790,12 +783,13 @@ class ReliableConsumer(Generic[T]):
                    ("x-dlq-original-last-offset", str(last_offset).encode()),
                    ("x-dlq-unread-from-offset", str(unread_from).encode()),
                    ("x-dlq-value-format", b"kafka-record-batch")]
-        async with self.sessions.begin() as session:
-            if not await self.inbox.claim(session, self.name, f"{origin.position}-{last_offset}:batch"):
+        async with self.unit_of_work() as uow:
+            if not await self.inbox.claim(uow.session, self.name, f"{origin.position}-{last_offset}:batch"):
                 return
-            await self.outbox.add_raw(session, topic=dlq(tp.topic), key=None, payload=data, headers=headers,
-                                      aggregate_type="dead_letter", aggregate_id=origin.position,
-                                      event_type="undecodable_batch")
+            await uow.outbox.add_raw(topic=dlq(tp.topic), key=None, payload=data, headers=headers,
+                                     aggregate_type="dead_letter", aggregate_id=origin.position,
+                                     event_type="undecodable_batch")
+            await uow.commit()
         self._committed()
         self._dead_lettered(origin, "undecodable_batch", problems)
         log.error("undecodable_batch_dead_lettered", consumer=self.name, topic=tp.topic, partition=tp.partition,
@@ -872,33 +866,3 @@ class _LazyCommits:
         except Exception as exc:  # a rebalance, the broker away: those records are read again, as duplicates
             log.warning("offsets_not_committed", consumer=self._name, count=len(pending),
                         error_type=type(exc).__name__)
-
-
-def json_kind_parser(models: dict[str, type[BaseModel]]) -> Callable[[Delivery], Any]:
-    """For a topic several message kinds share: parse the kinds in `models`, return None for any other.
-
-    A message of another kind is some other service's business, not an error: the handler gets None and
-    does nothing. A message of a listed kind that does not validate is Unreadable, as with
-    `json_model_parser`; so is one that is not JSON at all, however deep or large.
-    """
-    parsers = {kind: json_model_parser(model) for kind, model in models.items()}
-
-    def parse(delivery: Delivery) -> Any:
-        text = _json_text(delivery)
-        try:
-            kind = _Kinded.model_validate_json(text).kind
-        except ValidationError as exc:
-            if (bad_json := _not_json(exc)) is not None:
-                raise bad_json from None
-            return None  # JSON, but not an object with a string `kind`: some other service's message
-        parser = parsers.get(kind)
-        return parser(delivery) if parser is not None else None
-
-    return parse
-
-
-class _Kinded(BaseModel):
-    """Just the `kind` of a message (every other field ignored), read by the same parser as the models."""
-
-    kind: str
-

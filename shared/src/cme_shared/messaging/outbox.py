@@ -126,8 +126,7 @@ its consumer's span continues the trace that wrote it; `add_raw` keeps the heade
     """
 
     def __init__(self, tables: KitTables, *, signer: Signer | None = None, namespace: str = "") -> None:
-        self._table = tables.outbox
-        self._insert = tables.outbox.insert()  # built once; rows come as parameters
+        self.statement = tables.outbox.insert()  # built once; rows come as parameters
         self._signer = signer
         self._namespace = namespace
 
@@ -143,28 +142,10 @@ its consumer's span continues the trace that wrote it; `add_raw` keeps the heade
         key: bytes | None | object = AGGREGATE_KEY,
     ) -> uuid.UUID:
         """Add `event` for publishing to `topic`, keyed by its aggregate id unless `key` says otherwise."""
-        event_id = getattr(event, "event_id", None) or uuid.uuid4()
-        event_type = type(event).__name__
-        header_list = [
-            ("event_id", str(event_id).encode()),
-            ("event_type", event_type.encode()),
-            ("content-type", b"application/json"),
-            (correlation.HEADER, (correlation.current() or str(uuid.uuid4())).encode()),
-            *trace_headers(),
-            *((name, value.encode()) for name, value in (headers or {}).items()),
-        ]
-        await self.add_raw(
-            session,
-            topic=topic,
-            key=aggregate_id.encode() if key is AGGREGATE_KEY else key,  # type: ignore[arg-type]
-            payload=event.model_dump_json().encode(),
-            headers=header_list,
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-            event_type=event_type,
-            event_id=event_id,
-        )
-        return event_id
+        row = self.event_row(topic=topic, event=event, aggregate_type=aggregate_type, aggregate_id=aggregate_id,
+                             headers=headers, key=key)
+        await deferred.insert(session, self.statement, row)
+        return row["event_id"]  # type: ignore[no-any-return]
 
     async def add_raw(
         self,
@@ -180,10 +161,43 @@ its consumer's span continues the trace that wrote it; `add_raw` keeps the heade
         event_id: uuid.UUID | None = None,
     ) -> None:
         """A message whose bytes are already fixed: a dead letter, or a reply kept byte for byte."""
+        await deferred.insert(session, self.statement, self.raw_row(
+            topic=topic, key=key, payload=payload, headers=headers, aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id, event_type=event_type, event_id=event_id))
+
+    def event_row(self, *, topic: str, event: BaseModel, aggregate_type: str, aggregate_id: str,
+                  headers: Mapping[str, str] | None = None, key: bytes | None | object = AGGREGATE_KEY,
+                  ) -> dict[str, Any]:
+        """The outbox row of `event` (what `add` writes with `statement`)."""
+        event_id = getattr(event, "event_id", None) or uuid.uuid4()
+        event_type = type(event).__name__
+        header_list = [
+            ("event_id", str(event_id).encode()),
+            ("event_type", event_type.encode()),
+            ("content-type", b"application/json"),
+            (correlation.HEADER, (correlation.current() or str(uuid.uuid4())).encode()),
+            *trace_headers(),
+            *((name, value.encode()) for name, value in (headers or {}).items()),
+        ]
+        return self.raw_row(
+            topic=topic,
+            key=aggregate_id.encode() if key is AGGREGATE_KEY else key,  # type: ignore[arg-type]
+            payload=event.model_dump_json().encode(),
+            headers=header_list,
+            aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id,
+            event_type=event_type,
+            event_id=event_id,
+        )
+
+    def raw_row(self, *, topic: str, key: bytes | None, payload: bytes, headers: HeaderList,
+                aggregate_type: str, aggregate_id: str, event_type: str,
+                event_id: uuid.UUID | None = None) -> dict[str, Any]:
+        """The outbox row of a message whose bytes are fixed (signed here for an internal topic)."""
         logical = logical_topic(topic, self._namespace)
         if self._signer is not None and logical in SIGNERS:
             headers = [*headers, *self._signer.headers(logical, key, headers, payload)]
-        row = {
+        return {
             "event_id": event_id or uuid.uuid4(),
             "topic": topic,
             "key": key,
@@ -193,8 +207,6 @@ its consumer's span continues the trace that wrote it; `add_raw` keeps the heade
             "aggregate_id": aggregate_id,
             "event_type": event_type,
         }
-        # One statement per batch in the kit's batch fast path; written at once anywhere else.
-        await deferred.insert(session, self._insert, row)
 
 
 @dataclass
