@@ -11,3 +11,8 @@ class Refusal(Exception):
     def __init__(self, status: int, code: str, message: str, loc: list[str | int] | None = None) -> None:
         super().__init__(code)
         self.status, self.code, self.message, self.loc = status, code, message, loc or []
+
+    def errors(self) -> list[tuple[list[str | int], str, str]]:
+        """The (loc, code, message) of each problem the answer lists: one, unless a subclass names several
+        (evidence that fails more than one rule)."""
+        return [(self.loc, self.code, self.message)]
