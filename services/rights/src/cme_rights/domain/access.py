@@ -18,7 +18,7 @@
 
 from enum import StrEnum
 
-from cme_shared.auth import CROSS_BOROUGH, Principal, Role
+from cme_shared.auth import CROSS_BOROUGH, Principal, Role, visible_boroughs
 from cme_shared.contracts.referrals import Borough
 from cme_shared.refusal import Refusal
 
@@ -74,11 +74,15 @@ def sees_every_borough(principal: Principal) -> bool:
 
 
 def visible(principal: Principal, borough: str | None) -> bool:
-    """Whether the request's borough is within the principal's scope (a request of no borough: the
-    cross-borough roles only, as unassigned cases are)."""
-    if sees_every_borough(principal):
-        return True
-    return borough is not None and borough in {b.value for b in principal.boroughs()}
+    """Whether the request's borough is within the principal's scope (`scope`)."""
+    return borough in _seen(principal)
+
+
+def _seen(principal: Principal) -> frozenset[str | None]:
+    """The boroughs of the requests the principal sees, by the kit's rule (cme_shared.auth.visible_boroughs):
+    the acting role's boroughs, and a request of no borough for the cross-borough roles only, as
+    unassigned cases are."""
+    return visible_boroughs(principal, include_unassigned=True)
 
 
 def check(principal: Principal, action: Action, *, borough: str | None, created_by: str) -> None:
@@ -129,6 +133,5 @@ def borough_of_records(current: str | None, found: set[str]) -> str | None:
 
 def scope(principal: Principal) -> tuple[frozenset[str], bool]:
     """For lists: the boroughs the principal sees, and whether requests of no borough are included."""
-    if sees_every_borough(principal):
-        return frozenset(b.value for b in Borough), True
-    return frozenset(b.value for b in principal.boroughs()), False
+    seen = _seen(principal)
+    return frozenset(b for b in seen if b is not None), None in seen
