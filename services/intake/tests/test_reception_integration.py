@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from cme_intake.app import create_app
-from cme_intake.service_layer.reception import ReferralReception
+from cme_intake.service_layer import reception
 from cme_shared.contracts import topics
 from cme_shared.messaging.consumer import Delivery
 from cme_shared.testing.kafka import produce
@@ -245,14 +245,14 @@ async def test_nul_characters_neither_lose_a_referral_nor_stop_the_partition(int
 
 
 async def test_a_referral_the_handler_keeps_failing_on_still_gets_its_outcome(intake, sample, monkeypatch):
-    original = ReferralReception.receive
+    original = reception.receive
 
-    async def failing_for_poison(self, session, referral, **kw):
+    async def failing_for_poison(uow, referral, **kw):
         if referral.referral_id == "POISON":
             raise RuntimeError("downstream refused")
-        return await original(self, session, referral, **kw)
+        return await original(uow, referral, **kw)
 
-    monkeypatch.setattr(ReferralReception, "receive", failing_for_poison)
+    monkeypatch.setattr(reception, "receive", failing_for_poison)
     poison = sample("accepted-police-high-risk.json") | {"referral_id": "POISON"}
     async with intake.reader(topics.REFERRAL_OUTCOMES) as outcomes, \
             intake.reader(topics.dlq(topics.REFERRALS)) as dead_letters:
@@ -270,7 +270,8 @@ async def test_a_referral_the_handler_keeps_failing_on_still_gets_its_outcome(in
 
 async def test_a_batch_finds_duplicates_stored_before_and_within_itself(make_settings, engine, sample):
     """In a batch the duplicate check is one query for the batch, plus the referrals the batch holds back
-    for one insert at its end: both kinds of duplicate are still found, on either path of the batch."""
+    for one insert at its end: both kinds of duplicate are still found, whether the batch is settled at
+    once or record by record."""
     app = create_app(make_settings())
     consumer = next(c for c in app.state.runtime.consumers if c.name == "referrals")
     before, twice, once = (sample(name) for name in (
@@ -283,17 +284,17 @@ async def test_a_batch_finds_duplicates_stored_before_and_within_itself(make_set
     try:
         assert await consumer.process_batch(batch([before], 0)) == ["handled"]
         assert await consumer.process_batch(batch([twice, before, twice, once], 1)) == ["handled"] * 4
-        # The careful path (a savepoint per record, taken when a record fails) finds them too.
-        handle = consumer.handle
+        # A batch a record fails in is settled record by record, each in its own unit of work: found too.
+        handle = consumer.on
         failed: list[int] = []
 
-        async def fails_first_time(session, referral, delivery):
-            if delivery.offset == 7 and not failed:
-                failed.append(delivery.offset)
+        async def fails_first_time(uow, referral):
+            if uow.delivery.offset == 7 and not failed:
+                failed.append(uow.delivery.offset)
                 raise RuntimeError("a transient refusal downstream")
-            await handle(session, referral, delivery)
+            await handle(uow, referral)
 
-        consumer.handle = fails_first_time
+        consumer.on = fails_first_time
         assert await consumer.process_batch(batch([once, twice, before], 5)) == ["handled"] * 3
         assert failed == [7]
     finally:

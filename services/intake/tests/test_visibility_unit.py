@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import Column, MetaData, Table, Text, select
 from sqlalchemy.dialects import postgresql
 
-from cme_intake.service_layer.visibility import Scope, visible
+from cme_intake.visibility import Scope, visible
 from cme_shared.auth import Principal, Role
 from cme_shared.contracts.referrals import Borough
 

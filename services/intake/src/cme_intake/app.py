@@ -13,9 +13,8 @@ from cme_shared.runtime import ServiceRuntime
 from .adapters.partner_bindings import BindingsFile
 from .adapters.sealing import Seal
 from .adapters.tables import kit
+from .adapters.unit_of_work import IntakeUnitOfWork
 from .entrypoints import http, kafka, officers
-from .service_layer.reception import ReferralReception
-from .service_layer.subject_rights import SubjectRights
 from .settings import IntakeSettings
 
 CHANNELS = [
@@ -48,15 +47,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings, kit)
     seal = Seal(settings.seal_key.get_secret_value())
-    reception = ReferralReception(runtime.outbox, runtime.topics, seal, settings.postcode_districts)
+    runtime.make_unit_of_work = lambda: IntakeUnitOfWork(
+        **runtime.unit_of_work_parts(), seal=seal, districts=settings.postcode_districts)
     bindings = BindingsFile(settings.partner_bindings_path(), required=settings.partner_bindings_file is not None)
-    kafka.subscribe(runtime, reception, SubjectRights(runtime.outbox, runtime.topics), bindings)
+    kafka.subscribe(runtime, bindings)
     app = create_service_app(
         runtime,
         title="CME intake",
         description="Partner and public referrals in (Kafka and HTTP), validation, dead letters, outcomes back; "
                     "the identity index and its possible matches; the triage list.",
-        routers=[http.router(runtime, reception, settings), officers.router(runtime)],
+        routers=[http.router(runtime, settings), officers.router(runtime)],
         body_limits=http.BODY_LIMITS,
         asyncapi=lambda: build_document(
             "CME intake", "1.0.0", "Referral topics of the CME platform.", CHANNELS, runtime.topics,

@@ -10,12 +10,18 @@ Carers (no date of birth or identifier in the contract): same name and linked to
 name and a phone number or email in common. Same name and postcode only is a possible match.
 """
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
+
+from cme_shared.contracts.referrals import Address, Carer, Child
+
+from . import identifiers
+from .names import name_keys
 
 
 class MatchBasis(StrEnum):
@@ -169,3 +175,70 @@ def _unique(known: Iterable[Known]) -> list[Known]:
     for k in known:
         seen.setdefault(k.subject_id, k)
     return list(seen.values())
+
+
+# ---- what a referral says, as the index compares it
+
+
+def postcode_key(address: Address | None) -> str | None:
+    if address is None or not address.postcode:
+        return None
+    return identifiers.postcode_key(address.postcode)
+
+
+def phone_digits(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    return "0" + digits[2:] if digits.startswith("44") else digits  # +44 20... and 020... are one number
+
+
+def child_facts(child: Child) -> ChildFacts:
+    upn = identifiers.compact_upn(child.upn) if child.upn else None
+    nhs_number = identifiers.compact_nhs_number(child.nhs_number) if child.nhs_number else None
+    return ChildFacts(
+        name_keys=name_keys(child.first_name, child.last_name, middle_names=child.middle_names,
+                            preferred_name=child.preferred_name, aliases=child.aliases),
+        date_of_birth=child.date_of_birth,
+        postcode=postcode_key(child.address),
+        upn=upn if upn and identifiers.upn_problem(upn, child.date_of_birth) is None else None,
+        nhs_number=nhs_number if nhs_number and identifiers.nhs_number_problem(nhs_number) is None else None,
+    )
+
+
+def carer_address(carer: Carer, child: Child) -> Address | None:
+    """A parent the child lives with shares the child's address when the return gives no other."""
+    return carer.address or (child.address if carer.lives_with_child else None)
+
+
+def carer_facts(carer: Carer, child: Child, child_subject_id: UUID) -> CarerFacts:
+    return CarerFacts(
+        name_keys=name_keys(carer.first_name, carer.last_name),
+        child_subject_id=child_subject_id,
+        postcode=postcode_key(carer_address(carer, child)),
+        phones=frozenset(p for p in (phone_digits(phone) for phone in carer.phones) if p),
+        email=carer.email.strip().lower() if carer.email else None,
+    )
+
+
+# ---- what the index shows of a subject
+
+DETAIL_FIELDS = ("first_name", "last_name", "middle_names", "preferred_name", "date_of_birth", "sex", "upn",
+                 "nhs_number", "relationship", "email")
+
+
+def current_details(observations: Sequence[Any]) -> dict[str, Any]:
+    """A subject's details from its observations (rows with `kind`, `observation_id`, `aliases` and the
+    `DETAIL_FIELDS`): per field, the latest rectification, else the latest report. A correction is a new
+    version that wins over any report (UK GDPR Art 16); later reports win over earlier ones."""
+    details: dict[str, Any] = {}
+    for o in sorted(observations, key=lambda o: (o.kind != "referral", o.observation_id)):
+        details.update({f: getattr(o, f) for f in DETAIL_FIELDS if getattr(o, f) is not None})
+    details["aliases"] = sorted({a for o in observations for a in o.aliases})
+    return details
+
+
+def current_address(addresses: Sequence[Mapping[str, Any]], today: date) -> Mapping[str, Any] | None:
+    """The address in force today: the latest by the date it applies from (or was reported)."""
+    in_force = [a for a in addresses if a["valid_from"] is None or a["valid_from"] <= today]
+    if not in_force:
+        return None
+    return max(in_force, key=lambda a: (a["valid_from"] or a["recorded_at"].date(), a["address_id"]))

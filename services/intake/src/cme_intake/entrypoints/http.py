@@ -8,22 +8,19 @@ letters are sealed (a member of the public's bytes name them): the DLQ value is 
 bytes under intake's seal key, with the header `x-cme-sealed`.
 """
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from cme_shared.auth import Principal, Role, require_roles
-from cme_shared.contracts import topics
-from cme_shared.contracts.referrals import Problem, Referral, ReferralOutcome
+from cme_shared.contracts.referrals import Referral, ReferralOutcome
 from cme_shared.http.errors import error_body
-from cme_shared.messaging.consumer import Delivery, Unreadable, dead_letter_headers, json_model_parser
+from cme_shared.messaging.consumer import Delivery, Unreadable, json_model_parser
 from cme_shared.runtime import ServiceRuntime
 
-from ..adapters.sealing import SEALED_HEADER, SEALED_HEADER_VALUE
 from ..domain.referrals import PRIVATE_REFERRERS, PUBLIC_FORM_CHANNEL
-from ..service_layer.reception import ReferralReception
+from ..service_layer import reception
 from ..settings import IntakeSettings
 from . import triage
 from .throttle import PublicFormLimits
@@ -45,7 +42,7 @@ ERROR_RESPONSES = {
 }
 
 
-def router(runtime: ServiceRuntime, reception: ReferralReception, settings: IntakeSettings) -> APIRouter:
+def router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIRouter:
     api = APIRouter(tags=["referrals"])
     limits = PublicFormLimits(
         per_minute=settings.public_rate_per_minute, burst=settings.public_burst,
@@ -53,37 +50,20 @@ def router(runtime: ServiceRuntime, reception: ReferralReception, settings: Inta
         proxies=settings.trusted_proxies,
     )
 
-    async def dead_letter(raw: bytes, problems: list[Problem], channel: str) -> None:
-        """An HTTP body that cannot be understood goes where a Kafka one would: the DLQ, byte for byte; from
-        the public form, sealed (its bytes are a member of the public's, naming them)."""
-        message_id = f"{channel}:{uuid.uuid4()}"
-        received = [("x-received-via", channel.encode())]
-        value = raw
-        if channel == PUBLIC_FORM_CHANNEL:
-            value = reception.seal.seal_bytes(raw)
-            received.append((SEALED_HEADER, SEALED_HEADER_VALUE))
-        async with runtime.sessions.begin() as session:
-            await runtime.outbox.add_raw(
-                session, topic=runtime.topics(topics.dlq(topics.REFERRALS)), key=None, payload=value,
-                headers=dead_letter_headers(received, "unreadable", problems, channel),
-                aggregate_type="dead_letter", aggregate_id=message_id, event_type="unreadable",
-            )
-            await reception.reject(session, message_id=message_id, raw=raw, key=None, channel=channel,
-                                   problems=problems)
-        runtime.relay.nudge()
-
     async def understood(raw: bytes, channel: str) -> Referral | JSONResponse:
         try:
             return parse_referral(Delivery(topic="", partition=-1, offset=-1, key=None, value=raw))
         except Unreadable as unreadable:
-            await dead_letter(raw, unreadable.problems, channel)
+            async with runtime.unit_of_work() as uow:
+                await reception.dead_letter(uow, raw, unreadable.problems, channel)
+                await uow.commit()
             return JSONResponse(error_body(*((p.loc, p.code, p.message) for p in unreadable.problems)),
                                 status_code=422)
 
     async def accept(referral: Referral, raw: bytes, channel: str) -> ReferralOutcome:
-        async with runtime.sessions.begin() as session:
-            outcome = await reception.receive(session, referral, raw=raw, key=None, channel=channel)
-        runtime.relay.nudge()
+        async with runtime.unit_of_work() as uow:
+            outcome = await reception.receive(uow, referral, raw=raw, key=None, channel=channel)
+            await uow.commit()
         return outcome
 
     @api.post(
@@ -147,5 +127,5 @@ def router(runtime: ServiceRuntime, reception: ReferralReception, settings: Inta
         return JSONResponse(outcome.model_copy(update={"child_subject_id": None}).model_dump(mode="json"),
                             status_code=202)
 
-    api.include_router(triage.router(runtime, reception))
+    api.include_router(triage.router(runtime))
     return api

@@ -6,10 +6,6 @@ others pass (the kit's kind parser gives None; they are claimed in the inbox, no
 """
 
 from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from cme_shared.contracts import topics
 from cme_shared.contracts.referrals import Problem, Referral
 from cme_shared.contracts.rights import DataCollectionRequest, FactualRectification, SubjectLookup
@@ -23,18 +19,17 @@ from cme_shared.messaging.consumer import (
 from cme_shared.runtime import ServiceRuntime
 
 from ..adapters.partner_bindings import BindingsFile
+from ..adapters.unit_of_work import IntakeUnitOfWork
 from ..domain import partners
 from ..domain.referrals import org_id
-from ..service_layer import identity_index
-from ..service_layer.reception import ReferralReception
-from ..service_layer.subject_rights import SubjectRights, rectified_value
-
+from ..service_layer import reception, subject_rights
+from ..service_layer.subject_rights import rectified_value
 
 # Records per transaction on the referrals topic. The batch holds the identity-index lock until it
 # commits, so an HTTP referral may wait for one batch (100 records: about a second on the dev machine).
 REFERRAL_BATCH = 100
 
-_rights_event = json_kind_parser({"factual_rectification": FactualRectification})
+_rights_event = json_kind_parser([FactualRectification])
 
 
 def parse_rectifications(delivery: Delivery) -> FactualRectification | None:
@@ -65,44 +60,25 @@ def referral_parser(bindings: BindingsFile) -> Callable[[Delivery], Referral]:
     return parse_bound
 
 
-def subscribe(runtime: ServiceRuntime, reception: ReferralReception, rights: SubjectRights,
-              bindings: BindingsFile) -> None:
-    async def receive(session: AsyncSession, referral: Referral, delivery: Delivery) -> None:
-        await reception.receive(session, referral, raw=delivery.value, key=delivery.key, channel="kafka")
+async def on_rights_request(uow: IntakeUnitOfWork, message: SubjectLookup | DataCollectionRequest | None) -> None:
+    if isinstance(message, SubjectLookup):
+        await subject_rights.on_subject_lookup(uow, message)
+    elif isinstance(message, DataCollectionRequest):
+        await subject_rights.on_data_collection(uow, message)
 
-    async def on_reject(session: AsyncSession, delivery: Delivery, problems: list[Problem]) -> None:
-        # Every dead letter, unreadable or failing, still gets its one outcome (CONTRACT section 3).
-        await reception.reject(
-            session, message_id=by_position(delivery), raw=delivery.value, key=delivery.key,
-            channel="kafka", problems=problems,
-        )
 
-    async def lock_index(session: AsyncSession, batch: list[tuple[Referral, Delivery]]) -> None:
-        # Every record of the batch takes the identity-index lock and keeps it until the batch commits:
-        # taking it once, first, saves a round trip per record and changes no lock order. Then the
-        # duplicate check and the name lookups for the whole batch, one query each.
-        await identity_index.lock_for_batch(session)
-        await reception.prepare_batch(session, [referral for referral, _ in batch])
-        await identity_index.prefetch_names(session, [(referral.child, referral.carers) for referral, _ in batch])
+async def on_rights_event(uow: IntakeUnitOfWork, message: FactualRectification | None) -> None:
+    if message is not None:
+        await subject_rights.on_factual_rectification(uow, message)
 
+
+def subscribe(runtime: ServiceRuntime, bindings: BindingsFile) -> None:
     # A partner's record is known by its place in the log, never by headers the partner chose. Partners
-    # send in bursts: up to REFERRAL_BATCH records share one transaction (the kit's batch mode).
-    runtime.consume("referrals", topics.REFERRALS, referral_parser(bindings), receive, on_reject,
-                    identify=by_position, batch_size=REFERRAL_BATCH, prepare_batch=lock_index)
-
-    async def answer(session: AsyncSession, message: Any, _delivery: Delivery) -> None:
-        if isinstance(message, SubjectLookup):
-            await rights.answer_lookup(session, message)
-        elif isinstance(message, DataCollectionRequest):
-            await rights.answer_collection(session, message)
-
-    runtime.consume(
-        "data-collection", topics.DATA_COLLECTION_REQUESTS,
-        json_kind_parser({"subject_lookup": SubjectLookup, "data_collection": DataCollectionRequest}), answer,
-    )
-
-    async def apply(session: AsyncSession, message: Any, _delivery: Delivery) -> None:
-        if isinstance(message, FactualRectification):
-            await rights.rectify(session, message)
-
-    runtime.consume("rights-events", topics.RIGHTS_EVENTS, parse_rectifications, apply)
+    # send in bursts: up to REFERRAL_BATCH records share one unit of work (the kit's batch mode), which
+    # takes the identity-index lock and makes the batch's lookups first (`prepare_referrals`).
+    runtime.consume("referrals", topics.REFERRALS, referral_parser(bindings), on=reception.on_referral,
+                    reject=reception.on_unreadable_referral, prepare=reception.prepare_referrals,
+                    identify=by_position, batch_size=REFERRAL_BATCH)
+    runtime.consume("data-collection", topics.DATA_COLLECTION_REQUESTS,
+                    json_kind_parser([SubjectLookup, DataCollectionRequest]), on=on_rights_request)
+    runtime.consume("rights-events", topics.RIGHTS_EVENTS, parse_rectifications, on=on_rights_event)

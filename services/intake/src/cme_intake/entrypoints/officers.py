@@ -1,7 +1,7 @@
 """Officers' HTTP API: a referral, the triage list, and the identity index's possible matches with their
 resolution, the managers' approval of merges across boroughs, and unmerging.
 
-Who sees what is one rule (`service_layer.visibility.Scope`, from the role that let the request in): an
+Who sees what is one rule (`visibility.Scope`, from the role that let the request in): an
 officer their borough's records, a manager or the DPO both boroughs and the triage list. Every answer that
 shows a child's or carer's data records the read in the access log, one row per subject shown, in the same
 transaction as the read.
@@ -13,14 +13,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cme_shared.access_log import record_access
 from cme_shared.auth import Principal, Role, require_roles
 from cme_shared.http.errors import ApiError
 from cme_shared.http.limits import MAX_BIGINT
 from cme_shared.runtime import ServiceRuntime
 
-from ..service_layer import possible_matches, referral_reads
-from ..service_layer.visibility import Scope
+from .. import views
+from ..service_layer import possible_matches
+from ..visibility import Scope
 
 # A token with several of these roles acts as the first it holds (`require_roles`), and sees what that role sees.
 Readers = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER, Role.DPO))]
@@ -62,17 +62,17 @@ def actor(principal: Principal) -> possible_matches.Actor:
 
 def router(runtime: ServiceRuntime) -> APIRouter:
     api = APIRouter(tags=["officers"])
-    access_log = runtime.kit.access_log
 
     @api.get("/referrals/{intake_id}", summary="One referral as received, with warnings and identity links")
     async def get_referral(intake_id: UUID, request: Request, principal: Readers) -> dict[str, Any]:
-        async with runtime.sessions.begin() as session:
-            read = await referral_reads.referral_detail(session, intake_id, Scope.of(principal))
+        async with runtime.unit_of_work() as uow:
+            read = await views.referral_detail(uow, intake_id, Scope.of(principal))
             if read is None:  # not there, or not yours to see: the same answer, so nothing leaks
                 raise ApiError(404, "not_found", "no such referral", ["intake_id"])
-            await record_access(session, access_log, request, principal, read.subject_ids, action="referral.read",
-                                returned="referral as received, with warnings and identity links",
-                                record_type="referral", record_id=str(intake_id))
+            await uow.record_access(request, principal, read.subject_ids, action="referral.read",
+                                    returned="referral as received, with warnings and identity links",
+                                    record_type="referral", record_id=str(intake_id))
+            await uow.commit()
         return read.detail
 
     @api.get("/triage", summary="Referrals no borough could be decided for, oldest first (managers, the DPO)")
@@ -82,13 +82,14 @@ def router(runtime: ServiceRuntime) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     ) -> list[dict[str, Any]]:
-        async with runtime.sessions.begin() as session:
-            items = await referral_reads.triage_list(session, Scope.of(principal), limit=limit, offset=offset)
+        async with runtime.unit_of_work() as uow:
+            items = await views.triage_list(uow, Scope.of(principal), limit=limit, offset=offset)
             for item in items:
-                await record_access(session, access_log, request, principal, [UUID(item["child_subject_id"])],
-                                    action="triage.list",
-                                    returned="triage list entry: postcode district, warnings, safeguarding flag",
-                                    record_type="referral", record_id=item["intake_id"])
+                await uow.record_access(request, principal, [UUID(item["child_subject_id"])],
+                                        action="triage.list",
+                                        returned="triage list entry: postcode district, warnings, safeguarding flag",
+                                        record_type="referral", record_id=item["intake_id"])
+            await uow.commit()
         return items
 
     @api.get("/possible-matches", summary="Possible matches in the identity index, for an officer to resolve")
@@ -99,17 +100,17 @@ def router(runtime: ServiceRuntime) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     ) -> list[dict[str, Any]]:
-        async with runtime.sessions.begin() as session:
-            matches = await possible_matches.list_matches(session, Scope.of(principal), status=status, limit=limit,
-                                                          offset=offset)
+        async with runtime.unit_of_work() as uow:
+            matches = await views.list_matches(uow, Scope.of(principal), status=status, limit=limit, offset=offset)
             for match in matches:
                 sides = [s for s in (match["subject"], match["candidate"]) if s is not None]
                 shown = [UUID(s["subject_id"]) for s in sides if s["redacted"] is None]
                 withheld = [UUID(s["subject_id"]) for s in sides if s["redacted"] is not None]
                 for subject_ids, returned in ((shown, SHOWN), (withheld, WITHHELD)):
-                    await record_access(session, access_log, request, principal, subject_ids,
-                                        action="possible_match.read", returned=returned,
-                                        record_type="possible_match", record_id=match["match_id"])
+                    await uow.record_access(request, principal, subject_ids,
+                                            action="possible_match.read", returned=returned,
+                                            record_type="possible_match", record_id=match["match_id"])
+            await uow.commit()
         return matches
 
     @api.post(
@@ -123,18 +124,10 @@ def router(runtime: ServiceRuntime) -> APIRouter:
                    409: {"description": "already decided, or a proposed merge waits for a manager"}},
     )
     async def resolve(match_id: UUID, body: Resolution, principal: Deciders, response: Response) -> dict[str, Any]:
-        try:
-            async with runtime.sessions.begin() as session:
-                answer = await possible_matches.resolve(session, match_id, decision=body.decision, reason=body.reason,
-                                                        actor=actor(principal))
-        except possible_matches.MatchNotFound:
-            raise ApiError(404, "not_found", "no such possible match", ["match_id"]) from None
-        except possible_matches.AlreadyDecided:
-            raise ApiError(409, "already_decided", "this possible match has already been decided",
-                           ["match_id"]) from None
-        except possible_matches.MergePending:
-            raise ApiError(409, "merge_pending", "a proposed merge of this match waits for a manager's decision",
-                           ["match_id"]) from None
+        async with runtime.unit_of_work() as uow:
+            answer = await possible_matches.resolve(uow, match_id, decision=body.decision, reason=body.reason,
+                                                    actor=actor(principal))
+            await uow.commit()
         if answer["status"] == "pending_approval":
             response.status_code = 202
         return answer
@@ -147,18 +140,11 @@ def router(runtime: ServiceRuntime) -> APIRouter:
                    409: {"description": "no proposed merge waits for a decision"}},
     )
     async def approve(match_id: UUID, body: MergeApproval, principal: Managers) -> dict[str, Any]:
-        try:
-            async with runtime.sessions.begin() as session:
-                return await possible_matches.decide_proposal(session, match_id, approval=body.decision,
-                                                              reason=body.reason, actor=actor(principal))
-        except possible_matches.MatchNotFound:
-            raise ApiError(404, "not_found", "no such possible match", ["match_id"]) from None
-        except possible_matches.NoPendingProposal:
-            raise ApiError(409, "no_pending_proposal", "no proposed merge of this match waits for a decision",
-                           ["match_id"]) from None
-        except possible_matches.SamePerson:
-            raise ApiError(403, "two_person_rule", "the person who proposed a merge cannot decide it",
-                           ["match_id"]) from None
+        async with runtime.unit_of_work() as uow:
+            answer = await possible_matches.decide_proposal(uow, match_id, approval=body.decision,
+                                                            reason=body.reason, actor=actor(principal))
+            await uow.commit()
+        return answer
 
     @api.post(
         "/possible-matches/{match_id}/unmerge",
@@ -167,13 +153,9 @@ def router(runtime: ServiceRuntime) -> APIRouter:
                    409: {"description": "this match's decision made no merge that is still in force"}},
     )
     async def unmerge(match_id: UUID, body: Unmerge, principal: Managers) -> dict[str, Any]:
-        try:
-            async with runtime.sessions.begin() as session:
-                return await possible_matches.unmerge(session, match_id, reason=body.reason, actor=actor(principal))
-        except possible_matches.MatchNotFound:
-            raise ApiError(404, "not_found", "no such possible match", ["match_id"]) from None
-        except possible_matches.NotMerged:
-            raise ApiError(409, "not_merged", "this match's decision made no merge that is still in force",
-                           ["match_id"]) from None
+        async with runtime.unit_of_work() as uow:
+            answer = await possible_matches.unmerge(uow, match_id, reason=body.reason, actor=actor(principal))
+            await uow.commit()
+        return answer
 
     return api

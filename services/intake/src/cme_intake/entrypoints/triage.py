@@ -2,7 +2,7 @@
 
 Officers (roles officer, manager): `GET /triage/awaiting-acceptance` lists the public form's referrals no
 one has accepted yet, and `POST /referrals/{intake_id}/accept` sends one on to casework, once, recording
-who accepted it and why. Both follow intake's one visibility rule (service_layer/visibility.py): an officer
+who accepted it and why. Both follow intake's one visibility rule (visibility.py): an officer
 their borough's, a manager every borough's and those with no borough yet (the triage list).
 
 The DPO (role dpo only): `GET /referrals/{intake_id}/third-party` lists a referral's sealed third-party
@@ -17,20 +17,15 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-
-from cme_shared.access_log import record_access
 from cme_shared.auth import Principal, Role, require_roles
 from cme_shared.http.errors import ApiError
 from cme_shared.http.limits import MAX_BIGINT
 from cme_shared.runtime import ServiceRuntime
 
-from ..adapters.tables import held_referrals, referral_acceptances, referrals
-from ..domain.identifiers import postcode_district
-from ..service_layer import identity_index
-from ..service_layer.reception import AlreadyAccepted, NotHeld, ReferralNotFound, ReferralReception
-from ..service_layer.subject_rights import sealed_details, unseal_third_party
-from ..service_layer.visibility import Scope
+from .. import views
+from ..service_layer import reception
+from ..service_layer.subject_rights import unseal_third_party
+from ..visibility import Scope
 
 OfficerOrManager = Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.MANAGER))]
 Dpo = Annotated[Principal, Depends(require_roles(Role.DPO))]
@@ -52,7 +47,7 @@ class UnsealBody(BaseModel):
                                     "reasonable, DPA 2018 Sch 2 Part 3 para 16(2)): kept with the unsealing")
 
 
-def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
+def router(runtime: ServiceRuntime) -> APIRouter:
     api = APIRouter(tags=["public referrals"])
 
     @api.get("/triage/awaiting-acceptance",
@@ -62,22 +57,12 @@ def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     ) -> list[dict[str, Any]]:
-        scope = Scope.of(principal)
-        async with runtime.sessions.begin() as session:
-            rows = (await session.execute(
-                select(referrals.c.intake_id, referrals.c.referral_id, referrals.c.source_type, referrals.c.borough,
-                       referrals.c.payload, referrals.c.warnings, referrals.c.child_subject_id,
-                       held_referrals.c.held_at)
-                .join(held_referrals, held_referrals.c.intake_id == referrals.c.intake_id)
-                .outerjoin(referral_acceptances, referral_acceptances.c.intake_id == referrals.c.intake_id)
-                .where(referral_acceptances.c.intake_id.is_(None), scope.where(referrals.c.borough))
-                .order_by(held_referrals.c.held_at, referrals.c.intake_id).limit(limit).offset(offset)
-            )).all()
-            listed = [await _awaiting_item(session, row) for row in rows]
-            await record_access(session, runtime.kit.access_log, request, principal,
-                                [UUID(item["child_subject_id"]) for item in listed],
-                                action="awaiting_acceptance.list", returned="awaiting acceptance list entry",
-                                record_type="referral")
+        async with runtime.unit_of_work() as uow:
+            listed = await views.awaiting_acceptance(uow, Scope.of(principal), limit=limit, offset=offset)
+            await uow.record_access(request, principal, [UUID(item["child_subject_id"]) for item in listed],
+                                    action="awaiting_acceptance.list", returned="awaiting acceptance list entry",
+                                    record_type="referral")
+            await uow.commit()
         return listed
 
     @api.post(
@@ -91,22 +76,12 @@ def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
         intake_id: UUID, principal: OfficerOrManager,
         body: Annotated[AcceptanceBody | None, Body()] = None,
     ) -> dict[str, Any]:
-        try:
-            async with runtime.sessions.begin() as session:
-                accepted = await reception.accept_held(
-                    session, intake_id, accepted_by=principal.sub, role=str(principal.acting_role or ""),
-                    scope=Scope.of(principal), borough=principal.borough,
-                    reason=body.reason if body else None,
-                )
-        except ReferralNotFound:
-            raise ApiError(404, "not_found", "no such referral", ["intake_id"]) from None
-        except NotHeld:
-            raise ApiError(409, "not_held", "this referral did not wait for acceptance: it went on when it "
-                           "arrived", ["intake_id"]) from None
-        except AlreadyAccepted:
-            raise ApiError(409, "already_accepted", "an officer has accepted this referral already",
-                           ["intake_id"]) from None
-        runtime.relay.nudge()
+        async with runtime.unit_of_work() as uow:
+            accepted = await reception.accept_held(
+                uow, intake_id, accepted_by=principal.sub, role=str(principal.acting_role or ""),
+                scope=Scope.of(principal), borough=principal.borough, reason=body.reason if body else None,
+            )
+            await uow.commit()
         return {"intake_id": str(accepted.intake_id), "status": "accepted", "accepted_by": accepted.accepted_by,
                 "accepted_at": accepted.accepted_at.isoformat(), "borough": accepted.borough}
 
@@ -116,8 +91,8 @@ def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
         responses={404: {"description": "no such referral"}},
     )
     async def third_parties(intake_id: UUID, _principal: Dpo) -> dict[str, Any]:
-        async with runtime.sessions() as session:
-            details = await sealed_details(session, intake_id)
+        async with runtime.unit_of_work() as uow:
+            details = await views.sealed_details(uow, intake_id)
         if details is None:
             raise ApiError(404, "not_found", "no such referral", ["intake_id"])
         return {"intake_id": str(intake_id), "details": details}
@@ -129,38 +104,18 @@ def router(runtime: ServiceRuntime, reception: ReferralReception) -> APIRouter:
     )
     async def unseal(intake_id: UUID, detail_id: UUID, body: UnsealBody, request: Request,
                      principal: Dpo) -> JSONResponse:
-        async with runtime.sessions.begin() as session:
-            opened = await unseal_third_party(
-                session, reception.seal, intake_id, detail_id, unsealed_by=principal.sub,
-                role=str(principal.acting_role or ""), why=body.reason)
+        async with runtime.unit_of_work() as uow:
+            opened = await unseal_third_party(uow, intake_id, detail_id, unsealed_by=principal.sub,
+                                              role=str(principal.acting_role or ""), why=body.reason)
             if opened is None:
                 raise ApiError(404, "not_found", "no such sealed detail", ["detail_id"])
-            await record_access(session, runtime.kit.access_log, request, principal, [opened.child_subject_id],
-                                action="third_party.unseal",
-                                returned=f"sealed third-party contact ({opened.reason}) of a referral",
-                                record_type="third_party_detail", record_id=str(detail_id))
+            await uow.record_access(request, principal, [opened.child_subject_id], action="third_party.unseal",
+                                    returned=f"sealed third-party contact ({opened.reason}) of a referral",
+                                    record_type="third_party_detail", record_id=str(detail_id))
+            await uow.commit()
         return JSONResponse({
             "intake_id": str(opened.intake_id), "detail_id": str(opened.detail_id), "reason": opened.reason,
             "contact": opened.contact, "unsealed_by": principal.sub, "unsealed_at": opened.unsealed_at.isoformat(),
         }, headers=NO_STORE)
 
     return api
-
-
-async def _awaiting_item(session: Any, row: Any) -> dict[str, Any]:
-    child = row.payload["child"]
-    postcode = (child.get("address") or {}).get("postcode")
-    source = row.payload["source"]
-    return {
-        "intake_id": str(row.intake_id),
-        "referral_id": row.referral_id,
-        "source_type": row.source_type,
-        "anonymous": bool(source.get("anonymous")),
-        "borough": row.borough,
-        "notification_kind": row.payload["notification"]["kind"],
-        "held_at": row.held_at.isoformat(),
-        "child_subject_id": str(await identity_index.canonical(session, row.child_subject_id)),
-        "postcode_district": postcode_district(postcode) if postcode else None,
-        "safeguarding_concern": bool((row.payload.get("safeguarding") or {}).get("concern")),
-        "warnings": [w["code"] for w in row.warnings],
-    }

@@ -2,8 +2,8 @@
 matches and the subjects they show) and for who may merge alone, written once (issue 13, SEC-13, SEC-14).
 
 A record belongs to the borough of its referral, or to none yet (the triage list). A person sees the boroughs
-of the role that let the request in (`Principal.boroughs()`: an officer their token's borough, a manager or
-the DPO both; never widened by another role in the token). Records no borough has been decided for are seen
+of the role that let the request in (the kit's `visible_boroughs`, from `Principal.boroughs()`: an officer
+their token's borough, a manager or the DPO both; never widened by another role in the token). Records no borough has been decided for are seen
 only by those who see every borough, as in casework, where officers never see unassigned cases and a manager
 assigns them.
 """
@@ -14,38 +14,41 @@ from typing import Any
 
 from sqlalchemy import false, or_
 
-from cme_shared.auth import Principal
+from cme_shared.auth import EVERY_BOROUGH, Principal, visible_boroughs
 from cme_shared.contracts.referrals import Borough
-
-EVERY_BOROUGH = frozenset(b.value for b in Borough)
 
 
 @dataclass(frozen=True)
 class Scope:
-    boroughs: frozenset[str]
+    # The boroughs whose records are seen, and None when records no borough has yet are seen too (the kit's
+    # `visible_boroughs`: only by those who see every borough).
+    visible: frozenset[str | None]
 
     @classmethod
     def of(cls, principal: Principal) -> "Scope":
-        return cls.of_boroughs(principal.boroughs())
+        return cls(visible_boroughs(principal, include_unassigned=True))
 
     @classmethod
     def of_boroughs(cls, boroughs: Set[Borough]) -> "Scope":
-        return cls(frozenset(Borough(b).value for b in boroughs))
+        """The scope of someone who sees these boroughs (as `Principal.boroughs()` gives them)."""
+        named: frozenset[str | None] = frozenset(Borough(b).value for b in boroughs)
+        return cls(named | {None} if named >= EVERY_BOROUGH else named)
 
     @property
     def unassigned(self) -> bool:
         """Whether records on the triage list (no borough yet) are seen: only by those who see every borough."""
-        return self.boroughs >= EVERY_BOROUGH
+        return None in self.visible
 
     def sees(self, borough: str | None) -> bool:
-        return self.unassigned if borough is None else borough in self.boroughs
+        return borough in self.visible
 
     def sees_any(self, boroughs: Iterable[str | None]) -> bool:
         return any(self.sees(b) for b in boroughs)
 
     def where(self, column: Any) -> Any:
         """The same rule as `sees`, as a condition on a borough column."""
-        named = column.in_(sorted(self.boroughs)) if self.boroughs else false()
+        boroughs = sorted(b for b in self.visible if b is not None)
+        named = column.in_(boroughs) if boroughs else false()
         return or_(column.is_(None), named) if self.unassigned else named
 
     def merges_alone(self, boroughs: Iterable[str | None]) -> bool:
