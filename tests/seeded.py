@@ -49,12 +49,12 @@ async def seed_intake(client: httpx.AsyncClient, _app: FastAPI, _token: dict[str
 
 
 async def seed_casework(client: httpx.AsyncClient, app: FastAPI, token: dict[str, str]) -> dict[str, str]:
-    from cme_casework.service_layer.referrals import on_referral_accepted
+    from cme_casework.service_layer.referrals import act_on_referral
 
     event = accepted_referral(date.fromisoformat(CHILD["date_of_birth"]))
-    casework = app.state.casework
-    async with casework.runtime.sessions.begin() as session:
-        case_id = await on_referral_accepted(session, casework, event)
+    async with app.state.runtime.unit_of_work() as uow:
+        case_id = await act_on_referral(uow, event)
+        await uow.commit()
     note = await created(await client.post(f"/cases/{case_id}/notes", headers=token, json={
         "kind": "fact", "category": "contact", "text": NOTE, "source": "Bastian Crowhurst"}))
     enquiry = await created(await client.post(f"/cases/{case_id}/enquiries", headers=token, json={

@@ -203,11 +203,11 @@ NUL, SURROGATE = "\\u0000", "\\ud800"  # as they come in JSON; a surrogate canno
 
 @pytest.mark.parametrize("escape", [NUL, SURROGATE])
 async def test_text_postgresql_cannot_store_is_a_422_in_every_service(escape, infra, databases, namespace, tmp_path):
-    from cme_casework.service_layer.referrals import on_referral_accepted
+    from cme_casework.service_layer.referrals import act_on_referral
     async with in_process("casework", infra, databases, namespace, tmp_path) as (client, app, settings):
-        casework = app.state.casework
-        async with casework.runtime.sessions.begin() as session:
-            case_id = await on_referral_accepted(session, casework, accepted_referral())
+        async with app.state.runtime.unit_of_work() as uow:
+            case_id = await act_on_referral(uow, accepted_referral())
+            await uow.commit()
         officer = {**JSON, **bearer(settings, "officer", borough="westminster")}
         note = '{"kind": "fact", "category": "contact", "text": "seen at the door %s", "source": "neighbour"}'
         response = await client.post(f"/cases/{case_id}/notes", content=(note % escape).encode(), headers=officer)

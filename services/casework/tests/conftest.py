@@ -16,8 +16,9 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 import cme_casework
+from cme_casework.adapters.unit_of_work import CaseworkUnitOfWork
 from cme_casework.app import create_app
-from cme_casework.service_layer.referrals import on_referral_accepted
+from cme_casework.service_layer.referrals import act_on_referral
 from cme_casework.settings import CaseworkSettings
 from cme_shared.contracts.events import ReferralAccepted
 from cme_shared.contracts.referrals import Borough, Flags, NotificationKind, SourceType
@@ -101,11 +102,20 @@ class Stack:
     def headers(self, *roles: str, **claims: Any) -> dict[str, str]:
         return bearer(self.settings, *roles, **claims)
 
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    def unit_of_work(self) -> CaseworkUnitOfWork:
+        """The service's own unit of work (its repositories, its clock policy), as a route opens one."""
+        return self.runtime.unit_of_work()  # type: ignore[no-any-return]
+
     async def referral(self, event: ReferralAccepted) -> uuid.UUID | None:
         """Take a referral straight through the service layer (what the Kafka subscriber does)."""
-        casework = self.app.state.casework
-        async with casework.runtime.sessions.begin() as session:
-            return await on_referral_accepted(session, casework, event)
+        async with self.unit_of_work() as uow:
+            case_id = await act_on_referral(uow, event)
+            await uow.commit()
+        return case_id
 
 
 @asynccontextmanager

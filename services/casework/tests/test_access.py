@@ -76,11 +76,11 @@ async def a_held_referral(stack, make_referral, case_id: str) -> dict[str, str]:
     """The case's child restricted, then a (standard-risk) referral about the child: stored, not acted on."""
     detail = (await stack.client.get(f"/cases/{case_id}", headers=stack.headers(*MANAGER))).json()
     child = detail["child_subject_id"]
-    casework = stack.app.state.casework
-    async with casework.runtime.sessions.begin() as session:
-        await on_restriction(session, casework, SubjectRestricted(
+    async with stack.unit_of_work() as uow:
+        await on_restriction(uow, SubjectRestricted(
             event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), rights_request_id=uuid.uuid4(),
             subject_ids=[uuid.UUID(child)], reason="accuracy contested"))
+        await uow.commit()
     await stack.referral(make_referral(child=uuid.UUID(child), kind="child_not_in_school_concern", source="nhs",
                                        received_on=date(2026, 11, 9)))
     held = (await stack.client.get("/referrals/held", headers=stack.headers(*MANAGER))).json()

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cme_casework.adapters.backlog_metrics import refresh
-from cme_casework.service_layer.casework import today
+from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.testing.kafka import eventually
 
 from .conftest import casework_stack
@@ -20,14 +20,14 @@ def overdue_gauge(text: str) -> dict[str, float]:
 
 
 async def test_overdue_cases_are_counted_by_borough_and_shown_on_metrics(infra, databases, namespace, make_referral):
-    day = today()
+    day = SYSTEM_CLOCK.today()
     async with casework_stack(infra, databases, namespace, backlog_metrics_seconds=0.2) as stack:
         late = day - timedelta(days=120)  # first enquiries (10 school days) long past
         for borough in ("westminster", "westminster", "kensington_and_chelsea", None):
             await stack.referral(make_referral(received_on=late, borough=borough))
         await stack.referral(make_referral(received_on=day - timedelta(days=1)))  # due in a fortnight or so
 
-        counts = await refresh(stack.app.state.casework.runtime.engine, day)
+        counts = await refresh(stack.runtime.engine, day)
         expected = {"westminster": 2, "kensington_and_chelsea": 1, "unassigned": 1, "other": 0}
         assert counts == expected
         assert overdue_gauge((await stack.client.get("/metrics")).text) == expected

@@ -7,7 +7,6 @@ from datetime import date
 import asyncpg
 import pytest
 
-from cme_casework.adapters.repository import CaseRecords
 from cme_casework.domain.clocks import next_due
 from cme_casework.service_layer.rights import on_restriction
 from cme_shared.contracts import topics
@@ -145,11 +144,9 @@ async def test_the_projection_is_what_the_history_adds_up_to(shared_stack, make_
     await post(shared_stack, f"/cases/{case_id}/escalations/{case['escalations'][0]['escalation_id']}/sent",
                {"sent_on": "2026-11-02", "reference": "MASH-77"})
     await post(shared_stack, f"/cases/{case_id}/reviews", {"summary": "MASH has it", "reviewed_on": "2026-11-20"})
-    casework = shared_stack.app.state.casework
-    async with casework.runtime.sessions() as session:
-        records = CaseRecords(session)
-        row, state = await records.row(case_id), await records.state(case_id)
-    due = next_due(state, casework.policy)
+    async with shared_stack.unit_of_work() as uow:
+        row, state = await uow.cases.row(case_id), await uow.cases.state(case_id)
+    due = next_due(state, uow.policy)
     assert (row["status"], row["risk"], row["next_due_date"], row["next_due_kind"], row["last_entry_id"]) == (
         state.status.value, state.risk.value, due.on, due.kind.value, state.last_entry_id)
     assert (row["status"], row["next_due_kind"]) == ("escalated", "first_enquiries")
@@ -250,11 +247,11 @@ async def test_a_refused_share_sends_nothing_and_a_restricted_subject_needs_an_e
     manager = shared_stack.headers("manager", sub="manager-mo")
     refused_one = (await post(shared_stack, f"/cases/{case_id}/shares", share, 201))["record_id"]
     waiting = (await post(shared_stack, f"/cases/{case_id}/shares", share, 201))["record_id"]
-    casework = shared_stack.app.state.casework
-    async with casework.runtime.sessions.begin() as session:
-        await on_restriction(session, casework, SubjectRestricted(
+    async with shared_stack.unit_of_work() as uow:
+        await on_restriction(uow, SubjectRestricted(
             event_id=uuid.uuid4(), occurred_at="2026-11-20T10:00:00Z", rights_request_id=uuid.uuid4(),
             subject_ids=[child], reason="accuracy contested"))
+        await uow.commit()
     share_topic = shared_stack.topics(topics.SHARE_EVENTS)
     async with TopicReader(shared_stack.settings.kafka_connection(), share_topic) as shares:
         # Refusing shares nothing, so a restriction does not stand in its way.
@@ -286,18 +283,18 @@ async def test_the_projection_is_rebuilt_from_the_history_after_a_change_of_term
     from dataclasses import replace as changed
 
     from cme_casework.adapters.tables import cases
-    from cme_casework.service_layer.projection import rebuild_cases
+    from cme_casework.service_layer.rebuild import rebuild_cases
 
     case_id = await shared_stack.referral(make_referral(received_on=date(2026, 11, 16)))
-    casework = shared_stack.app.state.casework
-    async with casework.runtime.sessions.begin() as session:  # the projection damaged (history cannot be)
+    sessions = shared_stack.runtime.sessions
+    async with sessions.begin() as session:  # the projection damaged (history cannot be)
         await session.execute(cases.update().where(cases.c.case_id == case_id)
                               .values(status="closed", next_due_date=None))
-    quicker = changed(casework.policy, first_enquiries_school_days=5)
-    async with casework.runtime.sessions.begin() as session:
-        assert await rebuild_cases(session, quicker) >= 1
-    async with casework.runtime.sessions() as session:
-        row = await CaseRecords(session).row(case_id)
+    async with shared_stack.unit_of_work() as uow:
+        assert await rebuild_cases(uow, changed(uow.policy, first_enquiries_school_days=5)) >= 1
+        await uow.commit()
+    async with shared_stack.unit_of_work() as uow:
+        row = await uow.cases.row(case_id)
     assert (row["status"], row["next_due_date"], row["next_due_kind"]) == (
         "open", date(2026, 11, 23), "first_enquiries")
 
@@ -353,11 +350,11 @@ async def test_triage_cases_are_seen_by_managers_and_the_dpo_until_a_manager_ass
 
 
 async def restrict(stack, *subjects) -> None:
-    casework = stack.app.state.casework
-    async with casework.runtime.sessions.begin() as session:
-        await on_restriction(session, casework, SubjectRestricted(
+    async with stack.unit_of_work() as uow:
+        await on_restriction(uow, SubjectRestricted(
             event_id=uuid.uuid4(), occurred_at="2026-11-20T10:00:00Z", rights_request_id=uuid.uuid4(),
             subject_ids=list(subjects), reason="accuracy contested"))
+        await uow.commit()
 
 
 async def test_a_high_risk_referral_about_a_restricted_child_is_acted_on_under_the_safeguarding_exception(

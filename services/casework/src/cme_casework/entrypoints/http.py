@@ -2,7 +2,7 @@
 
 Reads: GET /cases, /cases/overdue, /cases/triage, /cases/{id}, /cases/{id}/closure-readiness, /returns/cme-census, /returns/cme-any-time,
 /referrals/held, /referrals/routed, /shares/pending. Writes: one POST per thing an officer does to a case (see
-`commands`), and the release of a held referral. Another borough's case answers 404, as a missing one does; cases not yet assigned to a
+`case_actions`), and the release of a held referral. Another borough's case answers 404, as a missing one does; cases not yet assigned to a
 borough (triage) are seen by managers and the DPO only.
 
 Every read that returns a child's data is recorded in the access log in the same transaction (issue 13):
@@ -11,34 +11,32 @@ one row per child listed, counted or shown, with who, as which role, why (`X-CME
 
 from dataclasses import replace
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import case, select
+from sqlalchemy.engine import RowMapping
 
-from cme_shared.access_log import record_access
 from cme_shared.contracts.referrals import Borough
-from cme_shared.http.errors import ApiError
 from cme_shared.http.limits import MAX_BIGINT
+from cme_shared.refusal import Refusal
+from cme_shared.runtime import ServiceRuntime
 
-from ..adapters.repository import CaseRecords, in_reach
-from ..adapters.tables import cases, kit
+from .. import views
+from ..adapters.unit_of_work import CaseworkUnitOfWork
 from ..domain import census
 from ..domain.clocks import next_due
 from ..domain.errors import RecordNotFound
 from ..domain.history import officer
 from ..domain.lifecycle import Status, fold
-from ..domain.opening import Risk
 from ..domain.readiness import readiness
 from ..domain.restriction import RestrictionException, recorded
 from ..service_layer.cases import check_reached, subjects_of
-from ..service_layer.casework import Casework, today
-from ..service_layer.referrals import RouteFilter, held_referrals, release_held, routed_referrals
+from ..service_layer.referrals import release_held
 from ..service_layer.returns import cme_any_time, cme_census
-from ..service_layer.shares import pending_shares
-from .commands import command_routes
+from ..views import RouteFilter
+from .case_actions import case_action_routes
 from .roles import (
     Caller,
     ExportCensus,
@@ -54,17 +52,18 @@ from .schemas import CaseDetail, CaseSummary, ClosureReadiness, HeldReferral, Pe
 from .spreadsheet import csv_text
 
 
-def router(casework: Casework) -> APIRouter:
+def router(runtime: ServiceRuntime) -> APIRouter:
     api = APIRouter(tags=["cases"])
-    sessions = casework.runtime.sessions
 
-    async def listed(request: Request, caller: Caller, query: Any, what: str) -> list[CaseSummary]:
-        """A list of cases, each child in it recorded as read (`cases.list`), in the read's transaction."""
-        async with sessions.begin() as session:
-            rows = (await session.execute(query)).mappings().all()
-            await record_access(session, kit.access_log, request, caller.principal,
-                                [row["child_subject_id"] for row in rows], action="cases.list", record_type="case",
-                                returned=f"case summary in {what} ({len(rows)} cases)")
+    def unit_of_work() -> CaseworkUnitOfWork:
+        return runtime.unit_of_work()  # type: ignore[return-value]  # app.py makes it casework's
+
+    async def listed(uow: CaseworkUnitOfWork, request: Request, caller: Caller, rows: list[RowMapping],
+                     what: str) -> list[CaseSummary]:
+        """Each child in a list of cases recorded as read (`cases.list`), in the read's transaction."""
+        await uow.access_log.record(request, caller.principal, [row["child_subject_id"] for row in rows],
+                                    action="cases.list", record_type="case",
+                                    returned=f"case summary in {what} ({len(rows)} cases)")
         return [CaseSummary.from_row(row) for row in rows]
 
     @api.get("/cases", response_model=list[CaseSummary])
@@ -79,16 +78,13 @@ def router(casework: Casework) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[CaseSummary]:
         """Cases in your boroughs, newest first; `allocated_to` narrows them to one officer's caseload."""
-        query = select(cases).where(in_reach(caller.grant)).order_by(cases.c.opened_at.desc()).limit(limit)
-        if allocated_to is not None:
-            query = query.where(cases.c.allocated_to == (caller.sub if allocated_to == "me" else allocated_to))
-        if upn is not None:
-            query = query.where(cases.c.child_upn == upn)
-        if child_subject_id is not None:
-            query = query.where(cases.c.child_subject_id == child_subject_id)
-        if status is not None:
-            query = query.where(cases.c.status == status.value)
-        return await listed(request, caller, query, "a case search")
+        async with unit_of_work() as uow:
+            rows = await views.cases_found(
+                uow, caller.grant, allocated_to=caller.sub if allocated_to == "me" else allocated_to, upn=upn,
+                child_subject_id=child_subject_id, status=status, limit=limit)
+            found = await listed(uow, request, caller, rows, "a case search")
+            await uow.commit()
+        return found
 
     @api.get("/cases/overdue", response_model=list[CaseSummary])
     async def overdue_cases(
@@ -101,10 +97,11 @@ def router(casework: Casework) -> APIRouter:
 
         Managers and the DPO also see cases not yet assigned to a borough (officers see only their own).
         """
-        query = (select(cases).where(in_reach(caller.grant), cases.c.status != Status.CLOSED.value,
-                                     cases.c.next_due_date < (as_of or today()))
-                 .order_by(cases.c.next_due_date, cases.c.opened_at).limit(limit))
-        return await listed(request, caller, query, "the overdue list")
+        async with unit_of_work() as uow:
+            rows = await views.overdue_cases(uow, caller.grant, as_of or uow.clock.today(), limit)
+            found = await listed(uow, request, caller, rows, "the overdue list")
+            await uow.commit()
+        return found
 
     @api.get("/cases/triage", response_model=list[CaseSummary])
     async def triage_cases(
@@ -116,27 +113,28 @@ def router(casework: Casework) -> APIRouter:
 
         No borough's officers see them, so a manager assigns each one (POST /cases/{id}/borough).
         """
-        high_first = case((cases.c.risk == Risk.HIGH.value, 0), else_=1)
-        query = (select(cases).where(in_reach(caller.grant), cases.c.status != Status.CLOSED.value)
-                 .order_by(high_first, cases.c.next_due_date.nulls_last(), cases.c.opened_at).limit(limit))
-        return await listed(request, caller, query, "the triage list")
+        async with unit_of_work() as uow:
+            rows = await views.triage_cases(uow, caller.grant, limit)
+            found = await listed(uow, request, caller, rows, "the triage list")
+            await uow.commit()
+        return found
 
     @api.get("/cases/{case_id}", response_model=CaseDetail)
     async def get_case(request: Request, case_id: UUID, caller: ReadCase) -> CaseDetail:
         """The case as its history adds up to today, with every entry (old versions included).
 
         Recorded as a read (`case.read`) of the child and of every carer the case names."""
-        async with sessions.begin() as session:
-            records = CaseRecords(session)
-            await check_reached(records, caller.grant, case_id, lock=False)
-            entries = await records.entries(case_id)
+        async with unit_of_work() as uow:
+            await check_reached(uow, caller.grant, case_id, lock=False)
+            entries = await uow.cases.entries(case_id)
             state = fold(entries)
             subjects = subjects_of(state)
-            restricted = await records.restricted(subjects)
-            await record_access(session, kit.access_log, request, caller.principal, subjects, action="case.read",
-                                returned="case detail with its full history (enquiries, notes, shares)",
-                                record_type="case", record_id=str(case_id))
-        return CaseDetail.of(state, entries, next_due(state, casework.policy), restricted)
+            restricted = await uow.cases.restricted(subjects)
+            await uow.access_log.record(request, caller.principal, subjects, action="case.read",
+                                        returned="case detail with its full history (enquiries, notes, shares)",
+                                        record_type="case", record_id=str(case_id))
+            await uow.commit()
+        return CaseDetail.of(state, entries, next_due(state, uow.policy), restricted)
 
     @api.get("/cases/{case_id}/closure-readiness", response_model=ClosureReadiness)
     async def closure_readiness(request: Request, case_id: UUID, caller: ReadCase) -> ClosureReadiness:
@@ -145,17 +143,17 @@ def router(casework: Casework) -> APIRouter:
         birth), the agencies asked. The same rules POST .../closure applies; field names and codes only.
 
         Recorded as a read of the child and the carers (`case.closure_readiness`), as the case page is."""
-        async with sessions.begin() as session:
-            records = CaseRecords(session)
-            await check_reached(records, caller.grant, case_id, lock=False)
-            state = await records.state(case_id)
+        async with unit_of_work() as uow:
+            await check_reached(uow, caller.grant, case_id, lock=False)
+            state = await uow.cases.state(case_id)
             subjects = subjects_of(state)
-            restricted = await records.restricted(subjects)
-            await record_access(session, kit.access_log, request, caller.principal, subjects,
-                                action="case.closure_readiness", record_type="case", record_id=str(case_id),
-                                returned="what the case's closure still lacks (escalations, evidence, agencies)")
-        minimum = casework.policy.untraced_min_agencies
-        return ClosureReadiness.of(state, readiness(state, today(), minimum), minimum, restricted)
+            restricted = await uow.cases.restricted(subjects)
+            await uow.access_log.record(request, caller.principal, subjects,
+                                        action="case.closure_readiness", record_type="case", record_id=str(case_id),
+                                        returned="what the case's closure still lacks (escalations, evidence, agencies)")
+            await uow.commit()
+        minimum = uow.policy.untraced_min_agencies
+        return ClosureReadiness.of(state, readiness(state, uow.clock.today(), minimum), minimum, restricted)
 
     @api.get("/returns/cme-census", response_class=Response, tags=["returns"],
              responses={200: {"content": {"text/csv": {}}, "description": "one row per combination with its count"}})
@@ -174,11 +172,12 @@ def router(casework: Casework) -> APIRouter:
             if not grant.covers(borough.value):
                 raise RecordNotFound("borough_not_visible", "that borough is not one of yours", ["query", "borough"])
             grant = replace(grant, boroughs=frozenset({borough.value}))
-        async with sessions.begin() as session:
-            rows, children = await cme_census(session, census_date, grant)
-            await record_access(session, kit.access_log, request, caller.principal, children, action="census.export",
-                                returned=f"counted in the CME census return for {census_date.isoformat()}",
-                                record_type="census_return", record_id=census_date.isoformat())
+        async with unit_of_work() as uow:
+            rows, children = await cme_census(uow, census_date, grant)
+            await uow.access_log.record(request, caller.principal, children, action="census.export",
+                                        returned=f"counted in the CME census return for {census_date.isoformat()}",
+                                        record_type="census_return", record_id=census_date.isoformat())
+            await uow.commit()
         text = csv_text(census.COLUMNS, ([census_date.isoformat(), key.borough, key.reason, key.sex, key.year_group,
                                           key.time_missing, count] for key, count in rows))
         filename = f"cme-census-{census_date.isoformat()}.csv"
@@ -201,16 +200,17 @@ def router(casework: Casework) -> APIRouter:
                 raise RecordNotFound("borough_not_visible", "that borough is not one of yours", ["query", "borough"])
             grant = replace(grant, boroughs=frozenset({borough.value}))
         first, last = census.academic_year(academic_year)
-        last = min(last, today())
+        last = min(last, runtime.clock.today())
         if last < first:
-            raise ApiError(422, "academic_year_not_started", "that academic year has not started",
-                           ["query", "academic_year"])
-        async with sessions.begin() as session:
-            rows, children = await cme_any_time(session, first, last, grant)
-            await record_access(session, kit.access_log, request, caller.principal, children,
-                                action="census.export", record_type="census_return",
-                                returned=f"counted as CME at any time in {academic_year}/{academic_year + 1}",
-                                record_id=f"any-time-{academic_year}")
+            raise Refusal(422, "academic_year_not_started", "that academic year has not started",
+                          ["query", "academic_year"])
+        async with unit_of_work() as uow:
+            rows, children = await cme_any_time(uow, first, last, grant)
+            await uow.access_log.record(request, caller.principal, children,
+                                        action="census.export", record_type="census_return",
+                                        returned=f"counted as CME at any time in {academic_year}/{academic_year + 1}",
+                                        record_id=f"any-time-{academic_year}")
+            await uow.commit()
         label = f"{academic_year}/{(academic_year + 1) % 100:02d}"
         text = csv_text(census.ANY_TIME_COLUMNS, ([label, first.isoformat(), last.isoformat(), b, n] for b, n in rows))
         return Response(text, media_type="text/csv", headers={
@@ -228,11 +228,12 @@ def router(casework: Casework) -> APIRouter:
         education otherwise for the EHE team (`elective_home_education`), flagged children who are not CME
         for MASH / social care (`safeguarding`), and children below compulsory school age to follow up on
         the day they reach it (`school_age`)."""
-        async with sessions.begin() as session:
-            found = await routed_referrals(session, caller.grant, route, due_by, limit)
-            await record_access(session, kit.access_log, request, caller.principal,
-                                [r["child_subject_id"] for r in found], action="routed_referrals.list",
-                                returned=f"routed referral in a list of {len(found)}", record_type="routed_referral")
+        async with unit_of_work() as uow:
+            found = await views.routed_referrals(uow, caller.grant, route, due_by, limit)
+            await uow.access_log.record(request, caller.principal, [r["child_subject_id"] for r in found],
+                                        action="routed_referrals.list", record_type="routed_referral",
+                                        returned=f"routed referral in a list of {len(found)}")
+            await uow.commit()
         return [RoutedReferral.model_validate(r) for r in found]
 
     @api.get("/referrals/held", response_model=list[HeldReferral], tags=["referrals"])
@@ -245,21 +246,21 @@ def router(casework: Casework) -> APIRouter:
 
         A high-risk referral is never held: it is processed at once under the Art 18(2) exception.
         """
-        async with sessions.begin() as session:
-            held = await held_referrals(session, caller.grant, limit)
-            await record_access(session, kit.access_log, request, caller.principal,
-                                [h["child_subject_id"] for h in held], action="held_referrals.list",
-                                returned=f"held referral in a list of {len(held)}", record_type="held_referral")
+        async with unit_of_work() as uow:
+            held = await views.held_referrals(uow, caller.grant, limit)
+            await uow.access_log.record(request, caller.principal, [h["child_subject_id"] for h in held],
+                                        action="held_referrals.list", record_type="held_referral",
+                                        returned=f"held referral in a list of {len(held)}")
+            await uow.commit()
         return [HeldReferral.model_validate(h) for h in held]
 
     @api.post("/referrals/held/{entry_id}/release", response_model=ReleaseResult, tags=["referrals"])
     async def release_held_referral(entry_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)], body: RestrictionException,
                                     caller: ReleaseHeld) -> ReleaseResult:
         """Act on a held referral under a UK GDPR Art 18(2) exception, as it would have been acted on."""
-        async with sessions.begin() as session:
-            case_id, release = await release_held(session, casework, entry_id, caller.grant,
-                                                  recorded(body, officer(caller.sub)))
-        casework.runtime.relay.nudge()
+        async with unit_of_work() as uow:
+            case_id, release = await release_held(uow, entry_id, caller.grant, recorded(body, officer(caller.sub)))
+            await uow.commit()
         return ReleaseResult(entry_id=release.entry_id, case_id=case_id)
 
     @api.get("/shares/pending", response_model=list[PendingShare], tags=["case actions"])
@@ -270,12 +271,13 @@ def router(casework: Casework) -> APIRouter:
     ) -> list[PendingShare]:
         """Shares proposed on the cases you reach that no manager has decided yet, oldest first (a manager
         decides each with POST /cases/{id}/shares/{share_id}/decision, never one they proposed)."""
-        async with sessions.begin() as session:
-            pending = await pending_shares(session, caller.grant, limit)
-            await record_access(session, kit.access_log, request, caller.principal,
-                                [p["child_subject_id"] for p in pending], action="shares.pending",
-                                returned=f"proposed share in a list of {len(pending)}", record_type="share")
+        async with unit_of_work() as uow:
+            pending = await views.pending_shares(uow, caller.grant, limit)
+            await uow.access_log.record(request, caller.principal, [p["child_subject_id"] for p in pending],
+                                        action="shares.pending", record_type="share",
+                                        returned=f"proposed share in a list of {len(pending)}")
+            await uow.commit()
         return [PendingShare.model_validate(p) for p in pending]
 
-    api.include_router(command_routes(casework))
+    api.include_router(case_action_routes(runtime))
     return api

@@ -1,0 +1,35 @@
+"""Casework's unit of work: the kit's (one transaction, the bound outbox, the clock) with casework's
+repositories and clock policy.
+
+    async with runtime.unit_of_work() as uow:        # app.py makes the runtime build this one
+        state = await uow.cases.state(case_id)        # the case, its history folded
+        ...
+        await uow.commit()                            # commits, then wakes the outbox relay
+
+`uow.batch` (a `CaseworkBatch`) is what the transaction notes as it goes: the case rows a batch of referrals
+locked up front, who among its subjects is restricted. It dies with the transaction.
+"""
+
+from typing import Any
+
+from cme_shared.unit_of_work import UnitOfWork
+
+from ..domain.clocks import ClockPolicy
+from .access_log import AccessLog
+from .repository import CaseRecords, CaseworkBatch
+
+
+class CaseworkUnitOfWork(UnitOfWork[CaseworkBatch]):
+    cases: CaseRecords
+    access_log: AccessLog
+
+    def __init__(self, *, policy: ClockPolicy, **parts: Any) -> None:
+        super().__init__(**parts)
+        self.policy = policy
+
+    def new_batch(self) -> CaseworkBatch:
+        return CaseworkBatch()
+
+    def open(self) -> None:
+        self.cases = CaseRecords(self.session, self.batch, self.clock, self.held)
+        self.access_log = AccessLog(self.session)
