@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from cme_shared.auth import Principal, require_roles
+from cme_shared.auth import Principal, require_roles, visible_boroughs
 
 from ..domain.permissions import Action, Grant, grant, roles_for
 
@@ -31,7 +31,10 @@ def _allowed(action: Action) -> Callable[..., Caller]:
 
     def dependency(principal: Annotated[Principal, Depends(check_role)]) -> Caller:
         assert principal.acting_role is not None  # require_roles chose it
-        return Caller(principal, grant(action, principal.acting_role, (b.value for b in principal.boroughs())))
+        # The boroughs the acting role works in (the kit's one rule); the action's rule then says whether
+        # it also reaches the cases no borough has yet.
+        named = visible_boroughs(principal, include_unassigned=False)
+        return Caller(principal, grant(action, principal.acting_role, (b for b in named if b is not None)))
 
     return dependency
 
