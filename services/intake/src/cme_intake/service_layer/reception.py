@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from cme_shared.contracts import topics
 from cme_shared.contracts.events import ReferralAccepted
 from cme_shared.contracts.referrals import Borough, Problem, Referral, ReferralOutcome
-from cme_shared.messaging.consumer import Delivery, by_position, dead_letter_headers
+from cme_shared.messaging.consumer import Delivery, by_position, write_dead_letter
 from cme_shared.messaging.outbox import AGGREGATE_KEY
 from cme_shared.refusal import Refusal
 
@@ -177,17 +177,14 @@ async def _publish_outcome(uow: "IntakeUnitOfWork", outcome: ReferralOutcome, ke
 
 
 async def dead_letter(uow: "IntakeUnitOfWork", raw: bytes, problems: list[Problem], channel: str) -> ReferralOutcome:
-    """An HTTP body that cannot be understood goes where a Kafka one would: the DLQ, byte for byte, and its
-    outcome; from the public form, sealed (its bytes are a member of the public's, naming them)."""
+    """An HTTP body that cannot be understood goes where a Kafka one would (the kit's dead-letter path): the
+    DLQ, byte for byte, and its outcome; from the public form, sealed (its bytes are a member of the public's, naming them)."""
     message_id = f"{channel}:{uuid.uuid4()}"
     received = [("x-received-via", channel.encode())]
     value = raw
     if channel == PUBLIC_FORM_CHANNEL:
         value = uow.seal.seal_bytes(raw)
         received.append((SEALED_HEADER, SEALED_HEADER_VALUE))
-    await uow.outbox.add_raw(
-        topic=uow.topics(topics.dlq(topics.REFERRALS)), key=None, payload=value,
-        headers=dead_letter_headers(received, "unreadable", problems, channel),
-        aggregate_type="dead_letter", aggregate_id=message_id, event_type="unreadable",
-    )
+    await write_dead_letter(uow, topic=uow.topics(topics.REFERRALS), kind="unreadable", problems=problems,
+                            consumer=channel, key=None, value=value, headers=received, aggregate_id=message_id)
     return await reject(uow, message_id=message_id, raw=raw, key=None, channel=channel, problems=problems)
