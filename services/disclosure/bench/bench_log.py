@@ -26,7 +26,7 @@ import asyncpg
 import cme_disclosure
 from cme_disclosure.domain.entries import LeafKind, entry
 from cme_disclosure.service_layer.audit import verify_log
-from cme_disclosure.service_layer.log import KeyRing, MerkleLog
+from cme_disclosure.adapters.merkle_store import KeyRing, MerkleLog
 from cme_shared.db import create_engine, session_factory
 from cme_shared.migrations import upgrade
 
@@ -39,37 +39,38 @@ def an_entry(i: int):
                  {"subject_ids": [str(uuid.uuid4())], "reason": "benchmark"})
 
 
-async def append_until(sessions, log: MerkleLog, target: int, size: int, batch: int) -> float:
+async def append_until(sessions, keys: KeyRing, target: int, size: int, batch: int) -> float:
     started = time.perf_counter()
     appended = 0
     while size + appended < target:
         n = min(batch, target - size - appended)
         async with sessions.begin() as session:
-            await log.append(session, [an_entry(size + appended + i) for i in range(n)])
+            await MerkleLog(session, keys).append([an_entry(size + appended + i) for i in range(n)])
         appended += n
     return appended / (time.perf_counter() - started) if appended else 0.0
 
 
-async def single_appends(sessions, log: MerkleLog, count: int) -> float:
+async def single_appends(sessions, keys: KeyRing, count: int) -> float:
     started = time.perf_counter()
     for i in range(count):
         async with sessions.begin() as session:
-            await log.append(session, [an_entry(i)])
+            await MerkleLog(session, keys).append([an_entry(i)])
     return count / (time.perf_counter() - started)
 
 
-async def proof_times(sessions, log: MerkleLog, size: int, samples: int = 200) -> tuple[float, float, int]:
+async def proof_times(sessions, keys: KeyRing, size: int, samples: int = 200) -> tuple[float, float, int]:
     inclusion, consistency, fetched = [], [], 0
     async with sessions() as session:
+        log = MerkleLog(session, keys)
         for _ in range(samples):
             index = secrets.randbelow(size)
             t = time.perf_counter()
-            proof = await log.inclusion_proof(session, index, size)
+            proof = await log.inclusion_proof(index, size)
             inclusion.append(time.perf_counter() - t)
             fetched = max(fetched, len(proof))
             first = 1 + secrets.randbelow(size)
             t = time.perf_counter()
-            await log.consistency_proof(session, first, size)
+            await log.consistency_proof(first, size)
             consistency.append(time.perf_counter() - t)
     return statistics.median(inclusion) * 1000, statistics.median(consistency) * 1000, fetched
 
@@ -87,20 +88,20 @@ async def main(sizes: list[int], batch: int) -> None:
         await asyncio.to_thread(upgrade, MIGRATIONS, owner_url, "head", "cme_disclosure")
         engine = create_engine(url)
         sessions = session_factory(engine)
-        log = MerkleLog(KeyRing(None))
-        rate_single = await single_appends(sessions, log, 300)
+        keys = KeyRing(None)
+        rate_single = await single_appends(sessions, keys, 300)
         print(f"append, 1 leaf + signed head per transaction: {rate_single:8.0f} leaves/s")
         size = 300
         for target in sizes:
-            rate = await append_until(sessions, log, target, size, batch)
+            rate = await append_until(sessions, keys, target, size, batch)
             size = target
-            inc, con, depth = await proof_times(sessions, log, size)
+            inc, con, depth = await proof_times(sessions, keys, size)
             print(f"{size:>7} leaves: append {rate:8.0f} leaves/s (batches of {batch}); "
                   f"inclusion proof {inc:6.2f} ms, consistency proof {con:6.2f} ms (median; {depth} hashes)")
             assert depth <= size.bit_length()
         started = time.perf_counter()
         async with engine.connect() as c:
-            report = await verify_log(c)
+            report = await verify_log(c, keys=[keys.public_key()])
         print(f"verify-log over {report.tree_size} leaves and {report.heads_checked} heads: "
               f"{time.perf_counter() - started:.1f} s, ok={report.ok}")
         await engine.dispose()

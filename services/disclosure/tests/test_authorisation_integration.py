@@ -14,9 +14,10 @@ from cme_disclosure.app import create_app
 from cme_disclosure.domain.disclosures import Decision
 from cme_disclosure.domain.tree_head import SignedTreeHead
 from cme_disclosure.service_layer import disclosures
-from cme_disclosure.service_layer.disclosures import Actor, DisclosureError
+from cme_disclosure.service_layer.disclosures import Actor
 from cme_shared.contracts import topics
 from cme_shared.contracts.rights import DataCollectionRequest, SubjectRestricted
+from cme_shared.refusal import Refusal
 from cme_shared.testing.fixtures import running
 from cme_shared.testing.kafka import TopicReader, eventually
 
@@ -179,9 +180,9 @@ async def test_the_two_person_rule_refuses_an_identity_it_cannot_compare(client,
     did = uuid.UUID((await asked(client, token, uuid.uuid4(), sub="alice"))["disclosure_id"])
     app = client._transport.app
     for sub in ("", "   "):
-        with pytest.raises(DisclosureError) as refused:
-            async with app.state.runtime.sessions.begin() as session:
-                await disclosures.decide(session, app.state.deps, did, Decision.model_validate(APPROVE),
+        with pytest.raises(Refusal) as refused:
+            async with app.state.runtime.unit_of_work() as uow:
+                await disclosures.decide(uow, did, Decision.model_validate(APPROVE),
                                          Actor(sub=sub, role="manager", roles=frozenset({"manager"})))
         assert (refused.value.status, refused.value.code) == (403, "two_person_rule")
     # A request whose requester id is blank (written before the kit refused such tokens) cannot be decided.

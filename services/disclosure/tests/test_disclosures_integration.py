@@ -403,8 +403,10 @@ async def test_a_purged_disclosure_leaves_a_log_that_still_verifies(client, toke
     await client.post(f"/disclosures/{did}/decision", json=APPROVE, headers=token("manager", sub="m"))
     engine = create_engine(db_url)
     try:
+        async with client._transport.app.state.runtime.unit_of_work() as uow:
+            assert await purge(uow, uuid.UUID(did), "retention: 7 years") == 3
+            await uow.commit()
         async with session_factory(engine).begin() as session:
-            assert await purge(session, client._transport.app.state.deps, uuid.UUID(did), "retention: 7 years") == 3
             # Its own leaf names the three payloads it removed.
             purge_leaf = json.loads((await session.execute(text(
                 "SELECT leaf FROM log_leaves ORDER BY leaf_index DESC LIMIT 1"))).scalar_one())

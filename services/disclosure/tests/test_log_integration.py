@@ -29,7 +29,7 @@ from cme_disclosure.domain.tree_head import (
     verify,
 )
 from cme_disclosure.service_layer.audit import verify_log
-from cme_disclosure.service_layer.log import KeyRing, LogRangeError, MerkleLog, known_public_keys
+from cme_disclosure.adapters.merkle_store import KeyRing, LogRangeError, MerkleLog
 from cme_shared.contracts import topics
 from cme_shared.db import create_engine, session_factory
 from cme_shared.testing.kafka import TopicReader
@@ -59,11 +59,11 @@ async def engine(db_url):
     await eng.dispose()
 
 
-async def append(engine, log: MerkleLog, count: int, batch: int = 1) -> None:
+async def append(engine, keys: KeyRing, count: int, batch: int = 1) -> None:
     sessions = session_factory(engine)
     for start in range(0, count, batch):
         async with sessions.begin() as session:
-            await log.append(session, [an_entry(i) for i in range(start, min(start + batch, count))])
+            await MerkleLog(session, keys).append([an_entry(i) for i in range(start, min(start + batch, count))])
 
 
 async def check(engine, published=None, keys=None):
@@ -78,12 +78,12 @@ def run_verify_log_cli(db_url: str, *args: str, **env: str) -> subprocess.Comple
 
 
 async def test_concurrent_appends_never_skip_or_collide(engine):
-    log = MerkleLog(test_keys())
+    keys = test_keys()
     sessions = session_factory(engine)
 
     async def writer(w: int) -> list[int]:
         async with sessions.begin() as session:
-            appended = await log.append(session, [an_entry(w * 10 + j) for j in range(w % 3 + 1)])
+            appended = await MerkleLog(session, keys).append([an_entry(w * 10 + j) for j in range(w % 3 + 1)])
             return [appended.index_of(j) for j in range(w % 3 + 1)]
 
     results = await asyncio.gather(*(writer(w) for w in range(12)))
@@ -95,22 +95,23 @@ async def test_concurrent_appends_never_skip_or_collide(engine):
 
 
 async def test_stored_proofs_and_heads_verify(engine):
-    log = MerkleLog(KeyRing(bytes(range(32)).hex()))
-    await append(engine, log, 13, batch=4)
+    ring = KeyRing(bytes(range(32)).hex())
+    await append(engine, ring, 13, batch=4)
     async with session_factory(engine)() as session:
-        head = await log.latest_head(session)
-        keys = {k["key_id"]: load_public_key(k["public_key_pem"]) for k in await known_public_keys(session)}
-        leaves = await log.leaves(session, 0, 13)
-        proof = await log.inclusion_proof(session, 9, 13)
+        log = MerkleLog(session, ring)
+        head = await log.latest_head()
+        keys = {k["key_id"]: load_public_key(k["public_key_pem"]) for k in await log.known_public_keys()}
+        leaves = await log.leaves(0, 13)
+        proof = await log.inclusion_proof(9, 13)
         assert merkle.verify_inclusion(9, 13, merkle.leaf_hash(leaves[9][1]), proof, head.head.root_hash)
         with pytest.raises(LogRangeError):
-            await log.inclusion_proof(session, 0, 14)
+            await log.inclusion_proof(0, 14)
     assert head.head.tree_size == 13
     assert verify(keys[head.head.key_id], head)
 
 
 async def test_the_service_role_can_only_insert_and_select(engine, db_url):
-    await append(engine, MerkleLog(test_keys()), 2)
+    await append(engine, test_keys(), 2)
     conn = await asyncpg.connect(plain_dsn(db_url))  # the service's own login role, which owns nothing
     try:
         for table in ("log_leaves", "log_nodes", "tree_heads"):
@@ -134,7 +135,7 @@ async def test_the_service_role_can_only_insert_and_select(engine, db_url):
 
 
 async def test_a_leaf_edited_by_the_superuser_is_named_by_verify_log(engine, db_url, superuser):
-    await append(engine, MerkleLog(test_keys()), 6)
+    await append(engine, test_keys(), 6)
     ok = run_verify_log_cli(db_url, "--no-kafka")  # these heads were never published
     assert ok.returncode == 0, ok.stderr
     assert "disclosure log OK: 6 leaves" in ok.stdout and "not compared (--no-kafka)" in ok.stdout
@@ -150,7 +151,7 @@ async def test_a_leaf_edited_by_the_superuser_is_named_by_verify_log(engine, db_
 
 
 async def test_leaves_and_tree_rewritten_together_are_caught_by_the_signed_heads(engine, superuser):
-    await append(engine, MerkleLog(test_keys()), 5)
+    await append(engine, test_keys(), 5)
     # A careful forger rewrites leaf 2 and every stored node above it, consistently.
     async with engine.connect() as conn:
         rows = (await conn.exec_driver_sql("SELECT leaf FROM log_leaves ORDER BY leaf_index")).all()
@@ -171,7 +172,7 @@ async def test_leaves_and_tree_rewritten_together_are_caught_by_the_signed_heads
 
 
 async def test_a_leaf_slipped_in_outside_the_service_is_found(engine, superuser):
-    await append(engine, MerkleLog(test_keys()), 3)
+    await append(engine, test_keys(), 3)
     frontier = merkle.Frontier()
     async with engine.connect() as conn:
         for (leaf,) in (await conn.exec_driver_sql("SELECT leaf FROM log_leaves ORDER BY leaf_index")).all():
@@ -186,7 +187,7 @@ async def test_a_leaf_slipped_in_outside_the_service_is_found(engine, superuser)
 
 
 async def test_an_edited_payload_is_found_and_a_payload_erased_without_a_purge_leaf_too(engine, superuser):
-    await append(engine, MerkleLog(test_keys()), 4)
+    await append(engine, test_keys(), 4)
     assert (await check(engine)).ok
     await superuser.execute("UPDATE leaf_payloads SET payload = NULL, purged_at = now(), purge_reason = 'retention' "
                             "WHERE leaf_index = 0")
@@ -352,7 +353,7 @@ async def test_the_readmes_checks_hold_and_the_service_role_cannot_undo_the_appe
     sql = re.search(r"```sql\n(.*?)```", readme, re.S).group(1)
     statements = [st for st in (s.strip() for s in re.sub(r"--[^\n]*", "", sql).split(";")) if st]
     assert len(statements) == 2
-    await append(engine, MerkleLog(test_keys()), 2)
+    await append(engine, test_keys(), 2)
     conn = await asyncpg.connect(plain_dsn(db_url))  # the service's own role
     try:
         assert await conn.fetchval("SELECT current_user") == "cme_disclosure"
@@ -378,6 +379,6 @@ async def test_the_readmes_checks_hold_and_the_service_role_cannot_undo_the_appe
         assert not await conn.fetchval("SELECT has_table_privilege('log_leaves', 'UPDATE')")
     finally:
         await conn.close()
-    await append(engine, MerkleLog(test_keys()), 2)  # INSERT and SELECT are all it needs
+    await append(engine, test_keys(), 2)  # INSERT and SELECT are all it needs
     report = await check(engine)
     assert report.ok and report.tree_size == 4, report.problems

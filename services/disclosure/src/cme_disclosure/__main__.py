@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaError
 from cme_shared.cli import service_cli
 from cme_shared.contracts import topics
 from cme_shared.contracts.topics import TopicNames
-from cme_shared.db import create_engine, session_factory
+from cme_shared.db import create_engine
 
 from .adapters.published_heads import read_published_heads
 from .domain.checkpoint import parse_verifier_key, verifier_key
@@ -100,21 +100,25 @@ def purge_disclosure_command(
     disclosure_id: uuid.UUID,
     reason: Annotated[str, typer.Option(help="why (retention schedule reference)")],
 ) -> None:
-    """Retention: purge one disclosure's personal data; its leaves stay and the log still verifies."""
-    from .domain.policy import load_policy
-    from .service_layer.disclosures import Deps, purge
-    from .service_layer.log import KeyRing, MerkleLog
+    """Retention: purge one disclosure's personal data; its leaves stay and the log still verifies. The new
+    tree head goes into the outbox, for the running service's relay to publish."""
+    from cme_shared.runtime import ServiceRuntime
+
+    from .adapters.tables import kit
+    from .app import use_disclosure_units_of_work
+    from .service_layer.disclosures import purge
 
     async def run() -> int:
         settings = DisclosureSettings()
-        engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+        runtime = ServiceRuntime(settings, kit)
+        use_disclosure_units_of_work(runtime, settings)
         try:
-            async with session_factory(engine).begin() as session:
-                deps = Deps(MerkleLog(KeyRing(settings.log_key()), origin=settings.log_origin),
-                            load_policy(settings.disclosure_policy_file))
-                return await purge(session, deps, disclosure_id, reason)
+            async with runtime.unit_of_work() as uow:
+                purged = await purge(uow, disclosure_id, reason)  # type: ignore[arg-type]
+                await uow.commit()
+            return purged
         finally:
-            await engine.dispose()
+            await runtime.engine.dispose()
 
     typer.echo(f"purged {asyncio.run(run())} payload(s)")
 

@@ -1,13 +1,10 @@
 """create_app(): disclosure's HTTP API and Kafka subscribers on the shared runtime."""
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
@@ -17,16 +14,15 @@ from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
 
+from .adapters.merkle_store import KeyRing
 from .adapters.tables import kit
-from .domain.policy import load_policy
-from .domain.tree_head import SignedTreeHead, key_id, load_public_key
+from .adapters.unit_of_work import DisclosureUnitOfWork
+from .domain.policy import DisclosureRules, load_policy
+from .domain.tree_head import key_id, load_public_key
 from .entrypoints import http, kafka
-from .service_layer.disclosures import Deps
-from .service_layer.log import KeyRing, MerkleLog
+from .service_layer.log import LOG_AGGREGATE
 from .service_layer.witness import Cosigner, WitnessClient
 from .settings import DisclosureSettings
-
-LOG_AGGREGATE = "disclosure-log"  # one key: heads keep their order on the topic
 
 CHANNELS = [
     ChannelDoc(topics.SHARE_EVENTS, "receive", "Shares other services made; each becomes a log leaf.", ShareMade,
@@ -43,39 +39,35 @@ CHANNELS = [
 ]
 
 
+def use_disclosure_units_of_work(runtime: ServiceRuntime, settings: DisclosureSettings) -> KeyRing:
+    """Make `runtime.unit_of_work()` a DisclosureUnitOfWork (its repositories, the log's signing key, the
+    policy and limits); returns the key ring, whose public half the log's routes show."""
+    keys = KeyRing(settings.log_key())
+    rules = DisclosureRules(load_policy(settings.disclosure_policy_file),
+                            withholding_max_days=settings.withholding_max_days,
+                            requests_per_hour=settings.disclosure_requests_per_hour)
+    runtime.make_unit_of_work = lambda: DisclosureUnitOfWork(**runtime.unit_of_work_parts(), keys=keys, rules=rules,
+                                                             origin=settings.log_origin)
+    return keys
+
+
 def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
     settings = settings or DisclosureSettings()
     runtime = ServiceRuntime(settings, kit)
-
-    async def publish_head(session: AsyncSession, head: SignedTreeHead) -> None:
-        body = head.as_json()
-        event = TreeHeadPublished(
-            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), tree_size=body["tree_size"],
-            root_hash=body["root_hash"], timestamp=body["timestamp"], key_id=body["key_id"],
-            signature=body["signature"], signed_bytes=body["signed_bytes"],
-        )
-        await runtime.outbox.add(session, topic=runtime.topics(topics.TREE_HEADS), event=event,
-                                 aggregate_type="tree_head", aggregate_id=LOG_AGGREGATE)
-
-    keys = KeyRing(settings.log_key())
+    keys = use_disclosure_units_of_work(runtime, settings)
     pinned = [load_public_key(pem) for pem in settings.pinned_public_keys()]
     if key_id(keys.public_key()) not in {key_id(k) for k in pinned}:
         raise ValueError("the log signing key is not among the pinned public keys (CME_LOG_PUBLIC_KEY)")
-    log = MerkleLog(keys, on_head=publish_head, origin=settings.log_origin)
-    deps = Deps(log=log, policy=load_policy(settings.disclosure_policy_file),
-                withholding_max_days=settings.withholding_max_days,
-                requests_per_hour=settings.disclosure_requests_per_hour)
-    kafka.subscribe(runtime, deps)
+    kafka.subscribe(runtime)
     app = create_service_app(
         runtime,
         title="CME disclosure",
         description="Every share and decision not to share, policy-checked, in an RFC 6962 log.",
-        routers=[http.disclosures_router(runtime, deps),
-                 http.log_router(runtime, log, pinned, settings.log_witness_key)],
+        routers=[http.disclosures_router(runtime),
+                 http.log_router(runtime, keys, settings.log_origin, pinned, settings.log_witness_key)],
         asyncapi=lambda: build_document("CME disclosure", "1.0.0", "Topics disclosure uses.", CHANNELS,
                                         runtime.topics, settings.kafka_bootstrap),
     )
-    app.state.deps = deps
     if settings.log_witness_url and settings.log_witness_key:
         app.state.cosigner = _cosign_in_background(app, runtime, WitnessClient(
             settings.log_witness_url, settings.log_witness_key, settings.log_witness_timeout_seconds))
@@ -84,7 +76,7 @@ def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
 
 def _cosign_in_background(app: FastAPI, runtime: ServiceRuntime, client: WitnessClient) -> Cosigner:
     """Run the witness cosigner while the app runs, inside the shared lifespan."""
-    cosigner = Cosigner(runtime.sessions, client)
+    cosigner = Cosigner(runtime.unit_of_work, client)  # type: ignore[arg-type]
     inner = app.router.lifespan_context
 
     @asynccontextmanager

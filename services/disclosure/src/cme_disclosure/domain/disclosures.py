@@ -1,22 +1,13 @@
 """A disclosure request as officers make it (CONTRACT section 4), and the words of the domain around it."""
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cme_shared.contracts.categories import DataCategory
-
-# The council's calendar: "today" for dates received and review dates is a day in London.
-LONDON = ZoneInfo("Europe/London")
-
-
-def london_date(moment: datetime) -> date:
-    return moment.astimezone(LONDON).date()
-
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=4000)]

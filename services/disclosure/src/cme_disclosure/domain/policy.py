@@ -197,3 +197,12 @@ def assess(
         findings.append(Finding("no_category_allowed", "none of the requested categories may go to this recipient "
                                                        "for this purpose", ("categories",)))
     return Assessment(findings, released, withheld, table.fields_for(row, released), list(row.approval_roles))
+
+
+@dataclass(frozen=True)
+class DisclosureRules:
+    """What the handlers weigh a request by: the policy table and the limits the council configures."""
+
+    policy: PolicyTable
+    withholding_max_days: int = 365  # the latest review date of a withholding from access requests
+    requests_per_hour: int = 60  # per person (SEC-29: every request is a permanent leaf)

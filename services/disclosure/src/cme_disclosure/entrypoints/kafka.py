@@ -10,21 +10,16 @@ another's references and have the real share dropped as a duplicate (SEC-03 c).
 """
 
 from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts import topics
 from cme_shared.contracts.rights import DataCollectionRequest, RestrictionLifted, SubjectRestricted
 from cme_shared.contracts.shares import ShareMade
-from cme_shared.logging import get_logger
 from cme_shared.messaging.consumer import Delivery, json_kind_parser, json_model_parser, signer_of, unreadable_because
 from cme_shared.runtime import ServiceRuntime
 
-from ..service_layer import collection, disclosures
-from ..service_layer.disclosures import Deps
-
-log = get_logger(__name__)
+from ..adapters.unit_of_work import DisclosureUnitOfWork
+from ..service_layer.collection import on_data_collection
+from ..service_layer.disclosures import on_restriction_lifted, on_share_made, on_subject_restricted
 
 
 def shares_parser() -> Callable[[Delivery], ShareMade]:
@@ -41,25 +36,21 @@ def shares_parser() -> Callable[[Delivery], ShareMade]:
     return parse_signed
 
 
-def subscribe(runtime: ServiceRuntime, deps: Deps) -> None:
-    async def on_share(session: AsyncSession, event: ShareMade, _delivery: Delivery) -> None:
-        await disclosures.record_share_made(session, deps, event)
+async def on_rights_event(uow: DisclosureUnitOfWork, event: SubjectRestricted | RestrictionLifted | None) -> None:
+    if isinstance(event, SubjectRestricted):
+        await on_subject_restricted(uow, event)
+    elif isinstance(event, RestrictionLifted):
+        await on_restriction_lifted(uow, event)
 
-    async def on_rights_event(session: AsyncSession, event: Any, _delivery: Delivery) -> None:
-        if isinstance(event, SubjectRestricted):
-            await disclosures.restrict(session, event.subject_ids, event.rights_request_id, event.occurred_at)
-        elif isinstance(event, RestrictionLifted):
-            await disclosures.lift_restriction(session, event.subject_ids, event.rights_request_id, event.occurred_at)
 
-    async def on_collection(session: AsyncSession, request: DataCollectionRequest | None, _d: Delivery) -> None:
-        if request is not None:
-            count = await collection.answer(session, runtime, request)
-            if count is not None:
-                log.info("data_collection_answered", collection_id=str(request.collection_id), count=count)
+async def on_collection_request(uow: DisclosureUnitOfWork, request: DataCollectionRequest | None) -> None:
+    if request is not None:
+        await on_data_collection(uow, request)
 
-    runtime.consume("share-events", topics.SHARE_EVENTS, shares_parser(), on_share)
-    runtime.consume("rights-events", topics.RIGHTS_EVENTS, json_kind_parser({
-        "subject_restricted": SubjectRestricted, "restriction_lifted": RestrictionLifted,
-    }), on_rights_event)
-    runtime.consume("data-collection", topics.DATA_COLLECTION_REQUESTS,
-                    json_kind_parser({"data_collection": DataCollectionRequest}), on_collection)
+
+def subscribe(runtime: ServiceRuntime) -> None:
+    runtime.consume("share-events", topics.SHARE_EVENTS, shares_parser(), on=on_share_made)
+    runtime.consume("rights-events", topics.RIGHTS_EVENTS, json_kind_parser([SubjectRestricted, RestrictionLifted]),
+                    on=on_rights_event)
+    runtime.consume("data-collection", topics.DATA_COLLECTION_REQUESTS, json_kind_parser([DataCollectionRequest]),
+                    on=on_collection_request)

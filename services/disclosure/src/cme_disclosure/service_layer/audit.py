@@ -28,20 +28,19 @@ Memory is O(log n) for the tree plus a digest per disclosure and a row per purge
 
 import hashlib
 import json
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..adapters.tables import checkpoints, disclosure_subjects, disclosures, leaf_payloads, log_leaves, log_nodes
-from ..adapters.tables import sar_withholdings, signing_keys, tree_heads, witness_cosignatures
+from cme_shared.clock import SYSTEM_CLOCK, Clock
+
+from ..adapters.log_reader import LogReader
 from ..domain import merkle
 from ..domain.checkpoint import (
     ALG_ED25519,
@@ -52,7 +51,7 @@ from ..domain.checkpoint import (
     log_signature_ok,
 )
 from ..domain.entries import LeafKind, parse_leaf, payload_digest
-from ..domain.tree_head import SignedTreeHead, TreeHead, key_id, verify
+from ..domain.tree_head import SignedTreeHead, key_id, verify
 
 BATCH = 5000
 MAX_PROBLEMS = 20
@@ -92,33 +91,6 @@ class LogReport:
             self.problems.append(LogProblem(leaf_index, message))
 
 
-def _completed_by(start: int, end: int) -> list[tuple[int, int, int]]:
-    """Per level, the node indices [lo, hi] whose last leaf lies in [start, end)."""
-    spans = []
-    level = 0
-    while (1 << level) <= end:
-        width = 1 << level
-        lo, hi = -(-(start + 1) // width) - 1, end // width - 1
-        if lo <= hi:
-            spans.append((level, lo, hi))
-        level += 1
-    return spans
-
-
-async def _heads(conn: AsyncConnection, batch: int) -> AsyncIterator[SignedTreeHead]:
-    """Every signed head by size, a page at a time (plain queries: the leaves are read in between)."""
-    after = -1
-    while True:
-        rows = (await conn.execute(
-            select(tree_heads).where(tree_heads.c.tree_size > after).order_by(tree_heads.c.tree_size).limit(batch)
-        )).all()
-        for row in rows:
-            yield SignedTreeHead(TreeHead(row.tree_size, row.root_hash, row.timestamp_ms, row.key_id), row.signature)
-        if len(rows) < batch:
-            return
-        after = rows[-1].tree_size
-
-
 @dataclass
 class _Bindings:
     """What the walk learns from the leaves about the tables subject access packs read."""
@@ -145,29 +117,27 @@ async def verify_log(conn: AsyncConnection, batch: int = BATCH,
                      published: list[SignedTreeHead] | None = None, *,
                      keys: Sequence[Ed25519PublicKey], origin: str | None = None,
                      witness: NoteKey | None = None, witness_key: str | None = None,
-                     publish_grace_ms: int = 30_000) -> LogReport:
+                     publish_grace_ms: int = 30_000, clock: Clock = SYSTEM_CLOCK) -> LogReport:
     """`published`: the heads read from the tree-heads topic, read *before* this call, so that each
     was committed before the walk starts and none may lie beyond the log. `keys`: the pinned public
     keys (configuration); `origin`: the checkpoints' origin; `witness` and `witness_key` (its verifier
     key string): the pinned witness, whose cosignature every checkpoint then needs."""
     report = LogReport()
+    db = LogReader(conn)
     pinned = {key_id(k): k for k in keys}
-    for r in await conn.execute(select(signing_keys.c.key_id)):
-        if r.key_id not in pinned:
-            report.add(None, f"the database lists signing key {r.key_id[:16]}, which is not a pinned key "
+    for listed in await db.signing_key_ids():
+        if listed not in pinned:
+            report.add(None, f"the database lists signing key {listed[:16]}, which is not a pinned key "
                              "(a key added to the database is never trusted)")
     outside: dict[int, list[SignedTreeHead]] = {}
     for copy in published or []:
         if copy not in outside.setdefault(copy.head.tree_size, []):  # the outbox may publish twice
             outside[copy.head.tree_size].append(copy)
     latest_published = max(outside, default=0)
-    cosigned = {r.tree_size: r.signature_line for r in await conn.execute(
-        select(witness_cosignatures.c.tree_size, witness_cosignatures.c.signature_line)
-        .where(witness_cosignatures.c.witness_key == (witness_key or ""))
-    )} if witness is not None else {}
-    heads = _heads(conn, batch)
+    cosigned = await db.cosignatures(witness_key or "") if witness is not None else {}
+    heads = db.heads(batch)
     head = await anext(heads, None)
-    notes = _checkpoints(conn, batch)
+    notes = db.checkpoints(batch)
     note = await anext(notes, None)
     bindings = _Bindings()
     last_head_size = last_published = 0
@@ -178,18 +148,13 @@ async def verify_log(conn: AsyncConnection, batch: int = BATCH,
     frontier = merkle.Frontier()
     expected = 0
     while True:
-        rows = (await conn.execute(
-            select(log_leaves.c.leaf_index, log_leaves.c.leaf)
-            .where(log_leaves.c.leaf_index >= expected).order_by(log_leaves.c.leaf_index).limit(batch)
-        )).all()
+        rows = await db.leaves_from(expected, batch)
         if not rows:
             break
         start = expected
         end = start + len(rows)
-        stored = await _stored_nodes(conn, start, end)
-        payloads = {r.leaf_index: r for r in await conn.execute(
-            select(leaf_payloads).where(leaf_payloads.c.leaf_index >= start, leaf_payloads.c.leaf_index < end)
-        )}
+        stored = await db.nodes_completed_by(start, end)
+        payloads = await db.payloads(start, end)
         for index, leaf in rows:
             if index != expected:
                 report.add(expected, f"missing: the next stored leaf is {index}")
@@ -251,7 +216,7 @@ async def verify_log(conn: AsyncConnection, batch: int = BATCH,
         report.add(last_head_size, f"leaves [{last_head_size}, {frontier.size}) are not covered by any signed "
                                    "tree head (written outside the service?)")
     if published is not None and last_head is not None and latest_published < last_head.head.tree_size \
-            and last_head.head.timestamp < time.time() * 1000 - publish_grace_ms:
+            and last_head.head.timestamp < clock.now().timestamp() * 1000 - publish_grace_ms:
         report.add(latest_published or None, f"the tree-heads topic is behind the database: its latest head is at "
                                              f"size {latest_published}, the database's at {last_head.head.tree_size}")
     if checkpoint_sizes:  # heads from before checkpoints began (migration 0005) have none
@@ -265,32 +230,8 @@ async def verify_log(conn: AsyncConnection, batch: int = BATCH,
         if not_cosigned:
             report.add(None, f"{len(not_cosigned)} checkpoint(s) carry no valid cosignature by the pinned witness "
                              f"(first at size {not_cosigned[0]}, last at {not_cosigned[-1]})")
-    await _check_bindings(conn, report, bindings)
+    await _check_bindings(db, report, bindings)
     return report
-
-
-async def _stored_nodes(conn: AsyncConnection, start: int, end: int) -> dict[merkle.Coord, bytes]:
-    spans = _completed_by(start, end)
-    rows = await conn.execute(
-        select(log_nodes.c.level, log_nodes.c.node_index, log_nodes.c.hash).where(or_(*(
-            and_(log_nodes.c.level == level, log_nodes.c.node_index.between(lo, hi)) for level, lo, hi in spans
-        )))
-    )
-    return {(r.level, r.node_index): r.hash for r in rows}
-
-
-async def _checkpoints(conn: AsyncConnection, batch: int) -> AsyncIterator[tuple[int, str]]:
-    after = -1
-    while True:
-        rows = (await conn.execute(
-            select(checkpoints.c.tree_size, checkpoints.c.note).where(checkpoints.c.tree_size > after)
-            .order_by(checkpoints.c.tree_size).limit(batch)
-        )).all()
-        for row in rows:
-            yield row.tree_size, row.note
-        if len(rows) < batch:
-            return
-        after = rows[-1].tree_size
 
 
 def _check_head(report: LogReport, head: SignedTreeHead, root: bytes, keys: dict, last_head_size: int) -> None:
@@ -375,7 +316,7 @@ def _bind(bindings: _Bindings, index: int, leaf: bytes, payload: bytes | None, p
     kind, record_id, facts = value.get("kind"), str(value.get("record_id")), value.get("facts") or {}
     personal = json.loads(payload) if payload is not None else None
     if kind == LeafKind.PURGED:
-        bindings.purge_leaves.update(int(i) for i in facts.get("purged_leaves", []))
+        bindings.purge_leaves |= {int(i) for i in facts.get("purged_leaves", [])}
     elif kind in (LeafKind.REQUESTED, LeafKind.SHARE_MADE) and _is_uuid(record_id):
         # The first leaf of a disclosure names its subjects in the payload; once purged, none remain.
         subjects = personal.get("subject_ids", []) if personal is not None else []
@@ -397,16 +338,12 @@ def _when(text: Any) -> datetime | None:
 WITHHOLDING_WORDS = ("exemption", "reason", "decided_by", "decider_name", "decider_role", "decider_title")
 
 
-async def _check_bindings(conn: AsyncConnection, report: LogReport, bindings: _Bindings) -> None:
+async def _check_bindings(db: LogReader, report: LogReport, bindings: _Bindings) -> None:
     for index in bindings.purged:
         if index not in bindings.purge_leaves:
             report.add(index, "its payload was removed (NULL) but no purge leaf records it")
     # Subjects of each share, as subject access packs and Art 19 notices read them.
-    actual: dict[str, list[str]] = defaultdict(list)
-    for r in await conn.execute(select(disclosure_subjects.c.disclosure_id, disclosure_subjects.c.subject_id)):
-        actual[str(r.disclosure_id)].append(str(r.subject_id))
-    for did in await conn.execute(select(disclosures.c.disclosure_id)):
-        actual.setdefault(str(did.disclosure_id), [])
+    actual = await db.subjects_by_disclosure()
     for disclosure_id, (index, digest) in bindings.subjects.items():
         subjects = actual.pop(disclosure_id, None)
         if subjects is None:
@@ -417,7 +354,7 @@ async def _check_bindings(conn: AsyncConnection, report: LogReport, bindings: _B
     for disclosure_id, subjects in actual.items():
         report.add(None, f"disclosure {disclosure_id} ({len(subjects)} subject(s)) is not in the log")
     # Withholdings from access requests, with their review dates.
-    rows = {str(r["withholding_id"]): dict(r) for r in (await conn.execute(select(sar_withholdings))).mappings()}
+    rows = await db.withholdings()
     unmatched_legacy: dict[tuple[str, str], list[int]] = defaultdict(list)
     for leaf in bindings.withholdings:
         if leaf["withholding_id"] is None:  # leaves written before the id was logged: by date alone

@@ -1,20 +1,17 @@
 """Answer rights' data collection for a subject access request: the subject's shares, with recipients,
 and who within the council looked at the subject's disclosure records (the access log, Art 15(1)(c))."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from cme_shared.access_log import access_items
-from cme_shared.contracts import topics
 from cme_shared.contracts.categories import DataCategory
-from cme_shared.contracts.rights import DataCollectionRequest, DataItem, collection_replies
-from cme_shared.runtime import ServiceRuntime
+from cme_shared.contracts.rights import DataCollectionRequest, DataItem
+from cme_shared.logging import get_logger
+from cme_shared.replies import addressed_to, reply_in_chunks
 
-from .views import shared_for_access_request
+from ..adapters.unit_of_work import SERVICE, DisclosureUnitOfWork
 
-SERVICE = "disclosure"
+log = get_logger(__name__)
 
 
 def _item(subject_id: Any, record: dict[str, Any]) -> DataItem:
@@ -43,24 +40,26 @@ def _item(subject_id: Any, record: dict[str, Any]) -> DataItem:
     )
 
 
-async def answer(session: AsyncSession, runtime: ServiceRuntime, request: DataCollectionRequest,
-                 today: date | None = None) -> int | None:
-    """Queue the reply chunks in the outbox; returns how many items they carry (None: not asked).
+def _reported(record: dict[str, Any], today: date) -> bool:
+    """A share an access request reports: one not withheld, or withheld only until a review date that has
+    come (never blanket: DPA 2018 Sch 2 exemptions apply to the extent of the prejudice). A purged share
+    names no subject any more, so it is not found at all."""
+    withheld = record["withheld_from_sar"]
+    return withheld is None or withheld["review_date"] <= today
 
-    A re-ask after a timeout names only the services still owed; disclosure answers when named or
-    when no service is named (every service).
-    """
-    if request.services and SERVICE not in request.services:
-        return None
-    today = today or datetime.now(UTC).date()
+
+async def on_data_collection(uow: DisclosureUnitOfWork, request: DataCollectionRequest) -> None:
+    """The subject's shares and who looked at them, in reply chunks (the kit's protocol: cme_shared.replies).
+    A share withheld from access requests is left out until its review date (London's day) has come."""
+    if not addressed_to(request, SERVICE):
+        return
+    today = uow.clock.today()
     subject_ids = list(dict.fromkeys(request.subject_ids))
     items = [
         _item(subject_id, record)
         for subject_id in subject_ids
-        for record in await shared_for_access_request(session, subject_id, today)
+        for record in await uow.disclosures.shares_with(subject_id) if _reported(record, today)
     ]
-    items += await access_items(session, runtime.kit.access_log, SERVICE, subject_ids)
-    for reply in collection_replies(SERVICE, request.collection_id, items):
-        await runtime.outbox.add(session, topic=runtime.topics(topics.replies_of("disclosure")), event=reply,
-                                 aggregate_type="data_collection", aggregate_id=str(request.collection_id))
-    return len(items)
+    items += await uow.access_log.items(subject_ids)
+    await reply_in_chunks(uow.outbox, request, SERVICE, items, occurred_at=uow.clock.now())
+    log.info("data_collection_answered", collection_id=str(request.collection_id), count=len(items))

@@ -10,31 +10,19 @@ another borough's child); the cross-borough decider meets it at the decision.
 """
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from cme_shared.contracts.rights import RestrictionLifted, SubjectRestricted
 from cme_shared.contracts.shares import ShareMade
+from cme_shared.refusal import Refusal
 
-from ..adapters.tables import disclosure_leaves, disclosure_subjects, disclosures, leaf_payloads, restrictions
-from ..adapters.tables import sar_withholdings
-from ..domain.disclosures import Decision, DisclosureRequest, Status, Withholding, london_date
-from ..domain.entries import Entry, LeafKind, entry
-from ..domain.policy import Finding, PolicyTable, assess, normalise_rank
-from .log import MerkleLog
-
-
-class DisclosureError(Exception):
-    """A request the rules turn away; the HTTP layer maps it to an error body (no personal data)."""
-
-    def __init__(self, status: int, code: str, message: str, loc: list[str] | None = None) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message, self.loc = status, code, message, loc or []
+from ..adapters.unit_of_work import DisclosureUnitOfWork
+from ..domain.disclosures import Decision, DisclosureRequest, Status, Withholding
+from ..domain.entries import LeafKind, entry
+from ..domain.policy import Finding, assess, normalise_rank
+from .log import record_in_log
 
 
 @dataclass(frozen=True)
@@ -49,30 +37,6 @@ class Actor:
     borough_scoped: bool = False
 
 
-@dataclass
-class Deps:
-    log: MerkleLog
-    policy: PolicyTable
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    withholding_max_days: int = 365
-    # Requests one person may record in an hour (SEC-29: every request is a permanent leaf).
-    requests_per_hour: int = 60
-
-
-# pg_advisory_xact_lock(class, key) namespace of the per-requester count ("cmer"); the log's own lock is a
-# single bigint key, a separate key space, and is always taken after this one.
-REQUESTER_LOCK_CLASS = 0x636D6572
-
-
-async def active_restrictions(session: AsyncSession, subject_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    rows = await session.execute(
-        select(restrictions.c.subject_id).where(
-            restrictions.c.subject_id.in_(subject_ids), restrictions.c.lifted_at.is_(None)
-        )
-    )
-    return {r.subject_id for r in rows}
-
-
 def _restriction_findings(restricted: set[uuid.UUID], exception: dict[str, Any] | None) -> list[Finding]:
     # UK GDPR Art 18(2): a restricted subject's data is not shared unless consent, legal claims,
     # protection of another person or important public interest is recorded. The finding says neither
@@ -83,16 +47,12 @@ def _restriction_findings(restricted: set[uuid.UUID], exception: dict[str, Any] 
     return []
 
 
-async def _within_request_rate(session: AsyncSession, deps: Deps, actor: Actor, now: datetime) -> None:
-    """At most `requests_per_hour` requests per person (SEC-29: each is a permanent leaf). Counted from the
-    records, under a lock per requester, so parallel requests and several replicas share one count."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:c, hashtext(:sub))"),
-                          {"c": REQUESTER_LOCK_CLASS, "sub": actor.sub})
-    recent = (await session.execute(select(func.count()).select_from(disclosures).where(
-        disclosures.c.requested_by == actor.sub, disclosures.c.requested_at > now - timedelta(hours=1)))).scalar_one()
-    if recent >= deps.requests_per_hour:
-        raise DisclosureError(429, "too_many_requests",
-                              f"at most {deps.requests_per_hour} disclosure requests an hour per person; try later")
+async def _within_request_rate(uow: DisclosureUnitOfWork, actor: Actor) -> None:
+    """At most `requests_per_hour` requests per person (SEC-29: each is a permanent leaf), counted from the
+    records, so parallel requests and several replicas share one count."""
+    limit = uow.rules.requests_per_hour
+    if await uow.disclosures.requests_since(actor.sub, uow.clock.now() - timedelta(hours=1)) >= limit:
+        raise Refusal(429, "too_many_requests", f"at most {limit} disclosure requests an hour per person; try later")
 
 
 def _facts(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -107,34 +67,16 @@ def _facts(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _append(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, entries: list[Entry]) -> list[int]:
-    appended = await deps.log.append(session, entries)
-    indices = [appended.index_of(i) for i in range(len(entries))]
-    await session.execute(insert(disclosure_leaves), [
-        {"disclosure_id": disclosure_id, "leaf_index": index, "kind": e.kind.value} for index, e in zip(indices, entries)
-    ])
-    return indices
-
-
-async def _store(session: AsyncSession, row: dict[str, Any], subject_ids: list[uuid.UUID]) -> None:
-    """A disclosure's row and the subjects it is about; `row` then carries them too."""
-    await session.execute(insert(disclosures).values(**row))
-    await session.execute(insert(disclosure_subjects), [
-        {"disclosure_id": row["disclosure_id"], "subject_id": s} for s in subject_ids
-    ])
-    row["subject_ids"] = subject_ids
-
-
-async def request_disclosure(session: AsyncSession, deps: Deps, body: DisclosureRequest, actor: Actor) -> uuid.UUID:
-    now = deps.clock()
-    received_on = body.received_on or london_date(now)
-    if received_on > london_date(now):
-        raise DisclosureError(422, "received_on_in_future", "a request cannot be received after today",
-                              ["body", "received_on"])
-    await _within_request_rate(session, deps, actor, now)
+async def request_disclosure(uow: DisclosureUnitOfWork, body: DisclosureRequest, actor: Actor) -> uuid.UUID:
+    """Record a request, weighed against the policy: pending (a second person decides) or refused."""
+    now, today, policy = uow.clock.now(), uow.clock.today(), uow.rules.policy
+    received_on = body.received_on or today
+    if received_on > today:
+        raise Refusal(422, "received_on_in_future", "a request cannot be received after today", ["body", "received_on"])
+    await _within_request_rate(uow, actor)
     disclosure_id = uuid.uuid4()
     assessment = assess(
-        deps.policy, recipient_type=body.recipient.type, purpose=body.purpose, legal_gateway=body.legal_gateway,
+        policy, recipient_type=body.recipient.type, purpose=body.purpose, legal_gateway=body.legal_gateway,
         reference=body.reference, requester_rank=body.recipient.requester_rank,
         authorised_officer=body.authorised_officer, categories=body.categories,
     )
@@ -144,7 +86,7 @@ async def request_disclosure(session: AsyncSession, deps: Deps, body: Disclosure
     if not actor.borough_scoped:
         # An officer is not told (SEC-29): disclosure cannot tell whether the child is of their borough
         # (casework holds that), so their request waits for the decider, who meets the restriction then.
-        findings += _restriction_findings(await active_restrictions(session, subject_ids), exception)
+        findings += _restriction_findings(await uow.disclosures.active_restrictions(subject_ids), exception)
     status = Status.REFUSED if findings else Status.PENDING
     row: dict[str, Any] = {
         "disclosure_id": disclosure_id, "origin": "request", "status": status.value,
@@ -159,71 +101,68 @@ async def request_disclosure(session: AsyncSession, deps: Deps, body: Disclosure
         "received_on": received_on,
     }
     if findings:  # a refusal by the policy is a decision not to share, recorded as one
-        row.update(decision="refuse", decided_by="policy", decider_name="disclosure policy",
-                   decider_role=f"policy {deps.policy.version}", decision_reason="refused by the disclosure policy",
-                   decided_at=now)
-    await _store(session, row, subject_ids)
+        row |= {"decision": "refuse", "decided_by": "policy", "decider_name": "disclosure policy",
+                "decider_role": f"policy {policy.version}", "decision_reason": "refused by the disclosure policy",
+                "decided_at": now}
+    await uow.disclosures.add(row, subject_ids)
+    row["subject_ids"] = subject_ids
     personal = {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
                 "legal_gateway": body.legal_gateway, "reference": body.reference, "reason": body.reason,
                 "authorised_officer": body.authorised_officer, "restriction_exception": exception,
                 "requested_by": actor.sub}
     entries = [entry(LeafKind.REQUESTED, str(disclosure_id), now,
                      _facts(row, categories_requested=row["categories_requested"], requested_by_role=actor.role,
-                           received_on=received_on.isoformat()),
+                            received_on=received_on.isoformat()),
                      personal)]
     if findings:
         entries.append(entry(LeafKind.DECIDED, str(disclosure_id), now,
                              _facts(row, decision="refuse", decided_by="policy",
                                     findings=[f.code for f in findings]),
                              {"findings": [f.as_json() for f in findings]}))
-    await _append(session, deps, disclosure_id, entries)
+    await record_in_log(uow, disclosure_id, entries)
     return disclosure_id
 
 
-async def decide(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, body: Decision, actor: Actor) -> None:
-    row = (await session.execute(
-        select(disclosures).where(disclosures.c.disclosure_id == disclosure_id).with_for_update()
-    )).mappings().first()
+async def decide(uow: DisclosureUnitOfWork, disclosure_id: uuid.UUID, body: Decision, actor: Actor) -> None:
+    """A second person's decision on a pending request: approved (shared) or refused."""
+    row = await uow.disclosures.get(disclosure_id, for_update=True)
     if row is None:
-        raise DisclosureError(404, "not_found", "no such disclosure")
+        raise Refusal(404, "not_found", "no such disclosure")
     if row["status"] != Status.PENDING:
-        raise DisclosureError(409, "already_decided", f"this disclosure is already {row['status']}")
+        raise Refusal(409, "already_decided", f"this disclosure is already {row['status']}")
     if not actor.sub.strip() or not str(row["requested_by"] or "").strip():
         # The two-person rule compares the identity provider's ids: with one missing, it proves nothing.
-        raise DisclosureError(403, "two_person_rule", "the decider's or the requester's identity is unknown")
+        raise Refusal(403, "two_person_rule", "the decider's or the requester's identity is unknown")
     if actor.sub == row["requested_by"]:
         # Two-person rule: whoever asked can never decide.
-        raise DisclosureError(403, "two_person_rule", "the person who made the request cannot decide it")
+        raise Refusal(403, "two_person_rule", "the person who made the request cannot decide it")
     role = _deciding_role(actor, row["approval_roles"])
     if role is None:
-        raise DisclosureError(403, "approval_role_required",
-                              f"this share needs a decision by: {', '.join(row['approval_roles'])}")
-    subject_ids = list((await session.execute(
-        select(disclosure_subjects.c.subject_id).where(disclosure_subjects.c.disclosure_id == disclosure_id)
-    )).scalars())
-    if body.decision == "approve":
-        restricted = await active_restrictions(session, subject_ids)
-        if _restriction_findings(restricted, row["restriction_exception"]):
-            raise DisclosureError(409, "subject_restricted", "a subject was restricted after the request "
-                                                             "(UK GDPR Art 18); refuse, or ask again with an exception")
-    now = deps.clock()
+        raise Refusal(403, "approval_role_required",
+                      f"this share needs a decision by: {', '.join(row['approval_roles'])}")
+    subject_ids = await uow.disclosures.subjects_of(disclosure_id)
     approve = body.decision == "approve"
-    sign_off = _sign_off(deps, row, body, actor, role) if approve else None
+    if approve and _restriction_findings(await uow.disclosures.active_restrictions(subject_ids),
+                                         row["restriction_exception"]):
+        raise Refusal(409, "subject_restricted", "a subject was restricted after the request "
+                                                 "(UK GDPR Art 18); refuse, or ask again with an exception")
+    now, policy = uow.clock.now(), uow.rules.policy
+    sign_off = _sign_off(uow, row, body, actor, role) if approve else None
     # The record names the decider as the token does: the identity provider's id (it carries no other
     # name) and the role that decided; the job title they type is kept beside it, as theirs (SEC-23).
-    decided = {
+    decided: dict[str, Any] = {
         "decision": body.decision, "decided_by": actor.sub, "decider_name": actor.sub, "decider_role": role,
         "decider_title": body.job_title, "sign_off": sign_off, "decision_reason": body.reason,
         "decided_at": now, "status": (Status.SHARED if approve else Status.REFUSED).value,
     }
     if approve:
-        row_for_fields = deps.policy.row(row["recipient_type"], row["purpose"])
+        row_for_fields = policy.row(row["recipient_type"], row["purpose"])
         categories = row["categories_released"]
-        decided["fields_released"] = deps.policy.fields_for(row_for_fields, categories) if row_for_fields else []
+        decided["fields_released"] = policy.fields_for(row_for_fields, categories) if row_for_fields else []
         decided["shared_at"] = now
     else:
         decided["categories_released"] = []
-    await session.execute(update(disclosures).where(disclosures.c.disclosure_id == disclosure_id).values(**decided))
+    await uow.disclosures.record_decision(disclosure_id, decided)
     view = {**row, **decided, "subject_ids": subject_ids}
     # The leaf is permanent, so it names the decider's role only as the token gives it (a closed set), and
     # a sign-off by its rank in the policy's words; the ids and the words as typed are personal data and
@@ -241,7 +180,10 @@ async def decide(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, bo
                              _facts(view, fields_released=decided["fields_released"]),
                              {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
                               "fields_released": decided["fields_released"]}))
-    await _append(session, deps, disclosure_id, entries)
+    await record_in_log(uow, disclosure_id, entries)
+
+
+DECIDING_ROLES = frozenset({"manager", "dpo"})
 
 
 def _deciding_role(actor: Actor, approval_roles: list[str]) -> str | None:
@@ -253,78 +195,70 @@ def _deciding_role(actor: Actor, approval_roles: list[str]) -> str | None:
     return None
 
 
-DECIDING_ROLES = frozenset({"manager", "dpo"})
-
-
-def _sign_off(deps: Deps, row: Any, body: Decision, actor: Actor, role: str) -> dict[str, Any] | None:
+def _sign_off(uow: DisclosureUnitOfWork, row: dict[str, Any], body: Decision, actor: Actor,
+              role: str) -> dict[str, Any] | None:
     """DOMAIN 4: a police request is signed off at inspector rank or above. What the requester typed is
     their word (the request is refused when it is below inspector); the decider may add their own claim of
     the rank they saw sign it off (SEC-23), recorded beside it. CONTRACT section 4's decision body is
     `{decision, reason}`: an approval without that claim is accepted and recorded as not confirmed."""
-    policy_row = deps.policy.row(row["recipient_type"], row["purpose"])
+    policy = uow.rules.policy
+    policy_row = policy.row(row["recipient_type"], row["purpose"])
     if policy_row is None or "inspector_sign_off" not in policy_row.requires:
         return None
     if body.sign_off_rank is None:
         return {"rank": normalise_rank(row["recipient"].get("requester_rank") or ""), "rank_as_checked": None,
                 "rank_as_requested": row["recipient"].get("requester_rank"), "confirmed_by": None,
                 "confirmed_by_role": None}
-    if not deps.policy.signs_off(body.sign_off_rank):
-        raise DisclosureError(422, "sign_off_rank_too_low", "a police request must be signed off at inspector "
-                              "rank or above", ["body", "sign_off_rank"])
+    if not policy.signs_off(body.sign_off_rank):
+        raise Refusal(422, "sign_off_rank_too_low", "a police request must be signed off at inspector "
+                      "rank or above", ["body", "sign_off_rank"])
     return {"rank": normalise_rank(body.sign_off_rank), "rank_as_checked": body.sign_off_rank,
             "rank_as_requested": row["recipient"].get("requester_rank"), "confirmed_by": actor.sub,
             "confirmed_by_role": role}
 
 
-async def withhold_from_sar(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, body: Withholding,
+async def withhold_from_sar(uow: DisclosureUnitOfWork, disclosure_id: uuid.UUID, body: Withholding,
                             actor: Actor) -> None:
-    row = (await session.execute(
-        select(disclosures.c.status, disclosures.c.recipient_type, disclosures.c.purpose)
-        .where(disclosures.c.disclosure_id == disclosure_id)
-    )).first()
+    """The DPO withholds one share from the subject's access requests until its review date."""
+    row = await uow.disclosures.get(disclosure_id)
     if row is None:
-        raise DisclosureError(404, "not_found", "no such disclosure")
-    if row.status != Status.SHARED:
-        raise DisclosureError(409, "not_shared", "only a share made can be withheld from an access request")
-    now = deps.clock()
-    today, latest = london_date(now), london_date(now) + timedelta(days=deps.withholding_max_days)
-    if not today < body.review_date <= latest:
+        raise Refusal(404, "not_found", "no such disclosure")
+    if row["status"] != Status.SHARED:
+        raise Refusal(409, "not_shared", "only a share made can be withheld from an access request")
+    now, today, max_days = uow.clock.now(), uow.clock.today(), uow.rules.withholding_max_days
+    if not today < body.review_date <= today + timedelta(days=max_days):
         # DOMAIN 4: never blanket, so the review must come, and not before tomorrow.
-        raise DisclosureError(422, "review_date_out_of_range",
-                              f"review_date must be after today and at most {deps.withholding_max_days} days ahead",
-                              ["body", "review_date"])
+        raise Refusal(422, "review_date_out_of_range",
+                      f"review_date must be after today and at most {max_days} days ahead", ["body", "review_date"])
     # The decider as the token names them (SEC-23); the job title they type is theirs, beside it.
     record = {"withholding_id": uuid.uuid4(), "disclosure_id": disclosure_id, "exemption": body.exemption,
               "reason": body.reason, "decided_by": actor.sub, "decider_name": actor.sub, "decider_role": actor.role,
               "decider_title": body.job_title, "review_date": body.review_date, "recorded_at": now}
-    await session.execute(insert(sar_withholdings).values(**record))
+    await uow.disclosures.add_withholding(record)
     # The row is bound to its leaf (id, review date and time in the leaf; the words in the payload), so
     # verify-log finds a withholding row added, changed or removed outside the service.
-    facts = {"recipient_type": row.recipient_type, "purpose": row.purpose, "review_date": body.review_date.isoformat(),
+    facts = {"recipient_type": row["recipient_type"], "purpose": row["purpose"],
+             "review_date": body.review_date.isoformat(),
              "decider_role": actor.role,  # the token's role; the typed job title goes into the payload
              "withholding_id": str(record["withholding_id"])}
     personal = {"exemption": body.exemption, "reason": body.reason, "decided_by": actor.sub,
                 "decider_name": record["decider_name"], "decider_role": record["decider_role"],
                 "decider_title": body.job_title}
-    await _append(session, deps, disclosure_id,
-                  [entry(LeafKind.WITHHELD_FROM_SAR, str(disclosure_id), now, facts, personal)])
+    await record_in_log(uow, disclosure_id, [entry(LeafKind.WITHHELD_FROM_SAR, str(disclosure_id), now, facts, personal)])
 
 
-async def record_share_made(session: AsyncSession, deps: Deps, event: ShareMade) -> uuid.UUID | None:
-    """A share another service made: logged as it happened, with any policy findings for the DPO."""
-    exists = (await session.execute(
-        select(disclosures.c.disclosure_id).where(disclosures.c.origin == event.service,
-                                                  disclosures.c.share_ref == event.share_ref)
-    )).scalar()
-    if exists is not None:
-        return None
+async def on_share_made(uow: DisclosureUnitOfWork, event: ShareMade) -> None:
+    """A share another service made: logged as it happened, with any policy findings for the DPO. A share
+    is recorded once per (service, share_ref): a repeat is a duplicate and changes nothing."""
+    if await uow.disclosures.share_recorded(event.service, event.share_ref):
+        return
     subject_ids = list(dict.fromkeys(event.subject_ids))
-    assessment = assess(deps.policy, recipient_type=event.recipient.type, purpose=event.purpose,
+    assessment = assess(uow.rules.policy, recipient_type=event.recipient.type, purpose=event.purpose,
                         legal_gateway=event.legal_gateway, reference=None, requester_rank=None,
                         authorised_officer=None, categories=event.categories)
     findings = [f for f in assessment.findings if f.code not in ("crime_reference_required",
                                                                   "inspector_sign_off_required")]
-    if await active_restrictions(session, subject_ids):
+    if await uow.disclosures.active_restrictions(subject_ids):
         findings.append(Finding("made_while_restricted", "shared while a subject was restricted (UK GDPR Art 18)"))
     disclosure_id = uuid.uuid4()
     row: dict[str, Any] = {
@@ -335,78 +269,47 @@ async def record_share_made(session: AsyncSession, deps: Deps, event: ShareMade)
         "categories_released": [c.value for c in event.categories], "fields_released": event.fields_released,
         "reason": event.reason, "policy_findings": [f.as_json() for f in findings],
         # The two-person rule of the service that made it (casework's shares: SEC-17).
-        "approval_roles": list(event.approval_roles), "requested_by": event.proposed_by or event.service, "requested_at": event.shared_at, "decision": "approve",
+        "approval_roles": list(event.approval_roles), "requested_by": event.proposed_by or event.service,
+        "requested_at": event.shared_at, "decision": "approve",
         "decided_by": event.decided_by, "decider_name": event.decided_by, "decider_role": f"{event.service} service",
         "decision_reason": event.reason, "decided_at": event.shared_at, "shared_at": event.shared_at,
     }
-    await _store(session, row, subject_ids)
+    await uow.disclosures.add(row, subject_ids)
+    row["subject_ids"] = subject_ids
     personal = {"subject_ids": [str(s) for s in subject_ids], "recipient": row["recipient"],
                 "legal_gateway": event.legal_gateway, "reason": event.reason, "decided_by": event.decided_by,
                 "fields_released": event.fields_released, "share_ref": event.share_ref}
-    await _append(session, deps, disclosure_id, [entry(
+    await record_in_log(uow, disclosure_id, [entry(
         LeafKind.SHARE_MADE, str(disclosure_id), event.shared_at,
         _facts(row, service=event.service, fields_released=event.fields_released,
                findings=[f.code for f in findings]),
         personal,
     )])
-    return disclosure_id
 
 
-async def restrict(session: AsyncSession, subject_ids: list[uuid.UUID], rights_request_id: uuid.UUID,
-                   at: datetime) -> None:
-    statement = pg_insert(restrictions).values([
-        {"subject_id": s, "rights_request_id": rights_request_id, "restricted_at": at} for s in subject_ids
-    ])
-    # Restricted again under the same rights request after a lift: in force again. A restriction
-    # older than the lift (a late copy) does not undo the lift.
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[restrictions.c.subject_id, restrictions.c.rights_request_id],
-        set_={"restricted_at": statement.excluded.restricted_at, "lifted_at": None},
-        where=restrictions.c.lifted_at.is_not(None) & (restrictions.c.lifted_at <= statement.excluded.restricted_at),
-    ))
+async def on_subject_restricted(uow: DisclosureUnitOfWork, event: SubjectRestricted) -> None:
+    await uow.disclosures.restrict(event.subject_ids, event.rights_request_id, event.occurred_at)
 
 
-async def lift_restriction(session: AsyncSession, subject_ids: list[uuid.UUID], rights_request_id: uuid.UUID,
-                           at: datetime) -> None:
-    await session.execute(
-        update(restrictions)
-        .where(restrictions.c.subject_id.in_(subject_ids), restrictions.c.rights_request_id == rights_request_id,
-               restrictions.c.lifted_at.is_(None))
-        .values(lifted_at=at)
-    )
+async def on_restriction_lifted(uow: DisclosureUnitOfWork, event: RestrictionLifted) -> None:
+    await uow.disclosures.lift_restriction(event.subject_ids, event.rights_request_id, event.occurred_at)
 
 
-async def purge(session: AsyncSession, deps: Deps, disclosure_id: uuid.UUID, reason: str) -> int:
+async def purge(uow: DisclosureUnitOfWork, disclosure_id: uuid.UUID, reason: str) -> int:
     """Retention: remove a disclosure's personal data; the leaves (the tombstone) and the tree stay.
 
     Returns how many payloads were purged. The log still verifies: a leaf commits to its payload's
     digest, never to the payload being present.
     """
-    now = deps.clock()
-    indices = list((await session.execute(
-        select(disclosure_leaves.c.leaf_index).where(disclosure_leaves.c.disclosure_id == disclosure_id)
-    )).scalars())
+    indices = await uow.disclosures.leaf_indices(disclosure_id)
     if not indices:
-        raise DisclosureError(404, "not_found", "no such disclosure")
-    purged = sorted((await session.execute(
-        update(leaf_payloads).where(leaf_payloads.c.leaf_index.in_(indices), leaf_payloads.c.payload.is_not(None))
-        .values(payload=None, purged_at=now, purge_reason=reason).returning(leaf_payloads.c.leaf_index)
-    )).scalars())
+        raise Refusal(404, "not_found", "no such disclosure")
+    now = uow.clock.now()
+    purged = await uow.log.purge_payloads(indices, reason, now)
     if purged:
         # The purge is itself a leaf naming the payloads it removed: verify-log requires one for every
         # payload found NULL, so a payload erased directly in the database is not taken for retention.
-        await _append(session, deps, disclosure_id, [entry(
+        await record_in_log(uow, disclosure_id, [entry(
             LeafKind.PURGED, str(disclosure_id), now, {"purged_leaves": purged}, {"reason": reason})])
-    await session.execute(
-        disclosure_subjects.delete().where(disclosure_subjects.c.disclosure_id == disclosure_id)
-    )
-    # The organisation stays (not personal data, and reports count it); the people go.
-    recipient = disclosures.c.recipient
-    await session.execute(update(disclosures).where(disclosures.c.disclosure_id == disclosure_id).values(
-        reason=None, reference=None, authorised_officer=None, decision_reason=None, restriction_exception=None,
-        decider_title=None,
-        recipient=func.jsonb_build_object("type", recipient["type"], "org_id", recipient["org_id"],
-                                          "org_name", recipient["org_name"]),
-        purged_at=now,
-    ))
+    await uow.disclosures.forget_people(disclosure_id, now)
     return len(purged)

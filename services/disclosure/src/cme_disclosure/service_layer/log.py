@@ -1,197 +1,34 @@
-"""The disclosure log on PostgreSQL: append (serialised, signed) and read (leaves, roots, proofs).
-
-Appends take a transaction-scoped advisory lock, so one writer at a time extends the tree and leaf
-indices never skip or collide; the lock is held until the caller's transaction (with its disclosure
-rows and outbox events) commits. Each append writes its leaves, their payloads, the perfect subtrees
-they complete and a signed tree head, all in that one transaction.
+"""Recording in the disclosure log: every request, decision, share, withholding and purge is appended as
+leaves in the transaction that makes it, bound to its record, and every new signed head is published on
+the tree-heads topic, so copies of the heads exist outside the log's database (verify-log compares them).
 """
 
-import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+import uuid
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import func, insert, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from cme_shared.contracts import topics
+from cme_shared.contracts.log import TreeHeadPublished
 
-from ..adapters.tables import checkpoints, leaf_payloads, log_leaves, log_nodes, signing_keys, tree_heads
-from ..adapters.tables import witness_cosignatures
-from ..domain import merkle
-from ..domain.checkpoint import SignedNote, sign_checkpoint
+from ..adapters.unit_of_work import DisclosureUnitOfWork
 from ..domain.entries import Entry
-from ..domain.tree_head import (
-    SignedTreeHead,
-    TreeHead,
-    key_id,
-    load_private_key,
-    public_key_pem,
-    sign,
-)
+from ..domain.tree_head import SignedTreeHead
 
-# pg_advisory_xact_lock key of the log's single writer ("cmelog" as a number).
-APPEND_LOCK = 0x636D656C6F67
-DEFAULT_ORIGIN = "cme.localhost/disclosure-log"
-
-Db = AsyncSession | AsyncConnection
-OnHead = Callable[[AsyncSession, SignedTreeHead], Awaitable[None]]
+LOG_AGGREGATE = "disclosure-log"  # one key: heads keep their order on the topic
 
 
-class LogRangeError(ValueError):
-    """A size or index outside the log as it stands."""
+async def record_in_log(uow: DisclosureUnitOfWork, disclosure_id: uuid.UUID, entries: list[Entry]) -> list[int]:
+    """Append `entries` for this disclosure; returns their leaf indices."""
+    appended = await uow.log.append(entries)
+    indices = [appended.index_of(i) for i in range(len(entries))]
+    await uow.disclosures.bind_leaves(disclosure_id, [(index, e.kind.value) for index, e in zip(indices, entries)])
+    await publish_head(uow, appended.head)
+    return indices
 
 
-class KeyRing:
-    """The tree-head signing key, held outside the log's database (a configured key or key file).
-
-    Every key that ever signed is recorded in `signing_keys` (public half only), so heads signed
-    before a rotation still verify by their `key_id`. `None` gives a key for this process only
-    (tests, benchmarks).
-    """
-
-    def __init__(self, configured: str | None) -> None:
-        self._key = load_private_key(configured) if configured else Ed25519PrivateKey.generate()
-
-    def public_key(self) -> Ed25519PublicKey:
-        return self._key.public_key()
-
-    async def signer(self, session: AsyncSession) -> Ed25519PrivateKey:
-        # Registered in every signing transaction (a no-op once there), so no committed head can name
-        # a key whose public half was lost with a rolled-back transaction.
-        await session.execute(
-            pg_insert(signing_keys)
-            .values(key_id=key_id(self._key.public_key()), public_key_pem=public_key_pem(self._key.public_key()))
-            .on_conflict_do_nothing()
-        )
-        return self._key
-
-
-async def known_public_keys(db: Db) -> list[dict[str, Any]]:
-    rows = (await db.execute(
-        select(signing_keys.c.key_id, signing_keys.c.public_key_pem, signing_keys.c.first_used_at)
-        .order_by(signing_keys.c.first_used_at)
-    )).mappings().all()
-    return [dict(r) for r in rows]
-
-
-@dataclass(frozen=True)
-class Appended:
-    first_index: int
-    head: SignedTreeHead
-
-    def index_of(self, position: int) -> int:
-        return self.first_index + position
-
-
-async def fetch_nodes(db: Db, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
-    wanted = sorted(set(coords))
-    if not wanted:
-        return {}
-    rows = await db.execute(
-        select(log_nodes.c.level, log_nodes.c.node_index, log_nodes.c.hash)
-        .where(tuple_(log_nodes.c.level, log_nodes.c.node_index).in_(wanted))
+async def publish_head(uow: DisclosureUnitOfWork, head: SignedTreeHead) -> None:
+    body = head.as_json()
+    event = TreeHeadPublished(
+        event_id=uuid.uuid4(), occurred_at=uow.clock.now(), tree_size=body["tree_size"],
+        root_hash=body["root_hash"], timestamp=body["timestamp"], key_id=body["key_id"],
+        signature=body["signature"], signed_bytes=body["signed_bytes"],
     )
-    return {(r.level, r.node_index): r.hash for r in rows}
-
-
-async def tree_size(db: Db) -> int:
-    return int((await db.execute(select(func.coalesce(func.max(log_leaves.c.leaf_index) + 1, 0)))).scalar_one())
-
-
-async def root_at(db: Db, size: int) -> bytes:
-    nodes = await fetch_nodes(db, merkle.Frontier.coords(size))
-    return merkle.Frontier.from_nodes(size, nodes).root()
-
-
-class MerkleLog:
-    def __init__(self, keys: KeyRing, on_head: OnHead | None = None, origin: str = DEFAULT_ORIGIN) -> None:
-        self.keys = keys
-        self._on_head = on_head
-        self.origin = origin
-
-    async def append(self, session: AsyncSession, entries: Sequence[Entry]) -> Appended:
-        """Append entries in order inside the caller's transaction; sign and store the new head."""
-        if not entries:
-            raise ValueError("nothing to append")
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
-        size = await tree_size(session)
-        frontier = merkle.Frontier.from_nodes(size, await fetch_nodes(session, merkle.Frontier.coords(size)))
-        created: list[tuple[int, int, bytes]] = []
-        for e in entries:
-            created.extend(frontier.append(e.leaf))
-        await session.execute(insert(log_leaves), [
-            {"leaf_index": size + i, "leaf": e.leaf} for i, e in enumerate(entries)
-        ])
-        await session.execute(insert(leaf_payloads), [
-            {"leaf_index": size + i, "payload": e.payload} for i, e in enumerate(entries)
-        ])
-        await session.execute(insert(log_nodes), [
-            {"level": level, "node_index": index, "hash": h} for level, index, h in created
-        ])
-        key = await self.keys.signer(session)
-        head = sign(key, TreeHead(frontier.size, frontier.root(), int(time.time() * 1000), key_id(key.public_key())))
-        await session.execute(insert(tree_heads).values(
-            tree_size=head.head.tree_size, root_hash=head.head.root_hash, timestamp_ms=head.head.timestamp,
-            key_id=head.head.key_id, signature=head.signature,
-        ))
-        # The same head as a C2SP checkpoint, signed in the same transaction (the witness cosigns it
-        # after commit: a witness must never see a tree the log might still roll back).
-        note = sign_checkpoint(key, self.origin, frontier.size, frontier.root())
-        await session.execute(insert(checkpoints).values(tree_size=frontier.size, note=note.render()))
-        if self._on_head is not None:
-            await self._on_head(session, head)
-        return Appended(size, head)
-
-    async def latest_head(self, session: AsyncSession) -> SignedTreeHead:
-        row = (await session.execute(select(tree_heads).order_by(tree_heads.c.tree_size.desc()).limit(1))).first()
-        if row is not None:
-            return SignedTreeHead(TreeHead(row.tree_size, row.root_hash, row.timestamp_ms, row.key_id), row.signature)
-        key = await self.keys.signer(session)  # the empty log: a fresh head over nothing
-        return sign(key, TreeHead(0, merkle.EMPTY_ROOT, int(time.time() * 1000), key_id(key.public_key())))
-
-    @staticmethod
-    async def checkpoint(db: Db, witness_key: str | None = None) -> SignedNote | None:
-        """The latest checkpoint with the witness's cosignature added (`witness_key` given: the latest
-        one the witness has cosigned), or None when there is none yet."""
-        query = select(checkpoints.c.tree_size, checkpoints.c.note).order_by(checkpoints.c.tree_size.desc()).limit(1)
-        if witness_key is not None:
-            query = query.where(checkpoints.c.tree_size.in_(
-                select(witness_cosignatures.c.tree_size).where(witness_cosignatures.c.witness_key == witness_key)))
-        row = (await db.execute(query)).first()
-        if row is None:
-            return None
-        note = SignedNote.parse(row.note)
-        lines = (await db.execute(select(witness_cosignatures.c.signature_line)
-                                  .where(witness_cosignatures.c.tree_size == row.tree_size)
-                                  .order_by(witness_cosignatures.c.witness_key))).scalars()
-        for line in lines:
-            note = note.with_signatures(line)
-        return note
-
-    @staticmethod
-    async def leaves(db: Db, start: int, end: int) -> list[tuple[int, bytes]]:
-        rows = await db.execute(
-            select(log_leaves.c.leaf_index, log_leaves.c.leaf)
-            .where(log_leaves.c.leaf_index >= start, log_leaves.c.leaf_index < end)
-            .order_by(log_leaves.c.leaf_index)
-        )
-        return [(r.leaf_index, r.leaf) for r in rows]
-
-    @staticmethod
-    async def inclusion_proof(db: Db, index: int, size: int) -> list[bytes]:
-        if size > await tree_size(db):
-            raise LogRangeError("tree_size is larger than the log")
-        if not 0 <= index < size:
-            raise LogRangeError("leaf_index must be below tree_size")
-        ranges = merkle.inclusion_ranges(index, size)
-        return merkle.hash_ranges(ranges, await fetch_nodes(db, merkle.needed_nodes(ranges)))
-
-    @staticmethod
-    async def consistency_proof(db: Db, first: int, second: int) -> list[bytes]:
-        if second > await tree_size(db):
-            raise LogRangeError("second is larger than the log")
-        if not 0 < first <= second:
-            raise LogRangeError("consistency needs 0 < first <= second")
-        ranges = merkle.consistency_ranges(first, second)
-        return merkle.hash_ranges(ranges, await fetch_nodes(db, merkle.needed_nodes(ranges)))
+    await uow.outbox.add(topics.TREE_HEADS, event, aggregate_type="tree_head", aggregate_id=LOG_AGGREGATE)

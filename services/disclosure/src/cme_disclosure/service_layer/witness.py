@@ -9,18 +9,14 @@ a cosignature is checked against the pinned witness key before it is stored.
 
 import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cme_shared.logging import get_logger
 
-from ..adapters.tables import checkpoints, witness_cosignatures
+from ..adapters.unit_of_work import DisclosureUnitOfWork
 from ..domain.checkpoint import SignedNote, cosignature_time, parse_verifier_key
-from .log import MerkleLog
 
 log = get_logger(__name__)
 
@@ -72,9 +68,9 @@ class WitnessClient:
 class Cosigner:
     """Background task: every checkpoint not yet cosigned goes to the witness, oldest first."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: WitnessClient,
+    def __init__(self, unit_of_work: Callable[[], DisclosureUnitOfWork], client: WitnessClient,
                  poll_seconds: float = 0.25) -> None:
-        self.sessions = sessions
+        self.unit_of_work = unit_of_work
         self.client = client
         self.poll_seconds = poll_seconds
         self._task: asyncio.Task[None] | None = None
@@ -112,44 +108,36 @@ class Cosigner:
     async def cosign_pending(self, limit: int = 100) -> int:
         """One pass; returns how many checkpoints were cosigned."""
         key = self.client.witness_key
-        async with self.sessions() as session:
-            last = (await session.execute(
-                select(func.coalesce(func.max(witness_cosignatures.c.tree_size), 0))
-                .where(witness_cosignatures.c.witness_key == key)
-            )).scalar_one()
-            pending = (await session.execute(
-                select(checkpoints.c.tree_size, checkpoints.c.note).where(checkpoints.c.tree_size > last)
-                .order_by(checkpoints.c.tree_size).limit(limit)
-            )).all()
+        async with self.unit_of_work() as uow:
+            last = await uow.log.last_cosigned(key)
+            pending = await uow.log.checkpoints_after(last, limit)
         done = 0
-        for row in pending:
-            note = SignedNote.parse(row.note)
+        for size, text in pending:
+            note = SignedNote.parse(text)
             try:
-                cosigned = await self._submit(last, row.tree_size, note)
+                cosigned = await self._submit(last, size, note)
             except WitnessConflict as conflict:
                 # The witness moved on without us recording it (a crash after it cosigned, or another
                 # instance): prove the checkpoint from the size it holds instead.
-                if not 0 <= conflict.known <= row.tree_size:
+                if not 0 <= conflict.known <= size:
                     raise WitnessRefused(409, f"the witness holds size {conflict.known}, beyond this checkpoint")
-                if conflict.known == row.tree_size:
+                if conflict.known == size:
                     cosigned = None  # cosigned already, cosignature lost: nothing to prove, skip it
                 else:
-                    cosigned = await self._submit(conflict.known, row.tree_size, note)
+                    cosigned = await self._submit(conflict.known, size, note)
             if cosigned is not None:
                 line = next(s.line() for s in cosigned.signatures if s.key_id == self.client.key.key_id
                             and s.name == self.client.key.name)
-                async with self.sessions.begin() as session:
-                    await session.execute(pg_insert(witness_cosignatures).values(
-                        tree_size=row.tree_size, witness_key=key, signature_line=line,
-                        cosigned_at=cosignature_time(cosigned, self.client.key),
-                    ).on_conflict_do_nothing())
+                async with self.unit_of_work() as uow:
+                    await uow.log.add_cosignature(size, key, line, cosignature_time(cosigned, self.client.key))
+                    await uow.commit()
                 done += 1
-            last = row.tree_size
+            last = size
         return done
 
     async def _submit(self, old_size: int, tree_size: int, note: SignedNote) -> SignedNote:
         proof: list[bytes] = []
         if 0 < old_size < tree_size:
-            async with self.sessions() as session:
-                proof = await MerkleLog.consistency_proof(session, old_size, tree_size)
+            async with self.unit_of_work() as uow:
+                proof = await uow.log.consistency_proof(old_size, tree_size)
         return await self.client.add_checkpoint(old_size, proof, note)

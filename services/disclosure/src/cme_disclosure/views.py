@@ -1,91 +1,23 @@
-"""Read side: disclosure records, recipients to notify (Art 19), what an access request sees, reports."""
+"""Read side, for the HTTP API: disclosure records, the decision queue, recipients to notify (Art 19),
+the borough a log leaf belongs to, reports. Each read takes the unit of work and queries its session
+(cosmicpython's views.py); writes go through the repositories (adapters/).
+"""
 
 import uuid
-from collections import defaultdict
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..adapters.tables import disclosure_leaves, disclosure_subjects, disclosures, sar_withholdings
-from ..domain.disclosures import Status
-
-
-async def _withholdings(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The latest withholding decision per disclosure."""
-    if not ids:
-        return {}
-    rows = (await session.execute(
-        select(sar_withholdings).where(sar_withholdings.c.disclosure_id.in_(ids))
-        .order_by(sar_withholdings.c.recorded_at)
-    )).mappings().all()
-    return {r["disclosure_id"]: dict(r) for r in rows}
+from .adapters.disclosure_records import load_records
+from .adapters.tables import disclosure_leaves, disclosure_subjects, disclosures
+from .adapters.unit_of_work import DisclosureUnitOfWork
+from .domain.disclosures import Status
 
 
-async def records(session: AsyncSession, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+async def records(uow: DisclosureUnitOfWork, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
     """Full disclosure records, in request order, with subjects, log leaves and any SAR withholding."""
-    if not ids:
-        return []
-    rows = (await session.execute(
-        select(disclosures).where(disclosures.c.disclosure_id.in_(ids)).order_by(disclosures.c.requested_at)
-    )).mappings().all()
-    subjects: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for r in await session.execute(select(disclosure_subjects).where(disclosure_subjects.c.disclosure_id.in_(ids))):
-        subjects[r.disclosure_id].append(r.subject_id)
-    leaves: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    for r in await session.execute(
-        select(disclosure_leaves).where(disclosure_leaves.c.disclosure_id.in_(ids))
-        .order_by(disclosure_leaves.c.leaf_index)
-    ):
-        leaves[r.disclosure_id].append({"leaf_index": r.leaf_index, "kind": r.kind})
-    withheld = await _withholdings(session, ids)
-    return [_record(dict(r), subjects[r["disclosure_id"]], leaves[r["disclosure_id"]],
-                    withheld.get(r["disclosure_id"])) for r in rows]
-
-
-def _record(row: dict[str, Any], subject_ids: list[uuid.UUID], leaves: list[dict[str, Any]],
-            withholding: dict[str, Any] | None) -> dict[str, Any]:
-    decision = None
-    if row["decision"] is not None:
-        decision = {k: row[k] for k in ("decision", "decided_by", "decider_name", "decider_role", "decider_title",
-                                        "sign_off", "decided_at")}
-        decision["reason"] = row["decision_reason"]
-    return {
-        "disclosure_id": row["disclosure_id"],
-        "status": row["status"],
-        "origin": row["origin"],
-        "share_ref": row["share_ref"],
-        "subject_ids": sorted(subject_ids, key=str),
-        "recipient": row["recipient"],
-        "purpose": row["purpose"],
-        "legal_gateway": row["legal_gateway"],
-        "reference": row["reference"],
-        "authorised_officer": row["authorised_officer"],
-        "categories_requested": row["categories_requested"],
-        "categories_released": row["categories_released"],
-        "categories_not_released": [c for c in row["categories_requested"] if c not in row["categories_released"]],
-        "fields_released": row["fields_released"],
-        "reason": row["reason"],
-        "restriction_exception": row["restriction_exception"],
-        "refusal_reasons": row["policy_findings"] if row["status"] == Status.REFUSED else [],
-        "policy_findings": row["policy_findings"],
-        "approval_roles": row["approval_roles"],
-        "requested_by": row["requested_by"],
-        "requested_by_role": row["requested_by_role"],
-        "borough": row["borough"],
-        "requested_at": row["requested_at"],
-        "received_on": row["received_on"],
-        "decision": decision,
-        "shared_at": row["shared_at"],
-        "withheld_from_sar": None if withholding is None else {
-            k: withholding[k] for k in ("exemption", "reason", "decided_by", "decider_name", "decider_role",
-                                        "decider_title", "review_date", "recorded_at")
-        },
-        "purged_at": row["purged_at"],
-        "log": leaves,
-        "view": "full",
-    }
+    return await load_records(uow.session, ids)
 
 
 # What the auditor's view leaves out (SEC-21): free text and the names of people, ours and the recipient's.
@@ -114,17 +46,17 @@ def auditor_view(record: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-async def for_subject(session: AsyncSession, subject_id: uuid.UUID, boroughs: set[str] | None) -> list[dict[str, Any]]:
+async def for_subject(uow: DisclosureUnitOfWork, subject_id: uuid.UUID, boroughs: set[str] | None) -> list[dict[str, Any]]:
     """A subject's disclosures; `boroughs` limits an officer to their borough's requests."""
     query = (select(disclosures.c.disclosure_id)
              .join(disclosure_subjects, disclosure_subjects.c.disclosure_id == disclosures.c.disclosure_id)
              .where(disclosure_subjects.c.subject_id == subject_id))
     if boroughs is not None:
         query = query.where(disclosures.c.borough.in_(boroughs))
-    return await records(session, list((await session.execute(query)).scalars()))
+    return await records(uow, list((await uow.session.execute(query)).scalars()))
 
 
-async def awaiting_decision(session: AsyncSession, decider: str, deciding_roles: set[str], boroughs: set[str] | None,
+async def awaiting_decision(uow: DisclosureUnitOfWork, decider: str, deciding_roles: set[str], boroughs: set[str] | None,
                             limit: int) -> list[dict[str, Any]]:
     """The queue for the second person: pending requests this decider may decide, oldest first. Never the
     decider's own requests (the two-person rule would refuse them), and only those whose policy row names
@@ -138,10 +70,10 @@ async def awaiting_decision(session: AsyncSession, decider: str, deciding_roles:
              .order_by(disclosures.c.requested_at, disclosures.c.disclosure_id).limit(limit))
     if boroughs is not None:
         query = query.where(disclosures.c.borough.in_(boroughs))
-    return await records(session, list((await session.execute(query)).scalars()))
+    return await records(uow, list((await uow.session.execute(query)).scalars()))
 
 
-async def recipients_to_notify(session: AsyncSession, subject_id: uuid.UUID,
+async def recipients_to_notify(uow: DisclosureUnitOfWork, subject_id: uuid.UUID,
                                boroughs: set[str] | None) -> list[dict[str, Any]]:
     """UK GDPR Art 19: everyone the subject's data went to, to be told of a rectification, erasure or
     restriction (unless impossible or disproportionate): one line per organisation. `boroughs`
@@ -155,7 +87,7 @@ async def recipients_to_notify(session: AsyncSession, subject_id: uuid.UUID,
     )
     if boroughs is not None:
         query = query.where(disclosures.c.borough.in_(boroughs))
-    rows = (await session.execute(query)).all()
+    rows = (await uow.session.execute(query)).all()
     by_org: dict[tuple[str, str | None, str], dict[str, Any]] = {}
     for r in rows:
         key = (r.recipient_type, r.recipient.get("org_id"), r.recipient.get("org_name"))
@@ -168,24 +100,7 @@ async def recipients_to_notify(session: AsyncSession, subject_id: uuid.UUID,
     return list(by_org.values())
 
 
-async def shared_for_access_request(session: AsyncSession, subject_id: uuid.UUID, today: date) -> list[dict[str, Any]]:
-    """Shares an access request reports: made, not purged, and not withheld (a withheld one appears
-    once its review date has come: DOMAIN 4, never blanket)."""
-    ids = list((await session.execute(
-        select(disclosures.c.disclosure_id)
-        .join(disclosure_subjects, disclosure_subjects.c.disclosure_id == disclosures.c.disclosure_id)
-        .where(disclosure_subjects.c.subject_id == subject_id, disclosures.c.status == Status.SHARED)
-    )).scalars())
-    shown = []
-    for record in await records(session, ids):
-        withheld = record["withheld_from_sar"]
-        if withheld is not None and withheld["review_date"] > today:
-            continue
-        shown.append(record)
-    return shown
-
-
-async def shares_report(session: AsyncSession, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+async def shares_report(uow: DisclosureUnitOfWork, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
     """Shares made and refused, by recipient type, purpose and month (by request time, UTC)."""
     month = func.to_char(func.date_trunc("month", func.timezone("UTC", disclosures.c.requested_at)), "YYYY-MM")
     query = select(disclosures.c.recipient_type, disclosures.c.purpose, month.label("month"),
@@ -196,10 +111,20 @@ async def shares_report(session: AsyncSession, start: datetime | None, end: date
     if end is not None:
         query = query.where(disclosures.c.requested_at < end)
     lines: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for r in await session.execute(query):
+    for r in await uow.session.execute(query):
         line = lines.setdefault((r.month, r.recipient_type, r.purpose), {
             "month": r.month, "recipient_type": r.recipient_type, "purpose": r.purpose,
             "shared": 0, "refused": 0, "pending": 0,
         })
         line[r.status] = line.get(r.status, 0) + r.n
     return [lines[k] for k in sorted(lines)]
+
+
+async def borough_of_leaf(uow: DisclosureUnitOfWork, leaf_index: int) -> str | None:
+    """The borough of the disclosure a log leaf records (None: no disclosure's leaf, or no borough)."""
+    row = (await uow.session.execute(
+        select(disclosures.c.borough)
+        .join(disclosure_leaves, disclosure_leaves.c.disclosure_id == disclosures.c.disclosure_id)
+        .where(disclosure_leaves.c.leaf_index == leaf_index)
+    )).first()
+    return None if row is None else row.borough
