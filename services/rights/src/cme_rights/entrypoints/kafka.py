@@ -5,11 +5,10 @@ signature there. A reply whose `service` field names anyone else is dead-lettere
 handlers (service_layer/collection.py) may take a reply's `service` as its sender.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
-from pydantic import BaseModel, Field, RootModel
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import Field, RootModel
 
 from cme_shared.contracts import topics
 from cme_shared.contracts.rights import (
@@ -60,6 +59,7 @@ def replies_parser(service: str) -> Callable[[Delivery], Reply]:
 
 
 async def on_reply(uow: RightsUnitOfWork, reply: Reply) -> None:
+    """Each kind of reply to its handler, in the unit of work the kit opened for the record."""
     match reply.root:
         case SubjectLookupReply() as lookup:
             await collection.on_lookup_reply(uow, lookup)
@@ -69,35 +69,8 @@ async def on_reply(uow: RightsUnitOfWork, reply: Reply) -> None:
             await collection.on_rectification_applied(uow, applied)
 
 
-class _SessionOutbox:
-    """The outbox of the kit's transaction, by contract topic name, as the unit of work's (interim, below)."""
-
-    def __init__(self, runtime: ServiceRuntime, session: AsyncSession) -> None:
-        self._runtime, self._session = runtime, session
-        self.added = 0
-
-    async def add(self, topic: str, event: BaseModel, *, aggregate_type: str, aggregate_id: str,
-                  **options: Any) -> Any:
-        self.added += 1
-        return await self._runtime.outbox.add(self._session, topic=self._runtime.topics(topic), event=event,
-                                              aggregate_type=aggregate_type, aggregate_id=aggregate_id, **options)
-
-
-def _in_kit_transaction(runtime: ServiceRuntime, on: Callable[[Any, Reply], Awaitable[None]],
-                        ) -> Callable[[AsyncSession, Reply, Delivery], Awaitable[None]]:
-    """Interim, until the kit's consumer opens the unit of work itself (`on=`): the handler's unit of work
-    on the session of the transaction the kit opened and will commit."""
-    async def handle(session: AsyncSession, reply: Reply, delivery: Delivery) -> None:
-        uow: Any = runtime.unit_of_work()
-        uow.session, uow.outbox, uow.delivery = session, _SessionOutbox(runtime, session), delivery
-        uow.open()
-        await on(uow, reply)
-
-    return handle
-
-
 def subscribe(runtime: ServiceRuntime, services: list[str]) -> None:
     """One consumer per answering service, on its own replies topic."""
     for service in dict.fromkeys(services):
         runtime.consume(f"collection-replies-{service}", topics.replies_of(service), replies_parser(service),
-                        _in_kit_transaction(runtime, on_reply))
+                        on=on_reply)
