@@ -4,6 +4,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
@@ -20,9 +21,11 @@ from cme_shared.contracts.events import Event
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
 from cme_shared.kafka_security import KafkaConnection
-from cme_shared.messaging.consumer import Delivery, ReliableConsumer, is_transient, json_model_parser
+from cme_shared.messaging.consumer import Delivery, Problem, ReliableConsumer, is_transient, json_model_parser
+from cme_shared.messaging.held_inserts import SavepointWhileHolding
 from cme_shared.messaging.inbox import Inbox
-from cme_shared.messaging.outbox import Outbox, OutboxRelay, pending_count
+from cme_shared.messaging.outbox import Outbox, OutboxRelay
+from cme_shared.testing.outbox import pending_count
 from cme_shared.messaging.tables import KitTables
 from cme_shared.testing.infra import Infra
 from cme_shared.testing.kafka import TopicReader, eventually, produce
@@ -654,3 +657,104 @@ async def test_a_failed_prepare_hook_leaves_no_note_of_the_locks_its_savepoint_r
     consumer.prepare_batch = prepare
     assert await consumer.process_batch([record_of(widget_event("l-1"), 0)]) == ["handled"]
     assert noted == [None]
+
+
+# ---- the unit of work: what a new-style consumer (on=, prepare=, reject=) hands its handlers
+
+
+@dataclass
+class WidgetBatch:
+    """A batch state as a service types it: what the prepare hook found, and the records seen."""
+
+    prepared: list[str] = field(default_factory=list)
+    handled: list[str] = field(default_factory=list)
+
+
+class WidgetUnitOfWork(UnitOfWork[WidgetBatch]):
+    def new_batch(self) -> WidgetBatch:
+        return WidgetBatch()
+
+
+def widget_units(engine: AsyncEngine, woken: list[int]) -> Callable[[], WidgetUnitOfWork]:
+    return partial(WidgetUnitOfWork, session_factory(engine), Outbox(kit), TopicNames(""), SYSTEM_CLOCK,
+                   on_commit=lambda: woken.append(1))
+
+
+async def test_a_batch_is_one_unit_of_work_whose_typed_state_the_prepare_hook_fills(engine):
+    batches: list[WidgetBatch] = []
+    seen: list[tuple[str, int]] = []
+    woken: list[int] = []
+
+    async def prepare(uow: WidgetUnitOfWork, batch: list[tuple[WidgetMade, Delivery]]) -> None:
+        uow.batch.prepared = [event.widget_id for event, _ in batch]
+        batches.append(uow.batch)
+
+    async def on_widget(uow: WidgetUnitOfWork, event: WidgetMade) -> None:
+        assert event.widget_id in uow.batch.prepared and uow.held.holding
+        uow.batch.handled.append(event.widget_id)
+        seen.append((event.widget_id, uow.delivery.offset))
+        await apply_widget(uow.session, event, uow.delivery)
+        await uow.outbox.add("kit.out.v1", widget_event(f"{event.widget_id}-told"), aggregate_type="widget",
+                             aggregate_id=event.widget_id)
+
+    consumer = ReliableConsumer(
+        name="widgets", topic=TOPIC, group_id=f"{TOPIC}.uow", parse=json_model_parser(WidgetMade), on=on_widget,
+        prepare=prepare, unit_of_work=widget_units(engine, woken), inbox=Inbox(kit), batch_size=16,
+    )
+    sent = statements_of(engine)
+    assert await consumer.process_batch([record_of(widget_event(f"u-{i}"), i) for i in range(3)]) == ["handled"] * 3
+    assert [batch.handled for batch in batches] == [["u-0", "u-1", "u-2"]]  # one state across the batch
+    assert seen == [("u-0", 0), ("u-1", 1), ("u-2", 2)]  # uow.delivery: the record being handled
+    assert woken == [1]  # one commit, and the relay woken by it
+    assert len([s for s in sent if "outbox" in s]) == 1  # the outbox rows held to one statement
+    async with engine.connect() as conn:
+        told = (await conn.execute(select(kit.outbox.c.payload).order_by(kit.outbox.c.id))).scalars().all()
+    assert [json.loads(p)["widget_id"] for p in told] == ["u-0-told", "u-1-told", "u-2-told"]
+
+
+async def test_one_record_is_one_unit_of_work_and_a_dead_letter_tells_the_reject_hook_in_it(engine):
+    woken: list[int] = []
+    handled: list[tuple[str, bool]] = []
+    rejected: list[tuple[int, list[str]]] = []
+
+    async def on_widget(uow: WidgetUnitOfWork, event: WidgetMade) -> None:
+        handled.append((event.widget_id, uow.held.holding))
+        await apply_widget(uow.session, event, uow.delivery)
+
+    async def reject(uow: WidgetUnitOfWork, delivery: Delivery, problems: list[Problem]) -> None:
+        rejected.append((delivery.offset, [p.code for p in problems]))
+        await uow.outbox.add("kit.outcomes.v1", widget_event(f"rejected-{delivery.offset}"),
+                             aggregate_type="widget", aggregate_id=str(delivery.offset))
+
+    consumer = ReliableConsumer(
+        name="widgets", topic=TOPIC, group_id=f"{TOPIC}.uow", parse=json_model_parser(WidgetMade), on=on_widget,
+        reject=reject, unit_of_work=widget_units(engine, woken), inbox=Inbox(kit),
+    )
+    assert await consumer.process(record_of(widget_event("v-1"), 0)) == "handled"
+    unreadable = Delivery(topic=TOPIC, partition=0, offset=1, key=None, value=b"not json")
+    assert await consumer.process(unreadable) == "dead_lettered_unreadable"
+    assert handled == [("v-1", False)]  # nothing held outside a batch's fast path
+    assert rejected == [(1, ["json_invalid"])]
+    assert woken == [1]  # the dead letter's commit woke the relay; the handler added nothing to the outbox
+    async with engine.connect() as conn:
+        topics_written = (await conn.execute(select(kit.outbox.c.topic).order_by(kit.outbox.c.id))).scalars().all()
+    assert topics_written == [dlq(TOPIC), "kit.outcomes.v1"]
+
+
+async def test_a_savepoint_while_rows_are_held_is_refused_at_once(engine):
+    async with WidgetUnitOfWork(session_factory(engine), Outbox(kit), TopicNames(""), SYSTEM_CLOCK) as uow:
+        async with uow.session.begin_nested():  # not holding: a savepoint is fine
+            pass
+        uow.held.start()
+        with pytest.raises(SavepointWhileHolding):
+            async with uow.session.begin_nested():
+                pass
+
+
+def test_a_consumer_takes_exactly_one_handler():
+    parts = {"name": "widgets", "topic": TOPIC, "group_id": "g", "parse": json_model_parser(WidgetMade),
+             "unit_of_work": lambda: None, "inbox": Inbox(kit)}
+    with pytest.raises(ValueError):
+        ReliableConsumer(**parts)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        ReliableConsumer(**parts, on=apply_widget, handle=apply_widget)  # type: ignore[arg-type]

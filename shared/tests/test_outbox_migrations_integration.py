@@ -15,7 +15,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cme_shared.kafka_security import KafkaConnection
-from cme_shared.messaging.outbox import OutboxRelay, pending_count
+from cme_shared.messaging.outbox import OutboxRelay
+from cme_shared.testing.outbox import pending_count
 from cme_shared.messaging.tables import KitTables
 from cme_shared.migrations import alembic_config
 

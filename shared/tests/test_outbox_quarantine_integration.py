@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 
 from cme_shared.db import create_engine, session_factory
 from cme_shared.kafka_security import KafkaConnection
-from cme_shared.messaging.outbox import Outbox, OutboxRelay, pending_count, quarantined_count
+from cme_shared.messaging.outbox import Outbox, OutboxRelay
+from cme_shared.testing.outbox import pending_count, quarantined_count
 from cme_shared.messaging.tables import KitTables
 from cme_shared.ops import app as ops_app
 from cme_shared.testing.infra import Infra

@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cme_shared.db import create_engine, session_factory
-from cme_shared.messaging.outbox import Outbox, OutboxRelay, pending_count
+from cme_shared.messaging.outbox import Outbox, OutboxRelay
+from cme_shared.testing.outbox import pending_count
 from cme_shared.messaging.tables import KitTables
 from cme_shared.testing.kafka import TopicReader
 from sqlalchemy import MetaData

@@ -35,7 +35,7 @@ from ..tracing import OFF, Tracing
 from .fetching import FetchGuard, raw_body, tolerant_parser
 from .health import ConsumerHealth
 from .inbox import Inbox
-from .outbox import as_header_list, record_size
+from .outbox import record_size
 from .signing import SIGNER_HEADER, SignatureRefused, TrustedSigners, logical_topic
 
 if TYPE_CHECKING:
@@ -103,6 +103,12 @@ class Unreadable(Exception):
 
 def unreadable_because(code: str, message: str) -> Unreadable:
     return Unreadable([Problem(loc=[], code=code, message=message)])
+
+
+def as_header_list(headers: Any) -> list[tuple[str, bytes | None]]:
+    """A record's headers as the kit keeps them: bytes, or None for a null value (never the text "None")."""
+    return [(name, value if isinstance(value, bytes) or value is None else str(value).encode())
+            for name, value in headers or ()]
 
 
 @dataclass(frozen=True)
@@ -807,7 +813,7 @@ class ReliableConsumer(Generic[T]):
 class _LazyCommits:
     """The next offsets of settled batches, per partition, committed `interval` seconds after the first
     batch settled since the last commit. Only settled records are ever committed: a batch's offsets are
-    noted after its transaction (and every record deferred from it) has committed."""
+    noted once the batch has settled (its transaction, or each of its records on its own)."""
 
     def __init__(self, consumer_name: str, interval: float) -> None:
         self._name = consumer_name

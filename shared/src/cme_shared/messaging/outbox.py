@@ -487,26 +487,3 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
                 except TimeoutError:
                     pass
-
-
-async def pending_count(engine: AsyncEngine, tables: KitTables) -> int:
-    """Rows waiting to be sent (quarantined rows are not waiting: they wait for an operator)."""
-    t = tables.outbox
-    async with engine.connect() as conn:
-        result = await conn.execute(
-            select(func.count()).select_from(t).where(t.c.published_at.is_(None), t.c.quarantined_at.is_(None))
-        )
-        return int(result.scalar_one())
-
-
-async def quarantined_count(engine: AsyncEngine, tables: KitTables) -> int:
-    t = tables.outbox
-    async with engine.connect() as conn:
-        return int((await conn.execute(
-            select(func.count()).select_from(t).where(t.c.quarantined_at.is_not(None)))).scalar_one())
-
-
-def as_header_list(headers: Any) -> list[tuple[str, bytes | None]]:
-    """A record's headers as the kit keeps them: bytes, or None for a null value (never the text "None")."""
-    return [(name, value if isinstance(value, bytes) or value is None else str(value).encode())
-            for name, value in headers or ()]
