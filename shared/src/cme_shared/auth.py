@@ -309,9 +309,9 @@ def issue_development_token(
     """An HS256 token as the development and test services accept it: `typ: at+jwt`, `iat`, `exp` (8 hours
     by default, inside the 12-hour maximum lifetime), and `iss`/`aud` when the services are given an issuer
     and audience (`testing.fixtures.bearer` passes the settings' own)."""
-    import time
+    from .clock import SYSTEM_CLOCK
 
-    now = int(time.time())
+    now = int(SYSTEM_CLOCK.now().timestamp())
     claims: dict[str, Any] = {"sub": sub, "roles": list(roles), "iat": now, "exp": now + ttl_seconds}
     if borough:
         claims["borough"] = borough
