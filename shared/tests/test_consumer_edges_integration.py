@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import aiokafka.codec
 import pytest
@@ -16,7 +17,7 @@ from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.contracts.events import Event
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
-from cme_shared.messaging.consumer import Delivery, ReliableConsumer, json_model_parser
+from cme_shared.messaging.consumer import ReliableConsumer, json_model_parser
 from cme_shared.messaging.fetching import skip_batch
 from cme_shared.messaging.inbox import Inbox
 from cme_shared.messaging.outbox import Outbox, OutboxRelay
@@ -35,7 +36,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, Table, Text, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 pytestmark = pytest.mark.integration
@@ -65,8 +66,8 @@ def padded(widget_id: str) -> str:
     return f"{widget_id}-{'pad' * 100}"
 
 
-async def apply_widget(session: AsyncSession, event: WidgetMade, _delivery: Delivery) -> None:
-    await session.execute(insert(widgets).values(widget_id=event.widget_id, applied=1).on_conflict_do_update(
+async def apply_widget(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+    await uow.session.execute(insert(widgets).values(widget_id=event.widget_id, applied=1).on_conflict_do_update(
         index_elements=["widget_id"], set_={"applied": widgets.c.applied + 1}))
 
 
@@ -93,10 +94,10 @@ def batch_size(request: pytest.FixtureRequest) -> int | None:
 
 
 def make_consumer(engine: AsyncEngine, topic: str, batch_size: int | None, *,
-                  handle: Callable[..., Awaitable[None]] = apply_widget, stall_seconds: float = 60.0,
+                  on: Callable[..., Awaitable[None]] = apply_widget, stall_seconds: float = 60.0,
                   max_attempts: int = 3, backoff_seconds: float = 0.05) -> ReliableConsumer[WidgetMade]:
     return ReliableConsumer(
-        name="edges", topic=topic, group_id=f"{topic}.edges", parse=json_model_parser(WidgetMade), handle=handle,
+        name="edges", topic=topic, group_id=f"{topic}.edges", parse=json_model_parser(WidgetMade), on=on,
         unit_of_work=units_of_work(engine), inbox=Inbox(kit), max_attempts=max_attempts,
         backoff_seconds=backoff_seconds, batch_size=batch_size, stall_seconds=stall_seconds,
     )
@@ -248,13 +249,13 @@ async def test_a_handler_that_hangs_makes_the_consumer_unhealthy_with_the_record
         engine, infra, topic, batch_size):
     release = asyncio.Event()
 
-    async def hang_on_first(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+    async def hang_on_first(uow: UnitOfWork[Any], event: WidgetMade) -> None:
         if event.widget_id == "hangs":
             await release.wait()
-        await apply_widget(session, event, delivery)
+        await apply_widget(uow, event)
 
     offsets = [await produce(infra.kafka, topic, widget(w), partition=1) for w in ("hangs", "waits")]
-    consumer = make_consumer(engine, topic, batch_size, handle=hang_on_first, stall_seconds=1.0)
+    consumer = make_consumer(engine, topic, batch_size, on=hang_on_first, stall_seconds=1.0)
     with capture_logs() as logs:
         async with consuming(engine, infra, consumer):
             await eventually(lambda: any(p["reason"] == "handler_running" for p in consumer.health.problems()))
@@ -273,17 +274,17 @@ async def test_a_handler_that_hangs_makes_the_consumer_unhealthy_with_the_record
 async def test_a_consumer_retrying_within_its_attempts_or_idle_is_not_stalled(engine, infra, topic, batch_size):
     failures: dict[str, int] = {}
 
-    async def fails_twice(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+    async def fails_twice(uow: UnitOfWork[Any], event: WidgetMade) -> None:
         failures[event.widget_id] = failures.get(event.widget_id, 0) + 1
         if failures[event.widget_id] <= 2:
             raise ValueError("not yet")
-        await apply_widget(session, event, delivery)
+        await apply_widget(uow, event)
 
     ids = {f"slow-{i}" for i in range(6)}
     for widget_id in sorted(ids):
         await produce(infra.kafka, topic, widget(widget_id), partition=0)
     # Each record takes 0.3 s of backoff (and a batch a 0.8 s pause first): 2 s and more in all.
-    consumer = make_consumer(engine, topic, batch_size, handle=fails_twice, stall_seconds=1.2,
+    consumer = make_consumer(engine, topic, batch_size, on=fails_twice, stall_seconds=1.2,
                              max_attempts=3, backoff_seconds=0.1)
     seen: list[list[dict]] = []
     async with consuming(engine, infra, consumer):

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import pytest
 from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.contracts.events import Event
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
-from cme_shared.messaging.consumer import Delivery, ReliableConsumer, json_model_parser
+from cme_shared.messaging.consumer import ReliableConsumer, json_model_parser
 from cme_shared.messaging.inbox import Inbox
 from cme_shared.messaging.outbox import Outbox, OutboxRelay
 from cme_shared.messaging.tables import KitTables
@@ -24,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +44,8 @@ class ItemArrived(Event):
     item_id: str
 
 
-async def remember(session: AsyncSession, event: ItemArrived, _delivery: Delivery) -> None:
-    await session.execute(insert(seen).values(item_id=event.item_id).on_conflict_do_nothing())
+async def remember(uow: UnitOfWork[Any], event: ItemArrived) -> None:
+    await uow.session.execute(insert(seen).values(item_id=event.item_id).on_conflict_do_nothing())
 
 
 @pytest.mark.parametrize("batch_size", [None, 16], ids=["single", "batch"])
@@ -56,7 +57,7 @@ async def test_records_at_the_limit_and_odd_headers_are_dead_lettered_byte_for_b
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     consumer = ReliableConsumer(
-        name="exact", topic=topic, group_id=f"{topic}.exact", parse=json_model_parser(ItemArrived), handle=remember,
+        name="exact", topic=topic, group_id=f"{topic}.exact", parse=json_model_parser(ItemArrived), on=remember,
         unit_of_work=units_of_work(engine), inbox=Inbox(kit), backoff_seconds=0.05,
         batch_size=batch_size,
     )

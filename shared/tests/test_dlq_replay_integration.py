@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cme_shared.clock import SYSTEM_CLOCK
@@ -21,7 +22,7 @@ from cme_shared.contracts.events import Event
 from cme_shared.contracts.referrals import Referral
 from cme_shared.contracts.topics import TopicNames, dlq
 from cme_shared.db import create_engine, session_factory
-from cme_shared.messaging.consumer import Delivery, ReliableConsumer, by_event_id, by_position, json_model_parser
+from cme_shared.messaging.consumer import ReliableConsumer, by_event_id, by_position, json_model_parser
 from cme_shared.messaging.inbox import Inbox
 from cme_shared.messaging.outbox import Outbox, OutboxRelay
 from cme_shared.messaging.tables import KitTables
@@ -31,7 +32,7 @@ from cme_shared.unit_of_work import UnitOfWork
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
 
@@ -54,15 +55,15 @@ class Fault:
     def __init__(self) -> None:
         self.fixed = False
 
-    async def referral(self, session: AsyncSession, referral: Referral, _delivery: Delivery) -> None:
+    async def referral(self, uow: UnitOfWork[Any], referral: Referral) -> None:
         if not self.fixed:
             raise RuntimeError("simulated handler fault")
-        await session.execute(insert(accepted).values(ref=referral.referral_id).on_conflict_do_nothing())
+        await uow.session.execute(insert(accepted).values(ref=referral.referral_id).on_conflict_do_nothing())
 
-    async def event(self, session: AsyncSession, event: "ItemArrived", _delivery: Delivery) -> None:
+    async def event(self, uow: UnitOfWork[Any], event: "ItemArrived") -> None:
         if not self.fixed:
             raise RuntimeError("simulated handler fault")
-        await session.execute(insert(accepted).values(ref=event.item_id).on_conflict_do_nothing())
+        await uow.session.execute(insert(accepted).values(ref=event.item_id).on_conflict_do_nothing())
 
 
 class ItemArrived(Event):
@@ -106,7 +107,7 @@ async def test_a_dead_lettered_referral_is_listed_shown_replayed_once_fixed_and_
     fault = Fault()
     consumer = ReliableConsumer(
         name="referrals", topic=topic, group_id=f"{topic}.dlq-tool", parse=json_model_parser(Referral),
-        handle=fault.referral, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
+        on=fault.referral, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
         identify=by_position, max_attempts=2, backoff_seconds=0.05,
     )
     journal = tmp_path / "replays.jsonl"
@@ -191,7 +192,7 @@ async def test_an_event_replayed_before_its_fix_and_dead_lettered_again_needs_ag
     fault = Fault()
     consumer = ReliableConsumer(
         name="accepted-referrals", topic=topic, group_id=f"{topic}.dlq-tool", parse=json_model_parser(ItemArrived),
-        handle=fault.event, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
+        on=fault.event, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
         identify=by_event_id, max_attempts=2, backoff_seconds=0.05,
     )
     journal = tmp_path / "replays.jsonl"

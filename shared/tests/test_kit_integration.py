@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -34,9 +35,10 @@ from cme_shared.unit_of_work import UnitOfWork
 pytestmark = pytest.mark.integration
 
 
-def units_of_work(engine: AsyncEngine) -> Callable[[], UnitOfWork[None]]:
-    """The kit's unit of work on the test's database, in topic names as they are (no namespace)."""
-    return partial(UnitOfWork, session_factory(engine), Outbox(kit), TopicNames(""), SYSTEM_CLOCK)
+def units_of_work(engine: AsyncEngine, on_commit: Callable[[], None] = lambda: None) -> Callable[[], UnitOfWork[None]]:
+    """The kit's unit of work on the test's database, in topic names as they are (no namespace);
+    `on_commit`: what its commit wakes (a relay's nudge) when its outbox was used."""
+    return partial(UnitOfWork, session_factory(engine), Outbox(kit), TopicNames(""), SYSTEM_CLOCK, on_commit)
 
 
 metadata = MetaData()
@@ -74,7 +76,11 @@ async def topic(infra: Infra, namespace: TopicNames) -> str:
     return name
 
 
-async def apply_widget(session: AsyncSession, event: WidgetMade, _delivery: Delivery) -> None:
+async def apply_widget(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+    await add_widget(uow.session, event)
+
+
+async def add_widget(session: AsyncSession, event: WidgetMade) -> None:
     await session.execute(
         insert(widgets).values(widget_id=event.widget_id, applied=1).on_conflict_do_update(
             index_elements=["widget_id"], set_={"applied": widgets.c.applied + 1}
@@ -87,11 +93,11 @@ async def applied(engine: AsyncEngine, widget_id: str) -> int | None:
         return (await conn.execute(select(widgets.c.applied).where(widgets.c.widget_id == widget_id))).scalar()
 
 
-def make_consumer(engine: AsyncEngine, topic: str, handle=apply_widget, group: str | None = None,
+def make_consumer(engine: AsyncEngine, topic: str, on=apply_widget, group: str | None = None,
                   max_attempts: int = 3, batch_size: int | None = None) -> ReliableConsumer[WidgetMade]:
     return ReliableConsumer(
         name="widgets", topic=topic, group_id=group or f"{topic}.widgets", parse=json_model_parser(WidgetMade),
-        handle=handle, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
+        on=on, unit_of_work=units_of_work(engine), inbox=Inbox(kit),
         max_attempts=max_attempts, backoff_seconds=0.05, batch_size=batch_size,
     )
 
@@ -121,7 +127,7 @@ async def start_broker(infra: Infra, *consumers: ReliableConsumer) -> KafkaBroke
 async def test_an_event_committed_before_a_crash_is_published_after_restart(engine, infra, topic):
     # The process commits the domain change with its event, then dies before any relay publishes.
     async with session_factory(engine).begin() as session:
-        await apply_widget(session, widget_event("w-1"), None)  # type: ignore[arg-type]
+        await add_widget(session, widget_event("w-1"))
         event_id = await Outbox(kit).add(session, topic=topic, event=widget_event("w-1"),
                                          aggregate_type="widget", aggregate_id="w-1")
     assert await pending_count(engine, kit) == 1
@@ -170,7 +176,7 @@ async def test_a_malformed_record_is_dead_lettered_byte_exact_and_the_partition_
     good = widget_event("w-4")
     await produce(infra.kafka, topic, good.model_dump_json().encode(), key=b"w-4", partition=0)
     consumer = make_consumer(engine, topic, batch_size=batch_size)
-    consumer.on_committed = relay.nudge
+    consumer.unit_of_work = units_of_work(engine, relay.nudge)
     async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
@@ -190,7 +196,7 @@ async def test_a_malformed_record_is_dead_lettered_byte_exact_and_the_partition_
 async def test_an_invalid_record_names_each_field_and_rule(engine, infra, topic, relay, batch_size):
     await produce(infra.kafka, topic, b'{"event_id": "x", "occurred_at": "2026-01-01T00:00:00Z", "extra": 1}')
     consumer = make_consumer(engine, topic, batch_size=batch_size)
-    consumer.on_committed = relay.nudge
+    consumer.unit_of_work = units_of_work(engine, relay.nudge)
     async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
@@ -204,8 +210,8 @@ async def test_an_invalid_record_names_each_field_and_rule(engine, infra, topic,
 async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(engine, infra, topic, relay, batch_size):
     attempts: list[str] = []
 
-    async def flaky(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)  # written, then rolled back with the failure
+    async def flaky(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)  # written, then rolled back with the failure
         if event.widget_id == "poison":
             attempts.append(event.widget_id)
             raise RuntimeError("downstream refused")
@@ -214,8 +220,8 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(engine
     for event in (poison, after):
         await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                       headers=[("event_id", str(event.event_id).encode())])
-    consumer = make_consumer(engine, topic, handle=flaky, max_attempts=3, batch_size=batch_size)
-    consumer.on_committed = relay.nudge
+    consumer = make_consumer(engine, topic, on=flaky, max_attempts=3, batch_size=batch_size)
+    consumer.unit_of_work = units_of_work(engine, relay.nudge)
     async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
@@ -241,8 +247,8 @@ async def committed_offset(kafka: KafkaConnection, group: str, topic: str) -> in
 async def test_the_offset_is_committed_only_after_the_handler_transaction(engine, infra, topic, batch_size):
     inside, release = asyncio.Event(), asyncio.Event()
 
-    async def slow(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)
+    async def slow(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)
         inside.set()
         await release.wait()
 
@@ -250,7 +256,7 @@ async def test_the_offset_is_committed_only_after_the_handler_transaction(engine
     await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0)
     group = f"{topic}.slow"
     broker = await start_broker(
-        infra, make_consumer(engine, topic, handle=slow, group=group, batch_size=batch_size))
+        infra, make_consumer(engine, topic, on=slow, group=group, batch_size=batch_size))
     try:
         await asyncio.wait_for(inside.wait(), 30)
         await asyncio.sleep(1.0)  # long enough for any auto-commit to have happened
@@ -267,8 +273,8 @@ async def test_the_offset_is_committed_only_after_the_handler_transaction(engine
 async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine, infra, topic, batch_size):
     inside = asyncio.Event()
 
-    async def never_finishes(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)
+    async def never_finishes(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)
         inside.set()
         await asyncio.sleep(3600)
 
@@ -277,7 +283,7 @@ async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine,
                   headers=[("event_id", str(event.event_id).encode())])
     group = f"{topic}.restart"
     first = await start_broker(
-        infra, make_consumer(engine, topic, handle=never_finishes, group=group, batch_size=batch_size))
+        infra, make_consumer(engine, topic, on=never_finishes, group=group, batch_size=batch_size))
     await asyncio.wait_for(inside.wait(), 30)
     await first.stop()  # the process dies mid-transaction: nothing committed, offset included
     assert await applied(engine, "w-7") is None
@@ -294,17 +300,17 @@ async def test_a_consumer_killed_mid_handler_reprocesses_once_on_restart(engine,
 async def test_a_database_outage_is_waited_out_never_dead_lettered(engine, infra, topic, relay, batch_size):
     calls: list[int] = []
 
-    async def database_away_for_a_while(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+    async def database_away_for_a_while(uow: UnitOfWork[Any], event: WidgetMade) -> None:
         calls.append(1)
         if len(calls) <= 5:  # more failures than max_attempts: a poison message would be dead-lettered by now
             raise ConnectionError("database unreachable")
-        await apply_widget(session, event, delivery)
+        await apply_widget(uow, event)
 
     event = widget_event("w-8")
     await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                   headers=[("event_id", str(event.event_id).encode())])
-    consumer = make_consumer(engine, topic, handle=database_away_for_a_while, max_attempts=3, batch_size=batch_size)
-    consumer.on_committed = relay.nudge
+    consumer = make_consumer(engine, topic, on=database_away_for_a_while, max_attempts=3, batch_size=batch_size)
+    consumer.unit_of_work = units_of_work(engine, relay.nudge)
     async with TopicReader(infra.kafka, dlq(topic)) as dead_letters:
         broker = await start_broker(infra, consumer)
         try:
@@ -339,15 +345,15 @@ async def test_a_failing_record_rolls_back_only_itself_and_its_key_keeps_its_ord
     order: list[str] = []
     failures: list[str] = []
 
-    async def fails_once(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)  # written, then rolled back with the batch attempt
+    async def fails_once(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)  # written, then rolled back with the batch attempt
         if event.widget_id == "a-1" and not failures:
             failures.append(event.widget_id)
             raise RuntimeError("downstream refused")
         order.append(event.widget_id)
 
     a1, b1, a2, b2, a3 = (widget_event(w) for w in ("a-1", "b-1", "a-2", "b-2", "a-3"))
-    consumer = make_consumer(engine, TOPIC, handle=fails_once, batch_size=16)
+    consumer = make_consumer(engine, TOPIC, on=fails_once, batch_size=16)
     outcomes = await consumer.process_batch([
         record_of(a1, 0, b"A"), record_of(b1, 1, b"B"), record_of(a2, 2, b"A"), record_of(b2, 3, b"B"),
         record_of(a3, 4, b"A"),
@@ -362,14 +368,14 @@ async def test_a_failing_record_rolls_back_only_itself_and_its_key_keeps_its_ord
 async def test_a_transient_failure_aborts_the_whole_batch_uncommitted(engine):
     calls: list[str] = []
 
-    async def database_blips(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
+    async def database_blips(uow: UnitOfWork[Any], event: WidgetMade) -> None:
         calls.append(event.widget_id)
-        await apply_widget(session, event, delivery)
+        await apply_widget(uow, event)
         if event.widget_id == "t-2" and calls.count("t-2") == 1:
             raise ConnectionError("database unreachable")
 
     batch = [record_of(widget_event("t-1"), 0), record_of(widget_event("t-2"), 1), record_of(widget_event("t-3"), 2)]
-    consumer = make_consumer(engine, TOPIC, handle=database_blips, batch_size=16)
+    consumer = make_consumer(engine, TOPIC, on=database_blips, batch_size=16)
     with pytest.raises(ConnectionError):
         await consumer.process_batch(batch)
     assert await applied(engine, "t-1") is None  # handled in the batch, but the batch never committed
@@ -382,8 +388,8 @@ async def test_a_transient_failure_aborts_the_whole_batch_uncommitted(engine):
 async def test_a_mixed_batch_applies_the_good_dead_letters_the_bad_and_flows_on(engine, infra, topic, relay):
     attempts: list[str] = []
 
-    async def refuses_poison(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)
+    async def refuses_poison(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)
         if event.widget_id == "poison":
             attempts.append(event.widget_id)
             raise RuntimeError("downstream refused")
@@ -397,8 +403,8 @@ async def test_a_mixed_batch_applies_the_good_dead_letters_the_bad_and_flows_on(
         payload = value if isinstance(value, bytes) else value.model_dump_json().encode()
         headers = [] if isinstance(value, bytes) else [("event_id", str(value.event_id).encode())]
         await produce(infra.kafka, topic, payload, key=key, headers=headers, partition=0)
-    consumer = make_consumer(engine, topic, handle=refuses_poison, max_attempts=3, batch_size=16)
-    consumer.on_committed = relay.nudge
+    consumer = make_consumer(engine, topic, on=refuses_poison, max_attempts=3, batch_size=16)
+    consumer.unit_of_work = units_of_work(engine, relay.nudge)
     batches: list[list[int]] = []
     process_batch = consumer.process_batch
 
@@ -427,8 +433,8 @@ async def test_a_mixed_batch_applies_the_good_dead_letters_the_bad_and_flows_on(
 async def test_offsets_are_committed_only_after_the_batch_transaction(engine, infra, topic):
     inside, release = asyncio.Event(), asyncio.Event()
 
-    async def last_is_slow(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)
+    async def last_is_slow(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)
         if event.widget_id == "o-3":
             inside.set()
             await release.wait()
@@ -438,7 +444,7 @@ async def test_offsets_are_committed_only_after_the_batch_transaction(engine, in
         await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                       headers=[("event_id", str(event.event_id).encode())])
     group = f"{topic}.batch-slow"
-    broker = await start_broker(infra, make_consumer(engine, topic, handle=last_is_slow, group=group, batch_size=16))
+    broker = await start_broker(infra, make_consumer(engine, topic, on=last_is_slow, group=group, batch_size=16))
     try:
         await asyncio.wait_for(inside.wait(), 30)
         await asyncio.sleep(1.0)  # long enough for any auto-commit to have happened
@@ -456,8 +462,8 @@ async def test_a_consumer_killed_mid_batch_reprocesses_the_batch_once_on_restart
     inside = asyncio.Event()
     seen: list[str] = []
 
-    async def dies_on_the_third(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)
+    async def dies_on_the_third(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)
         seen.append(event.widget_id)
         if event.widget_id == "k-3":
             inside.set()
@@ -469,7 +475,7 @@ async def test_a_consumer_killed_mid_batch_reprocesses_the_batch_once_on_restart
         await produce(infra.kafka, topic, event.model_dump_json().encode(), partition=0,
                       headers=[("event_id", str(event.event_id).encode())])
     group = f"{topic}.batch-restart"
-    first = await start_broker(infra, make_consumer(engine, topic, handle=dies_on_the_third, group=group,
+    first = await start_broker(infra, make_consumer(engine, topic, on=dies_on_the_third, group=group,
                                                     batch_size=16))
     await asyncio.wait_for(inside.wait(), 30)
     await first.stop()  # the process dies mid-batch: nothing committed, offsets included
@@ -487,17 +493,17 @@ async def test_a_consumer_killed_mid_batch_reprocesses_the_batch_once_on_restart
         await second.stop()
 
 
-async def test_prepare_batch_runs_first_in_the_batch_transaction_and_its_failure_is_contained(engine):
+async def test_the_prepare_hook_runs_first_in_the_batch_and_its_failure_is_contained(engine):
     seen: list[list[str]] = []
 
-    async def prepare(session: AsyncSession, batch: list[tuple[WidgetMade, Delivery]]) -> None:
+    async def prepare(uow: UnitOfWork[Any], batch: list[tuple[WidgetMade, Delivery]]) -> None:
         seen.append([event.widget_id for event, _ in batch])
-        await apply_widget(session, widget_event("prepared"), None)  # type: ignore[arg-type]
+        await apply_widget(uow, widget_event("prepared"))
         if seen[-1] == ["p-2"]:
             raise RuntimeError("could not lock")  # its writes roll back; the records go on
 
     consumer = make_consumer(engine, TOPIC, batch_size=16)
-    consumer.prepare_batch = prepare
+    consumer.prepare = prepare
     unreadable = Delivery(topic=TOPIC, partition=0, offset=1, key=None, value=b"not json")
     assert await consumer.process_batch([record_of(widget_event("p-1"), 0), unreadable]) == [
         "handled", "dead_lettered_unreadable"]
@@ -518,15 +524,13 @@ def statements_of(engine: AsyncEngine) -> list[str]:
 
 
 async def test_a_batch_claims_its_inbox_and_writes_its_outbox_in_one_statement_each(engine):
-    outbox = Outbox(kit)
-
-    async def two_events(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)
+    async def two_events(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)
         for suffix in ("made", "told"):
-            await outbox.add(session, topic="kit.out.v1", event=widget_event(f"{event.widget_id}-{suffix}"),
-                             aggregate_type="widget", aggregate_id=event.widget_id)
+            await uow.outbox.add("kit.out.v1", widget_event(f"{event.widget_id}-{suffix}"),
+                                 aggregate_type="widget", aggregate_id=event.widget_id)
 
-    consumer = make_consumer(engine, TOPIC, handle=two_events, batch_size=32)
+    consumer = make_consumer(engine, TOPIC, on=two_events, batch_size=32)
     batch = [record_of(widget_event(f"s-{i}"), i) for i in range(20)]
     sent = statements_of(engine)
     assert await consumer.process_batch(batch) == ["handled"] * 20
@@ -542,18 +546,17 @@ async def test_a_batch_claims_its_inbox_and_writes_its_outbox_in_one_statement_e
 
 
 async def test_a_failure_in_the_fast_path_leaves_no_event_of_the_failed_attempt(engine):
-    outbox = Outbox(kit)
     failures: list[str] = []
 
-    async def tells_then_fails_once(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await apply_widget(session, event, delivery)
-        await outbox.add(session, topic="kit.out.v1", event=widget_event(event.widget_id),
-                         aggregate_type="widget", aggregate_id=event.widget_id)
+    async def tells_then_fails_once(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await apply_widget(uow, event)
+        await uow.outbox.add("kit.out.v1", widget_event(event.widget_id),
+                             aggregate_type="widget", aggregate_id=event.widget_id)
         if event.widget_id == "f-2" and not failures:
             failures.append(event.widget_id)
             raise RuntimeError("downstream refused")
 
-    consumer = make_consumer(engine, TOPIC, handle=tells_then_fails_once, batch_size=16)
+    consumer = make_consumer(engine, TOPIC, on=tells_then_fails_once, batch_size=16)
     batch = [record_of(widget_event(f"f-{i}"), i, key=f"K{i}".encode()) for i in range(4)]
     assert await consumer.process_batch(batch) == ["handled"] * 4
     async with engine.connect() as conn:
@@ -565,21 +568,19 @@ async def test_a_failure_in_the_fast_path_leaves_no_event_of_the_failed_attempt(
 
 
 async def test_an_event_added_in_a_handlers_own_savepoint_rolls_back_with_it(engine):
-    outbox = Outbox(kit)
-
-    async def second_thoughts(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        await outbox.add(session, topic="kit.out.v1", event=widget_event(f"{event.widget_id}-kept"),
-                         aggregate_type="widget", aggregate_id=event.widget_id)
+    async def second_thoughts(uow: UnitOfWork[Any], event: WidgetMade) -> None:
+        await uow.outbox.add("kit.out.v1", widget_event(f"{event.widget_id}-kept"),
+                             aggregate_type="widget", aggregate_id=event.widget_id)
         try:
-            async with session.begin_nested():
-                await outbox.add(session, topic="kit.out.v1", event=widget_event(f"{event.widget_id}-undone"),
-                                 aggregate_type="widget", aggregate_id=event.widget_id)
+            async with uow.session.begin_nested():
+                await uow.outbox.add("kit.out.v1", widget_event(f"{event.widget_id}-undone"),
+                                     aggregate_type="widget", aggregate_id=event.widget_id)
                 raise LookupError("changed its mind")
         except LookupError:
             pass
-        await apply_widget(session, event, delivery)
+        await apply_widget(uow, event)
 
-    consumer = make_consumer(engine, TOPIC, handle=second_thoughts, batch_size=16)
+    consumer = make_consumer(engine, TOPIC, on=second_thoughts, batch_size=16)
     assert await consumer.process_batch([record_of(widget_event("n-1"), 0), record_of(widget_event("n-2"), 1)]) == [
         "handled", "handled"]
     async with engine.connect() as conn:
@@ -640,26 +641,7 @@ async def test_after_the_database_drops_its_connections_a_request_gets_503_then_
     assert responses[0].json()["errors"][0]["code"] == "temporarily_unavailable"
 
 
-async def test_a_failed_prepare_hook_leaves_no_note_of_the_locks_its_savepoint_released(engine):
-    """On the careful path the hook runs in a savepoint; when it fails, the locks it took are released
-    with it, and what it noted about them in the session must go too, or records would skip their own."""
-    noted: list[object] = []
-
-    async def prepare(session: AsyncSession, batch: list[tuple[WidgetMade, Delivery]]) -> None:
-        session.info["widgets_locked"] = True  # what intake's lock and casework's row cache note
-        raise RuntimeError("could not lock")
-
-    async def handle(session: AsyncSession, event: WidgetMade, delivery: Delivery) -> None:
-        noted.append(session.info.get("widgets_locked"))
-        await apply_widget(session, event, delivery)
-
-    consumer = make_consumer(engine, TOPIC, handle=handle, batch_size=16)
-    consumer.prepare_batch = prepare
-    assert await consumer.process_batch([record_of(widget_event("l-1"), 0)]) == ["handled"]
-    assert noted == [None]
-
-
-# ---- the unit of work: what a new-style consumer (on=, prepare=, reject=) hands its handlers
+# ---- the unit of work: what a consumer hands its handlers (on=, prepare=, reject=)
 
 
 @dataclass
@@ -693,7 +675,7 @@ async def test_a_batch_is_one_unit_of_work_whose_typed_state_the_prepare_hook_fi
         assert event.widget_id in uow.batch.prepared and uow.held.holding
         uow.batch.handled.append(event.widget_id)
         seen.append((event.widget_id, uow.delivery.offset))
-        await apply_widget(uow.session, event, uow.delivery)
+        await apply_widget(uow, event)
         await uow.outbox.add("kit.out.v1", widget_event(f"{event.widget_id}-told"), aggregate_type="widget",
                              aggregate_id=event.widget_id)
 
@@ -719,7 +701,7 @@ async def test_one_record_is_one_unit_of_work_and_a_dead_letter_tells_the_reject
 
     async def on_widget(uow: WidgetUnitOfWork, event: WidgetMade) -> None:
         handled.append((event.widget_id, uow.held.holding))
-        await apply_widget(uow.session, event, uow.delivery)
+        await apply_widget(uow, event)
 
     async def reject(uow: WidgetUnitOfWork, delivery: Delivery, problems: list[Problem]) -> None:
         rejected.append((delivery.offset, [p.code for p in problems]))
@@ -751,10 +733,22 @@ async def test_a_savepoint_while_rows_are_held_is_refused_at_once(engine):
                 pass
 
 
-def test_a_consumer_takes_exactly_one_handler():
-    parts = {"name": "widgets", "topic": TOPIC, "group_id": "g", "parse": json_model_parser(WidgetMade),
-             "unit_of_work": lambda: None, "inbox": Inbox(kit)}
-    with pytest.raises(ValueError):
-        ReliableConsumer(**parts)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        ReliableConsumer(**parts, on=apply_widget, handle=apply_widget)  # type: ignore[arg-type]
+async def test_a_failed_prepare_hook_leaves_no_note_of_the_locks_its_rollback_released(engine):
+    """When the hook fails, the batch attempt rolls back with the locks it took, and what it noted about
+    them in the batch state goes too: each record, settled on its own, starts with a fresh state."""
+    noted: list[list[str]] = []
+
+    async def prepare(uow: WidgetUnitOfWork, batch: list[tuple[WidgetMade, Delivery]]) -> None:
+        uow.batch.prepared = ["locked"]  # what intake's lock and casework's row cache note
+        raise RuntimeError("could not lock")
+
+    async def on_widget(uow: WidgetUnitOfWork, event: WidgetMade) -> None:
+        noted.append(uow.batch.prepared)
+        await apply_widget(uow, event)
+
+    consumer = ReliableConsumer(
+        name="widgets", topic=TOPIC, group_id=f"{TOPIC}.uow", parse=json_model_parser(WidgetMade), on=on_widget,
+        prepare=prepare, unit_of_work=widget_units(engine, []), inbox=Inbox(kit), batch_size=16,
+    )
+    assert await consumer.process_batch([record_of(widget_event("l-1"), 0)]) == ["handled"]
+    assert noted == [[]]

@@ -19,9 +19,6 @@ from .messaging.consumer import (
     Handler,
     ReliableConsumer,
     RejectHook,
-    SessionBatchHook,
-    SessionHandler,
-    SessionRejectHook,
     by_event_id,
     signed_by,
 )
@@ -107,15 +104,12 @@ class ServiceRuntime:
         name: str,
         topic: str,
         parse: Callable[[Delivery], T],
-        handle: SessionHandler[T] | None = None,
-        on_reject: SessionRejectHook | None = None,
+        *,
+        on: Handler[T],
+        reject: RejectHook | None = None,
         identify: Callable[[Delivery], str] = by_event_id,
         batch_size: int | None = None,
-        prepare_batch: SessionBatchHook[T] | None = None,
-        *,
-        on: Handler[T] | None = None,
         prepare: BatchHook[T] | None = None,
-        reject: RejectHook | None = None,
     ) -> ReliableConsumer[T]:
         """Subscribe the handler `on` to `topic` (contract name; the namespace is added here) with the kit's
         guarantees: `on(uow, message)` runs in a unit of work (`unit_of_work()`) that the kit opens, claims
@@ -126,16 +120,11 @@ class ServiceRuntime:
         consumer that sees bursts); None, the default, is one per record.
         `prepare(uow, batch)`: batch mode only, takes the batch's locks first, in one order, and fills the
         batch state (ReliableConsumer).
-        `handle`, `on_reject`, `prepare_batch`: the same on a bare session, for code not yet moved.
         """
-        session_based = handle is not None or on_reject is not None or prepare_batch is not None
         consumer = ReliableConsumer(
             name=name, topic=self.topics(topic), group_id=self.settings.group_id(name),
-            parse=parse, unit_of_work=self.unit_of_work, inbox=self.inbox, on=on, handle=handle,
-            reject=reject, on_reject=on_reject, identify=identify, prepare=prepare, prepare_batch=prepare_batch,
-            # A hook writing through a bare session does not tell the unit of work: wake the relay anyway.
-            on_committed=self.relay.nudge if session_based else None,
-            max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
+            parse=parse, unit_of_work=self.unit_of_work, inbox=self.inbox, on=on, reject=reject,
+            identify=identify, prepare=prepare, max_attempts=self.settings.handler_max_attempts, backoff_seconds=self.settings.handler_backoff_seconds,
             batch_size=batch_size, stall_seconds=self.settings.consumer_stall_seconds,
             verify=self._signature_check(topic), tracing=self.tracing,
         )

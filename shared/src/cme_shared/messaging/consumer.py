@@ -23,7 +23,6 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from aiokafka import ConsumerRecord, TopicPartition
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import correlation
 from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, dlq
@@ -344,11 +343,6 @@ def by_position(delivery: Delivery) -> str:
 Handler = Callable[["UnitOfWork[Any]", T], Awaitable[None]]
 BatchHook = Callable[["UnitOfWork[Any]", list[tuple[T, Delivery]]], Awaitable[None]]
 RejectHook = Callable[["UnitOfWork[Any]", Delivery, list[Problem]], Awaitable[None]]
-# The same on a bare session, until every service has moved to the unit of work (`handle`, `prepare_batch`,
-# `on_reject`: called with `uow.session` and `uow.delivery`).
-SessionHandler = Callable[[AsyncSession, T, Delivery], Awaitable[None]]
-SessionBatchHook = Callable[[AsyncSession, list[tuple[T, Delivery]]], Awaitable[None]]
-SessionRejectHook = Callable[[AsyncSession, Delivery, list[Problem]], Awaitable[None]]
 
 
 @dataclass
@@ -362,16 +356,10 @@ class ReliableConsumer(Generic[T]):
     # A new unit of work (runtime.unit_of_work): one per record, or one per batch in batch mode.
     unit_of_work: Callable[[], "UnitOfWork[Any]"]
     inbox: Inbox
-    # The handler, `async def on_<event>(uow, event)`; or, until a service has moved, `handle(session,
-    # event, delivery)`. Exactly one of them.
-    on: Handler[T] | None = None
-    handle: SessionHandler[T] | None = None
-    # Told of every dead letter of this consumer, in its transaction (intake answers the sender).
+    # The handler, `async def on_<event>(uow, event)`.
+    on: Handler[T]
+    # Told of every dead letter of this consumer, in its unit of work (intake answers the sender).
     reject: RejectHook | None = None
-    on_reject: SessionRejectHook | None = None
-    # Called after each transaction this consumer commits, for hooks that write the outbox through a bare
-    # session (the unit of work's own commit wakes the relay when its outbox was used).
-    on_committed: Callable[[], None] | None = None
     # Checks who wrote a record before it is parsed (`signed_by`): raises Unreadable for a record without
     # a valid signature of a service allowed to write the topic, which is dead-lettered and changes nothing.
     verify: Callable[[Delivery], None] | None = None
@@ -389,7 +377,6 @@ class ReliableConsumer(Generic[T]):
     # locks in that order) and fill the batch state (`uow.batch`). If it fails, the batch is settled
     # record by record, without it.
     prepare: BatchHook[T] | None = None
-    prepare_batch: SessionBatchHook[T] | None = None
     # Batch mode: settled batches' offsets are committed together, this long after the first of them
     # (a commit is a broker round trip that cost a third of a small batch's time). A crash in between
     # reads those records again: the inbox finds them all handled, and nothing is done twice.
@@ -403,12 +390,6 @@ class ReliableConsumer(Generic[T]):
     health: ConsumerHealth = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if (self.on is None) == (self.handle is None):
-            raise ValueError(f"consumer {self.name}: give exactly one of `on` and `handle`")
-        if self.reject is not None and self.on_reject is not None:
-            raise ValueError(f"consumer {self.name}: give at most one of `reject` and `on_reject`")
-        if self.prepare is not None and self.prepare_batch is not None:
-            raise ValueError(f"consumer {self.name}: give at most one of `prepare` and `prepare_batch`")
         self.health = ConsumerHealth(self.name, self.group_id, self.stall_seconds)
 
     async def commit_pending(self, timeout: float = 5.0) -> None:
@@ -507,9 +488,8 @@ class ReliableConsumer(Generic[T]):
                         uow.delivery = delivery
                         if not await self.inbox.claim(uow.session, self.name, self.identify(delivery)):
                             return self._count(Outcome.DUPLICATE)
-                        await self._handle(uow, parsed)
+                        await self.on(uow, parsed)
                         await uow.commit()
-                    self._committed()
                     return self._count(Outcome.HANDLED)
                 except Exception as exc:
                     if is_transient(exc):
@@ -532,24 +512,6 @@ class ReliableConsumer(Generic[T]):
             await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
             raise
 
-    async def _handle(self, uow: "UnitOfWork[Any]", message: Any) -> None:
-        if self.on is not None:
-            await self.on(uow, message)
-        else:
-            await self.handle(uow.session, message, uow.delivery)  # type: ignore[misc]
-
-    async def _prepare(self, uow: "UnitOfWork[Any]", readable: list[tuple[Any, Delivery]]) -> None:
-        if self.prepare is not None:
-            await self.prepare(uow, readable)
-        elif self.prepare_batch is not None:
-            await self.prepare_batch(uow.session, readable)
-
-    async def _reject(self, uow: "UnitOfWork[Any]", delivery: Delivery, problems: list[Problem]) -> None:
-        if self.reject is not None:
-            await self.reject(uow, delivery, problems)
-        elif self.on_reject is not None:
-            await self.on_reject(uow.session, delivery, problems)
-
     async def _dead_letter_bare(self, delivery: Delivery, cause: Exception) -> bool:
         """The last resort for a record whose dead letter could not be written for a reason of its own (a
         header the database cannot store, say): its key and value, claimed by its place in the log, with
@@ -570,7 +532,6 @@ class ReliableConsumer(Generic[T]):
             log.error("dead_letter_not_written", consumer=self.name, topic=delivery.topic,
                       partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
             return False
-        self._committed()
         self._dead_lettered(delivery, "dead_letter_unwritable", [problem])
         return True
 
@@ -609,9 +570,9 @@ class ReliableConsumer(Generic[T]):
         try:
             async with self.unit_of_work() as uow:
                 readable = [(p, d) for p, d in zip(parsed, deliveries, strict=True) if not isinstance(p, Unreadable)]
-                if readable:
+                if readable and self.prepare is not None:
                     try:
-                        await self._prepare(uow, readable)
+                        await self.prepare(uow, readable)
                     except Exception as exc:
                         if is_transient(exc):
                             raise
@@ -670,9 +631,8 @@ class ReliableConsumer(Generic[T]):
         await asyncio.sleep(self.backoff_seconds * 2 ** self.max_attempts)
 
     def _batch_committed(self, settled: Iterable[tuple[Delivery, Outcome, Any]]) -> None:
-        """After a batch transaction committed: each settled record counted (with what `parse` made of
+        """After a batch's unit of work committed: each settled record counted (with what `parse` made of
         it: a dead letter is counted by its reasons)."""
-        self._committed()
         for delivery, outcome, message in settled:
             self._count(outcome)
             if outcome == Outcome.DEAD_LETTERED_UNREADABLE:
@@ -711,7 +671,7 @@ class ReliableConsumer(Generic[T]):
             await self._write_dead_letter(uow, delivery, "unreadable", message.problems, claimed=True,
                                           contained=False)
             return Outcome.DEAD_LETTERED_UNREADABLE
-        await self._handle(uow, message)
+        await self.on(uow, message)
         return Outcome.HANDLED
 
     def _log_failure(self, delivery: Delivery, attempt: int, exc: Exception, *, in_batch: bool = False) -> None:
@@ -730,7 +690,6 @@ class ReliableConsumer(Generic[T]):
             if not await self._write_dead_letter(uow, delivery, kind, problems):
                 return
             await uow.commit()
-        self._committed()
         self._dead_lettered(delivery, kind, problems)
 
     def _dead_lettered(self, delivery: Delivery, kind: str, problems: Sequence[Problem]) -> None:
@@ -751,26 +710,22 @@ class ReliableConsumer(Generic[T]):
         await write_dead_letter(uow, topic=delivery.topic, kind=kind, problems=problems, consumer=self.name,
                                 key=delivery.key, value=delivery.value, headers=delivery.headers,
                                 aggregate_id=delivery.position, origin=delivery)
-        if self.reject is None and self.on_reject is None:
+        if self.reject is None:
             return True
         if not contained:
-            await self._reject(uow, delivery, problems)
+            await self.reject(uow, delivery, problems)
             return True
         # The hook tells the sender (intake's outcome); if it breaks on this record, the dead letter is
         # still written: a record the hook cannot cope with must not be read again for ever.
         try:
             async with uow.session.begin_nested():
-                await self._reject(uow, delivery, problems)
+                await self.reject(uow, delivery, problems)
         except Exception as exc:
             if is_transient(exc):
                 raise
             log.error("reject_hook_failed", consumer=self.name, topic=delivery.topic,
                       partition=delivery.partition, offset=delivery.offset, error_type=type(exc).__name__)
         return True
-
-    def _committed(self) -> None:
-        if self.on_committed is not None:
-            self.on_committed()
 
     def _count(self, outcome: Outcome) -> Outcome:
         MESSAGES.labels(consumer=self.name, outcome=outcome).inc()
@@ -796,7 +751,6 @@ class ReliableConsumer(Generic[T]):
                                      aggregate_type="dead_letter", aggregate_id=origin.position,
                                      event_type="undecodable_batch")
             await uow.commit()
-        self._committed()
         self._dead_lettered(origin, "undecodable_batch", problems)
         log.error("undecodable_batch_dead_lettered", consumer=self.name, topic=tp.topic, partition=tp.partition,
                   offset=first_offset, last_offset=last_offset, unread_from=unread_from, error_type=error_type,

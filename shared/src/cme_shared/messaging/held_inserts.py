@@ -27,8 +27,8 @@ class SavepointWhileHolding(RuntimeError):
     """A savepoint began while a unit of work held rows: a programming error, said at once."""
 
 
-# The sessions holding rows now, for the savepoint check below (and, until every service writes through
-# its unit of work, for `deferred.insert`). Weak: a session that is gone is not kept for this.
+# The sessions holding rows now, for the savepoint check below and `held_for`. Weak: a session that is
+# gone is not kept for this.
 _holding: "WeakKeyDictionary[Session, HeldInserts]" = WeakKeyDictionary()
 
 
@@ -73,7 +73,7 @@ class HeldInserts:
 
 
 def held_for(session: AsyncSession) -> HeldInserts | None:
-    """The held inserts of the unit of work `session` belongs to, while it holds rows."""
+    """The held inserts of the unit of work `session` belongs to, while it holds rows (else None)."""
     return _holding.get(session.sync_session)
 
 

@@ -52,8 +52,8 @@ from ..contracts.topics import DLQ_MAX_MESSAGE_BYTES, SIGNERS, is_dlq
 from ..kafka_security import KafkaConnection
 from ..logging import get_logger
 from ..metrics import OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_QUARANTINED, OUTBOX_QUARANTINES, OUTBOX_UNPUBLISHED
-from . import deferred
 from ..tracing import OFF, Tracing, trace_headers
+from .held_inserts import held_for
 from .signing import Signer, logical_topic
 from .tables import KitTables
 
@@ -144,7 +144,7 @@ its consumer's span continues the trace that wrote it; `add_raw` keeps the heade
         """Add `event` for publishing to `topic`, keyed by its aggregate id unless `key` says otherwise."""
         row = self.event_row(topic=topic, event=event, aggregate_type=aggregate_type, aggregate_id=aggregate_id,
                              headers=headers, key=key)
-        await deferred.insert(session, self.statement, row)
+        await self._write(session, row)
         return row["event_id"]  # type: ignore[no-any-return]
 
     async def add_raw(
@@ -161,9 +161,16 @@ its consumer's span continues the trace that wrote it; `add_raw` keeps the heade
         event_id: uuid.UUID | None = None,
     ) -> None:
         """A message whose bytes are already fixed: a dead letter, or a reply kept byte for byte."""
-        await deferred.insert(session, self.statement, self.raw_row(
+        await self._write(session, self.raw_row(
             topic=topic, key=key, payload=payload, headers=headers, aggregate_type=aggregate_type,
             aggregate_id=aggregate_id, event_type=event_type, event_id=event_id))
+
+    async def _write(self, session: AsyncSession, row: dict[str, Any]) -> None:
+        # Written at once. In a unit of work that holds its rows (a batch's), a row written here would
+        # overtake the rows held before it: there, only `uow.outbox` may add to the outbox.
+        if held_for(session) is not None:
+            raise RuntimeError("the outbox of a unit of work holding its rows is uow.outbox, not Outbox.add")
+        await session.execute(self.statement, [row])
 
     def event_row(self, *, topic: str, event: BaseModel, aggregate_type: str, aggregate_id: str,
                   headers: Mapping[str, str] | None = None, key: bytes | None | object = AGGREGATE_KEY,
