@@ -59,6 +59,7 @@ from rich.table import Table
 from sqlalchemy import MetaData, delete
 from sqlalchemy.exc import DBAPIError
 
+from .clock import SYSTEM_CLOCK
 from .contracts.topics import dlq, is_dlq
 from .db import create_engine
 from .kafka_security import KafkaConnection
@@ -388,7 +389,7 @@ async def replay(kafka: KafkaConnection, journal: Journal, letters: Iterable[Dea
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return SYSTEM_CLOCK.now().isoformat(timespec="milliseconds")
 
 
 # ---- the command line

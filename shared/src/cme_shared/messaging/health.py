@@ -24,6 +24,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.codec import has_lz4, has_snappy, has_zstd
 from aiokafka.errors import ConsumerStoppedError, IllegalStateError
 
+from ..clock import SYSTEM_CLOCK
 from ..logging import get_logger
 from ..metrics import (
     CONSUMER_FETCH_ERRORS,
@@ -233,7 +234,7 @@ class ConsumerHealth:
             CONSUMER_LAG.labels(*labels).set(partition.lag)
         if partition.at is not None:
             CONSUMER_POSITION.labels(*labels).set(partition.at)
-        CONSUMER_LAST_PROGRESS.labels(*labels).set(time.time() - (now - partition.moved_at))
+        CONSUMER_LAST_PROGRESS.labels(*labels).set(SYSTEM_CLOCK.now().timestamp() - (now - partition.moved_at))
         CONSUMER_STALLED.labels(*labels).set(1 if stalled else 0)
         if stalled and not partition.stalled:
             log.error("consumer_stalled", consumer=self.name, group=self.group_id, topic=tp.topic,

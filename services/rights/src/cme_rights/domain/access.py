@@ -82,7 +82,8 @@ def _seen(principal: Principal) -> frozenset[str | None]:
     """The boroughs of the requests the principal sees, by the kit's rule (cme_shared.auth.visible_boroughs):
     the acting role's boroughs, and a request of no borough for the cross-borough roles only, as
     unassigned cases are."""
-    return visible_boroughs(principal, include_unassigned=True)
+    # A principal with no acting role (none admitted by a route) sees no unassigned request.
+    return visible_boroughs(principal, include_unassigned=principal.acting_role is not None)
 
 
 def check(principal: Principal, action: Action, *, borough: str | None, created_by: str) -> None:
