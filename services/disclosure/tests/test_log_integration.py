@@ -43,7 +43,7 @@ TEST_KEY = Ed25519PrivateKey.generate()
 TEST_KEY_HEX = TEST_KEY.private_bytes_raw().hex()
 
 
-def test_keys() -> KeyRing:
+def log_keys() -> KeyRing:
     return KeyRing(TEST_KEY_HEX)
 
 
@@ -78,7 +78,7 @@ def run_verify_log_cli(db_url: str, *args: str, **env: str) -> subprocess.Comple
 
 
 async def test_concurrent_appends_never_skip_or_collide(engine):
-    keys = test_keys()
+    keys = log_keys()
     sessions = session_factory(engine)
 
     async def writer(w: int) -> list[int]:
@@ -111,7 +111,7 @@ async def test_stored_proofs_and_heads_verify(engine):
 
 
 async def test_the_service_role_can_only_insert_and_select(engine, db_url):
-    await append(engine, test_keys(), 2)
+    await append(engine, log_keys(), 2)
     conn = await asyncpg.connect(plain_dsn(db_url))  # the service's own login role, which owns nothing
     try:
         for table in ("log_leaves", "log_nodes", "tree_heads"):
@@ -135,7 +135,7 @@ async def test_the_service_role_can_only_insert_and_select(engine, db_url):
 
 
 async def test_a_leaf_edited_by_the_superuser_is_named_by_verify_log(engine, db_url, superuser):
-    await append(engine, test_keys(), 6)
+    await append(engine, log_keys(), 6)
     ok = run_verify_log_cli(db_url, "--no-kafka")  # these heads were never published
     assert ok.returncode == 0, ok.stderr
     assert "disclosure log OK: 6 leaves" in ok.stdout and "not compared (--no-kafka)" in ok.stdout
@@ -151,7 +151,7 @@ async def test_a_leaf_edited_by_the_superuser_is_named_by_verify_log(engine, db_
 
 
 async def test_leaves_and_tree_rewritten_together_are_caught_by_the_signed_heads(engine, superuser):
-    await append(engine, test_keys(), 5)
+    await append(engine, log_keys(), 5)
     # A careful forger rewrites leaf 2 and every stored node above it, consistently.
     async with engine.connect() as conn:
         rows = (await conn.exec_driver_sql("SELECT leaf FROM log_leaves ORDER BY leaf_index")).all()
@@ -172,7 +172,7 @@ async def test_leaves_and_tree_rewritten_together_are_caught_by_the_signed_heads
 
 
 async def test_a_leaf_slipped_in_outside_the_service_is_found(engine, superuser):
-    await append(engine, test_keys(), 3)
+    await append(engine, log_keys(), 3)
     frontier = merkle.Frontier()
     async with engine.connect() as conn:
         for (leaf,) in (await conn.exec_driver_sql("SELECT leaf FROM log_leaves ORDER BY leaf_index")).all():
@@ -187,7 +187,7 @@ async def test_a_leaf_slipped_in_outside_the_service_is_found(engine, superuser)
 
 
 async def test_an_edited_payload_is_found_and_a_payload_erased_without_a_purge_leaf_too(engine, superuser):
-    await append(engine, test_keys(), 4)
+    await append(engine, log_keys(), 4)
     assert (await check(engine)).ok
     await superuser.execute("UPDATE leaf_payloads SET payload = NULL, purged_at = now(), purge_reason = 'retention' "
                             "WHERE leaf_index = 0")
@@ -353,7 +353,7 @@ async def test_the_readmes_checks_hold_and_the_service_role_cannot_undo_the_appe
     sql = re.search(r"```sql\n(.*?)```", readme, re.S).group(1)
     statements = [st for st in (s.strip() for s in re.sub(r"--[^\n]*", "", sql).split(";")) if st]
     assert len(statements) == 2
-    await append(engine, test_keys(), 2)
+    await append(engine, log_keys(), 2)
     conn = await asyncpg.connect(plain_dsn(db_url))  # the service's own role
     try:
         assert await conn.fetchval("SELECT current_user") == "cme_disclosure"
@@ -379,6 +379,6 @@ async def test_the_readmes_checks_hold_and_the_service_role_cannot_undo_the_appe
         assert not await conn.fetchval("SELECT has_table_privilege('log_leaves', 'UPDATE')")
     finally:
         await conn.close()
-    await append(engine, test_keys(), 2)  # INSERT and SELECT are all it needs
+    await append(engine, log_keys(), 2)  # INSERT and SELECT are all it needs
     report = await check(engine)
     assert report.ok and report.tree_size == 4, report.problems
