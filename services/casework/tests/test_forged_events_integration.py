@@ -13,7 +13,7 @@ from cme_shared.contracts.rights import FactualRectification, RestrictionLifted,
 from cme_shared.testing.kafka import TopicReader, produce
 from cme_shared.testing.signing import forgeries
 
-from .test_kafka_flows import cases_of, history_kinds, kinds_for_child, send
+from .test_kafka_flows_integration import cases_of, history_kinds, kinds_for_child, send
 
 pytestmark = pytest.mark.integration
 
