@@ -129,6 +129,8 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("rights", "POST", "/requests/{request_id}/transfer-decision"): rule(O, D),
     ("rights", "POST", "/requests/{request_id}/complaint-acknowledgement"): rule(O, D),
     ("rights", "POST", "/requests/{request_id}/complaint-outcome"): rule(O, D),
+    ("rights", "POST", "/requests/{request_id}/progress"): rule(O, D),
+    ("rights", "POST", "/public/complaints"): PUBLIC,
     ("rights", "GET", "/worklist"): rule(O, D),
 }
 

@@ -11,17 +11,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from cme_rights.adapters.asks import Chunk
 from cme_rights.app import collection_policy
-from cme_rights.domain.clock import ClockEvent, ClockEventKind
+from cme_rights.domain.clock import ClockEvent, ClockEventKind, complaint_acknowledgement_due
 from cme_rights.domain.collection import CollectionPolicy, Purpose
 from cme_rights.service_layer import collection, decisions, requests
 from cme_rights.service_layer.commands import (
     Approval,
     ClockEventIn,
+    ComplaintAcknowledgement,
+    ComplaintOutcome,
+    ComplaintProgress,
     Correction,
     ProposalDecision,
+    PublicComplaint,
     RectificationDecision,
     RestrictionDecision,
     RestrictionLift,
@@ -626,3 +631,100 @@ async def test_a_rectification_applied_is_kept_for_a_known_request_only(uow: Fak
                                                              "records_changed": 2}}
     assert [line["actor"] for line in uow.requests.audit_log if line["action"] == "rectification_applied"] == [
         "service:casework"]
+
+
+# --- complaints the public can make (DPA 2018 s164A, from 19 June 2026) --------------------------------------
+
+def public_complaint(**overrides: Any) -> PublicComplaint:
+    fields: dict[str, Any] = {
+        "complainant": {"first_name": "Maryam", "last_name": "Hassan", "email": "maryam.hassan@example.org"},
+        "about": "my daughter's records were shared with the wrong school",
+        "child": {"first_name": "Amira", "last_name": "Hassan", "date_of_birth": "2016-04-02"},
+    }
+    return PublicComplaint.model_validate(fields | overrides)
+
+
+async def test_a_public_complaint_is_received_today_in_london_and_acknowledged_within_30_days(
+        uow: FakeRightsUnitOfWork) -> None:
+    async with uow:
+        answer = await requests.receive_public_complaint(uow, public_complaint())
+        await uow.commit()
+    assert set(answer) == {"reference", "acknowledgement_due"}  # nothing else of what was sent
+    assert answer["acknowledgement_due"] == complaint_acknowledgement_due(LONDON_TODAY) == date(2026, 7, 31)
+    row = uow.requests.rows[answer["reference"]]
+    assert (row["request_type"], row["channel"], row["received_on"], row["status"]) == (
+        "complaint", "web", LONDON_TODAY, "received")
+    assert row["borough"] is None and row["created_by"] == requests.PUBLIC_FORM  # the DPO's until given a borough
+    assert row["subject"]["first_name"] == "Amira" and row["acting_as"] == "parent"
+    line = uow.requests.audit_log[-1]
+    assert line["action"] == "received" and "Hassan" not in str(line) and "example.org" not in str(line)
+
+
+def test_a_public_complaint_needs_a_way_to_answer_and_takes_no_unknown_field() -> None:
+    with pytest.raises(ValidationError):
+        public_complaint(complainant={"first_name": "Maryam", "last_name": "Hassan"})
+    with pytest.raises(ValidationError):
+        public_complaint(priority="urgent")
+    with pytest.raises(ValidationError):
+        public_complaint(about="x" * 5_001)
+    alone = public_complaint(child=None, complainant={"first_name": "Maryam", "last_name": "Hassan",
+                                                      "address": {"line1": "12 Porchester Road"}})
+    assert alone.child is None
+
+
+async def test_progress_is_dated_and_recorded_on_an_open_complaint_only(uow: FakeRightsUnitOfWork) -> None:
+    async with uow:
+        request_id = (await requests.receive_public_complaint(uow, public_complaint()))["reference"]
+        update = ComplaintProgress(on=LONDON_TODAY, text="we have asked the school for its records")
+        answer = await decisions.complaint_progress(uow, request_id, update, dpo())
+        await uow.commit()
+    assert answer["progress"] == {"on": "2026-07-01", "text": "we have asked the school for its records"}
+    kept = [d for d in uow.requests.decisions if d["kind"] == "complaint_progress"]
+    assert kept[0]["decided_by"] == "dpo-1" and kept[0]["decision"]["text"].startswith("we have asked")
+    assert "complaint_progress" in uow.requests.actions(request_id)
+    with pytest.raises(Refusal) as future:
+        await decisions.complaint_progress(uow, request_id, ComplaintProgress(
+            on=LONDON_TODAY + timedelta(days=1), text="x"), dpo())
+    assert future.value.status == 422
+    with pytest.raises(Refusal) as elsewhere:  # the DPO's complaint: another borough's officer sees nothing
+        await decisions.complaint_progress(uow, request_id, update, officer(borough=Borough.KENSINGTON_AND_CHELSEA))
+    assert elsewhere.value.status == 404
+    other = await received(uow)  # an access request has no complaint progress
+    with pytest.raises(Refusal) as not_complaint:
+        await decisions.complaint_progress(uow, other, update, dpo("dpo-2"))
+    assert not_complaint.value.code == "not_under_investigation"
+
+
+async def test_the_outcome_is_recorded_and_the_complainant_is_told_the_ico_route(uow: FakeRightsUnitOfWork) -> None:
+    async with uow:
+        request_id = (await requests.receive_public_complaint(uow, public_complaint()))["reference"]
+        await decisions.acknowledge_complaint(uow, request_id, ComplaintAcknowledgement(on=LONDON_TODAY), dpo())
+        await decisions.complaint_outcome(uow, request_id, ComplaintOutcome(
+            outcome="upheld", findings="the records went to the wrong school", actions="retrained"), dpo())
+        await uow.commit()
+    row = uow.requests.rows[request_id]
+    assert row["status"] == "ready_for_review" and row["acknowledged_on"] == LONDON_TODAY
+    assert row["response"]["outcome"]["findings"] == "the records went to the wrong school"
+    ico = row["response"]["if_not_satisfied"]["complaint_to_ico"]
+    assert ico["website"] == "https://ico.org.uk/make-a-complaint/" and ico["helpline"] == "0303 123 1113"
+
+
+def test_an_unacknowledged_complaint_near_its_30_days_needs_attention() -> None:
+    from cme_rights.views import _complaint_needs
+    row = {"request_type": "complaint", "status": "received", "due_date": LONDON_TODAY + timedelta(days=5)}
+    assert _complaint_needs(row, LONDON_TODAY).startswith("attention")
+    assert not _complaint_needs({**row, "due_date": LONDON_TODAY + timedelta(days=25)}, LONDON_TODAY).startswith(
+        "attention")
+    assert _complaint_needs({**row, "status": "investigating"}, LONDON_TODAY) is None
+
+
+def test_the_public_form_is_throttled_per_client_network() -> None:
+    from cme_rights.entrypoints.public import Throttle, client_network
+    now = [0.0]
+    throttle = Throttle(per_minute=1, burst=2, clock=lambda: now[0])
+    home = client_network("2001:db8:1:2::10")
+    assert client_network("2001:db8:1:2::99") == home  # a new address in the same /64 is the same client
+    assert [throttle.take(home), throttle.take(home), throttle.take(home)] == [True, True, False]
+    assert throttle.take(client_network("192.0.2.7"))  # another client has its own bucket
+    now[0] = 60.0
+    assert throttle.take(home)

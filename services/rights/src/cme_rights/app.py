@@ -17,7 +17,7 @@ from .adapters.pdf import Printer
 from .adapters.tables import kit
 from .adapters.unit_of_work import RightsUnitOfWork
 from .domain.collection import CollectionPolicy, RetryPolicy
-from .entrypoints import collector, http, kafka
+from .entrypoints import collector, http, kafka, public
 from .settings import RightsSettings
 
 CHANNELS = [
@@ -60,7 +60,7 @@ def create_app(settings: RightsSettings | None = None) -> FastAPI:
         runtime,
         title="CME rights",
         description="Subject access and the other data-protection rights, on the statutory clock.",
-        routers=[http.router(runtime, printer)],
+        routers=[http.router(runtime, printer), public.router(runtime, settings)],
         asyncapi=lambda: build_document("CME rights", "1.0.0", "Topics rights uses.", CHANNELS, runtime.topics,
                                         settings.kafka_bootstrap),
     )

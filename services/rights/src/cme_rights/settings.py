@@ -35,3 +35,8 @@ class RightsSettings(ServiceSettings):
     # SEC-25: the pack is printed in a separate process (WeasyPrint's layout would hold the event loop),
     # at most this long, once per released response (a draft's each time the DPO asks).
     pdf_timeout_seconds: float = 60.0
+
+    # The public complaint form (POST /public/complaints, no token): each client network (an IPv4 address, an
+    # IPv6 /64) may send `public_complaint_burst` complaints at once, then one every 60 / per_minute seconds.
+    public_complaint_per_minute: Annotated[float, Field(gt=0)] = 2.0
+    public_complaint_burst: Annotated[int, Field(ge=1)] = 5

@@ -19,7 +19,7 @@ from .adapters.unit_of_work import RightsUnitOfWork
 from .domain import access
 from .domain import requests as rules
 from .domain.access import Action
-from .domain.requests import Status
+from .domain.requests import RequestType, Status
 from .service_layer import records
 
 
@@ -128,8 +128,22 @@ async def worklist(uow: RightsUnitOfWork, principal: Principal) -> list[dict[str
         "borough": r["borough"],
         "overdue": r["due_date"] is not None and r["due_date"] < today,
         "days_left": (r["due_date"] - today).days if r["due_date"] is not None else None,
-        "needs": _needs(Status.AWAITING_APPROVAL if r["pending_proposal"] else Status(r["status"])),
+        "needs": _complaint_needs(r, today) or _needs(
+            Status.AWAITING_APPROVAL if r["pending_proposal"] else Status(r["status"])),
     } for r in rows]
+
+
+# An unacknowledged complaint this close to its 30 days (DPA 2018 s164A(3)) needs attention now.
+ACKNOWLEDGE_WARNING_DAYS = 7
+
+
+def _complaint_needs(row: Any, today: Any) -> str | None:
+    if row["request_type"] != RequestType.COMPLAINT.value or row["status"] != Status.RECEIVED.value:
+        return None
+    due = row["due_date"]
+    if due is not None and (due - today).days <= ACKNOWLEDGE_WARNING_DAYS:
+        return "attention: acknowledge the complaint now (s164A: 30 days)"
+    return "officer or DPO: acknowledge the complaint"
 
 
 def _needs(status: Status) -> str:

@@ -38,6 +38,7 @@ class Action(StrEnum):
     DECIDE = "decide"  # rectification, restriction, lift, transfer, complaint outcome
     DECIDE_DPO = "decide_dpo"  # erasure, objection
     ACKNOWLEDGE = "acknowledge"  # a complaint's acknowledgement
+    PROGRESS = "progress"  # a progress update a complainant is sent
     APPROVE_PROPOSAL = "approve_proposal"  # approve or reject an officer's proposed decision
 
 
@@ -49,6 +50,7 @@ ROLES: dict[Action, tuple[Role, ...]] = {
     Action.VERIFY_IDENTITY: DPO_ONLY, Action.COLLECT: STAFF, Action.DRAFT: DPO_ONLY, Action.READ_RESPONSE: STAFF,
     Action.APPROVE: DPO_ONLY, Action.EXEMPT: DPO_ONLY, Action.REFUSE: DPO_ONLY, Action.DECIDE: STAFF,
     Action.DECIDE_DPO: DPO_ONLY, Action.ACKNOWLEDGE: STAFF, Action.APPROVE_PROPOSAL: DPO_ONLY,
+    Action.PROGRESS: STAFF,
 }
 # Deciding a request: never by the person who recorded it.
 DECISIONS = frozenset({Action.APPROVE, Action.REFUSE, Action.DECIDE, Action.DECIDE_DPO, Action.APPROVE_PROPOSAL})

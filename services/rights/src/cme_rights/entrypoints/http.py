@@ -31,6 +31,7 @@ from ..service_layer.commands import (
     ClockEventIn,
     ComplaintAcknowledgement,
     ComplaintOutcome,
+    ComplaintProgress,
     ErasureDecision,
     Exemption,
     ObjectionDecision,
@@ -274,6 +275,14 @@ def router(runtime: ServiceRuntime, printer: pdf.Printer) -> APIRouter:
     async def outcome(request_id: UUID, body: ComplaintOutcome, principal: may(Action.DECIDE)) -> dict[str, Any]:
         async with runtime.unit_of_work() as uow:
             answer = await decisions.complaint_outcome(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
+
+    @api.post("/requests/{request_id}/progress")
+    async def progress(request_id: UUID, body: ComplaintProgress, principal: may(Action.PROGRESS)) -> dict[str, Any]:
+        """A dated progress update the complainant is sent (DPA 2018 s164A(2)(c)), kept in the history."""
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.complaint_progress(uow, request_id, body, principal)
             await uow.commit()
         return answer
 

@@ -198,3 +198,37 @@ class ComplaintOutcome(Command):
     outcome: Literal["upheld", "partly_upheld", "not_upheld"]
     findings: Reason
     actions: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class ComplaintProgress(Command):
+    """A progress update the complainant is sent (DPA 2018 s164A(2)(c): keep them informed)."""
+
+    on: date
+    text: Reason
+
+
+class Complainant(Command):
+    first_name: Name
+    last_name: Name
+    email: Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    address: Address | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "Complainant":
+        if self.email is None and self.address is None:
+            raise ValueError("give an email address or a postal address, so that the council can answer")
+        return self
+
+
+class ConcernedChild(Command):
+    first_name: Name
+    last_name: Name
+    date_of_birth: date | None = None
+
+
+class PublicComplaint(Command):
+    """A member of the public's complaint, sent through the council's electronic form (DPA 2018 s164A(2)(a))."""
+
+    complainant: Complainant
+    about: Annotated[str, Field(min_length=1, max_length=5_000)]
+    child: ConcernedChild | None = None

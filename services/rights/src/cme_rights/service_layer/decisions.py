@@ -45,6 +45,7 @@ from . import collection, records
 from .commands import (
     ComplaintAcknowledgement,
     ComplaintOutcome,
+    ComplaintProgress,
     ErasureDecision,
     ObjectionDecision,
     ProposalDecision,
@@ -281,6 +282,21 @@ async def acknowledge_complaint(uow: RightsUnitOfWork, request_id: uuid.UUID,
     await records.move(uow, row, Status.INVESTIGATING, by.sub, "complaint_acknowledged",
                        detail={"late": command.on > due}, acknowledged_on=command.on, due_date=None)
     return {"request_id": request_id, "status": Status.INVESTIGATING.value, "decision": decision}
+
+
+async def complaint_progress(uow: RightsUnitOfWork, request_id: uuid.UUID,
+                             command: ComplaintProgress, principal: Principal) -> dict[str, Any]:
+    """A dated progress update the complainant is sent (DPA 2018 s164A(2)(c)), kept in the request's history."""
+    row = await records.load_for(uow, request_id, principal, Action.PROGRESS, for_update=True)
+    by = Decider.of(principal)
+    if records.type_of(row) is not RequestType.COMPLAINT or records.status_of(row) not in (
+            Status.RECEIVED, Status.INVESTIGATING):
+        raise Refusal(409, "not_under_investigation", "progress is recorded on an open complaint only")
+    _check_day(uow, command.on, row["received_on"], "on")
+    update = {"on": command.on.isoformat(), "text": command.text}
+    await uow.requests.add_decision(request_id, "complaint_progress", update, by.sub, by.role)
+    await uow.requests.audit(request_id, "complaint_progress", by.sub, detail={"on": command.on.isoformat()})
+    return {"request_id": request_id, "status": row["status"], "progress": update}
 
 
 async def complaint_outcome(uow: RightsUnitOfWork, request_id: uuid.UUID,

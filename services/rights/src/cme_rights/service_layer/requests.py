@@ -24,7 +24,7 @@ from ..domain.clock import ClockEvent, complaint_acknowledgement_due, one_month_
 from ..domain.requests import GATHERING, ActingAs, RequestType, Status
 from ..domain.responses import RecordNotInPack, apply_exemption, automated_decision_response, refusal_response
 from . import collection, records
-from .commands import Approval, ClockEventIn, Exemption, RightsRequest
+from .commands import Approval, ClockEventIn, Exemption, PublicComplaint, RightsRequest
 from .commands import Refusal as Art12Refusal
 from .records import Row
 
@@ -72,6 +72,40 @@ async def receive(uow: RightsUnitOfWork, command: RightsRequest, principal: Prin
                                "message": "only the DPO records a requester's identity as verified: the "
                                           "request waits for the DPO's identity_received"}]
     return answer
+
+
+# Who recorded a complaint sent through the public form: nobody with a token (never a staff member's sub).
+PUBLIC_FORM = "public:complaint_form"
+
+
+async def receive_public_complaint(uow: RightsUnitOfWork, command: PublicComplaint) -> dict[str, Any]:
+    """A member of the public's complaint from the electronic form (DPA 2018 s164A(2)(a)): a `complaint`
+    request, channel `web`, received today (London). It belongs to no borough, so it is the DPO's (the
+    worklist shows it) until an officer's borough is given it. The complainant learns its reference and the
+    day by which it is acknowledged (s164A(3)), nothing else."""
+    received_on = uow.clock.today()
+    due = complaint_acknowledgement_due(received_on)
+    complainant = command.complainant.model_dump(mode="json", exclude_none=True)
+    acting_as = ActingAs.SELF if command.child is None else ActingAs.PARENT
+    subject = (command.child.model_dump(mode="json") if command.child is not None
+               else {"first_name": complainant["first_name"], "last_name": complainant["last_name"],
+                     "address": complainant.get("address")})
+    request_id = uuid.uuid4()
+    await uow.requests.add(
+        request_id, request_type=RequestType.COMPLAINT.value, status=Status.RECEIVED.value,
+        received_on=received_on, channel="web", requester=complainant, subject=subject,
+        acting_as=acting_as.value,
+        authority=rules.authority_notes(acting_as, command.child.date_of_birth if command.child else None,
+                                        received_on),
+        identity_verified=False, details=command.about,
+        due_date=due, created_by=PUBLIC_FORM, borough=None,
+    )
+    await uow.requests.audit(request_id, "received", PUBLIC_FORM, to_status=Status.RECEIVED.value,
+                             detail={"type": RequestType.COMPLAINT.value, "channel": "web",
+                                     "acting_as": acting_as.value, "public_form": True})
+    log.info("rights_request_received", request_id=str(request_id), request_type=RequestType.COMPLAINT.value,
+             channel="web")
+    return {"reference": request_id, "acknowledgement_due": due}
 
 
 async def begin_work(uow: RightsUnitOfWork, row: Row, actor: str) -> None:
