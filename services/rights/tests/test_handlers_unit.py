@@ -719,12 +719,24 @@ def test_an_unacknowledged_complaint_near_its_30_days_needs_attention() -> None:
 
 
 def test_the_public_form_is_throttled_per_client_network() -> None:
-    from cme_rights.entrypoints.public import Throttle, client_network
+    """The complaint form has the kit's public-form limits (as intake's referral form): a /64 is one client,
+    a proxy's X-Forwarded-For is read only from a trusted proxy, and a refusal says when to try again."""
+    from ipaddress import ip_network
+
+    from cme_rights.entrypoints.public import PUBLIC_REFUSALS
+    from cme_shared.http.throttle import PublicFormLimits
+
     now = [0.0]
-    throttle = Throttle(per_minute=1, burst=2, clock=lambda: now[0])
-    home = client_network("2001:db8:1:2::10")
-    assert client_network("2001:db8:1:2::99") == home  # a new address in the same /64 is the same client
-    assert [throttle.take(home), throttle.take(home), throttle.take(home)] == [True, True, False]
-    assert throttle.take(client_network("192.0.2.7"))  # another client has its own bucket
+    limits = PublicFormLimits(per_minute=1, burst=2, max_clients=100, global_per_minute=100, counter=PUBLIC_REFUSALS,
+                              noun="complaints", proxies=[ip_network("10.0.0.0/8")], clock=lambda: now[0])
+    home = limits.client_of("2001:db8:1:2::10", [])
+    assert limits.client_of("2001:db8:1:2::99", []) == home  # a new address in the same /64 is the same client
+    assert [limits.check(home), limits.check(home)] == [None, None]
+    refused = limits.check(home)
+    assert refused is not None and refused.code == "rate_limited" and refused.retry_after >= 1
+    assert "complaints" in refused.message
+    assert limits.check(limits.client_of("192.0.2.7", [])) is None  # another client has its own bucket
+    assert limits.client_of("10.1.2.3", ["192.0.2.99"]) == "192.0.2.99"  # behind the trusted proxy
+    assert limits.client_of("198.51.100.1", ["192.0.2.99"]) == "198.51.100.1"  # a stranger's header is ignored
     now[0] = 60.0
-    assert throttle.take(home)
+    assert limits.check(home) is None

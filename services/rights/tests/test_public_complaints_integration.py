@@ -82,4 +82,5 @@ async def test_too_many_complaints_from_one_network_answer_429_in_the_one_error_
         assert [a.status_code for a in answers] == [202, 202, 429]
         refused = answers[2].json()
         assert refused == {"errors": [{"loc": [], "code": "rate_limited", "message": refused["errors"][0]["message"]}]}
+        assert int(answers[2].headers["retry-after"]) >= 1  # and says when to try again
         assert "Hassan" not in answers[2].text

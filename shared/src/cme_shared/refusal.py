@@ -8,9 +8,11 @@ It imports nothing, so a pure domain may raise it too.
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str, loc: list[str | int] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, loc: list[str | int] | None = None, *,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(code)
         self.status, self.code, self.message, self.loc = status, code, message, loc or []
+        self.headers = headers  # sent with the answer: `Retry-After` on a 429
 
     def errors(self) -> list[tuple[list[str | int], str, str]]:
         """The (loc, code, message) of each problem the answer lists: one, unless a subclass names several

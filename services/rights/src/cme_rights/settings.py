@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import IPvAnyNetwork, Field, SecretStr
 
 from cme_shared.settings import ServiceSettings
 
@@ -40,3 +40,10 @@ class RightsSettings(ServiceSettings):
     # IPv6 /64) may send `public_complaint_burst` complaints at once, then one every 60 / per_minute seconds.
     public_complaint_per_minute: Annotated[float, Field(gt=0)] = 2.0
     public_complaint_burst: Annotated[int, Field(ge=1)] = 5
+    # Clients held at most (least recently seen dropped first), and all clients together a minute: beyond it
+    # 429 `public_form_busy` whoever asks (cme_shared.http.throttle).
+    public_complaint_max_clients: Annotated[int, Field(ge=1)] = 10_000
+    public_complaint_global_per_minute: Annotated[float, Field(gt=0)] = 30.0
+    # The proxies in front of rights (CME_TRUSTED_PROXIES, a JSON list of CIDRs): only a request whose TCP
+    # peer is one of them has its X-Forwarded-For read. Empty: the peer is the client.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)

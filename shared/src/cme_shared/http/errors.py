@@ -95,7 +95,7 @@ def edge_response(exc: EdgeError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(*exc.errors()), status_code=exc.status)
+        return JSONResponse(error_body(*exc.errors()), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(EdgeError)
     async def _edge_error(_request: Request, exc: EdgeError) -> JSONResponse:
