@@ -17,6 +17,9 @@ SHARE_EVENTS = "cme.disclosure.share-events.v1"
 TREE_HEADS = "cme.disclosure.tree-heads.v1"
 RIGHTS_EVENTS = "cme.rights.events.v1"
 DATA_COLLECTION_REQUESTS = "cme.rights.data-collection-requests.v1"
+# A service disposed of records under the retention schedule (contracts/retention.py): the others dispose
+# their copies, disclosure logs a leaf for each.
+RETENTION_DISPOSALS = "cme.retention.disposals.v1"
 # One replies topic per answering service (lookups, data chunks, rectifications applied): rights knows
 # who answered from the topic, which only that service may write and whose events only its key signs,
 # never from a `service` field the sender fills in (SEC-03 d, e).
@@ -35,6 +38,7 @@ ALL = (
     TREE_HEADS,
     RIGHTS_EVENTS,
     DATA_COLLECTION_REQUESTS,
+    RETENTION_DISPOSALS,
     *REPLIES.values(),
 )
 
@@ -48,6 +52,7 @@ SIGNERS: dict[str, frozenset[str]] = {
     TREE_HEADS: frozenset({"disclosure"}),
     RIGHTS_EVENTS: frozenset({"rights"}),
     DATA_COLLECTION_REQUESTS: frozenset({"rights"}),
+    RETENTION_DISPOSALS: frozenset({"casework", "intake", "disclosure", "rights"}),
     **{topic: frozenset({service}) for service, topic in REPLIES.items()},
 }
 

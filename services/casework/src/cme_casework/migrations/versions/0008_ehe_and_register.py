@@ -1,0 +1,20 @@
+"""Elective home education records and the children-not-in-school register (issue 14, items 2 and 3).
+
+Placeholder laid by the lead so that parallel work chains in a fixed order; filled by its owner.
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
