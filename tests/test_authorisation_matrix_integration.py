@@ -43,7 +43,7 @@ def rule(*roles: str, scoped: bool = False) -> Rule:
     return Rule(tuple(roles), scoped)
 
 
-O, M, D, A, P = "officer", "manager", "dpo", "auditor", "partner"
+O, M, D, A, P, R = "officer", "manager", "dpo", "auditor", "partner", "records_officer"
 
 # The expected answer of every operation: written once, checked cell by cell.
 ADMITS: dict[tuple[str, str, str], Rule | str] = {
@@ -145,7 +145,7 @@ class Caller:
     secret: str | None = None  # None: the services' own
 
 
-ALL = (O, M, D, A, P)
+ALL = (O, M, D, A, P, R)
 CALLERS = [
     Caller("no token", valid=False),
     Caller("expired", ALL, "westminster", valid=False, claims=(("exp", -60), ("iat", -3600))),
@@ -161,6 +161,7 @@ CALLERS = [
     Caller("dpo", (D,)),
     Caller("auditor", (A,)),
     Caller("partner", (P,)),
+    Caller("records officer", (R,)),
     Caller("officer+auditor kensington", (O, A), "kensington_and_chelsea"),
     Caller("officer+dpo kensington", (O, D), "kensington_and_chelsea"),
     Caller("partner+officer westminster", (P, O), "westminster"),

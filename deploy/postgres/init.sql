@@ -12,6 +12,13 @@
 --                    table, it can neither grant itself more, nor alter,
 --                    truncate or drop it, nor disable its triggers.
 --
+--   cme_<svc>_disposal  the retention disposal job's login (issue 14; `python -m
+--                    cme_<svc> dispose`). Owns nothing; the migrations grant it
+--                    SELECT on what it reads, DELETE/UPDATE on what it disposes
+--                    of, INSERT on the tombstones, and the history tables'
+--                    triggers let it (and only it) remove rows past retention.
+--                    The running service never holds its password.
+--
 -- The owner may log in (LOGIN) so that migrations can connect as it; only the
 -- migrations are given its password. A production server should also accept
 -- the owner's logins from the deploy host only (pg_hba.conf) or keep it
@@ -47,7 +54,7 @@ DECLARE
     role text;
 BEGIN
     FOREACH svc IN ARRAY ARRAY['cme_intake', 'cme_casework', 'cme_disclosure', 'cme_rights'] LOOP
-        FOREACH role IN ARRAY ARRAY[svc || '_owner', svc] LOOP
+        FOREACH role IN ARRAY ARRAY[svc || '_owner', svc, svc || '_disposal'] LOOP
             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role) THEN
                 EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD %L',
                                role, role);

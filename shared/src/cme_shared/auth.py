@@ -41,10 +41,12 @@ class Role(StrEnum):
     DPO = "dpo"
     AUDITOR = "auditor"
     PARTNER = "partner"
+    # The council's records officer (issue 14: retention): the disposal report and legal holds, no case data.
+    RECORDS_OFFICER = "records_officer"
 
 
 # Roles that work across both boroughs (DOMAIN section 1): their tokens carry no borough.
-CROSS_BOROUGH = frozenset({Role.MANAGER, Role.DPO, Role.AUDITOR})
+CROSS_BOROUGH = frozenset({Role.MANAGER, Role.DPO, Role.AUDITOR, Role.RECORDS_OFFICER})
 
 
 class Principal(BaseModel):

@@ -285,3 +285,155 @@ def drop_append_only(*tables: str) -> None:
     for table in tables:
         op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
         op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
+
+
+# Retention and disposal (issue 14, item 1; DOMAIN section 3). Disposal is the one sanctioned way content
+# leaves a history table. It is done by a third login per service, `cme_<svc>_disposal`, used only by the
+# disposal job (`python -m cme_<svc> dispose`), never by the running service: the runtime role keeps
+# INSERT and SELECT on history, and the history tables' triggers let the disposal role, and it alone,
+# DELETE or UPDATE a row. TRUNCATE stays refused to everyone.
+DISPOSAL_GUARD = "refuse_history_change_but_disposal"
+
+
+def disposal_role() -> str:
+    """The disposal job's login: the runtime role's name with `_disposal` (cme_casework_disposal)."""
+    return _runtime_role() + "_disposal"
+
+
+def grant_disposal_role(*, select: Sequence[str] = (), delete: Sequence[str] = (), update: Sequence[str] = (),
+                        insert: Sequence[str] = ()) -> None:
+    """Give the disposal role CONNECT, schema USAGE, sequence USAGE and exactly the listed table rights.
+
+    A table it deletes from or updates must also be in `select` (PostgreSQL needs SELECT for a WHERE); a
+    history table among them must also be opened with `open_to_disposal`. Call again in a later migration
+    to widen it; `revoke_disposal_role` undoes it all.
+    """
+    import sqlalchemy as sa
+    from alembic import op
+
+    role = disposal_role()
+    bind = op.get_bind()
+    if not bind.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar():
+        raise RuntimeError(f"the disposal role {role!r} does not exist (deploy/postgres/init.sql creates it)")
+    quoted = bind.dialect.identifier_preparer.quote(role)
+    database = bind.execute(sa.text("SELECT quote_ident(current_database())")).scalar_one()
+    op.execute(f"GRANT CONNECT ON DATABASE {database} TO {quoted}")
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {quoted}")
+    op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+    for privilege, tables in (("SELECT", select), ("DELETE", delete), ("UPDATE", update), ("INSERT", insert)):
+        for table in tables:
+            op.execute(f"GRANT {privilege} ON {table} TO {quoted}")
+
+
+def revoke_disposal_role() -> None:
+    import sqlalchemy as sa
+    from alembic import op
+
+    role = disposal_role()
+    bind = op.get_bind()
+    if not bind.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar():
+        return
+    quoted = bind.dialect.identifier_preparer.quote(role)
+    database = bind.execute(sa.text("SELECT quote_ident(current_database())")).scalar_one()
+    op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {quoted}")
+    op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {quoted}")
+    op.execute(f"REVOKE USAGE ON SCHEMA public FROM {quoted}")
+    op.execute(f"REVOKE CONNECT ON DATABASE {database} FROM {quoted}")
+
+
+def open_to_disposal(*tables: str) -> None:
+    """History tables the disposal job may remove rows from: their row trigger (made by `append_only` or a
+    service's first migration, `<table>_append_only`) is replaced by one that lets the disposal role
+    through and refuses everyone else as before, the owner included. The TRUNCATE trigger stays."""
+    from alembic import op
+
+    role = disposal_role()
+    op.execute(f"""
+        CREATE OR REPLACE FUNCTION {DISPOSAL_GUARD}() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+          IF current_user = TG_ARGV[0] THEN
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+          END IF;
+          RAISE EXCEPTION '% is append-only: % refused (only the disposal job may remove a record)',
+            TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+        END $f$
+    """)
+    for table in tables:
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION {DISPOSAL_GUARD}('{role}')")
+
+
+def close_to_disposal(*tables: str) -> None:
+    """Undo `open_to_disposal`: the tables refuse every change again."""
+    from alembic import op
+
+    for table in tables:
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION {HISTORY_GUARD}()")
+
+
+def create_retention_tables() -> None:
+    """The kit's two retention tables, in every service (cme_shared.retention):
+
+    - `disposal_tombstones` (append-only): what was disposed of, when, under which rule, in which run; ids
+      and codes only (DOMAIN section 3: "at disposal the content goes; a minimal tombstone stays").
+      `subject_digests` holds keyed digests of the subject's identifiers where a service must still match
+      a later subject access request to a disposed record (intake), never the identifiers.
+    - `legal_holds`: records kept past their retention while a hold is in force, by subject, case or
+      record; placing and lifting are recorded (who, when, why), a lifted hold stays as a row.
+
+    The runtime role may INSERT and SELECT tombstones and use legal holds; the disposal role may INSERT
+    tombstones and read holds (call `grant_disposal_role` for the service's own tables as well).
+    """
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects.postgresql import ARRAY, UUID
+
+    op.create_table(
+        "disposal_tombstones",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+        sa.Column("run_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("record_type", sa.Text, nullable=False),
+        sa.Column("record_id", sa.Text, nullable=False),
+        sa.Column("subject_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default=sa.text("'{}'")),
+        sa.Column("subject_digests", ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'")),
+        sa.Column("case_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default=sa.text("'{}'")),
+        sa.Column("categories", ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'")),
+        sa.Column("schedule_id", sa.Text, nullable=False),
+        sa.Column("rule_id", sa.Text, nullable=False),
+        sa.Column("clock_started_on", sa.Date, nullable=True),
+        sa.Column("due_on", sa.Date, nullable=True),
+        sa.Column("reason", sa.Text, nullable=False),  # schedule | fan_out:<service>
+        sa.Column("disposed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("record_type", "record_id", name="disposal_tombstones_once"),
+    )
+    op.create_index("disposal_tombstones_subjects", "disposal_tombstones", ["subject_ids"], postgresql_using="gin")
+    op.create_index("disposal_tombstones_digests", "disposal_tombstones", ["subject_digests"],
+                    postgresql_using="gin")
+    append_only("disposal_tombstones")
+    op.create_table(
+        "legal_holds",
+        sa.Column("hold_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("scope", sa.Text, nullable=False),  # subject | case | record
+        sa.Column("target_id", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("placed_by", sa.Text, nullable=False),
+        sa.Column("placed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lifted_by", sa.Text, nullable=True),
+        sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lift_reason", sa.Text, nullable=True),
+        sa.CheckConstraint("scope IN ('subject', 'case', 'record')", name="legal_holds_scope"),
+    )
+    op.create_index("legal_holds_in_force", "legal_holds", ["scope", "target_id"],
+                    postgresql_where=sa.text("lifted_at IS NULL"))
+
+
+def drop_retention_tables() -> None:
+    from alembic import op
+
+    op.drop_table("legal_holds")
+    drop_append_only("disposal_tombstones")
+    op.drop_table("disposal_tombstones")

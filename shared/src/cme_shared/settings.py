@@ -1,7 +1,7 @@
 """Configuration common to every service, read from `CME_*` environment variables."""
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator, model_validator
@@ -9,6 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .kafka_security import KafkaConnection, SaslMechanism, SecurityProtocol
 from .messaging.signing import Signer, TrustedSigners, load_private_key
+
+if TYPE_CHECKING:
+    from .contracts.retention import RetentionSchedule
 
 # Shipped so that `make up` works out of the box; a production start refuses it.
 DEVELOPMENT_JWT_SECRET = "cme-development-secret-do-not-use-in-production-0123456789"
@@ -31,6 +34,12 @@ class ServiceSettings(BaseSettings):
     # `migrate` only: the same database as its owner role (cme_<svc>_owner), which owns every table. Give it
     # to the migration step alone, never to the running service (CONTRACT 1, SEC-08).
     migration_database_url: SecretStr | None = None
+    # The disposal job only (`python -m cme_<svc> dispose`, issue 14): the same database as the service's
+    # third login, cme_<svc>_disposal, the one role the history tables let remove a record past retention.
+    disposal_database_url: SecretStr | None = None
+    # The retention schedule in force (JSON, the shape of contracts.retention.RetentionSchedule); unset:
+    # the council's default (cme_shared.retention.DEFAULT_SCHEDULE, 7 years after case closure).
+    retention_schedule_file: Path | None = None
     kafka_bootstrap: str = "127.0.0.1:9092"
     # The broker takes SCRAM logins only (CONTRACT section 7): each service its own principal, whose
     # credentials the local runtime generates under .local/secrets/kafka/ and production passes in the
@@ -197,6 +206,18 @@ class ServiceSettings(BaseSettings):
             raise ValueError("migrations need CME_MIGRATION_DATABASE_URL: the database as its owner role "
                              "(cme_<service>_owner), not as the service's own login")
         return self.migration_database_url.get_secret_value()
+
+    def disposal_url(self) -> str:
+        """The disposal login's URL; no fallback to the runtime login, which may not remove history."""
+        if self.disposal_database_url is None:
+            raise ValueError("the disposal job needs CME_DISPOSAL_DATABASE_URL: the database as the service's "
+                             "disposal role (cme_<service>_disposal)")
+        return self.disposal_database_url.get_secret_value()
+
+    def retention_schedule(self) -> "RetentionSchedule":
+        from .retention import load_schedule
+
+        return load_schedule(self.retention_schedule_file)
 
     def runtime_role(self) -> str:
         """The role the service logs in as (the user of CME_DATABASE_URL), granted its privileges by the

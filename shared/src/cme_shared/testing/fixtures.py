@@ -74,6 +74,8 @@ class Databases:
             # Privileges on the database itself live outside it, so the copy does not have them.
             await conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
             await conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO "cme_{service}"')
+            if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", f"cme_{service}_disposal"):
+                await conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO "cme_{service}_disposal"')
         finally:
             await conn.close()
         return self._infra.service_url(service, name)

@@ -62,6 +62,10 @@ class Infra:
         """asyncpg URL for `database` as the service's runtime login role (its development password)."""
         return self._url(f"cme_{service}", database)
 
+    def disposal_url(self, service: str, database: str) -> str:
+        """asyncpg URL for `database` as the service's disposal role (the retention job's login)."""
+        return self._url(f"cme_{service}_disposal", database)
+
     def owner_url(self, service: str, database: str) -> str:
         """asyncpg URL for `database` as the service's owner role, which migrations run as."""
         return self._url(f"cme_{service}_owner", database)
