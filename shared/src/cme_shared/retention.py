@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel
@@ -39,6 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .contracts.categories import DataCategory
 from .contracts.retention import (ClockStart, RecordsDisposed, RecordType, RetentionRule,
                                   RetentionSchedule)
+
+if TYPE_CHECKING:
+    from .contracts.rights import DataItem
 
 # The council's default (DOMAIN section 3: "default 7 years after case closure, configurable per category,
 # with legal hold"). Records not tied to a case run from their own event.
@@ -172,7 +175,8 @@ class DisposalReport(BaseModel):
 
 
 def disposed_event(service: str, schedule: RetentionSchedule, run_id: uuid.UUID, now: datetime,
-                   candidates: Sequence[Candidate]) -> RecordsDisposed:
+                   candidates: Sequence[Candidate],
+                   related: dict[RecordType, list[str]] | None = None) -> RecordsDisposed:
     """One event for records disposed of together under one rule (the caller groups them)."""
     rules = {c.rule.rule_id for c in candidates} | set()
     types = {c.record_type for c in candidates}
@@ -184,7 +188,8 @@ def disposed_event(service: str, schedule: RetentionSchedule, run_id: uuid.UUID,
         rule_id=first.rule.rule_id, record_type=first.record_type, record_ids=[c.record_id for c in candidates],
         subject_ids=sorted({s for c in candidates for s in c.subject_ids}, key=str),
         case_ids=sorted({k for c in candidates for k in c.case_ids}, key=str),
-        clock_started_on=min(c.clock_started_on for c in candidates), disposed_at=now, run_id=run_id)
+        clock_started_on=min(c.clock_started_on for c in candidates), disposed_at=now, run_id=run_id,
+        related_record_ids=related or {})
 
 
 # The kit's tables as the repositories below see them (created by migrations.create_retention_tables).
@@ -234,6 +239,25 @@ class Tombstone(BaseModel):
     reason: str
     disposed_at: datetime
     run_id: uuid.UUID
+
+
+DISPOSED_RECORD = "disposed_record"  # the DataItem.record_type of a tombstone in a subject access answer
+
+
+def tombstone_item(service: str, tombstone: Tombstone, subject_id: uuid.UUID,
+                   schedule: RetentionSchedule | None = None) -> "DataItem":
+    """A tombstone as an item of a service's data-collection answer, so the access pack can say what was
+    disposed of and when (the content itself is gone): record type, disposal date, rule and its words."""
+    from .contracts.rights import DataItem
+
+    rule = next((r for r in (schedule.rules if schedule else ()) if r.rule_id == tombstone.rule_id), None)
+    category = next((c for c in (DataCategory(v) for v in tombstone.categories)), DataCategory.EDUCATION)
+    return DataItem(service=service, record_type=DISPOSED_RECORD, record_id=tombstone.record_id,
+                    subject_id=subject_id, category=category, source=None, recorded_at=tombstone.disposed_at,
+                    data={"disposed_record_type": tombstone.record_type, "disposed_at": tombstone.disposed_at.isoformat(),
+                          "schedule_id": tombstone.schedule_id, "rule_id": tombstone.rule_id,
+                          "rule": rule.description if rule else None,
+                          "clock_started_on": tombstone.clock_started_on.isoformat() if tombstone.clock_started_on else None})
 
 
 class Tombstones:

@@ -92,6 +92,9 @@ class RecordsDisposed(Event):
     record_ids: list[str]
     subject_ids: list[UUID] = []  # the children and carers the records were about (internal ids)
     case_ids: list[UUID] = []  # the cases the records belonged to, if any
+    # Records other services hold that the disposed ones drew on and that fall due with them, by record
+    # type: a case's referrals in intake ({"referral": [intake ids]}). The holder disposes of them.
+    related_record_ids: dict[RecordType, list[str]] = {}
     clock_started_on: date | None = None  # e.g. the closure date the period ran from
     disposed_at: datetime
     run_id: UUID  # the disposal run, for the records officer's report
