@@ -91,6 +91,23 @@ def test_migrations_are_one_job_per_service_as_its_owner(tools):
         assert env["CME_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == f"cme-{service}"
 
 
+def test_disposal_is_one_nightly_job_per_service_as_its_disposal_login(tools):
+    """Retention (issue 14): the disposal login is given to the disposal job alone, never to a Deployment."""
+    docs = rendered(tools, "production")
+    jobs = of_kind(docs, "CronJob")
+    assert set(jobs) == {f"{s}-dispose" for s in SERVICES}
+    for service in SERVICES:
+        spec = jobs[f"{service}-dispose"]["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid" and spec["timeZone"] == "Europe/London"
+        [c] = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert c["command"] == ["python", "-m", f"cme_{service}", "dispose"]
+        env = {e["name"]: e for e in c["env"]}
+        assert env["CME_DISPOSAL_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == f"cme-{service}-disposal"
+    for name, deployment in of_kind(docs, "Deployment").items():
+        [c] = deployment["spec"]["template"]["spec"]["containers"]
+        assert "CME_DISPOSAL_DATABASE_URL" not in {e["name"] for e in c.get("env", [])}, name
+
+
 def egress_ports(policy: dict) -> set[tuple[str, int]]:
     """(what, port) for each egress rule: the pod or cluster label it reaches, or 'outside' for an ipBlock."""
     flows = set()
@@ -117,6 +134,7 @@ def test_network_policies_allow_only_the_architecture_flows(tools):
                    for rule in policy["spec"]["ingress"] for peer in rule["from"]]
         assert sorted(sources) == sorted(["console", "monitoring", *(["ingress-nginx"] if service == "intake" else [])])
         assert egress_ports(policies[f"{service}-migrate"]) == {(f"cme-{service}", 5432)}
+        assert egress_ports(policies[f"{service}-dispose"]) == {(f"cme-{service}", 5432)}
     assert egress_ports(policies["console"]) == {("service", p) for p in SERVICES.values()} | {("outside", 443)}
     [ingress] = of_kind(rendered(tools, "production"), "Ingress").values()
     paths = {(p["path"], p["backend"]["service"]["name"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]}
