@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel
-from sqlalchemy import (ARRAY, BigInteger, Column, Date, DateTime, MetaData, Table, Text, UniqueConstraint,
-                        and_, insert, or_, select, update)
+from sqlalchemy import (BigInteger, Column, Date, DateTime, MetaData, Table, Text, UniqueConstraint, and_, insert,
+                        or_, select, update)
+from sqlalchemy.dialects.postgresql import ARRAY  # its comparator has `overlap` (&&), the generic one has not
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
