@@ -19,7 +19,7 @@ TEST_ENV := CME_TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092 CME_TEST_KAFKA_SECURITY_PROT
 # CME_KAFKA_* for a principal of the local broker: $(call kafka_login,operator)
 kafka_login = eval "$$($(BIN)/kafka.sh env $(1))";
 
-.PHONY: help up down clean demo test token verify-log outbox bench infra prereqs venv \
+.PHONY: help up down clean demo test token verify-log outbox dispose bench infra prereqs venv \
         kafka-install kafka kafka-user postgres witness topics services status logs \
         console-install console dlq ops-tools
 
@@ -109,6 +109,11 @@ verify-log: venv postgres  ## check the disclosure log end to end (non-zero on i
 
 outbox: venv postgres  ## quarantined outbox rows: make outbox SERVICE=intake [ARGS="show|release|drop ID"]
 	@$(BIN)/services.sh exec '$(SERVICE)' outbox $(or $(ARGS),quarantined)
+
+dispose: venv postgres  ## retention disposal: make dispose SERVICE=casework [ARGS="--dry-run"] (every service when SERVICE is unset)
+	@for svc in $(or $(SERVICE),casework rights intake disclosure); do
+	  $(BIN)/services.sh dispose "$$svc" $(ARGS) || exit $$?
+	done
 
 bench: up  ## benchmark the platform against its own broker and database (BENCH_ARGS="--n 2000 ...")
 	@$(call kafka_login,operator) CME_JWT_SECRET="$$($(BIN)/services.sh jwt-secret)" \

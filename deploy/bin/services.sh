@@ -186,12 +186,27 @@ exec_service() {
     exec "$CME_PYTHON" -m "cme_$svc" "$@"
 }
 
+# The retention disposal job of one service (issue 14), as its disposal login, the one role the history
+# tables let remove a record; the running service never has this URL.
+dispose_service() {
+    local svc="${1:-}"
+    [[ -n "$svc" ]] || die "usage: $0 dispose <service> [--dry-run] [--as-of YYYY-MM-DD] [--json]"
+    shift
+    port_of "$svc" >/dev/null
+    require_project_python
+    export_service_env "$svc"
+    export CME_DISPOSAL_DATABASE_URL="postgresql+asyncpg://cme_${svc}_disposal:cme_${svc}_disposal@127.0.0.1:5432/cme_$svc"
+    cd "$CME_ROOT"
+    exec "$CME_PYTHON" -m "cme_$svc" dispose "$@"
+}
+
 case "${1:-}" in
+    dispose) shift; dispose_service "$@" ;;
     start) start ;;
     stop) stop ;;
     restart) stop; start ;;
     status) status ;;
     exec) shift; exec_service "$@" ;;
     jwt-secret) jwt_secret ;;
-    *) echo "usage: $0 start|stop|restart|status|exec <svc> [args]|jwt-secret" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart|status|exec <svc> [args]|dispose <svc> [args]|jwt-secret" >&2; exit 2 ;;
 esac
