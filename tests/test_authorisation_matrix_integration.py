@@ -93,6 +93,11 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("casework", "POST", "/cases/{case_id}/borough"): rule(M),
     ("casework", "POST", "/cases/{case_id}/allocation"): rule(O, M),
     ("casework", "GET", "/cases/{case_id}/closure-readiness"): rule(O, M, D, scoped=True),
+    # Retention (issue 14, item 1): casework's legal holds and its dry-run disposal report.
+    ("casework", "POST", "/legal-holds"): rule(R, D),
+    ("casework", "GET", "/legal-holds"): rule(R, D),
+    ("casework", "POST", "/legal-holds/{hold_id}/lift"): rule(R, D),
+    ("casework", "GET", "/retention/report"): rule(R, D),
 
     ("disclosure", "POST", "/disclosures"): rule(O, M, D),
     ("disclosure", "GET", "/disclosures"): rule(O, M, D, A),

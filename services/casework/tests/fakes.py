@@ -28,6 +28,7 @@ from cme_casework.domain.lifecycle import CaseState, fold
 from cme_casework.domain.permissions import Grant
 from cme_shared.clock import Clock, FixedClock
 from cme_shared.contracts.rights import DataItem
+from cme_shared.retention import DEFAULT_SCHEDULE
 from cme_shared.testing.fakes import FakeUnitOfWork
 
 POLICY = ClockPolicy(calendars=load_calendars())
@@ -173,12 +174,31 @@ class FakeAccessLog:
         return [item for item in self.held if item.subject_id in set(subject_ids)]
 
 
+class FakeTombstones:
+    """The kit's `Tombstones` in memory (what a subject access answer reads of them)."""
+
+    def __init__(self) -> None:
+        self.held: list[Any] = []
+
+    async def about(self, subject_ids: Any = (), digests: Any = ()) -> list[Any]:
+        return [t for t in self.held if set(t.subject_ids) & set(subject_ids)]
+
+
+class FakeRetention:
+    """`adapters.retention_store.RetentionRecords`, as far as the handlers use it (tombstones)."""
+
+    def __init__(self) -> None:
+        self.tombstones = FakeTombstones()
+
+
 class FakeCaseworkUnitOfWork(FakeUnitOfWork[CaseworkBatch]):
     def __init__(self, cases: FakeCaseRecords | None = None, clock: FixedClock | None = None,
                  policy: ClockPolicy = POLICY) -> None:
         super().__init__(clock)
         self.cases = cases or FakeCaseRecords(self.clock)
         self.access_log = FakeAccessLog()
+        self.retention = FakeRetention()
+        self.schedule = DEFAULT_SCHEDULE
         self.policy = policy
 
     def new_batch(self) -> CaseworkBatch:

@@ -11,6 +11,7 @@ from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
 from cme_shared.contracts.cases import CaseChanged
 from cme_shared.contracts.events import ReferralAccepted
+from cme_shared.contracts.retention import RecordsDisposed
 from cme_shared.contracts.rights import (
     DataCollectionReply,
     DataCollectionRequest,
@@ -29,7 +30,7 @@ from .adapters.term_dates_health import HEALTH
 from .adapters.tables import kit
 from .adapters.unit_of_work import CaseworkUnitOfWork
 from .domain.clocks import BoroughClock, ClockPolicy
-from .entrypoints import http, kafka
+from .entrypoints import http, kafka, retention_routes
 from .settings import CaseworkSettings
 
 
@@ -54,6 +55,9 @@ CHANNELS = [
                "it), for the disclosure log.", ShareMade, key="child subject id"),
     ChannelDoc(topics.CASE_EVENTS, "send", "A case opened, changed state or closed (ids and codes only).",
                CaseChanged, key="case id"),
+    ChannelDoc(topics.RETENTION_DISPOSALS, "send", "Records casework disposed of under the retention schedule (ids, "
+               "codes and dates; the referrals they drew on, for intake), written by `dispose`, sent by the relay.",
+               RecordsDisposed, key="record type:record id"),
 ]
 
 def clock_policy(settings: CaseworkSettings) -> ClockPolicy:
@@ -68,14 +72,16 @@ def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     settings = settings or CaseworkSettings()
     runtime = ServiceRuntime(settings, kit)
     policy = clock_policy(settings)
-    runtime.make_unit_of_work = lambda: CaseworkUnitOfWork(**runtime.unit_of_work_parts(), policy=policy)
+    schedule = settings.retention_schedule()  # a file that does not validate stops the service here
+    runtime.make_unit_of_work = lambda: CaseworkUnitOfWork(**runtime.unit_of_work_parts(), policy=policy,
+                                                           schedule=schedule)
     HEALTH.watch(policy.calendars, settings.term_dates_warning_days, runtime.clock.today)
     kafka.subscribe(runtime)
     app = create_service_app(
         runtime,
         title="CME casework",
         description="Cases on the statutory clock, enquiries, escalation, closure, records as they happened.",
-        routers=[http.router(runtime)],
+        routers=[http.router(runtime), retention_routes.router(runtime)],
         asyncapi=lambda: build_document("CME casework", "1.0.0", "Topics casework uses.", CHANNELS,
                                         runtime.topics, settings.kafka_bootstrap),
     )

@@ -42,7 +42,7 @@ SERVICE_ACCESS: dict[str, Access] = {
     ),
     "casework": Access(
         reads=(topics.REFERRAL_ACCEPTED, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS),
-        writes=(topics.CASE_EVENTS, topics.SHARE_EVENTS, topics.replies_of("casework")),
+        writes=(topics.CASE_EVENTS, topics.SHARE_EVENTS, topics.replies_of("casework"), topics.RETENTION_DISPOSALS),
     ),
     "disclosure": Access(
         reads=(topics.SHARE_EVENTS, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS),

@@ -12,20 +12,26 @@ locked up front, who among its subjects is restricted. It dies with the transact
 
 from typing import Any
 
+from cme_shared.contracts.retention import RetentionSchedule
+from cme_shared.retention import DEFAULT_SCHEDULE
 from cme_shared.unit_of_work import UnitOfWork
 
 from ..domain.clocks import ClockPolicy
 from .access_log import AccessLog
 from .repository import CaseRecords, CaseworkBatch
+from .retention_store import RetentionRecords
 
 
 class CaseworkUnitOfWork(UnitOfWork[CaseworkBatch]):
     cases: CaseRecords
     access_log: AccessLog
+    retention: RetentionRecords  # legal holds, tombstones, and what the disposal job reads and removes
 
-    def __init__(self, *, policy: ClockPolicy, **parts: Any) -> None:
+    def __init__(self, *, policy: ClockPolicy, schedule: RetentionSchedule | None = None,
+                 **parts: Any) -> None:
         super().__init__(**parts)
         self.policy = policy
+        self.schedule = schedule or DEFAULT_SCHEDULE  # the retention schedule in force (CME_RETENTION_SCHEDULE_FILE)
 
     def new_batch(self) -> CaseworkBatch:
         return CaseworkBatch()
@@ -33,3 +39,4 @@ class CaseworkUnitOfWork(UnitOfWork[CaseworkBatch]):
     def open(self) -> None:
         self.cases = CaseRecords(self.session, self.batch, self.clock, self.held)
         self.access_log = AccessLog(self.session)
+        self.retention = RetentionRecords(self.session)

@@ -22,6 +22,7 @@ from cme_shared.contracts.rights import (
 )
 from cme_shared.logging import get_logger
 from cme_shared.replies import addressed_to, reply_in_chunks, send_reply
+from cme_shared.retention import tombstone_item
 
 from ..adapters.access_log import SERVICE
 from ..adapters.unit_of_work import CaseworkUnitOfWork
@@ -114,6 +115,10 @@ async def collect(uow: CaseworkUnitOfWork, subject_ids: list[UUID]) -> list[Data
     items.extend(_history_item(entry, child, now) for entry, child in await uow.cases.history_of_children(subject_ids))
     # Who within the council looked at the subject's record here (Art 15(1)(c) recipients; issue 13).
     items.extend(await uow.access_log.items(subject_ids))
+    # What was disposed of under the retention schedule, and when: the content is gone, its tombstone stays.
+    for tombstone in await uow.retention.tombstones.about(subject_ids):
+        items.extend(tombstone_item(SERVICE, tombstone, subject, uow.schedule)
+                     for subject in tombstone.subject_ids if subject in wanted)
     return items
 
 

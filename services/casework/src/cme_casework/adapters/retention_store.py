@@ -1,0 +1,129 @@
+"""Casework's retention statements: what the disposal rules read, and how a record's content goes.
+
+`RetentionRecords` is the unit of work's `retention` (adapters/unit_of_work.py), with the kit's two
+repositories on the same session: `holds` (legal_holds) and `tombstones` (disposal_tombstones). The runtime
+role uses it to place and lift holds, read the report and answer a subject access request with tombstones;
+only the disposal job's login (`cme_casework_disposal`, migration 0009) can carry out `remove_case` and
+`remove_loose`, since only it may delete history rows (the history tables' trigger lets it alone through).
+"""
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cme_shared.contracts.categories import DataCategory
+from cme_shared.retention import LegalHolds, Tombstones
+
+from ..domain.retention import CaseFacts, LooseRecord
+from .repository import _IN_FORCE, _r
+from .tables import case_history, cases, kit
+
+LONDON = ZoneInfo("Europe/London")
+outbox = kit.outbox
+
+# The referral an entry came from: intake's id of it, wherever the entry's kind keeps it.
+_INTAKE_ID = func.coalesce(case_history.c.detail["referral"]["intake_id"].astext,
+                           case_history.c.detail["intake_id"].astext,
+                           case_history.c.detail["event"]["intake_id"].astext)
+
+
+def _categories(values: Sequence[str] | None) -> tuple[DataCategory, ...]:
+    known = {c.value for c in DataCategory}
+    return tuple(DataCategory(v) for v in (values or ()) if v in known)
+
+
+class RetentionRecords:
+    """One transaction's view of what retention needs from casework's tables."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.holds = LegalHolds(session)
+        self.tombstones = Tombstones(session)
+
+    # --- what the rules read -------------------------------------------------------------------------
+
+    async def case_facts(self) -> list[CaseFacts]:
+        """Every case: status, closure date, carers, the categories its history holds, its referrals."""
+        h = case_history.alias("h")
+        categories = (select(func.array_agg(h.c.category.distinct())).where(h.c.case_id == cases.c.case_id)
+                      .scalar_subquery())
+        intake = func.coalesce(h.c.detail["referral"]["intake_id"].astext, h.c.detail["intake_id"].astext,
+                               h.c.detail["event"]["intake_id"].astext)
+        intake_ids = (select(func.array_agg(intake.distinct())).where(h.c.case_id == cases.c.case_id, intake.is_not(None))
+                      .scalar_subquery())
+        rows = await self.session.execute(
+            select(cases.c.case_id, cases.c.child_subject_id, cases.c.carer_subject_ids, cases.c.status,
+                   cases.c.closed_on, categories.label("categories"), intake_ids.label("intake_ids"))
+            .order_by(cases.c.case_id))
+        return [CaseFacts(case_id=r["case_id"], child_subject_id=r["child_subject_id"], closed=r["status"] == "closed",
+                          closed_on=r["closed_on"], carer_subject_ids=tuple(r["carer_subject_ids"] or ()),
+                          categories=_categories(r["categories"]), intake_ids=tuple(r["intake_ids"] or ()))
+                for r in rows.mappings()]
+
+    async def loose_records(self) -> list[LooseRecord]:
+        """The history entries with no case, one record per referral (its intake id)."""
+        rows = await self.session.execute(
+            select(case_history.c.entry_id, case_history.c.child_subject_id, case_history.c.category,
+                   case_history.c.recorded_at, _INTAKE_ID.label("intake_id"),
+                   case_history.c.detail["carer_subject_ids"].label("carers"))
+            .where(case_history.c.case_id.is_(None)).order_by(case_history.c.entry_id))
+        grouped: dict[str, dict[str, Any]] = {}
+        for r in rows.mappings():
+            record_id = r["intake_id"] or f"entry-{r['entry_id']}"
+            g = grouped.setdefault(record_id, {"child": r["child_subject_id"], "on": None, "entries": [],
+                                               "categories": set(), "carers": set(), "intake_id": r["intake_id"]})
+            day = r["recorded_at"].astimezone(LONDON).date()
+            g["on"] = day if g["on"] is None else min(g["on"], day)
+            g["entries"].append(r["entry_id"])
+            g["categories"].add(r["category"])
+            g["carers"].update(UUID(str(c)) for c in (r["carers"] or []))
+        return [LooseRecord(record_id=k, child_subject_id=g["child"], recorded_on=g["on"], entry_ids=tuple(g["entries"]),
+                            categories=_categories(sorted(g["categories"])), carer_subject_ids=tuple(sorted(g["carers"], key=str)),
+                            intake_id=g["intake_id"])
+                for k, g in grouped.items()]
+
+    async def restricted_subjects(self, subject_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        """Of these subjects, those under an Art 18 restriction in force, each with the rights request."""
+        if not subject_ids:
+            return {}
+        rows = await self.session.execute(select(_r.c.subject_id, _r.c.rights_request_id)
+                                          .where(_r.c.subject_id.in_(list(set(subject_ids))), _IN_FORCE)
+                                          .order_by(_r.c.id))
+        return {subject: request for subject, request in rows}
+
+    async def case_exists(self, case_id: UUID) -> bool:
+        return (await self.session.execute(select(cases.c.case_id).where(cases.c.case_id == case_id))).first() is not None
+
+    # --- how content goes (the disposal login only) ---------------------------------------------------
+
+    async def remove_case(self, case_id: UUID, closed_on: date) -> bool:
+        """Remove a closed case's content: its row (first: the delete takes the row's lock, so a referral
+        reopening it at the same moment either goes first, and then nothing is removed, or waits and opens a
+        new case), its whole history, and the outbox rows about it (its CaseChanged events, and the share
+        events of its child once the child has no case left). False: it is no longer closed on that date
+        (reopened since it was planned), and nothing was removed."""
+        gone = await self.session.execute(
+            delete(cases).where(cases.c.case_id == case_id, cases.c.status == "closed", cases.c.closed_on == closed_on)
+            .returning(cases.c.child_subject_id))
+        child = gone.scalar_one_or_none()
+        if child is None:
+            return False
+        await self.session.execute(delete(case_history).where(case_history.c.case_id == case_id))
+        about = and_(outbox.c.aggregate_type == "case", outbox.c.aggregate_id == str(case_id))
+        others = (await self.session.execute(select(cases.c.case_id).where(cases.c.child_subject_id == child))).first()
+        if others is None:
+            about = or_(about, and_(outbox.c.aggregate_type == "share", outbox.c.aggregate_id == str(child)))
+        await self.session.execute(delete(outbox).where(about))
+        return True
+
+    async def remove_loose(self, entry_ids: Sequence[int]) -> int:
+        """Remove a record without a case: its history entries (still without a case)."""
+        done = await self.session.execute(
+            delete(case_history).where(case_history.c.entry_id.in_(list(entry_ids)), case_history.c.case_id.is_(None))
+            .returning(case_history.c.entry_id))
+        return len(done.all())

@@ -1,0 +1,209 @@
+"""Which of casework's records fall due for disposal (issue 14, item 1; DOMAIN section 3), pure rules.
+
+Sources: DOMAIN section 3 ("Retention: as long as necessary under the corporate records policy; default 7
+years after case closure, configurable per category, with legal hold. At disposal the content goes; a
+minimal tombstone (what, when, why disposed) stays"); UK GDPR Art 5(1)(e) (storage limitation: kept no
+longer than necessary); LGA 1972 s224 and the FOI Act s46 Code of Practice on records management (a record
+of what was destroyed, when and under which authority is kept: the tombstone).
+
+Casework's record types (contracts.retention.RecordType):
+- CASE: a case, its whole history (referrals, enquiries and their facts, escalations, notes and addenda,
+  closure and its evidence, share proposals and decisions). Its clock is the case's closure
+  (ClockStart.CASE_CLOSED). A case that is not closed (open, or reopened: a reopened case is not closed) is
+  never due, whatever its earlier closures.
+- RECORD_WITHOUT_CASE: a referral recorded, routed or held with no case (history entries with no case id),
+  one record per referral (its intake id), clocked from the day it was recorded (ClockStart.RECORDED).
+- EHE_RECORD: see `ehe_candidates`.
+
+Decisions (casework's, documented in the README):
+- A child's casework is kept while any of it is live: while the child has a case that is not closed, none
+  of the child's closed cases or records without a case falls due (the live case may draw on them: a
+  referral's history, the time missing, an earlier closure's evidence). A child has at most one case that is
+  not closed (the database enforces it), so this only ever waits on that one.
+- A record without a case is kept at least as long as the child's cases: it falls due on its own date or
+  the latest due date of the child's cases, whichever is later (it is part of the same child's record).
+- Per-category rules: a case is disposed of as a whole. Each category the case holds may have its own rule
+  (`RetentionSchedule.rule_for(record_type, category)`); the case falls due when the LONGEST of the rules
+  that apply has run (the general rule and those of its categories), and that rule is the one named in the
+  tombstone. A category rule can therefore keep a case longer (e.g. safeguarding), never dispose of part
+  of one sooner: the history is folded whole (lifecycle.fold) and one entry cannot go without changing what
+  the case says happened. A shorter category period is honoured by record types that hold that category
+  alone.
+- Legal holds (by subject, case or record) are applied afterwards (cme_shared.retention.LegalHolds.apply):
+  a hold on any subject of a record (the child or a carer named in it) keeps it. So does a UK GDPR Art 18
+  restriction in force on any of them (`restricted_keeps`): a restricted subject's data may only be stored
+  (Art 18(2)), and a restriction asked for instead of erasure or for a legal claim (Art 18(1)(b), (c)) is
+  exactly a request to keep it.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+
+from cme_shared.contracts.categories import DataCategory
+from cme_shared.contracts.retention import RecordType, RetentionRule, RetentionSchedule
+from cme_shared.retention import Candidate, due_on
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules need of one case (ids, codes and dates only)."""
+
+    case_id: UUID
+    child_subject_id: UUID
+    closed: bool  # status is closed (a reopened case is not)
+    closed_on: date | None
+    carer_subject_ids: tuple[UUID, ...] = ()
+    categories: tuple[DataCategory, ...] = ()
+    intake_ids: tuple[str, ...] = ()  # the referrals the case drew on (intake's records)
+
+
+@dataclass(frozen=True)
+class LooseRecord:
+    """A referral recorded with no case: the history entries it wrote (ids only)."""
+
+    record_id: str  # the referral's intake id (or `entry-<id>` where an entry names none)
+    child_subject_id: UUID
+    recorded_on: date  # London's day the first of its entries was written
+    entry_ids: tuple[int, ...]
+    categories: tuple[DataCategory, ...] = ()
+    carer_subject_ids: tuple[UUID, ...] = ()
+    intake_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EheFacts:
+    """An elective home education record (issue 14, item 2): closed or not, and when."""
+
+    ehe_id: UUID
+    child_subject_id: UUID
+    closed: bool
+    closed_on: date | None
+    categories: tuple[DataCategory, ...] = ()
+    intake_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class Plan:
+    """The candidates of one run, with what each disposal tells intake (the referrals it drew on)."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    referrals: dict[tuple[RecordType, str], tuple[str, ...]] = field(default_factory=dict)
+    entry_ids: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a record without a case's entries
+
+
+def longest_rule(schedule: RetentionSchedule, record_type: RecordType, categories: Iterable[DataCategory],
+                 started_on: date) -> RetentionRule:
+    """The rule that keeps a record longest of the general one and those of its categories (the general
+    rule on a tie, so a tombstone names a category rule only where it made a difference)."""
+    best = schedule.rule_for(record_type)
+    for category in sorted(set(categories), key=lambda c: c.value):
+        rule = schedule.rule_for(record_type, category)
+        if due_on(rule, started_on) > due_on(best, started_on):
+            best = rule
+    return best
+
+
+def case_candidates(schedule: RetentionSchedule, cases: Sequence[CaseFacts], as_of: date) -> list[Candidate]:
+    """The closed cases due on `as_of` (before legal holds): closed, their longest rule run, and no case of
+    the same child still live."""
+    live_children = {c.child_subject_id for c in cases if not c.closed}
+    due: list[Candidate] = []
+    for case in cases:
+        if not case.closed or case.closed_on is None or case.child_subject_id in live_children:
+            continue
+        rule = longest_rule(schedule, RecordType.CASE, case.categories, case.closed_on)
+        candidate = Candidate(
+            record_type=RecordType.CASE, record_id=str(case.case_id), rule=rule, clock_started_on=case.closed_on,
+            subject_ids=(case.child_subject_id, *sorted(set(case.carer_subject_ids) - {case.child_subject_id}, key=str)),
+            case_ids=(case.case_id,), categories=tuple(sorted(set(case.categories), key=lambda c: c.value)))
+        if candidate.due_on <= as_of:
+            due.append(candidate)
+    return due
+
+
+def case_due_dates(schedule: RetentionSchedule, cases: Sequence[CaseFacts]) -> dict[UUID, date | None]:
+    """Per child, the latest day any of their cases falls due (None: one is live, so never yet)."""
+    latest: dict[UUID, date | None] = {}
+    for case in cases:
+        if latest.get(case.child_subject_id, date.min) is None:
+            continue
+        if not case.closed or case.closed_on is None:
+            latest[case.child_subject_id] = None
+            continue
+        rule = longest_rule(schedule, RecordType.CASE, case.categories, case.closed_on)
+        latest[case.child_subject_id] = max(latest.get(case.child_subject_id, date.min) or date.min,
+                                            due_on(rule, case.closed_on))
+    return latest
+
+
+def loose_candidates(schedule: RetentionSchedule, loose: Sequence[LooseRecord], cases: Sequence[CaseFacts],
+                     as_of: date) -> list[Candidate]:
+    """Records without a case due on `as_of`: their own period run, and the child's cases' too."""
+    cases_due = case_due_dates(schedule, cases)
+    due: list[Candidate] = []
+    for record in loose:
+        if record.child_subject_id in cases_due and cases_due[record.child_subject_id] is None:
+            continue  # the child has a live case
+        rule = longest_rule(schedule, RecordType.RECORD_WITHOUT_CASE, record.categories, record.recorded_on)
+        candidate = Candidate(
+            record_type=RecordType.RECORD_WITHOUT_CASE, record_id=record.record_id, rule=rule,
+            clock_started_on=record.recorded_on,
+            subject_ids=(record.child_subject_id,
+                         *sorted(set(record.carer_subject_ids) - {record.child_subject_id}, key=str)),
+            categories=tuple(sorted(set(record.categories), key=lambda c: c.value)))
+        kept_until = max(candidate.due_on, cases_due.get(record.child_subject_id) or date.min)
+        if kept_until <= as_of:
+            due.append(candidate)
+    return due
+
+
+def ehe_candidates(schedule: RetentionSchedule, records: Sequence[EheFacts], cases: Sequence[CaseFacts],
+                   as_of: date) -> list[Candidate]:
+    """EHE records due on `as_of`: closed, their rule (ClockStart.CASE_CLOSED: the record's closure) run, and
+    the child has no live CME case (an unsuitable education opens one, which may draw on the EHE record)."""
+    live_children = {c.child_subject_id for c in cases if not c.closed}
+    due: list[Candidate] = []
+    for record in records:
+        if not record.closed or record.closed_on is None or record.child_subject_id in live_children:
+            continue
+        rule = longest_rule(schedule, RecordType.EHE_RECORD, record.categories, record.closed_on)
+        candidate = Candidate(
+            record_type=RecordType.EHE_RECORD, record_id=str(record.ehe_id), rule=rule,
+            clock_started_on=record.closed_on, subject_ids=(record.child_subject_id,),
+            categories=tuple(sorted(set(record.categories), key=lambda c: c.value)))
+        if candidate.due_on <= as_of:
+            due.append(candidate)
+    return due
+
+
+def plan(schedule: RetentionSchedule, as_of: date, cases: Sequence[CaseFacts], loose: Sequence[LooseRecord] = (),
+         ehe: Sequence[EheFacts] = ()) -> Plan:
+    """Every record of casework's due on `as_of` (holds not yet applied), oldest clock first."""
+    result = Plan()
+    for candidate in (case_candidates(schedule, cases, as_of) + loose_candidates(schedule, loose, cases, as_of)
+                      + ehe_candidates(schedule, ehe, cases, as_of)):
+        result.candidates.append(candidate)
+    result.candidates.sort(key=lambda c: (c.clock_started_on, c.record_type.value, c.record_id))
+    by_case = {str(c.case_id): c.intake_ids for c in cases}
+    by_loose = {r.record_id: (r.intake_id,) if r.intake_id else () for r in loose}
+    result.entry_ids = {r.record_id: r.entry_ids for r in loose}
+    by_ehe = {str(r.ehe_id): r.intake_ids for r in ehe}
+    for c in result.candidates:
+        source = {RecordType.CASE: by_case, RecordType.RECORD_WITHOUT_CASE: by_loose,
+                  RecordType.EHE_RECORD: by_ehe}[c.record_type]
+        result.referrals[(c.record_type, c.record_id)] = tuple(sorted(set(source.get(c.record_id, ()))))
+    return result
+
+
+def restricted_keeps(candidates: Iterable[Candidate], restricted: dict[UUID, UUID]) -> list[Candidate]:
+    """Candidates with the rights requests of Art 18 restrictions in force on any of their subjects added to
+    `held_by` (`restricted`: subject -> the request that restricted it): kept, and reported as held."""
+    out: list[Candidate] = []
+    for c in candidates:
+        requests = {restricted[s] for s in c.subject_ids if s in restricted}
+        if requests:
+            c = Candidate(**{**c.__dict__, "held_by": tuple(sorted(set(c.held_by) | requests, key=str))})
+        out.append(c)
+    return out

@@ -1,0 +1,128 @@
+"""Which casework records fall due for disposal (domain/retention.py), each rule with its source.
+
+Sources: DOMAIN section 3 ("default 7 years after case closure, configurable per category, with legal
+hold; at disposal the content goes; a minimal tombstone (what, when, why disposed) stays"); UK GDPR Art
+5(1)(e) (storage limitation); UK GDPR Art 18(2) (restricted data may only be stored); LGA 1972 s224 and
+the FOI Act s46 Code of Practice (a record of what was destroyed, when and under which authority).
+"""
+
+import uuid
+from datetime import date
+
+import pytest
+
+from cme_casework.domain.retention import (
+    CaseFacts,
+    LooseRecord,
+    plan,
+    restricted_keeps,
+)
+from cme_shared.contracts.categories import DataCategory
+from cme_shared.contracts.retention import ClockStart, RecordType, RetentionRule, RetentionSchedule
+from cme_shared.retention import DEFAULT_SCHEDULE
+
+pytestmark = pytest.mark.unit
+
+CLOSED_ON = date(2019, 7, 1)
+
+
+def case(*, closed: bool = True, closed_on: date | None = CLOSED_ON, child: uuid.UUID | None = None,
+         categories: tuple[DataCategory, ...] = (DataCategory.EDUCATION,), carers: tuple[uuid.UUID, ...] = (),
+         intake_ids: tuple[str, ...] = ()) -> CaseFacts:
+    return CaseFacts(case_id=uuid.uuid4(), child_subject_id=child or uuid.uuid4(), closed=closed,
+                     closed_on=closed_on if closed else closed_on, carer_subject_ids=carers, categories=categories,
+                     intake_ids=intake_ids)
+
+
+def loose(*, child: uuid.UUID | None = None, recorded_on: date = date(2019, 3, 1)) -> LooseRecord:
+    intake_id = str(uuid.uuid4())
+    return LooseRecord(record_id=intake_id, child_subject_id=child or uuid.uuid4(), recorded_on=recorded_on,
+                       entry_ids=(1, 2), categories=(DataCategory.EDUCATION,), intake_id=intake_id)
+
+
+def due_ids(schedule: RetentionSchedule, as_of: date, cases=(), records=()) -> set[str]:
+    return {c.record_id for c in plan(schedule, as_of, list(cases), list(records)).candidates}
+
+
+def test_a_closed_case_falls_due_seven_years_after_its_closure_by_default():
+    """DOMAIN section 3: default 7 years after case closure; UK GDPR Art 5(1)(e): not kept longer."""
+    closed = case(intake_ids=("i-1", "i-2"))
+    assert due_ids(DEFAULT_SCHEDULE, date(2026, 6, 30), [closed]) == set()
+    result = plan(DEFAULT_SCHEDULE, date(2026, 7, 1), [closed])
+    [candidate] = result.candidates
+    assert (candidate.record_type, candidate.record_id, candidate.rule.rule_id) == (
+        RecordType.CASE, str(closed.case_id), "case.7y")
+    assert (candidate.clock_started_on, candidate.due_on) == (CLOSED_ON, date(2026, 7, 1))
+    assert candidate.case_ids == (closed.case_id,)
+    # The case's referrals are intake's to dispose of with it (SEC-18: a purge reaches the other copies).
+    assert result.referrals[(RecordType.CASE, str(closed.case_id))] == ("i-1", "i-2")
+
+
+def test_a_case_that_is_not_closed_never_falls_due_and_keeps_the_childs_other_records():
+    """A reopened case is not closed (DOMAIN section 2: a further referral reopens it): its clock has not
+    started, and the child's older closed case and recorded referrals stay with it."""
+    child = uuid.uuid4()
+    reopened = case(closed=False, closed_on=None, child=child)
+    older = case(child=child, closed_on=date(2010, 1, 4))
+    earlier_referral = loose(child=child, recorded_on=date(2009, 9, 1))
+    assert due_ids(DEFAULT_SCHEDULE, date(2040, 1, 1), [reopened, older], [earlier_referral]) == set()
+
+
+def test_the_subjects_of_a_case_are_the_child_and_the_carers_named_in_it():
+    """A hold on any subject keeps the record (DOMAIN section 3: legal hold by subject or case)."""
+    carer = uuid.uuid4()
+    closed = case(carers=(carer,))
+    [candidate] = plan(DEFAULT_SCHEDULE, date(2030, 1, 1), [closed]).candidates
+    assert candidate.subject_ids == (closed.child_subject_id, carer)
+
+
+def test_a_record_without_a_case_runs_from_the_day_it_was_recorded_and_never_before_the_childs_cases():
+    """DEFAULT_SCHEDULE record-without-case.7y (ClockStart.RECORDED); kept as long as the child's cases, being
+    part of the same child's record."""
+    alone = loose(recorded_on=date(2018, 5, 2))
+    assert due_ids(DEFAULT_SCHEDULE, date(2025, 5, 1), records=[alone]) == set()
+    assert due_ids(DEFAULT_SCHEDULE, date(2025, 5, 2), records=[alone]) == {alone.record_id}
+    child = uuid.uuid4()
+    with_case = loose(child=child, recorded_on=date(2018, 5, 2))
+    later_case = case(child=child, closed_on=date(2020, 2, 3))
+    assert due_ids(DEFAULT_SCHEDULE, date(2026, 1, 1), [later_case], [with_case]) == set()
+    assert due_ids(DEFAULT_SCHEDULE, date(2027, 2, 3), [later_case], [with_case]) == {
+        with_case.record_id, str(later_case.case_id)}
+
+
+def test_a_29_february_closure_falls_due_on_28_february():
+    """cme_shared.retention.due_on: whole years from 29 February end on 28 February (relativedelta)."""
+    leap = case(closed_on=date(2024, 2, 29))
+    assert due_ids(DEFAULT_SCHEDULE, date(2031, 2, 27), [leap]) == set()
+    assert due_ids(DEFAULT_SCHEDULE, date(2031, 2, 28), [leap]) == {str(leap.case_id)}
+
+
+SHORTER = RetentionSchedule(schedule_id="test-shorter", rules=tuple(
+    RetentionRule(rule_id="case.3y", record_type=RecordType.CASE, starts=ClockStart.CASE_CLOSED, years=3,
+                  description="a case: 3 years after closure") if r.record_type is RecordType.CASE else r
+    for r in DEFAULT_SCHEDULE.rules) + (
+    RetentionRule(rule_id="case.police.25y", record_type=RecordType.CASE, category=DataCategory.POLICE_PROBATION,
+                  starts=ClockStart.CASE_CLOSED, years=25, description="police and probation information: 25 years after closure"),))
+
+
+def test_a_schedule_from_a_file_changes_what_falls_due_per_record_type_and_category():
+    """DOMAIN section 3: configurable per category. A case is disposed of whole, when the longest rule that
+    applies to it has run: a category rule keeps a case longer, and is named in its tombstone."""
+    plain = case(closed_on=date(2020, 1, 6))
+    police = case(closed_on=date(2020, 1, 6), categories=(DataCategory.EDUCATION, DataCategory.POLICE_PROBATION))
+    as_of = date(2023, 1, 6)
+    assert due_ids(DEFAULT_SCHEDULE, as_of, [plain, police]) == set()  # default: 7 years
+    result = plan(SHORTER, as_of, [plain, police])
+    assert [(c.record_id, c.rule.rule_id) for c in result.candidates] == [(str(plain.case_id), "case.3y")]
+    [late] = plan(SHORTER, date(2045, 1, 6), [police]).candidates
+    assert late.rule.rule_id == "case.police.25y"
+
+
+def test_a_restriction_in_force_keeps_the_record_as_a_hold_does():
+    """UK GDPR Art 18(2): restricted data may, but for storage, only be processed with consent or for legal
+    claims; Art 18(1)(b), (c): a restriction asked instead of erasure or for a legal claim asks to keep it."""
+    carer, request = uuid.uuid4(), uuid.uuid4()
+    kept, free = case(carers=(carer,)), case()
+    candidates = plan(DEFAULT_SCHEDULE, date(2030, 1, 1), [kept, free]).candidates
+    marked = {c.record_id: c.held_by for c in restricted_keeps(candidates, {carer: request})}
+    assert marked == {str(kept.case_id): (request,), str(free.case_id): ()}
