@@ -23,9 +23,9 @@ acl --allow-principal User:cme-intake --operation Read --resource-pattern-type L
 acl --allow-principal User:cme-intake --operation Write --resource-pattern-type LITERAL --topic 'cme.intake.referral-accepted.v1' --topic 'cme.referrals.outcomes.v1' --topic 'cme.referrals.v1.dlq' --topic 'cme.rights.data-collection-replies.intake.v1' --topic 'cme.rights.data-collection-requests.v1.dlq' --topic 'cme.rights.events.v1.dlq'
 user cme-casework "$CME_KAFKA_CASEWORK_PASSWORD"
 acl --allow-principal User:cme-casework --operation Read --resource-pattern-type PREFIXED --group 'casework.'
-acl --allow-principal User:cme-casework --operation Describe --resource-pattern-type LITERAL --topic 'cme.casework.case-events.v1' --topic 'cme.disclosure.share-events.v1' --topic 'cme.intake.referral-accepted.v1' --topic 'cme.intake.referral-accepted.v1.dlq' --topic 'cme.rights.data-collection-replies.casework.v1' --topic 'cme.rights.data-collection-requests.v1' --topic 'cme.rights.data-collection-requests.v1.dlq' --topic 'cme.rights.events.v1' --topic 'cme.rights.events.v1.dlq'
+acl --allow-principal User:cme-casework --operation Describe --resource-pattern-type LITERAL --topic 'cme.casework.case-events.v1' --topic 'cme.disclosure.share-events.v1' --topic 'cme.intake.referral-accepted.v1' --topic 'cme.intake.referral-accepted.v1.dlq' --topic 'cme.retention.disposals.v1' --topic 'cme.rights.data-collection-replies.casework.v1' --topic 'cme.rights.data-collection-requests.v1' --topic 'cme.rights.data-collection-requests.v1.dlq' --topic 'cme.rights.events.v1' --topic 'cme.rights.events.v1.dlq'
 acl --allow-principal User:cme-casework --operation Read --resource-pattern-type LITERAL --topic 'cme.intake.referral-accepted.v1' --topic 'cme.rights.data-collection-requests.v1' --topic 'cme.rights.events.v1'
-acl --allow-principal User:cme-casework --operation Write --resource-pattern-type LITERAL --topic 'cme.casework.case-events.v1' --topic 'cme.disclosure.share-events.v1' --topic 'cme.intake.referral-accepted.v1.dlq' --topic 'cme.rights.data-collection-replies.casework.v1' --topic 'cme.rights.data-collection-requests.v1.dlq' --topic 'cme.rights.events.v1.dlq'
+acl --allow-principal User:cme-casework --operation Write --resource-pattern-type LITERAL --topic 'cme.casework.case-events.v1' --topic 'cme.disclosure.share-events.v1' --topic 'cme.intake.referral-accepted.v1.dlq' --topic 'cme.retention.disposals.v1' --topic 'cme.rights.data-collection-replies.casework.v1' --topic 'cme.rights.data-collection-requests.v1.dlq' --topic 'cme.rights.events.v1.dlq'
 user cme-disclosure "$CME_KAFKA_DISCLOSURE_PASSWORD"
 acl --allow-principal User:cme-disclosure --operation Read --resource-pattern-type PREFIXED --group 'disclosure.'
 acl --allow-principal User:cme-disclosure --operation Describe --resource-pattern-type LITERAL --topic 'cme.disclosure.share-events.v1' --topic 'cme.disclosure.share-events.v1.dlq' --topic 'cme.disclosure.tree-heads.v1' --topic 'cme.rights.data-collection-replies.disclosure.v1' --topic 'cme.rights.data-collection-requests.v1' --topic 'cme.rights.data-collection-requests.v1.dlq' --topic 'cme.rights.events.v1' --topic 'cme.rights.events.v1.dlq'
@@ -50,6 +50,7 @@ topic --topic cme.disclosure.share-events.v1
 topic --topic cme.disclosure.tree-heads.v1 --config retention.bytes=-1 --config retention.ms=-1
 topic --topic cme.rights.events.v1
 topic --topic cme.rights.data-collection-requests.v1
+topic --topic cme.retention.disposals.v1
 topic --topic cme.rights.data-collection-replies.intake.v1
 topic --topic cme.rights.data-collection-replies.casework.v1
 topic --topic cme.rights.data-collection-replies.disclosure.v1
@@ -61,6 +62,7 @@ topic --topic cme.disclosure.share-events.v1.dlq --config max.message.bytes=2162
 topic --topic cme.disclosure.tree-heads.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.events.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.data-collection-requests.v1.dlq --config max.message.bytes=2162688
+topic --topic cme.retention.disposals.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.data-collection-replies.intake.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.data-collection-replies.casework.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.data-collection-replies.disclosure.v1.dlq --config max.message.bytes=2162688
