@@ -27,14 +27,14 @@ HISTORY = {
     "intake": {"referrals", "rejected_messages", "third_party_details", "subjects", "subject_observations",
                "subject_addresses", "care_links", "possible_matches", "possible_match_decisions", "subject_merges",
                "rectifications", "access_log", "held_referrals", "referral_acceptances", "third_party_unseals",
-               "subject_unmerges", "merge_proposals", "merge_proposal_decisions"},
+               "subject_unmerges", "merge_proposals", "merge_proposal_decisions", "disposal_tombstones"},
     "casework": {"case_history", "restriction_events", "access_log", "disposal_tombstones"},
     "disclosure": {"log_leaves", "log_nodes", "tree_heads", "signing_keys", "checkpoints", "witness_cosignatures", "access_log"},
     "rights": {"clock_events", "audit_log", "decisions", "rectifications_applied", "access_log"},
 }
 # What the service updates or deletes (the kit's outbox and inbox everywhere).
 ORDINARY = {
-    "intake": {"outbox", "inbox"},
+    "intake": {"outbox", "inbox", "legal_holds", "pending_disposals"},
     "casework": {"outbox", "inbox", "cases", "legal_holds"},
     "disclosure": {"outbox", "inbox", "disclosures", "disclosure_subjects", "disclosure_leaves", "sar_withholdings",
                    "restrictions", "leaf_payloads"},

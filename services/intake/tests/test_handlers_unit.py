@@ -32,6 +32,7 @@ from cme_shared.contracts.rights import DataCollectionRequest, FactualRectificat
 from cme_shared.contracts.topics import TopicNames
 from cme_shared.messaging.consumer import Delivery
 from cme_shared.refusal import Refusal
+from cme_shared.retention import DEFAULT_SCHEDULE
 from cme_shared.testing.fakes import FakeUnitOfWork
 from cme_shared.testing.infra import SAMPLE_REFERRALS
 
@@ -267,11 +268,23 @@ class FakeIdentity:
         self.unmerged.add(merge_id)
 
 
+class FakeNothingDisposed:
+    """Retention's stores (tombstones, `uow.retention`) with nothing disposed of yet (test_retention_*.py)."""
+
+    async def tombstones_matching(self, digests: list[str]) -> list[Any]:
+        return []
+
+    async def about(self, subject_ids: Any = (), digests: Any = ()) -> list[Any]:
+        return []
+
+
 class FakeIntakeUnitOfWork(FakeUnitOfWork[IntakeBatch]):
     def __init__(self) -> None:
         super().__init__(FixedClock(NOW))
         self.referrals = FakeReferrals()
         self.identity = FakeIdentity(self.referrals)
+        self.retention = self.tombstones = FakeNothingDisposed()
+        self.digest_key, self.schedule = b"fake-digest-key-0123456789abcdef", DEFAULT_SCHEDULE
         self.seal = Seal(Fernet.generate_key().decode())
         self.districts = DEFAULT_POSTCODE_DISTRICTS
         self.topics = TopicNames("")

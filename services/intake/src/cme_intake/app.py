@@ -6,6 +6,7 @@ from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
 from cme_shared.contracts.events import ReferralAccepted
 from cme_shared.contracts.referrals import Referral, ReferralOutcome
+from cme_shared.contracts.retention import RecordsDisposed
 from cme_shared.contracts.rights import DataCollectionReply, DataCollectionRequest, FactualRectification
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
@@ -40,6 +41,14 @@ CHANNELS = [
     ChannelDoc(topics.RIGHTS_EVENTS, "receive",
                "Internal: factual rectifications to apply as new versions (other kinds are ignored).",
                FactualRectification, key="as the rights service sets it"),
+    ChannelDoc(topics.RETENTION_DISPOSALS, "receive",
+               "Internal: records other services disposed of; intake disposes of the referrals a disposed case "
+               "drew on (related_record_ids.referral) in its next disposal run. Its own events are ignored.",
+               RecordsDisposed, key="the disposal run"),
+    ChannelDoc(topics.RETENTION_DISPOSALS, "send",
+               "Internal: what intake's disposal job disposed of (referrals, dead letters, identities), written "
+               "by the job, sent by the running service's relay; disclosure logs a leaf for each.",
+               RecordsDisposed, key="the disposal run"),
 ]
 
 
@@ -47,8 +56,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings, kit)
     seal = Seal(settings.seal_key.get_secret_value())
+    schedule = settings.retention_schedule()
     runtime.make_unit_of_work = lambda: IntakeUnitOfWork(
-        **runtime.unit_of_work_parts(), seal=seal, districts=settings.postcode_districts)
+        **runtime.unit_of_work_parts(), seal=seal, districts=settings.postcode_districts,
+        digest_key=settings.digest_key(), schedule=schedule)
     bindings = BindingsFile(settings.partner_bindings_path(), required=settings.partner_bindings_file is not None)
     kafka.subscribe(runtime, bindings)
     app = create_service_app(

@@ -11,6 +11,8 @@ from .domain.referrals import DEFAULT_POSTCODE_DISTRICTS
 
 # A Fernet key shipped so that `make up` works out of the box; a production start refuses it.
 DEVELOPMENT_SEAL_KEY = "Y21lLWRldmVsb3BtZW50LXNlYWwta2V5LTAxMjM0NTY="
+# The key of disposal tombstones' subject digests, shipped for `make up`; a production start refuses it.
+DEVELOPMENT_RETENTION_DIGEST_KEY = "cme-development-retention-digest-key-0123456789"
 # Where `make kafka-user ... ORG_ID=` records the local runtime's partner bindings (`.local/` is git-ignored).
 DEVELOPMENT_BINDINGS_FILE = Path(".local/secrets/partners/bindings.json")
 
@@ -25,6 +27,10 @@ class IntakeSettings(ServiceSettings):
     # Fernet key sealing third-party details (a public referrer's contact). CME_SEAL_KEY; several,
     # comma-separated, to rotate: the first seals, any unseals (adapters/sealing.py).
     seal_key: SecretStr = SecretStr(DEVELOPMENT_SEAL_KEY)
+    # HMAC key of the digests a disposed child's or carer's tombstone keeps of their identifiers, so that a later
+    # subject access request still finds what was disposed of (CME_RETENTION_DIGEST_KEY; domain/retention.py).
+    # The running service and the disposal job must share it; changing it orphans the digests made before.
+    retention_digest_key: SecretStr = SecretStr(DEVELOPMENT_RETENTION_DIGEST_KEY)
     # POST /public/referrals (entrypoints/throttle.py): a token bucket per client (an IPv4 address or an
     # IPv6 /64), and one for all clients together (CME_PUBLIC_GLOBAL_PER_MINUTE), in this process.
     public_rate_per_minute: float = 6.0
@@ -59,6 +65,18 @@ class IntakeSettings(ServiceSettings):
         if self.env == "production" and DEVELOPMENT_SEAL_KEY in keys:
             raise ValueError("production refuses the development seal key: set CME_SEAL_KEY")
         return self
+
+    @model_validator(mode="after")
+    def _refuse_development_digest_key_in_production(self) -> "IntakeSettings":
+        key = self.retention_digest_key.get_secret_value()
+        if len(key) < 32:
+            raise ValueError("CME_RETENTION_DIGEST_KEY must be at least 32 characters")
+        if self.env == "production" and key == DEVELOPMENT_RETENTION_DIGEST_KEY:
+            raise ValueError("production refuses the development retention digest key: set CME_RETENTION_DIGEST_KEY")
+        return self
+
+    def digest_key(self) -> bytes:
+        return self.retention_digest_key.get_secret_value().encode()
 
     @model_validator(mode="after")
     def _refuse_the_replaced_forwarded_for_switch(self) -> "IntakeSettings":

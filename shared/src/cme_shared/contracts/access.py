@@ -37,8 +37,9 @@ class Access:
 
 SERVICE_ACCESS: dict[str, Access] = {
     "intake": Access(
-        reads=(topics.REFERRALS, topics.DATA_COLLECTION_REQUESTS, topics.RIGHTS_EVENTS),
-        writes=(topics.REFERRAL_OUTCOMES, topics.REFERRAL_ACCEPTED, topics.replies_of("intake")),
+        reads=(topics.REFERRALS, topics.DATA_COLLECTION_REQUESTS, topics.RIGHTS_EVENTS, topics.RETENTION_DISPOSALS),
+        writes=(topics.REFERRAL_OUTCOMES, topics.REFERRAL_ACCEPTED, topics.replies_of("intake"),
+                topics.RETENTION_DISPOSALS),
     ),
     "casework": Access(
         reads=(topics.REFERRAL_ACCEPTED, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS),

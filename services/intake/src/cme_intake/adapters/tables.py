@@ -1,6 +1,7 @@
 """Intake's tables. Nothing here is updated in place or deleted: a referral is kept as received, the
 identity index grows by observations, addresses, merge pointers and recorded decisions (DOMAIN 3:
-records show transactions as they happened; a correction is a new version)."""
+records show transactions as they happened; a correction is a new version). The one exception is
+disposal past retention, by the disposal job's own login (service_layer/retention.py)."""
 
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from cme_shared import retention as kit_retention
 from cme_shared.messaging.tables import KitTables
 
 metadata = MetaData()
@@ -280,4 +282,38 @@ rectifications = Table(
     Column("decided_by", Text, nullable=False),
     Column("records_changed", BigInteger, nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# ---- retention and disposal (issue 14, item 1; migration 0007)
+
+# The kit's tables (cme_shared.retention), as intake's migration makes them: what was disposed of (append-only,
+# one row per record) and the legal holds that keep a record past its retention.
+disposal_tombstones = kit_retention.tombstones.to_metadata(metadata)
+Index("disposal_tombstones_subjects", disposal_tombstones.c.subject_ids, postgresql_using="gin")
+Index("disposal_tombstones_digests", disposal_tombstones.c.subject_digests, postgresql_using="gin")
+legal_holds = kit_retention.legal_holds.to_metadata(metadata)
+Index("legal_holds_in_force", legal_holds.c.scope, legal_holds.c.target_id,
+      postgresql_where=text("lifted_at IS NULL"))
+
+# Referrals another service's RecordsDisposed said are due (a disposed case's referrals): recorded by the
+# running service, one row per (event, referral), carried out by the disposal job (`done_at`, `run_id`). An
+# ordinary table: ids, codes and dates only.
+pending_disposals = Table(
+    "pending_disposals",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("intake_id", UUID(as_uuid=True), primary_key=True),
+    Column("from_service", Text, nullable=False),
+    Column("from_record_type", Text, nullable=False),
+    Column("from_record_ids", ARRAY(Text), nullable=False),
+    Column("case_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("subject_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("schedule_id", Text, nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("clock_started_on", Date, nullable=True),
+    Column("disposed_upstream_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("run_id", UUID(as_uuid=True), nullable=True),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Index("pending_disposals_waiting", "intake_id", postgresql_where=text("done_at IS NULL")),
 )

@@ -5,9 +5,12 @@ Rights topics carry several kinds of message; intake answers the kinds it has a 
 others pass (the kit's kind parser gives None; they are claimed in the inbox, nothing else).
 """
 
+import uuid
 from collections.abc import Callable
+
 from cme_shared.contracts import topics
 from cme_shared.contracts.referrals import Problem, Referral
+from cme_shared.contracts.retention import RecordsDisposed, RecordType
 from cme_shared.contracts.rights import DataCollectionRequest, FactualRectification, SubjectLookup
 from cme_shared.messaging.consumer import (
     Delivery,
@@ -15,6 +18,7 @@ from cme_shared.messaging.consumer import (
     by_position,
     json_kind_parser,
     json_model_parser,
+    signer_of,
 )
 from cme_shared.runtime import ServiceRuntime
 
@@ -22,7 +26,7 @@ from ..adapters.partner_bindings import BindingsFile
 from ..adapters.unit_of_work import IntakeUnitOfWork
 from ..domain import partners
 from ..domain.referrals import org_id
-from ..service_layer import reception, subject_rights
+from ..service_layer import reception, retention, subject_rights
 from ..service_layer.subject_rights import rectified_value
 
 # Records per transaction on the referrals topic. The batch holds the identity-index lock until it
@@ -43,6 +47,25 @@ def parse_rectifications(delivery: Delivery) -> FactualRectification | None:
             raise Unreadable([Problem(loc=["new_value"], code="value_not_valid_for_field",
                                       message=f"new_value does not fit field {correction.field}")]) from None
     return correction
+
+
+_records_disposed = json_model_parser(RecordsDisposed)
+
+
+def parse_records_disposed(delivery: Delivery) -> RecordsDisposed:
+    """A disposal elsewhere: the service it names must be the one that signed it, and the referrals it names
+    intake ids (else dead-lettered: a disposal is not guessed at)."""
+    event = _records_disposed(delivery)
+    if signer_of(delivery) != event.service:
+        raise Unreadable([Problem(loc=["service"], code="service_not_signer",
+                                  message="the disposing service is not the record's signer")])
+    for n, value in enumerate(event.related_record_ids.get(RecordType.REFERRAL, [])):
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise Unreadable([Problem(loc=["related_record_ids", "referral", n], code="not_an_intake_id",
+                                      message="a referral is named by its intake id")]) from None
+    return event
 
 
 def referral_parser(bindings: BindingsFile) -> Callable[[Delivery], Referral]:
@@ -82,3 +105,6 @@ def subscribe(runtime: ServiceRuntime, bindings: BindingsFile) -> None:
     runtime.consume("data-collection", topics.DATA_COLLECTION_REQUESTS,
                     json_kind_parser([SubjectLookup, DataCollectionRequest]), on=on_rights_request)
     runtime.consume("rights-events", topics.RIGHTS_EVENTS, parse_rectifications, on=on_rights_event)
+    # Disposals elsewhere (casework's cases): the referrals they drew on are noted for intake's disposal job.
+    runtime.consume("retention", topics.RETENTION_DISPOSALS, parse_records_disposed,
+                    on=retention.on_records_disposed)

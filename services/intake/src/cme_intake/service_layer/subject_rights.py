@@ -33,6 +33,7 @@ from ..domain.identity import ChildFacts
 from ..domain.names import name_keys
 from ..domain.referrals import source_label
 from ..domain.subject_access import SERVICE, StoredReferral, carer_items, child_items
+from . import retention
 
 if TYPE_CHECKING:
     from ..adapters.unit_of_work import IntakeUnitOfWork
@@ -60,6 +61,7 @@ async def on_data_collection(uow: "IntakeUnitOfWork", request: DataCollectionReq
     for subject_id in dict.fromkeys(request.subject_ids):
         items += await items_about(uow, subject_id)
         items += await access_about(uow, subject_id)
+        items += await retention.tombstone_items(uow, subject_id)  # what was disposed of, when, why
     await reply_in_chunks(uow.outbox, request, SERVICE, items, occurred_at=uow.clock.now())
 
 
@@ -227,6 +229,11 @@ async def find_subjects(uow: "IntakeUnitOfWork", person: PersonHint) -> list[Sub
     for known in await uow.identity.known_carers(carers):
         if facts.postcode is not None and facts.postcode in known.postcodes:
             found[known.subject_id] = SubjectMatch(subject_id=known.subject_id, subject_type="carer", match="possible")
+    # Someone intake disposed of is still found, by the digests their tombstones keep (service_layer/retention.py):
+    # by their old subject id, so that rights asks every service about them and the pack says what was disposed of.
+    for match in await retention.tombstone_matches(uow, name_keys=facts.name_keys, date_of_birth=facts.date_of_birth,
+                                                   postcode=facts.postcode, upn=facts.upn):
+        found.setdefault(match.subject_id, match)
     return list(found.values())
 
 

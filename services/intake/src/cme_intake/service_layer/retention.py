@@ -1,0 +1,245 @@
+"""Retention and disposal in intake (issue 14, item 1): what is due (domain/retention.py), one disposal path.
+
+- `on_records_disposed(uow, event)`: the running service hears that casework disposed of a case (or a record
+  without a case) and notes the referrals it drew on (`related_record_ids.referral`) as pending. It does not
+  hold the disposal login, so it never removes anything itself.
+- `dispose(uow, ...)`: the disposal job (`python -m cme_intake dispose`, on the disposal login). It finds what
+  is due: the pending referrals, the public form's referrals no officer accepted, dead letters, then every
+  child or carer no remaining referral names; lets legal holds keep what they hold; removes the content of
+  the rest from every table (adapters/retention_store.py); writes one tombstone per record (children's with
+  digests of the identifiers a subject access request is matched on); and writes `RecordsDisposed` (service
+  "intake") to the outbox, all in one transaction: a crash loses nothing and a rerun doubles nothing. A dry
+  run finds and reports the same, and writes nothing.
+- `tombstone_matches`, `tombstone_items`: a later subject access request still finds a disposed person, and
+  intake's answer says what was disposed of, when and under which rule.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from dateutil.relativedelta import relativedelta
+
+from cme_shared.clock import LONDON, london_date
+from cme_shared.contracts import topics
+from cme_shared.contracts.retention import RecordsDisposed, RecordType, RetentionRule, RetentionSchedule
+from cme_shared.contracts.rights import DataItem, SubjectMatch
+from cme_shared.logging import get_logger
+from cme_shared.retention import Candidate, DisposalReport, disposed_event, tombstone_item
+
+from ..domain import retention as rules
+from ..domain.subject_access import SERVICE
+
+if TYPE_CHECKING:
+    from ..adapters.unit_of_work import IntakeUnitOfWork
+
+log = get_logger(__name__)
+
+
+# ---- the running service: a disposal elsewhere that reaches intake's records
+
+
+async def on_records_disposed(uow: "IntakeUnitOfWork", event: RecordsDisposed) -> None:
+    """Note the referrals a disposed record drew on, for the next disposal run (idempotent on the event)."""
+    if event.service == SERVICE:
+        return  # intake's own, read back
+    intake_ids = [UUID(i) for i in event.related_record_ids.get(RecordType.REFERRAL, [])]
+    added = await uow.retention.record_pending(event, intake_ids)
+    log.info("disposal_noted", from_service=event.service, record_type=event.record_type.value,
+             referrals=added, event_id=str(event.event_id))
+
+
+# ---- the disposal job
+
+
+async def dispose(uow: "IntakeUnitOfWork", *, as_of: date, dry_run: bool, run_id: UUID | None = None,
+                  schedule: RetentionSchedule | None = None) -> DisposalReport:
+    """One disposal run as of `as_of` (the caller commits, or for a dry run does not)."""
+    schedule = schedule or uow.schedule
+    run_id = run_id or uuid.uuid4()
+    await uow.identity.lock()  # no referral is recorded against a subject while it is being disposed of
+    referrals, fanned_out, gone = await _referrals_due(uow, schedule, as_of)
+    dead_letters = await _dead_letters_due(uow, schedule, as_of)
+    judged = await uow.holds.apply([*referrals, *dead_letters])
+    free_referrals = [c for c in judged if not c.held_by and c.record_type is RecordType.REFERRAL]
+    free_letters = [c for c in judged if not c.held_by and c.record_type is RecordType.DEAD_LETTER]
+    now = uow.clock.now()
+    if not dry_run:
+        await uow.retention.mark_done(gone, run_id=run_id, now=now)  # nothing of them left here
+        await _dispose_referrals(uow, free_referrals, fanned_out, schedule, run_id, now)
+        await _dispose_dead_letters(uow, free_letters, schedule, run_id, now)
+    excluding = [UUID(c.record_id) for c in free_referrals] if dry_run else []
+    identities = await uow.holds.apply(await _identities_due(uow, schedule, as_of, excluding, free_referrals))
+    free_identities = [c for c in identities if not c.held_by]
+    if not dry_run:
+        await _dispose_identities(uow, free_identities, schedule, run_id, now)
+    report = DisposalReport.of(SERVICE, run_id, schedule, as_of, dry_run, [*judged, *identities])
+    log.info("disposal_run", run_id=str(run_id), dry_run=dry_run, disposed=len(report.disposed),
+             held=len(report.held))
+    return report
+
+
+def _before(rule: RetentionRule, as_of: date) -> datetime:
+    """A bound on the receipt time of anything the rule can make due by `as_of` (checked exactly after)."""
+    latest = as_of - relativedelta(years=rule.years, days=rule.days) + timedelta(days=2)
+    return datetime.combine(latest, time(), tzinfo=LONDON)
+
+
+def _latest_start(rules_: Iterable[RetentionRule], as_of: date) -> datetime:
+    return max(_before(rule, as_of) for rule in rules_)
+
+
+async def _referrals_due(uow: "IntakeUnitOfWork", schedule: RetentionSchedule, as_of: date
+                         ) -> tuple[list[Candidate], dict[str, str], list[UUID]]:
+    """Referrals due: those a disposal elsewhere names (from that record's clock), and the public form's
+    that no officer accepted (from receipt). Also which came by fan-out (from which service) and the pending
+    ones intake holds nothing of."""
+    pending: dict[UUID, list[Any]] = defaultdict(list)
+    for row in await uow.retention.waiting():
+        pending[row.intake_id].append(row)
+    gone = [intake_id for intake_id, rows in pending.items() if rows[0].child_subject_id is None]
+    candidates: list[Candidate] = []
+    fanned_out: dict[str, str] = {}
+    for intake_id, rows in pending.items():
+        first = rows[0]
+        if first.child_subject_id is None:
+            continue
+        started = max(r.clock_started_on or london_date(r.disposed_upstream_at) for r in rows)
+        candidate = rules.referral_candidate(
+            schedule, intake_id=intake_id, source_type=first.source_type, clock_started_on=started,
+            child_subject_id=first.child_subject_id, carer_subject_ids=first.carer_subject_ids,
+            case_ids=sorted({k for r in rows for k in r.case_ids}, key=str))
+        fanned_out[candidate.record_id] = first.from_service
+        if rules.is_due(candidate, as_of):  # intake's own referral rule has run too
+            candidates.append(candidate)
+    referral_rules = [r for r in schedule.rules if r.record_type is RecordType.REFERRAL]
+    for row in await uow.retention.unaccepted_held(_latest_start(referral_rules, as_of)):
+        candidate = rules.referral_candidate(
+            schedule, intake_id=row.intake_id, source_type=row.source_type,
+            clock_started_on=london_date(row.received_at), child_subject_id=row.child_subject_id,
+            carer_subject_ids=row.carer_subject_ids)
+        if candidate.record_id not in fanned_out and rules.is_due(candidate, as_of):
+            candidates.append(candidate)
+    return candidates, fanned_out, gone
+
+
+async def _dead_letters_due(uow: "IntakeUnitOfWork", schedule: RetentionSchedule, as_of: date) -> list[Candidate]:
+    rule = schedule.rule_for(RecordType.DEAD_LETTER)
+    letters = [rules.dead_letter_candidate(schedule, message_id=row.message_id,
+                                           received_on=london_date(row.received_at))
+               for row in await uow.retention.dead_letters(_before(rule, as_of))]
+    return [c for c in letters if rules.is_due(c, as_of)]
+
+
+async def _identities_due(uow: "IntakeUnitOfWork", schedule: RetentionSchedule, as_of: date,
+                          excluding: Sequence[UUID], disposing: Sequence[Candidate]) -> list[Candidate]:
+    """Children and carers no referral names any more (a dry run: once the referrals it would dispose of are
+    gone), with everyone merged with them, once the identity rule has run from their last referral's clock."""
+    candidates: list[Candidate] = []
+    seen: set[UUID] = set()
+    for subject_id in await uow.retention.orphans(excluding):
+        if subject_id in seen:
+            continue
+        members = sorted(await uow.identity.cluster(subject_id), key=str)
+        seen |= set(members)
+        left = await uow.retention.referrals_naming(members, excluding)
+        clocks = [c.clock_started_on for c in disposing if set(c.subject_ids) & set(members)]
+        last = await uow.retention.last_referral_clock(members)
+        started = max([*clocks, *([last] if last else [])], default=as_of)
+        for member in members:
+            candidate = rules.identity_candidate(schedule, subject_id=member, last_clock_started_on=started)
+            if rules.identity_falls_due(left, candidate, as_of):
+                candidates.append(candidate)
+    return candidates
+
+
+async def _dispose_referrals(uow: "IntakeUnitOfWork", candidates: list[Candidate], fanned_out: dict[str, str],
+                             schedule: RetentionSchedule, run_id: UUID, now: datetime) -> None:
+    if not candidates:
+        return
+    for candidate in candidates:  # the child's identifiers as this referral gave them, before they go
+        known = await uow.retention.referral_child_identifiers(UUID(candidate.record_id), candidate.subject_ids[0])
+        source = fanned_out.get(candidate.record_id)
+        await uow.tombstones.add(candidate, schedule_id=schedule.schedule_id, run_id=run_id, now=now,
+                                 reason=f"fan_out:{source}" if source else "schedule",
+                                 subject_digests=rules.digests(uow.digest_key, rules.child_parts(known)))
+    ids = [UUID(c.record_id) for c in candidates]
+    await uow.retention.dispose_referrals(ids, keep_topic=uow.topics(topics.RETENTION_DISPOSALS))
+    await uow.retention.mark_done(ids, run_id=run_id, now=now)
+    await _announce(uow, candidates, schedule, run_id, now)
+
+
+async def _dispose_dead_letters(uow: "IntakeUnitOfWork", candidates: list[Candidate], schedule: RetentionSchedule,
+                                run_id: UUID, now: datetime) -> None:
+    if not candidates:
+        return
+    for candidate in candidates:
+        await uow.tombstones.add(candidate, schedule_id=schedule.schedule_id, run_id=run_id, now=now)
+    await uow.retention.dispose_dead_letters([c.record_id for c in candidates])
+    await _announce(uow, candidates, schedule, run_id, now)
+
+
+async def _dispose_identities(uow: "IntakeUnitOfWork", candidates: list[Candidate], schedule: RetentionSchedule,
+                              run_id: UUID, now: datetime) -> None:
+    if not candidates:
+        return
+    by_person: dict[frozenset[UUID], list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        by_person[frozenset(await uow.identity.cluster(candidate.subject_ids[0]))].append(candidate)
+    for members, person in by_person.items():
+        subject_type, known = await uow.retention.subject_identifiers(sorted(members, key=str))
+        parts = (rules.carer_parts(known.name_keys, known.postcodes) if subject_type == "carer"
+                 else rules.child_parts(known))
+        digests = rules.digests(uow.digest_key, parts)
+        for candidate in person:
+            await uow.tombstones.add(candidate, schedule_id=schedule.schedule_id, run_id=run_id, now=now,
+                                     subject_digests=digests)
+    await uow.retention.dispose_identities([c.subject_ids[0] for c in candidates],
+                                           keep_topic=uow.topics(topics.RETENTION_DISPOSALS))
+    await _announce(uow, candidates, schedule, run_id, now)
+
+
+async def _announce(uow: "IntakeUnitOfWork", candidates: list[Candidate], schedule: RetentionSchedule,
+                    run_id: UUID, now: datetime) -> None:
+    """One RecordsDisposed per rule and record type, in this transaction (disclosure logs a leaf for each)."""
+    groups: dict[tuple[RecordType, str], list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        groups[(candidate.record_type, candidate.rule.rule_id)].append(candidate)
+    for group in groups.values():
+        event = disposed_event(SERVICE, schedule, run_id, now, group)
+        await uow.outbox.add(topics.RETENTION_DISPOSALS, event, aggregate_type="disposal_run",
+                             aggregate_id=str(run_id))
+
+
+# ---- subject access after disposal
+
+
+async def tombstone_matches(uow: "IntakeUnitOfWork", *, name_keys: Iterable[str], date_of_birth: date | None,
+                            postcode: str | None, upn: str | None) -> list[SubjectMatch]:
+    """The people a requester's details match among intake's tombstones: the old subject id (or, for a
+    disposed referral of a child still in the index, the child as they now stand)."""
+    asked = rules.lookup_digests(uow.digest_key, rules.lookup_parts(name_keys, date_of_birth, postcode, upn))
+    found: dict[UUID, SubjectMatch] = {}
+    for row in await uow.retention.tombstones_matching(list(asked)):
+        proved = rules.best_match(row.subject_digests, asked)
+        if proved is None or not row.subject_ids:
+            continue
+        subject_type, match = proved
+        subject_id = row.subject_ids[0]
+        if await uow.retention.live_subject_type(subject_id) is not None:
+            subject_id = await uow.identity.canonical(subject_id)
+        known = found.get(subject_id)
+        if known is None or rules.STRENGTH[match] > rules.STRENGTH[known.match]:
+            found[subject_id] = SubjectMatch(subject_id=subject_id, subject_type=subject_type, match=match)
+    return list(found.values())
+
+
+async def tombstone_items(uow: "IntakeUnitOfWork", subject_id: UUID) -> list[DataItem]:
+    """What intake disposed of about this subject (and anyone merged with them): "a referral about you was
+    disposed of on ... under rule ...", the content itself being gone."""
+    members = sorted(await uow.identity.cluster(subject_id), key=str)
+    return [tombstone_item(SERVICE, tombstone, subject_id, uow.schedule)
+            for tombstone in await uow.tombstones.about(subject_ids=members)]
