@@ -1,0 +1,236 @@
+"""Retention on the real stack (issue 14, item 1, "Done when"): a closed case past its retention with no
+legal hold is disposed of by the job (content gone, tombstone kept); the same kind of case under a legal
+hold is kept.
+
+All four services run as processes, in one topic namespace, each on its own database. Two children are
+referred by a school over Kafka; casework opens a case for each; a manager closes both; the records officer
+places a legal hold on the second case; then casework's disposal job (`python -m cme_casework dispose`, as
+the cme_casework_disposal login, as its CronJob runs it) runs as of the day the first case falls due, and
+the running casework service's relay sends its `RecordsDisposed` to the broker.
+
+The scenario runs once per module (`disposed`); each concern is its own test on its outcome. Casework's
+part is asserted here. The other services' parts go in tests of their own in this module, on the same
+scenario: intake disposes of the case's referrals named in `related_record_ids` (its disposal job, run
+from a test on `disposed.services["intake"]`); disclosure appends a log leaf per disposal and verify-log
+still passes; rights' access pack for the child says what was disposed of and when.
+"""
+
+import asyncio
+import json
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from dateutil.relativedelta import relativedelta
+
+from cme_shared.contracts import topics
+from cme_shared.contracts.topics import TopicNames
+from cme_shared.ops import delete_namespace, ensure_topics
+from cme_shared.testing.fixtures import Databases
+from cme_shared.testing.infra import SAMPLE_REFERRALS
+from cme_shared.testing.kafka import TopicReader, eventually, produce
+from cme_shared.testing.processes import ServiceProcess
+from cme_shared.testing.signing import TEST_KEYS
+
+from conftest import SECRET, bearer, migrations_of
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+SERVICES = ("intake", "casework", "disclosure", "rights")
+
+
+@dataclass
+class Child:
+    referral: dict[str, Any]
+    child_id: str = ""
+    intake_id: str = ""
+    case_id: str = ""
+
+
+@dataclass
+class Disposed:
+    """What the scenario did, for each concern's test."""
+
+    services: dict[str, ServiceProcess]
+    infra: Any
+    names: TopicNames
+    disposed: Child  # closed, past its retention, no hold: disposed of
+    held: Child  # closed, past its retention, under a legal hold: kept
+    hold: dict[str, Any]
+    closed_on: date
+    as_of: date
+    report: dict[str, Any]  # the disposal job's --json output
+    events: list[dict[str, Any]] = field(default_factory=list)  # RecordsDisposed on the broker
+
+    def database(self, service: str) -> str:
+        return urlsplit(self.services[service].database_url).path.lstrip("/")  # type: ignore[attr-defined]
+
+    def owner_url(self, service: str) -> str:
+        return self.infra.owner_url(service, self.database(service)).replace("postgresql+asyncpg://", "postgresql://")
+
+    def disposal_env(self, service: str) -> dict[str, str]:
+        """The environment of `python -m cme_<service> dispose`: the service's own, and its disposal login."""
+        return {**self.services[service].env,
+                "CME_DISPOSAL_DATABASE_URL": self.infra.disposal_url(service, self.database(service))}
+
+
+def school_referral(n: int) -> dict[str, Any]:
+    referral = json.loads((SAMPLE_REFERRALS / "accepted-school-deletion-no-destination.json").read_bytes())
+    referral["referral_id"] = f"SCH-RET-{n}-{secrets.token_hex(3)}"
+    if n:  # another child of the same school: synthetic, no identifiers to match on
+        referral["child"] |= {"first_name": f"Synthetic{n}", "last_name": "Retention", "date_of_birth": "2015-05-05",
+                              "upn": None, "nhs_number": None}
+        referral["carers"] = []
+    return referral
+
+
+async def dispose_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "cme_casework", "dispose", *args],
+                                   env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def disposed(infra, tmp_path_factory) -> AsyncIterator[Disposed]:
+    tmp = tmp_path_factory.mktemp("retention")
+    databases = Databases(infra)
+    names = TopicNames(f"t{secrets.token_hex(4)}.")
+    await ensure_topics(infra.kafka, names.all_with_dlqs())
+    signing = TEST_KEYS.write(tmp / "signing")
+    services: dict[str, ServiceProcess] = {}
+    try:
+        for service in SERVICES:
+            url = await databases.create(service, migrations_of(service))
+            services[service] = ServiceProcess(service, {
+                "CME_DATABASE_URL": url, **infra.kafka_env(), "CME_TOPIC_NAMESPACE": names.namespace,
+                "CME_JWT_SECRET": SECRET, "CME_OUTBOX_POLL_SECONDS": "0.05",
+                "CME_LOG_SIGNING_KEY_FILE": str(tmp / "log-key.pem"),
+                "CME_SIGNING_KEY_FILE": str(signing / f"{service}.pem"), "CME_TRUSTED_SIGNERS_DIR": str(signing),
+            }, tmp)
+            services[service].database_url = url  # type: ignore[attr-defined]
+            services[service].start()
+        yield await scenario(services, infra, names)
+    finally:
+        for process in services.values():
+            process.stop()
+        await databases.drop_all()
+        await delete_namespace(infra.kafka, names.namespace)
+
+
+async def scenario(services: dict[str, ServiceProcess], infra: Any, names: TopicNames) -> Disposed:
+    casework = services["casework"].url
+    manager, records_officer = bearer("manager-1", "manager"), bearer("ro-1", "records_officer")
+    first, second = Child(school_referral(0)), Child(school_referral(1))
+    async with TopicReader(infra.kafka, names(topics.REFERRAL_OUTCOMES)) as outcomes:
+        for child in (first, second):
+            await produce(infra.kafka, names(topics.REFERRALS), json.dumps(child.referral).encode())
+        records = await outcomes.wait_for(lambda rs: len(rs) >= 2, timeout=90)
+    by_referral = {json.loads(r.value)["referral_id"]: json.loads(r.value) for r in records}
+    for child in (first, second):
+        outcome = by_referral[child.referral["referral_id"]]
+        assert outcome.get("status", "accepted") == "accepted", outcome
+        child.child_id, child.intake_id = outcome["child_subject_id"], outcome["intake_id"]
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        for child in (first, second):
+            async def case(child: Child = child) -> list:
+                return (await client.get(f"{casework}/cases", params={"child_subject_id": child.child_id},
+                                         headers=manager)).json()
+
+            [found] = await eventually(case, timeout=60)
+            child.case_id = found["case_id"]
+        today = date.fromisoformat((await client.get(f"{casework}/retention/report", headers=records_officer)
+                                    ).json()["as_of"])  # London's today, as the service counts it
+        for child in (first, second):
+            closed = await client.post(f"{casework}/cases/{child.case_id}/closure", headers=manager, json={
+                "reason": "on_roll_elsewhere", "closed_on": today.isoformat(),
+                "evidence": {"school_urn": "100002", "start_date": today.isoformat(), "confirmed_by": "admissions"}})
+            assert closed.status_code in (200, 201), closed.text
+        placed = await client.post(f"{casework}/legal-holds", headers=records_officer, json={
+            "scope": "case", "target_id": second.case_id, "reason": "a claim against the council (synthetic)"})
+        assert placed.status_code == 201, placed.text
+
+    as_of = today + relativedelta(years=7)  # DEFAULT_SCHEDULE case.7y
+    env = {**services["casework"].env,
+           "CME_DISPOSAL_DATABASE_URL": infra.disposal_url("casework", urlsplit(
+               services["casework"].database_url).path.lstrip("/"))}  # type: ignore[attr-defined]
+    async with TopicReader(infra.kafka, names(topics.RETENTION_DISPOSALS)) as disposals:
+        ran = await dispose_command(env, "--as-of", as_of.isoformat(), "--json")
+        assert ran.returncode == 0, ran.stderr
+        sent = await disposals.wait_for(
+            lambda rs: any(json.loads(r.value)["service"] == "casework" for r in rs), timeout=60)
+    return Disposed(services=services, infra=infra, names=names, disposed=first, held=second,
+                    hold=placed.json(), closed_on=today, as_of=as_of, report=json.loads(ran.stdout),
+                    events=[json.loads(r.value) for r in sent if json.loads(r.value)["service"] == "casework"])
+
+
+async def test_the_job_disposes_of_the_case_past_retention_and_reports_the_held_one(disposed):
+    report = disposed.report
+    assert (report["service"], report["dry_run"], report["as_of"]) == ("casework", False, disposed.as_of.isoformat())
+    assert [(r["record_type"], r["record_id"], r["rule_id"]) for r in report["disposed"]] == [
+        ("case", disposed.disposed.case_id, "case.7y")]
+    assert [(r["record_id"], r["held_by"]) for r in report["held"]] == [
+        (disposed.held.case_id, [disposed.hold["hold_id"]])]
+
+
+async def test_casework_keeps_nothing_of_the_disposed_case_but_its_tombstone(disposed):
+    conn = await asyncpg.connect(disposed.owner_url("casework"))
+    try:
+        case_id, child_id = uuid.UUID(disposed.disposed.case_id), uuid.UUID(disposed.disposed.child_id)
+        assert await conn.fetchval("SELECT count(*) FROM cases WHERE case_id = $1", case_id) == 0
+        assert await conn.fetchval("SELECT count(*) FROM case_history WHERE child_subject_id = $1", child_id) == 0
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE aggregate_type = 'case' AND aggregate_id = $1",
+                                   str(case_id)) == 0
+        [stone] = await conn.fetch("SELECT * FROM disposal_tombstones")
+        assert (stone["record_type"], stone["record_id"], stone["rule_id"], stone["clock_started_on"]) == (
+            "case", str(case_id), "case.7y", disposed.closed_on)
+        assert child_id in stone["subject_ids"]
+        # The content is gone from every row casework keeps (the tombstone holds ids, codes and dates only).
+        for text in ("Amira", "Haddad", "G213200119044", "Example Mews"):
+            assert not await conn.fetchval("SELECT count(*) FROM case_history WHERE detail::text LIKE $1",
+                                           f"%{text}%")
+    finally:
+        await conn.close()
+
+
+async def test_the_case_under_a_legal_hold_is_kept_whole(disposed):
+    conn = await asyncpg.connect(disposed.owner_url("casework"))
+    try:
+        case_id = uuid.UUID(disposed.held.case_id)
+        assert await conn.fetchval("SELECT status FROM cases WHERE case_id = $1", case_id) == "closed"
+        kinds = [r["kind"] for r in await conn.fetch(
+            "SELECT kind FROM case_history WHERE case_id = $1 ORDER BY entry_id", case_id)]
+        assert kinds[0] == "case_opened" and kinds[-1] == "case_closed"
+        assert await conn.fetchval("SELECT count(*) FROM disposal_tombstones WHERE record_id = $1", str(case_id)) == 0
+    finally:
+        await conn.close()
+    async with httpx.AsyncClient(timeout=30) as client:
+        case = await client.get(f"{disposed.services['casework'].url}/cases/{case_id}", headers=bearer("m", "manager"))
+    assert case.status_code == 200 and case.json()["status"] == "closed"
+
+
+async def test_records_disposed_reaches_the_broker_naming_the_referrals_for_intake(disposed):
+    [event] = disposed.events
+    assert (event["kind"], event["record_type"], event["record_ids"], event["rule_id"]) == (
+        "records_disposed", "case", [disposed.disposed.case_id], "case.7y")
+    assert event["related_record_ids"] == {"referral": [disposed.disposed.intake_id]}
+    assert event["case_ids"] == [disposed.disposed.case_id]
+    assert disposed.disposed.child_id in event["subject_ids"]
+    assert event["clock_started_on"] == disposed.closed_on.isoformat()
+    assert event["run_id"] == disposed.report["run_id"]
+
+
+async def test_a_rerun_disposes_of_nothing_more(disposed):
+    again = await dispose_command(disposed.disposal_env("casework"), "--as-of", disposed.as_of.isoformat(), "--json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["disposed"] == [] and [r["record_id"] for r in report["held"]] == [disposed.held.case_id]
