@@ -1,11 +1,13 @@
 """In-memory stand-ins for disclosure's repositories, for handler tests without PostgreSQL.
 
 `FakeDisclosureUnitOfWork` carries the same attributes as `DisclosureUnitOfWork` (disclosures, log,
-access_log, rules, outbox, clock); the handlers run unchanged against it.
+access_log, retention, tombstones, holds, rules, schedule, outbox, clock); the handlers run unchanged
+against it.
 """
 
 import uuid
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,7 +20,11 @@ from cme_disclosure.domain.policy import DisclosureRules, load_policy
 from cme_disclosure.domain.tree_head import TreeHead, key_id, sign
 from cme_shared.clock import FixedClock
 from cme_shared.contracts.rights import DataItem
+from cme_shared.clock import london_date
+from cme_shared.contracts.categories import DataCategory
+from cme_shared.retention import DEFAULT_SCHEDULE, Candidate, Hold, LegalHolds, Tombstone
 from cme_shared.testing.fakes import FakeUnitOfWork
+from cme_disclosure.domain.retention import FALLS_DUE_WITH, Disclosure
 
 # The columns a row has that a handler may leave out (they default to NULL in the table).
 NULLABLE = ("share_ref", "reference", "authorised_officer", "reason", "restriction_exception", "requested_by_role",
@@ -70,7 +76,8 @@ class FakeDisclosures:
         self.subjects[disclosure_id] = []
         row = self.rows[disclosure_id]
         row.update(reason=None, reference=None, authorised_officer=None, decision_reason=None,
-                   restriction_exception=None, decider_title=None, purged_at=at,
+                   restriction_exception=None, decider_title=None, purged_at=at, requested_by=None,
+                   decided_by=None, decider_name=None, sign_off=None,
                    recipient={k: row["recipient"].get(k) for k in ("type", "org_id", "org_name")})
 
     async def active_restrictions(self, subject_ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -89,12 +96,16 @@ class FakeDisclosures:
             if known is not None and known["lifted_at"] is None:
                 known["lifted_at"] = at
 
-    async def shares_with(self, subject_id: uuid.UUID) -> list[dict[str, Any]]:
-        def latest_withholding(disclosure_id: uuid.UUID) -> dict[str, Any] | None:
-            return next((w for w in reversed(self.withholdings) if w["disclosure_id"] == disclosure_id), None)
+    def _full(self, did: uuid.UUID) -> dict[str, Any]:
+        withholding = next((w for w in reversed(self.withholdings) if w["disclosure_id"] == did), None)
+        return full_record(self.rows[did], self.subjects[did], self.leaves.get(did, []), withholding)
 
-        return [full_record(row, self.subjects[did], self.leaves.get(did, []), latest_withholding(did))
-                for did, row in self.rows.items() if row["status"] == "shared" and subject_id in self.subjects[did]]
+    async def shares_with(self, subject_id: uuid.UUID) -> list[dict[str, Any]]:
+        return [self._full(did) for did, row in self.rows.items()
+                if row["status"] == "shared" and subject_id in self.subjects[did]]
+
+    async def records(self, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+        return [self._full(did) for did in ids if did in self.rows]
 
 
 class FakeLog:
@@ -137,6 +148,111 @@ class FakeAccessLog:
         return [item for item in self.rows if item.subject_id in subject_ids]
 
 
+class FakeRetention:
+    """Disposal notices and the disclosures they make due, over the fake records."""
+
+    def __init__(self, disclosures: FakeDisclosures) -> None:
+        self.records = disclosures
+        self.notices: dict[uuid.UUID, dict[str, Any]] = {}
+        self.copies_forgotten: list[uuid.UUID] = []
+
+    async def notice_recorded(self, event_id: uuid.UUID) -> bool:
+        return event_id in self.notices
+
+    async def add_notice(self, row: dict[str, Any]) -> None:
+        assert row["event_id"] not in self.notices, "a notice is recorded once"
+        self.notices[row["event_id"]] = dict(row)
+
+    async def marks(self) -> dict[uuid.UUID, list[date]]:
+        found: dict[uuid.UUID, list[date]] = {}
+        for n in self.notices.values():
+            if n["record_type"] in {t.value for t in FALLS_DUE_WITH} and n["clock_started_on"] is not None:
+                for s in n["subject_ids"]:
+                    found.setdefault(s, []).append(n["clock_started_on"])
+        return found
+
+    async def named(self) -> dict[uuid.UUID, date]:
+        found: dict[uuid.UUID, date] = {}
+        for n in self.notices.values():
+            for d in n["disclosure_ids"]:
+                if n["clock_started_on"] is not None:
+                    found[d] = max(n["clock_started_on"], found.get(d, n["clock_started_on"]))
+        return found
+
+    async def kept_disclosures(self, subject_ids: list[uuid.UUID], ids: list[uuid.UUID]) -> list[Disclosure]:
+        return [Disclosure(did, london_date(row["requested_at"]), tuple(sorted(self.records.subjects[did], key=str)),
+                           tuple(DataCategory(c) for c in row["categories_released"] or row["categories_requested"]))
+                for did, row in self.records.rows.items() if row["purged_at"] is None
+                and (did in ids or set(self.records.subjects[did]) & set(subject_ids))]
+
+    async def disclosure(self, disclosure_id: uuid.UUID) -> Disclosure | None:
+        found = await self.kept_disclosures([], [disclosure_id])
+        return found[0] if found else None
+
+    async def blank_withholdings(self, disclosure_id: uuid.UUID) -> None:
+        for w in self.records.withholdings:
+            if w["disclosure_id"] == disclosure_id:
+                w.update(reason=None, decided_by=None, decider_name=None, decider_title=None)
+
+    async def forget_copies(self, disclosure_id: uuid.UUID) -> int:
+        self.copies_forgotten.append(disclosure_id)
+        return 0
+
+
+class FakeTombstones:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], Tombstone] = {}
+
+    async def add(self, candidate: Candidate, *, schedule_id: str, run_id: uuid.UUID, now: datetime,
+                  reason: str = "schedule", subject_digests: Sequence[str] = ()) -> bool:
+        key = (candidate.record_type.value, candidate.record_id)
+        if key in self.rows:
+            return False
+        self.rows[key] = Tombstone(
+            record_type=key[0], record_id=key[1], subject_ids=list(candidate.subject_ids),
+            case_ids=list(candidate.case_ids), categories=[c.value for c in candidate.categories],
+            schedule_id=schedule_id, rule_id=candidate.rule.rule_id, clock_started_on=candidate.clock_started_on,
+            due_on=candidate.due_on, reason=reason, disposed_at=now, run_id=run_id)
+        return True
+
+    async def about(self, subject_ids: Sequence[uuid.UUID] = (), digests: Sequence[str] = ()) -> list[Tombstone]:
+        return [t for t in self.rows.values() if set(t.subject_ids) & set(subject_ids)]
+
+
+class FakeHolds(LegalHolds):
+    """The kit's holds (its `apply`), kept in a dict."""
+
+    def __init__(self) -> None:
+        self.holds: dict[uuid.UUID, Hold] = {}
+
+    async def place(self, scope: str, target_id: str, reason: str, placed_by: str, now: datetime) -> Hold:
+        hold = Hold(hold_id=uuid.uuid4(), scope=scope, target_id=target_id, reason=reason, placed_by=placed_by,
+                    placed_at=now)
+        self.holds[hold.hold_id] = hold
+        return hold
+
+    async def lift(self, hold_id: uuid.UUID, lifted_by: str, reason: str, now: datetime) -> Hold | None:
+        hold = self.holds.get(hold_id)
+        if hold is None or hold.lifted_at is not None:
+            return None
+        self.holds[hold_id] = hold.model_copy(update={"lifted_by": lifted_by, "lifted_at": now, "lift_reason": reason})
+        return self.holds[hold_id]
+
+    async def get(self, hold_id: uuid.UUID) -> Hold | None:
+        return self.holds.get(hold_id)
+
+    async def listed(self, in_force_only: bool = True) -> list[Hold]:
+        return [h for h in self.holds.values() if not in_force_only or h.lifted_at is None]
+
+    async def in_force(self, targets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[uuid.UUID]]:
+        wanted = set(targets)
+        found: dict[tuple[str, str], list[uuid.UUID]] = {}
+        for h in self.holds.values():
+            if h.lifted_at is None and (h.scope, h.target_id) in wanted:
+                found.setdefault((h.scope, h.target_id), []).append(h.hold_id)
+        return found
+
+
 class FakeDisclosureUnitOfWork(FakeUnitOfWork[None]):
     def __init__(self, clock: FixedClock | None = None, rules: DisclosureRules | None = None,
                  disclosures: FakeDisclosures | None = None) -> None:
@@ -145,3 +261,7 @@ class FakeDisclosureUnitOfWork(FakeUnitOfWork[None]):
         self.disclosures = disclosures or FakeDisclosures()
         self.log = FakeLog(self.clock)
         self.access_log = FakeAccessLog()
+        self.retention = FakeRetention(self.disclosures)
+        self.tombstones = FakeTombstones()
+        self.holds = FakeHolds()
+        self.schedule = DEFAULT_SCHEDULE

@@ -189,6 +189,9 @@ async def test_a_leaf_slipped_in_outside_the_service_is_found(engine, superuser)
 async def test_an_edited_payload_is_found_and_a_payload_erased_without_a_purge_leaf_too(engine, superuser):
     await append(engine, log_keys(), 4)
     assert (await check(engine)).ok
+    # leaf_payloads is a history table since migration 0009 (only the disposal login may empty a payload):
+    # the superuser gets past its trigger only by disabling it.
+    await superuser.execute("ALTER TABLE leaf_payloads DISABLE TRIGGER ALL")
     await superuser.execute("UPDATE leaf_payloads SET payload = NULL, purged_at = now(), purge_reason = 'retention' "
                             "WHERE leaf_index = 0")
     report = await check(engine)
@@ -324,7 +327,7 @@ async def test_verify_log_compares_the_published_heads_and_finds_leaves_removed(
         assert report.published_heads_checked == 2
 
         # The last append removed, head and all: the database agrees with itself, the broker does not.
-        tables = ("log_leaves", "log_nodes", "tree_heads")
+        tables = ("log_leaves", "log_nodes", "tree_heads", "leaf_payloads")
         for table in tables:
             await superuser.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
         await superuser.execute("DELETE FROM disclosure_leaves WHERE leaf_index = 1")

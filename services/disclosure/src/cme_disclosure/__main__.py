@@ -1,4 +1,4 @@
-"""`python -m cme_disclosure [serve|migrate|verify-log|log-vkey|purge-disclosure]`."""
+"""`python -m cme_disclosure [serve|migrate|verify-log|log-vkey|dispose|purge-disclosure]`."""
 
 import asyncio
 import uuid
@@ -47,7 +47,7 @@ def verify_log_command(
         published = "not compared (--no-kafka)" if no_kafka else f"{report.published_heads_checked} compared"
         typer.echo(f"disclosure log OK: {report.tree_size} leaves, {report.heads_checked} signed tree heads, "
                    f"published heads {published}, {report.payloads_checked} payload digests checked, "
-                   f"{report.payloads_purged} purged")
+                   f"{report.payloads_purged} purged, {report.disposal_leaves} disposal notices")
         return
     typer.echo(f"disclosure log INCONSISTENT: first bad leaf {report.first_bad_leaf}", err=True)
     for problem in report.problems:
@@ -98,29 +98,55 @@ def log_vkey_command() -> None:
 @cli.command("purge-disclosure")
 def purge_disclosure_command(
     disclosure_id: uuid.UUID,
-    reason: Annotated[str, typer.Option(help="why (retention schedule reference)")],
+    reason: Annotated[str, typer.Option(help="why (kept in the purge leaf's payload; no personal data)")],
 ) -> None:
-    """Retention: purge one disclosure's personal data; its leaves stay and the log still verifies. The new
-    tree head goes into the outbox, for the running service's relay to publish."""
-    from cme_shared.runtime import ServiceRuntime
+    """Dispose of one disclosure by hand, by the disposal job's path (the disposal login, CME_DISPOSAL_DATABASE_URL):
+    refused while a legal hold keeps it; its leaves stay and the log still verifies; a tombstone stays."""
+    from cme_shared.refusal import Refusal
 
-    from .adapters.tables import kit
-    from .app import use_disclosure_units_of_work
-    from .service_layer.disclosures import purge
+    from .entrypoints.disposal_job import run_purge
 
-    async def run() -> int:
-        settings = DisclosureSettings()
-        runtime = ServiceRuntime(settings, kit)
-        use_disclosure_units_of_work(runtime, settings)
-        try:
-            async with runtime.unit_of_work() as uow:
-                purged = await purge(uow, disclosure_id, reason)  # type: ignore[arg-type]
-                await uow.commit()
-            return purged
-        finally:
-            await runtime.engine.dispose()
+    try:
+        purged = asyncio.run(run_purge(DisclosureSettings(), disclosure_id, reason))
+    except (Refusal, ValueError) as exc:
+        typer.echo(f"not disposed of: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"disposed of: {purged} payload(s) purged, tombstone written")
 
-    typer.echo(f"purged {asyncio.run(run())} payload(s)")
+
+@cli.command("dispose")
+def dispose_command(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would be disposed of; change nothing")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: today in London)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """The disposal job (run it daily): dispose of every disclosure record past its retention and not held,
+    on the disposal login (CME_DISPOSAL_DATABASE_URL); print the records officer's report."""
+    from datetime import date
+
+    from .entrypoints.disposal_job import run_dispose
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        typer.echo("--as-of must be a date, YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    try:
+        report = asyncio.run(run_dispose(DisclosureSettings(), as_of=day, dry_run=dry_run))
+    except ValueError as exc:
+        typer.echo(f"disposal not run: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    verb = "would dispose of" if report.dry_run else "disposed of"
+    typer.echo(f"disclosure, run {report.run_id}, schedule {report.schedule_id}, as of {report.as_of}: "
+               f"{verb} {len(report.disposed)} record(s); {len(report.held)} kept by a legal hold")
+    for row in report.disposed:
+        typer.echo(f"  {verb} {row.record_type} {row.record_id} ({row.rule_id}, due {row.due_on})")
+    for row in report.held:
+        typer.echo(f"  held {row.record_type} {row.record_id} ({row.rule_id}, due {row.due_on}) by "
+                   + ", ".join(str(h) for h in row.held_by))
 
 
 if __name__ == "__main__":

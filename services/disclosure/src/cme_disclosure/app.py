@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
 from cme_shared.contracts.log import TreeHeadPublished
+from cme_shared.contracts.retention import RecordsDisposed
 from cme_shared.contracts.rights import DataCollectionReply, DataCollectionRequest, SubjectRestricted
 from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
@@ -19,7 +20,7 @@ from .adapters.tables import kit
 from .adapters.unit_of_work import DisclosureUnitOfWork
 from .domain.policy import DisclosureRules, load_policy
 from .domain.tree_head import key_id, load_public_key
-from .entrypoints import http, kafka
+from .entrypoints import http, kafka, retention_http
 from .service_layer.log import LOG_AGGREGATE
 from .service_layer.witness import Cosigner, WitnessClient
 from .settings import DisclosureSettings
@@ -34,6 +35,12 @@ CHANNELS = [
                DataCollectionRequest, key="collection id"),
     ChannelDoc(topics.replies_of("disclosure"), "send", "The subject's shares, with recipients, in chunks.",
                DataCollectionReply, key="collection id"),
+    ChannelDoc(topics.RETENTION_DISPOSALS, "receive",
+               "Records other services disposed of: one log leaf each; a case's make its disclosures due.",
+               RecordsDisposed, key="the disposal run id"),
+    ChannelDoc(topics.RETENTION_DISPOSALS, "send",
+               "Disclosure records the disposal job disposed of (written by `dispose`, sent by the relay).",
+               RecordsDisposed, key="the disposal run id"),
     ChannelDoc(topics.TREE_HEADS, "send", "Every signed tree head of the disclosure log.", TreeHeadPublished,
                key=LOG_AGGREGATE),
 ]
@@ -42,13 +49,19 @@ CHANNELS = [
 def use_disclosure_units_of_work(runtime: ServiceRuntime, settings: DisclosureSettings) -> KeyRing:
     """Make `runtime.unit_of_work()` a DisclosureUnitOfWork (its repositories, the log's signing key, the
     policy and limits); returns the key ring, whose public half the log's routes show."""
-    keys = KeyRing(settings.log_key())
+    config = unit_of_work_config(settings)
+    runtime.make_unit_of_work = lambda: DisclosureUnitOfWork(**runtime.unit_of_work_parts(), **config)
+    return config["keys"]  # type: ignore[no-any-return]
+
+
+def unit_of_work_config(settings: DisclosureSettings) -> dict[str, Any]:
+    """What a DisclosureUnitOfWork takes besides the runtime's parts (the service's and the disposal job's):
+    the log's signing key, the policy and limits, the log's origin and the retention schedule in force."""
     rules = DisclosureRules(load_policy(settings.disclosure_policy_file),
                             withholding_max_days=settings.withholding_max_days,
                             requests_per_hour=settings.disclosure_requests_per_hour)
-    runtime.make_unit_of_work = lambda: DisclosureUnitOfWork(**runtime.unit_of_work_parts(), keys=keys, rules=rules,
-                                                             origin=settings.log_origin)
-    return keys
+    return {"keys": KeyRing(settings.log_key()), "rules": rules, "origin": settings.log_origin,
+            "schedule": settings.retention_schedule()}
 
 
 def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
@@ -64,7 +77,8 @@ def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
         title="CME disclosure",
         description="Every share and decision not to share, policy-checked, in an RFC 6962 log.",
         routers=[http.disclosures_router(runtime),
-                 http.log_router(runtime, keys, settings.log_origin, pinned, settings.log_witness_key)],
+                 http.log_router(runtime, keys, settings.log_origin, pinned, settings.log_witness_key),
+                 retention_http.retention_router(runtime)],
         asyncapi=lambda: build_document("CME disclosure", "1.0.0", "Topics disclosure uses.", CHANNELS,
                                         runtime.topics, settings.kafka_bootstrap),
     )

@@ -83,14 +83,16 @@ class DisclosureRecords:
         )).scalars())
 
     async def forget_people(self, disclosure_id: uuid.UUID, at: datetime) -> None:
-        """Retention: the subjects and the people's words go; the organisation stays (not personal data,
-        and reports count it)."""
+        """Retention: the subjects, the people (the requester's and the decider's ids, a sign-off's
+        confirmer) and their words go; the organisation, purpose, gateway, categories, fields, status,
+        roles and dates stay (not personal data; reports count them, and the log's leaves say the same)."""
         await self.session.execute(
             disclosure_subjects.delete().where(disclosure_subjects.c.disclosure_id == disclosure_id))
         recipient = disclosures.c.recipient
         await self._change(disclosure_id, {
             "reason": None, "reference": None, "authorised_officer": None, "decision_reason": None,
-            "restriction_exception": None, "decider_title": None,
+            "restriction_exception": None, "decider_title": None, "requested_by": None, "decided_by": None,
+            "decider_name": None, "sign_off": None,
             "recipient": func.jsonb_build_object("type", recipient["type"], "org_id", recipient["org_id"],
                                                  "org_name", recipient["org_name"]),
             "purged_at": at,
@@ -125,6 +127,10 @@ class DisclosureRecords:
             .values(lifted_at=at))
 
     # What an access request reports ----------------------------------------------------------------
+
+    async def records(self, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+        """Full records (`load_records`), e.g. of disposed disclosures a tombstone names."""
+        return await load_records(self.session, ids)
 
     async def shares_with(self, subject_id: uuid.UUID) -> list[dict[str, Any]]:
         """The full records of the shares made of this subject's data (withheld ones too)."""

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain import merkle
 from ..domain.tree_head import SignedTreeHead, TreeHead
 from .tables import checkpoints, disclosure_subjects, disclosures, leaf_payloads, log_leaves, log_nodes
-from .tables import sar_withholdings, signing_keys, tree_heads, witness_cosignatures
+from .tables import disposal_notices, sar_withholdings, signing_keys, tree_heads, witness_cosignatures
+from cme_shared.retention import tombstones
 
 
 def completed_by(start: int, end: int) -> list[tuple[int, int, int]]:
@@ -107,3 +108,13 @@ class LogReader:
         """Every withholding from access requests, by its id."""
         return {str(r["withholding_id"]): dict(r)
                 for r in (await self.conn.execute(select(sar_withholdings))).mappings()}
+
+    async def disposal_notices(self) -> dict[str, dict[str, Any]]:
+        """Every disposal notice read from the disposals topic, by its event id."""
+        return {str(r["event_id"]): dict(r)
+                for r in (await self.conn.execute(select(disposal_notices))).mappings()}
+
+    async def tombstoned(self, record_type: str) -> set[str]:
+        """The ids of the records of this type that have a tombstone."""
+        return {r.record_id for r in await self.conn.execute(
+            select(tombstones.c.record_id).where(tombstones.c.record_type == record_type))}

@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from cme_shared.messaging.tables import KitTables
 
@@ -114,7 +114,7 @@ disclosures = Table(
     Column("restriction_exception", JSONB, nullable=True),
     Column("policy_findings", JSONB, nullable=False),  # refusal codes, or findings on a share made elsewhere
     Column("approval_roles", JSONB, nullable=False),
-    Column("requested_by", Text, nullable=False),
+    Column("requested_by", Text, nullable=True),  # NULL once disposed of (migration 0009)
     Column("requested_by_role", Text, nullable=True),
     Column("borough", Text, nullable=True),
     Column("requested_at", DateTime(timezone=True), nullable=False),
@@ -158,9 +158,9 @@ sar_withholdings = Table(
     Column("withholding_id", UUID(as_uuid=True), primary_key=True),
     Column("disclosure_id", UUID(as_uuid=True), ForeignKey("disclosures.disclosure_id"), nullable=False),
     Column("exemption", Text, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("decided_by", Text, nullable=False),
-    Column("decider_name", Text, nullable=False),
+    Column("reason", Text, nullable=True),  # reason and decider: NULL once disposed of (migration 0009)
+    Column("decided_by", Text, nullable=True),
+    Column("decider_name", Text, nullable=True),
     Column("decider_role", Text, nullable=False),
     Column("decider_title", Text, nullable=True),  # the job title the DPO typed: an annotation (SEC-23)
     Column("review_date", Date, nullable=False),
@@ -176,4 +176,25 @@ restrictions = Table(
     Column("restricted_at", DateTime(timezone=True), nullable=False),
     Column("lifted_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("subject_id", "rights_request_id"),
+)
+
+# Every RecordsDisposed read from cme.retention.disposals.v1 (migration 0009; append-only), once per event,
+# with the log leaf it became: the disposal job reads a case's subjects and closure date from here.
+disposal_notices = Table(
+    "disposal_notices",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("service", Text, nullable=False),
+    Column("record_type", Text, nullable=False),
+    Column("schedule_id", Text, nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("run_id", UUID(as_uuid=True), nullable=False),
+    Column("record_ids", ARRAY(Text), nullable=False),
+    Column("subject_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("case_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("disclosure_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("clock_started_on", Date, nullable=True),
+    Column("disposed_at", DateTime(timezone=True), nullable=False),
+    Column("leaf_index", BigInteger, nullable=False, unique=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )

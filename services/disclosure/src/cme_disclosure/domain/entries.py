@@ -25,6 +25,7 @@ class LeafKind(StrEnum):
     SHARE_MADE = "share_made"  # a share another service made and reported (ShareMade)
     WITHHELD_FROM_SAR = "withheld_from_sar"
     PURGED = "payloads_purged"  # retention: which leaves' payloads were purged (verify-log needs one per purge)
+    DISPOSED = "records_disposed"  # another service disposed of records (RecordsDisposed): ids, codes, dates
 
 
 def canonical_json(value: Any) -> bytes:

@@ -1,4 +1,4 @@
-"""Kafka in: shares other services made, restrictions, data collection for access requests.
+"""Kafka in: shares other services made, restrictions, data collection for access requests, disposals.
 
 Two topics carry several message kinds (rights' events; rights' collection requests, which also
 carry identity lookups for intake). Each parser reads `kind` first: the kinds disclosure acts on are
@@ -12,6 +12,7 @@ another's references and have the real share dropped as a duplicate (SEC-03 c).
 from collections.abc import Callable
 
 from cme_shared.contracts import topics
+from cme_shared.contracts.retention import RecordsDisposed
 from cme_shared.contracts.rights import DataCollectionRequest, RestrictionLifted, SubjectRestricted
 from cme_shared.contracts.shares import ShareMade
 from cme_shared.messaging.consumer import Delivery, json_kind_parser, json_model_parser, signer_of, unreadable_because
@@ -20,6 +21,7 @@ from cme_shared.runtime import ServiceRuntime
 from ..adapters.unit_of_work import DisclosureUnitOfWork
 from ..service_layer.collection import on_data_collection
 from ..service_layer.disclosures import on_restriction_lifted, on_share_made, on_subject_restricted
+from ..service_layer.retention import on_records_disposed
 
 
 def shares_parser() -> Callable[[Delivery], ShareMade]:
@@ -32,6 +34,20 @@ def shares_parser() -> Callable[[Delivery], ShareMade]:
         if share.service != signer:
             raise unreadable_because("service_mismatch", "a share names another service than its signer")
         return share
+
+    return parse_signed
+
+
+def disposals_parser() -> Callable[[Delivery], RecordsDisposed]:
+    """RecordsDisposed, bound to its signer: a service speaks only of its own disposals (the kit has checked
+    the signature against the topic's signers)."""
+    parse = json_model_parser(RecordsDisposed)
+
+    def parse_signed(delivery: Delivery) -> RecordsDisposed:
+        event: RecordsDisposed = parse(delivery)
+        if event.service != signer_of(delivery):
+            raise unreadable_because("service_mismatch", "a disposal names another service than its signer")
+        return event
 
     return parse_signed
 
@@ -54,3 +70,4 @@ def subscribe(runtime: ServiceRuntime) -> None:
                     on=on_rights_event)
     runtime.consume("data-collection", topics.DATA_COLLECTION_REQUESTS, json_kind_parser([DataCollectionRequest]),
                     on=on_collection_request)
+    runtime.consume("retention-disposals", topics.RETENTION_DISPOSALS, disposals_parser(), on=on_records_disposed)

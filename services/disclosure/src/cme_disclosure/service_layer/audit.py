@@ -73,6 +73,7 @@ class LogReport:
     heads_checked: int = 0
     payloads_checked: int = 0
     payloads_purged: int = 0
+    disposal_leaves: int = 0
     published_heads_checked: int = 0
     problems: list[LogProblem] = field(default_factory=list)
 
@@ -99,6 +100,8 @@ class _Bindings:
     purge_leaves: set[int] = field(default_factory=set)  # leaves some purge leaf names
     subjects: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # disclosure -> (leaf, digest)
     withholdings: list[dict[str, Any]] = field(default_factory=list)
+    purged_records: set[str] = field(default_factory=set)  # disclosures a purge leaf names
+    disposals: list[dict[str, Any]] = field(default_factory=list)  # records_disposed leaves
 
 
 def _subjects_digest(subject_ids: Sequence[Any]) -> bytes:
@@ -317,6 +320,10 @@ def _bind(bindings: _Bindings, index: int, leaf: bytes, payload: bytes | None, p
     personal = json.loads(payload) if payload is not None else None
     if kind == LeafKind.PURGED:
         bindings.purge_leaves |= {int(i) for i in facts.get("purged_leaves", [])}
+        bindings.purged_records.add(record_id)
+    elif kind == LeafKind.DISPOSED:
+        bindings.disposals.append({"leaf_index": index, "event_id": record_id, "facts": facts,
+                                   "personal": personal})
     elif kind in (LeafKind.REQUESTED, LeafKind.SHARE_MADE) and _is_uuid(record_id):
         # The first leaf of a disclosure names its subjects in the payload; once purged, none remain.
         subjects = personal.get("subject_ids", []) if personal is not None else []
@@ -353,6 +360,7 @@ async def _check_bindings(db: LogReader, report: LogReport, bindings: _Bindings)
                               "the ones its leaf's payload records (a subject added or removed outside the service)")
     for disclosure_id, subjects in actual.items():
         report.add(None, f"disclosure {disclosure_id} ({len(subjects)} subject(s)) is not in the log")
+    await _check_disposals(db, report, bindings)
     # Withholdings from access requests, with their review dates.
     rows = await db.withholdings()
     unmatched_legacy: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -382,3 +390,58 @@ async def _check_bindings(db: LogReader, report: LogReport, bindings: _Bindings)
     for indices in unmatched_legacy.values():
         for index in indices:
             report.add(index, "the withholding it records has no row in sar_withholdings")
+
+
+# What a records_disposed leaf must say, and the notice row's columns each is compared with.
+DISPOSAL_FACTS = {"service": "service", "record_type": "record_type", "schedule_id": "schedule_id",
+                  "rule_id": "rule_id", "run_id": "run_id", "record_ids": "record_ids", "case_ids": "case_ids",
+                  "clock_started_on": "clock_started_on", "disposed_at": "disposed_at"}
+
+
+def _notice_as_facts(row: dict[str, Any]) -> dict[str, Any]:
+    """A disposal notice's row in the words of its leaf's facts."""
+    return {"service": row["service"], "record_type": row["record_type"], "schedule_id": row["schedule_id"],
+            "rule_id": row["rule_id"], "run_id": str(row["run_id"]), "record_ids": list(row["record_ids"]),
+            "case_ids": [str(c) for c in row["case_ids"]],
+            "clock_started_on": row["clock_started_on"].isoformat() if row["clock_started_on"] else None,
+            "disposed_at": row["disposed_at"]}
+
+
+async def _check_disposals(db: LogReader, report: LogReport, bindings: _Bindings) -> None:
+    """Disposals: each records_disposed leaf is well formed and is the notice the disposal job reads (so a
+    notice added, removed or changed outside the service, e.g. an earlier closure date to make records
+    fall due early, is found), with the subjects its payload names; each disposed disclosure (tombstone)
+    has its purge leaf."""
+    notices = await db.disposal_notices()
+    for leaf in bindings.disposals:
+        index, facts = leaf["leaf_index"], leaf["facts"]
+        report.disposal_leaves += 1
+        missing = [k for k in DISPOSAL_FACTS if k not in facts]
+        if missing or not _is_uuid(leaf["event_id"]) or facts.get("event_id") != leaf["event_id"]:
+            report.add(index, "a records_disposed leaf that does not say what was disposed of "
+                              f"(missing: {', '.join(missing) or 'its event id'})")
+            continue
+        row = notices.pop(leaf["event_id"], None)
+        if row is None:
+            report.add(index, f"the disposal notice it records ({leaf['event_id']}) has no row in disposal_notices")
+            continue
+        expected = _notice_as_facts(row)
+        differs = [k for k, v in expected.items()
+                   if (_when(facts[k]) != v if k == "disposed_at" else facts[k] != v)]
+        named = sorted(str(d) for d in row["disclosure_ids"])
+        if sorted(str(uuid.UUID(d)) for d in (facts.get("related_record_ids") or {}).get("disclosure", [])
+                  if _is_uuid(d)) != named:
+            differs.append("related_record_ids")
+        if row["leaf_index"] != index:
+            differs.append("leaf_index")
+        if leaf["personal"] is not None and sorted(leaf["personal"].get("subject_ids", [])) != sorted(
+                str(s) for s in row["subject_ids"]):
+            differs.append("subject_ids")
+        if differs:
+            report.add(index, f"disposal notice {leaf['event_id']}: its row's {', '.join(differs)} is not what "
+                              "the leaf records")
+    for event_id, row in notices.items():
+        report.add(None, f"disposal notice {event_id} is in disposal_notices but not in the log")
+    for record_id in sorted(await db.tombstoned("disclosure") - bindings.purged_records):
+        report.add(None, f"disclosure {record_id} has a tombstone but no purge leaf (disposed of outside the "
+                         "disposal job?)")

@@ -1,4 +1,5 @@
-"""Disclosure handlers: request, decide, withhold from SAR, shares reported by other services, purge.
+"""Disclosure handlers: request, decide, withhold from SAR, shares reported by other services (a purge is
+retention's: service_layer/retention.py).
 
 Every request, decision and share is a leaf of the log, appended in the same transaction as the
 disclosure record, so the record and its proof never disagree (DOMAIN 4; ICO Data Sharing Code).
@@ -23,6 +24,7 @@ from ..domain.disclosures import Decision, DisclosureRequest, Status, Withholdin
 from ..domain.entries import LeafKind, entry
 from ..domain.policy import Finding, assess, normalise_rank
 from .log import record_in_log
+from .retention import purge  # noqa: F401  (the one purge path: retention.py)
 
 
 @dataclass(frozen=True)
@@ -293,23 +295,3 @@ async def on_subject_restricted(uow: DisclosureUnitOfWork, event: SubjectRestric
 
 async def on_restriction_lifted(uow: DisclosureUnitOfWork, event: RestrictionLifted) -> None:
     await uow.disclosures.lift_restriction(event.subject_ids, event.rights_request_id, event.occurred_at)
-
-
-async def purge(uow: DisclosureUnitOfWork, disclosure_id: uuid.UUID, reason: str) -> int:
-    """Retention: remove a disclosure's personal data; the leaves (the tombstone) and the tree stay.
-
-    Returns how many payloads were purged. The log still verifies: a leaf commits to its payload's
-    digest, never to the payload being present.
-    """
-    indices = await uow.disclosures.leaf_indices(disclosure_id)
-    if not indices:
-        raise Refusal(404, "not_found", "no such disclosure")
-    now = uow.clock.now()
-    purged = await uow.log.purge_payloads(indices, reason, now)
-    if purged:
-        # The purge is itself a leaf naming the payloads it removed: verify-log requires one for every
-        # payload found NULL, so a payload erased directly in the database is not taken for retention.
-        await record_in_log(uow, disclosure_id, [entry(
-            LeafKind.PURGED, str(disclosure_id), now, {"purged_leaves": purged}, {"reason": reason})])
-    await uow.disclosures.forget_people(disclosure_id, now)
-    return len(purged)

@@ -24,6 +24,13 @@ async def record_in_log(uow: DisclosureUnitOfWork, disclosure_id: uuid.UUID, ent
     return indices
 
 
+async def record_unbound(uow: DisclosureUnitOfWork, entries: list[Entry]) -> list[int]:
+    """Append `entries` that belong to no disclosure record (a disposal notice); returns their indices."""
+    appended = await uow.log.append(entries)
+    await publish_head(uow, appended.head)
+    return [appended.index_of(i) for i in range(len(entries))]
+
+
 async def publish_head(uow: DisclosureUnitOfWork, head: SignedTreeHead) -> None:
     body = head.as_json()
     event = TreeHeadPublished(
