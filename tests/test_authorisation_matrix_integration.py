@@ -108,6 +108,11 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("disclosure", "GET", "/subjects/{subject_id}/recipients"): rule(O, M, D),
     ("disclosure", "GET", "/reports/shares"): rule(M, D, A),
     # Checkpoints are meant to be gossiped (C2SP tlog-checkpoint): the head, key and checkpoint are open.
+    # Retention (issue 14, item 1): disclosure's legal holds and its dry-run disposal report.
+    ("disclosure", "POST", "/legal-holds"): rule(R, D),
+    ("disclosure", "GET", "/legal-holds"): rule(R, D),
+    ("disclosure", "POST", "/legal-holds/{hold_id}/lift"): rule(R, D),
+    ("disclosure", "GET", "/retention/report"): rule(R, D),
     ("disclosure", "GET", "/log/tree-head"): PUBLIC,
     ("disclosure", "GET", "/log/public-key"): PUBLIC,
     ("disclosure", "GET", "/log/checkpoint"): PUBLIC,

@@ -46,8 +46,8 @@ SERVICE_ACCESS: dict[str, Access] = {
         writes=(topics.CASE_EVENTS, topics.SHARE_EVENTS, topics.replies_of("casework"), topics.RETENTION_DISPOSALS),
     ),
     "disclosure": Access(
-        reads=(topics.SHARE_EVENTS, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS),
-        writes=(topics.TREE_HEADS, topics.replies_of("disclosure")),
+        reads=(topics.SHARE_EVENTS, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.RETENTION_DISPOSALS),
+        writes=(topics.TREE_HEADS, topics.replies_of("disclosure"), topics.RETENTION_DISPOSALS),
         reads_back=(topics.TREE_HEADS,),  # `verify-log` compares the heads it published with the database
     ),
     "rights": Access(
