@@ -11,6 +11,7 @@ import json
 import uuid
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -343,3 +344,30 @@ async def test_the_dispose_command_reports_and_disposes(stack, infra, make_refer
     monkeypatch.delenv("CME_DISPOSAL_DATABASE_URL")
     refused = await asyncio.to_thread(runner.invoke, cli, ["dispose"])
     assert refused.exit_code == 2 and "CME_DISPOSAL_DATABASE_URL" in refused.output
+
+
+async def test_the_migration_goes_down_and_up_again(databases, infra):
+    """Downgrade undoes 0009: no retention tables, case_history closed to every role again, the disposal
+    role with nothing; upgrade brings them back."""
+    from alembic import command
+
+    import cme_casework
+    from cme_shared.migrations import alembic_config
+
+    owner_url = await databases.create_empty("casework")
+    config = alembic_config(Path(cme_casework.__file__).parent / "migrations", owner_url, "cme_casework")
+    await asyncio.to_thread(command.upgrade, config, "head")
+    owner = await asyncpg.connect(plain(owner_url))
+    try:
+        guard = "SELECT tgfoid::regproc::text FROM pg_trigger WHERE tgname = 'case_history_append_only'"
+        assert await owner.fetchval(guard) == "refuse_history_change_but_disposal"
+        await asyncio.to_thread(command.downgrade, config, "0008")
+        assert await owner.fetchval("SELECT to_regclass('disposal_tombstones')") is None
+        assert await owner.fetchval("SELECT to_regclass('legal_holds')") is None
+        assert await owner.fetchval(guard) == "refuse_history_change"
+        assert not await owner.fetchval("SELECT has_table_privilege('cme_casework_disposal', 'case_history', 'SELECT')")
+        await asyncio.to_thread(command.upgrade, config, "head")
+        assert await owner.fetchval(guard) == "refuse_history_change_but_disposal"
+        assert await owner.fetchval("SELECT has_table_privilege('cme_casework_disposal', 'case_history', 'DELETE')")
+    finally:
+        await owner.close()

@@ -15,7 +15,10 @@
 Revision ID: 0009
 Revises: 0008
 """
+from alembic import op
+
 from cme_shared.migrations import (
+    DISPOSAL_GUARD,
     close_to_disposal,
     create_retention_tables,
     drop_retention_tables,
@@ -45,4 +48,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     revoke_disposal_role()
     close_to_disposal(*DISPOSED_HISTORY)
+    op.execute(f"DROP FUNCTION IF EXISTS {DISPOSAL_GUARD}()")
     drop_retention_tables()
