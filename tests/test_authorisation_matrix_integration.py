@@ -64,6 +64,11 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("intake", "POST", "/possible-matches/{match_id}/resolve"): rule(O, M),
     ("intake", "POST", "/possible-matches/{match_id}/approval"): rule(M),
     ("intake", "POST", "/possible-matches/{match_id}/unmerge"): rule(M),
+    # Retention (issue 14, item 1): intake's legal holds and its dry-run disposal report.
+    ("intake", "POST", "/legal-holds"): rule(R, D),
+    ("intake", "GET", "/legal-holds"): rule(R, D),
+    ("intake", "POST", "/legal-holds/{hold_id}/lift"): rule(R, D),
+    ("intake", "GET", "/retention/report"): rule(R, D),
 
     ("casework", "GET", "/cases"): rule(O, M, D),
     ("casework", "GET", "/cases/overdue"): rule(O, M, D),

@@ -24,6 +24,7 @@ from cme_shared.contracts import topics
 from cme_shared.contracts.retention import RecordsDisposed, RecordType
 from cme_shared.contracts.rights import DataCollectionRequest, PersonHint, SubjectLookup
 from cme_shared.retention import DEFAULT_SCHEDULE
+from cme_shared.testing.fixtures import bearer
 from cme_shared.testing.kafka import eventually, produce
 from cme_shared.testing.signing import TEST_KEYS, signed_headers
 
@@ -244,21 +245,34 @@ async def test_a_legal_hold_keeps_the_referral_the_dry_run_lists_it_and_lifting_
     child = first["child_subject_id"]
     await send(intake, topics.RETENTION_DISPOSALS, case_disposed(first["intake_id"], subject_ids=[child]), "casework")
     await eventually(lambda: pending(owner, first["intake_id"]))
-    hold = uuid.uuid4()
-    await owner.execute("INSERT INTO legal_holds (hold_id, scope, target_id, reason, placed_by, placed_at) "
-                        "VALUES ($1, 'subject', $2, 'litigation', 'records-officer-1', now())", hold, child)
+    officer = bearer(intake.settings, "records_officer", sub="records-officer-1")
+    bad = await intake.client.post("/legal-holds", headers=officer, json={
+        "scope": "record", "target_id": "case:whatever", "reason": "litigation"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "target_id"], bad.text
+    placed = await intake.client.post("/legal-holds", headers=officer, json={
+        "scope": "subject", "target_id": child, "reason": "litigation"})
+    assert placed.status_code == 201, placed.text
+    hold = uuid.UUID(placed.json()["hold_id"])
+    assert placed.json()["placed_by"] == "records_officer:records-officer-1"
 
     before = await counts(owner)
     dry = await job(dry_run=True)
     assert dry.dry_run and dry.disposed == []
     assert [(r.record_type, r.record_id, r.held_by) for r in dry.held] == [("referral", first["intake_id"], [hold])]
     assert await counts(owner) == before  # the dry run changed nothing
+    shown = await intake.client.get("/retention/report", headers=officer)  # the same, from the running service
+    assert shown.status_code == 200 and [r["record_id"] for r in shown.json()["held"]] == [first["intake_id"]]
+    assert shown.json()["disposed"] == [] and await counts(owner) == before
     kept = await job()
     assert kept.disposed == [] and [r.record_id for r in kept.held] == [first["intake_id"]]
     assert await counts(owner) == before
 
-    await owner.execute("UPDATE legal_holds SET lifted_at = now(), lifted_by = 'records-officer-1', "
-                        "lift_reason = 'settled' WHERE hold_id = $1", hold)
+    lifted = await intake.client.post(f"/legal-holds/{hold}/lift", headers=officer, json={"reason": "settled"})
+    assert lifted.status_code == 200 and lifted.json()["lift_reason"] == "settled"
+    again = await intake.client.post(f"/legal-holds/{hold}/lift", headers=officer, json={"reason": "settled"})
+    assert again.status_code == 409
+    assert (await intake.client.get("/legal-holds", headers=officer)).json() == []
+    before = await counts(owner)
     dry = await job(dry_run=True)  # the report says what the run will do, the identity included
     assert {r.record_type for r in dry.disposed} == {"referral", "identity"} and await counts(owner) == before
     done = await job()

@@ -15,7 +15,7 @@ from .adapters.partner_bindings import BindingsFile
 from .adapters.sealing import Seal
 from .adapters.tables import kit
 from .adapters.unit_of_work import IntakeUnitOfWork
-from .entrypoints import http, kafka, officers
+from .entrypoints import http, kafka, officers, retention_routes
 from .settings import IntakeSettings
 
 CHANNELS = [
@@ -67,7 +67,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         title="CME intake",
         description="Partner and public referrals in (Kafka and HTTP), validation, dead letters, outcomes back; "
                     "the identity index and its possible matches; the triage list.",
-        routers=[http.router(runtime, settings), officers.router(runtime)],
+        routers=[http.router(runtime, settings), officers.router(runtime), retention_routes.router(runtime)],
         body_limits=http.BODY_LIMITS,
         asyncapi=lambda: build_document(
             "CME intake", "1.0.0", "Referral topics of the CME platform.", CHANNELS, runtime.topics,

@@ -28,7 +28,8 @@ from cme_shared.contracts import topics
 from cme_shared.contracts.retention import RecordsDisposed, RecordType, RetentionRule, RetentionSchedule
 from cme_shared.contracts.rights import DataItem, SubjectMatch
 from cme_shared.logging import get_logger
-from cme_shared.retention import Candidate, DisposalReport, disposed_event, tombstone_item
+from cme_shared.refusal import Refusal
+from cme_shared.retention import Candidate, DisposalReport, Hold, disposed_event, tombstone_item
 
 from ..domain import retention as rules
 from ..domain.subject_access import SERVICE
@@ -60,7 +61,8 @@ async def dispose(uow: "IntakeUnitOfWork", *, as_of: date, dry_run: bool, run_id
     """One disposal run as of `as_of` (the caller commits, or for a dry run does not)."""
     schedule = schedule or uow.schedule
     run_id = run_id or uuid.uuid4()
-    await uow.identity.lock()  # no referral is recorded against a subject while it is being disposed of
+    if not dry_run:
+        await uow.identity.lock()  # no referral is recorded against a subject while it is being disposed of
     referrals, fanned_out, gone = await _referrals_due(uow, schedule, as_of)
     dead_letters = await _dead_letters_due(uow, schedule, as_of)
     judged = await uow.holds.apply([*referrals, *dead_letters])
@@ -243,3 +245,64 @@ async def tombstone_items(uow: "IntakeUnitOfWork", subject_id: UUID) -> list[Dat
     members = sorted(await uow.identity.cluster(subject_id), key=str)
     return [tombstone_item(SERVICE, tombstone, subject_id, uow.schedule)
             for tombstone in await uow.tombstones.about(subject_ids=members)]
+
+
+# ---- legal holds and the report (the records officer's routes, entrypoints/retention_routes.py)
+
+# What a hold by record names: `<record type>:<id>`, as the kit's LegalHolds.apply looks them up.
+HOLDABLE = {RecordType.REFERRAL, RecordType.DEAD_LETTER, RecordType.IDENTITY}
+
+
+class BadHoldTarget(Refusal):
+    def __init__(self, message: str) -> None:
+        super().__init__(422, "bad_target", message, ["body", "target_id"])
+
+
+class HoldNotFound(Refusal):
+    def __init__(self) -> None:
+        super().__init__(404, "hold_not_found", "no such legal hold", ["path", "hold_id"])
+
+
+class HoldAlreadyLifted(Refusal):
+    def __init__(self) -> None:
+        super().__init__(409, "hold_already_lifted", "this legal hold was lifted already", ["path", "hold_id"])
+
+
+def hold_target(scope: str, target_id: str) -> str:
+    """The target as holds are looked up: a subject's or a case's id, or `referral:<intake id>`,
+    `dead_letter:<message id>`, `identity:<subject id>` for one record. Else a Refusal (422, with loc)."""
+    if scope in ("subject", "case"):
+        try:
+            return str(UUID(target_id))
+        except ValueError:
+            raise BadHoldTarget(f"a {scope} is named by its id (a UUID)") from None
+    record_type, _, record_id = target_id.partition(":")
+    if record_type not in {t.value for t in HOLDABLE} or not record_id:
+        raise BadHoldTarget("a record is named <referral|dead_letter|identity>:<its id>")
+    if record_type != RecordType.DEAD_LETTER.value:
+        try:
+            record_id = str(UUID(record_id))
+        except ValueError:
+            raise BadHoldTarget(f"a {record_type} is named by its id (a UUID)") from None
+    return f"{record_type}:{record_id}"
+
+
+async def place_hold(uow: "IntakeUnitOfWork", scope: str, target_id: str, reason: str, placed_by: str) -> Hold:
+    """A legal hold: a subject (every referral naming them, and their identity), a case (the referrals a
+    disposed case drew on stay here while it holds) or one record. It may precede any record of it (a claim
+    can come before the referral)."""
+    return await uow.holds.place(scope, hold_target(scope, target_id), reason, placed_by, uow.clock.now())
+
+
+async def lift_hold(uow: "IntakeUnitOfWork", hold_id: UUID, reason: str, lifted_by: str) -> Hold:
+    lifted = await uow.holds.lift(hold_id, lifted_by, reason, uow.clock.now())
+    if lifted is not None:
+        return lifted
+    if await uow.holds.get(hold_id) is None:
+        raise HoldNotFound()
+    raise HoldAlreadyLifted()
+
+
+async def report(uow: "IntakeUnitOfWork", as_of: date) -> DisposalReport:
+    """The records officer's dry run from the running service: what a run on `as_of` would do."""
+    return await dispose(uow, as_of=as_of, dry_run=True)
