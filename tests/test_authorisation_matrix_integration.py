@@ -147,6 +147,11 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("rights", "POST", "/requests/{request_id}/progress"): rule(O, D),
     ("rights", "POST", "/public/complaints"): PUBLIC,
     ("rights", "GET", "/worklist"): rule(O, D),
+    # Retention (issue 14): legal holds and the dry-run disposal report, the records officer's and the DPO's.
+    ("rights", "POST", "/legal-holds"): rule(R, D),
+    ("rights", "GET", "/legal-holds"): rule(R, D),
+    ("rights", "POST", "/legal-holds/{hold_id}/lift"): rule(R, D),
+    ("rights", "GET", "/retention/report"): rule(R, D),
 }
 
 

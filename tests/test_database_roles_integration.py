@@ -31,7 +31,7 @@ HISTORY = {
     "casework": {"case_history", "restriction_events", "access_log", "disposal_tombstones"},
     "disclosure": {"log_leaves", "log_nodes", "tree_heads", "signing_keys", "checkpoints", "witness_cosignatures", "access_log",
                    "leaf_payloads", "disposal_notices", "disposal_tombstones"},
-    "rights": {"clock_events", "audit_log", "decisions", "rectifications_applied", "access_log"},
+    "rights": {"clock_events", "audit_log", "decisions", "rectifications_applied", "access_log", "disposal_tombstones"},
 }
 # What the service updates or deletes (the kit's outbox and inbox everywhere).
 ORDINARY = {
@@ -39,7 +39,7 @@ ORDINARY = {
     "casework": {"outbox", "inbox", "cases", "legal_holds"},
     "disclosure": {"outbox", "inbox", "disclosures", "disclosure_subjects", "disclosure_leaves", "sar_withholdings",
                    "restrictions", "legal_holds"},
-    "rights": {"outbox", "inbox", "rights_requests", "asks", "ask_targets", "ask_chunks"},
+    "rights": {"outbox", "inbox", "rights_requests", "asks", "ask_targets", "ask_chunks", "legal_holds"},
 }
 SERVICES = tuple(HISTORY)
 

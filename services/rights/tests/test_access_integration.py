@@ -128,6 +128,7 @@ async def test_a_subject_access_request_is_gathered_redacted_reviewed_and_releas
 
         pack = (await rights.client.get(f"/requests/{request_id}/response", headers=rights.officer)).json()
         assert pack["summary"] == {"records": 432 + len(reads), "redactions": 2, "records_withheld": 1,
+                                   "records_disposed": 0,
                                    "services": ["casework", "disclosure", "intake"] + (["rights"] if reads else [])}
         [case] = next(s for s in pack["data"] if s["service"] == "casework")["categories"][0]["records"]
         assert "data" not in case and "Sch 3 Part 3" in case["withheld"]

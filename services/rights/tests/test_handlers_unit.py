@@ -49,7 +49,9 @@ from cme_shared.contracts.rights import (
     SubjectMatch,
     SubjectRestricted,
 )
+from cme_shared.contracts.retention import RetentionSchedule
 from cme_shared.refusal import Refusal
+from cme_shared.retention import DEFAULT_SCHEDULE, Tombstone
 from cme_shared.testing.fakes import FakeUnitOfWork
 
 pytestmark = pytest.mark.unit
@@ -222,15 +224,28 @@ class FakeAccessLog:
         return [item for subject in subject_ids for item in self.looked.get(subject, [])]
 
 
+class FakeTombstones:
+    """The kit's tombstones, in memory: what was disposed of (cme_shared.retention.Tombstones)."""
+
+    def __init__(self) -> None:
+        self.rows: list[Tombstone] = []
+
+    async def about(self, subject_ids: Sequence[uuid.UUID] = (), digests: Sequence[str] = ()) -> list[Tombstone]:
+        return [t for t in self.rows if set(t.subject_ids) & set(subject_ids)]
+
+
 class FakeRightsUnitOfWork(FakeUnitOfWork[None]):
     """One database's worth of fakes, shared by every unit of work a test opens on it (`again`)."""
 
-    def __init__(self, clock: FixedClock, policy: CollectionPolicy) -> None:
+    def __init__(self, clock: FixedClock, policy: CollectionPolicy,
+                 schedule: RetentionSchedule = DEFAULT_SCHEDULE) -> None:
         super().__init__(clock)
         self.policy = policy
+        self.schedule = schedule
         self.requests = FakeRequests()
         self.asks = FakeAsks(self.requests)
         self.access_log = FakeAccessLog()
+        self.tombstones = FakeTombstones()
 
 
 # 23:30 UTC on 30 June is 00:30 on 1 July in London (BST): London's day has already turned.

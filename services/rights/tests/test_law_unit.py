@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+from cme_shared.retention import DEFAULT_SCHEDULE, statement
 
 from cme_rights.domain import art15, clock, exemptions
 from cme_rights.domain.exemptions import ExemptionClaim, ExemptionRefused
@@ -24,6 +25,7 @@ from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import DataItem
 
 pytestmark = pytest.mark.unit
+RETENTION_TEXT = statement(DEFAULT_SCHEDULE)  # the pack's retention words come from the schedule in force
 
 CHILD = uuid.uuid4()
 TODAY = date(2026, 12, 2)
@@ -61,7 +63,7 @@ def test_every_exemption_code_the_dpo_may_send_has_its_wording_in_the_pack():
     ("special_educational_needs_records", "DPA 2018 Sch 4 para 4"),  # SEN statements and records
 ])
 def test_the_new_exemptions_withhold_one_record_and_say_why_in_the_pack(code, basis):
-    pack = access_pack(FACTS, [note("n-1"), note("n-2", DataCategory.EDUCATION)], frozenset(), WHOLE)
+    pack = access_pack(FACTS, [note("n-1"), note("n-2", DataCategory.EDUCATION)], frozenset(), WHOLE, RETENTION_TEXT)
     exempted = apply_exemption(pack, "casework", "n-1", code, "the DPO's reasons", "dpo-1")
     records = [r for block in exempted["data"] for c in block["categories"] for r in c["records"]]
     withheld = next(r for r in records if r["record_id"] == "n-1")
@@ -132,7 +134,7 @@ def test_the_health_opinions_six_months_cross_month_ends_and_years():
 
 
 def _texts() -> str:
-    pack = access_pack(FACTS, [note("n-1")], frozenset(), WHOLE)
+    pack = access_pack(FACTS, [note("n-1")], frozenset(), WHOLE, RETENTION_TEXT)
     return json.dumps({"pack": pack, "answer": automated_decision_response(FACTS)})
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pypdf
 import pytest
+from cme_shared.retention import DEFAULT_SCHEDULE, statement
 from weasyprint.urls import FatalURLFetchingError
 
 from cme_rights.adapters import letter, pdf
@@ -18,6 +19,7 @@ from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import DataItem, ThirdPartyMarker, ThirdPartyReason
 
 pytestmark = pytest.mark.unit
+RETENTION_TEXT = statement(DEFAULT_SCHEDULE)  # the pack's retention words come from the schedule in force
 
 CHILD, MOTHER, FATHER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 AT = datetime(2026, 6, 14, 9, 30, tzinfo=UTC)
@@ -68,7 +70,7 @@ def items() -> list[DataItem]:
 
 
 def the_pack() -> dict:
-    pack = access_pack(FACTS, items(), frozenset({MOTHER}), WHOLE)
+    pack = access_pack(FACTS, items(), frozenset({MOTHER}), WHOLE, RETENTION_TEXT)
     pack = apply_exemption(pack, "casework", "n-1", "social_work_serious_harm", "advice of the social worker",
                            "dpo-1")
     return {**pack, "release": {"approved_by": "dpo-1", "approved_at": "2026-11-20T10:00:00+00:00"}}
@@ -168,7 +170,7 @@ def test_a_value_that_looks_like_markup_is_text_and_the_printer_loads_nothing():
 
 def test_another_response_prints_as_a_letter_too():
     facts = RequestFacts(**{**FACTS.__dict__, "request_type": "erasure"})
-    response = erasure_response(facts, {"outcome": "refused", "reason": "public task"}, [], WHOLE)
+    response = erasure_response(facts, {"outcome": "refused", "reason": "public task"}, [], WHOLE, RETENTION_TEXT)
     text = text_of(pdf.render(response, None))
     assert "Your request to erase your information" in text and "Dear Maryam Hassan," in text
     assert "Our decision" in text and "Art 17(3)(b)" in text and "0303 123 1113" in text
@@ -231,7 +233,7 @@ def internal_items() -> list[DataItem]:
 
 
 def internal_letter() -> str:
-    pack = access_pack(FACTS, internal_items(), frozenset(), WHOLE)
+    pack = access_pack(FACTS, internal_items(), frozenset(), WHOLE, RETENTION_TEXT)
     return letter.render_html({**pack, "release": {"approved_by": DPO, "approved_at": "2026-11-20T10:00:00+00:00"}})
 
 

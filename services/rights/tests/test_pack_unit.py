@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from cme_shared.retention import DEFAULT_SCHEDULE, statement
 
 from cme_rights.adapters import pdf
 from cme_rights.domain import requests as rules
@@ -22,6 +23,7 @@ from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.rights import DataItem, SubjectMatch, ThirdPartyMarker, ThirdPartyReason
 
 pytestmark = pytest.mark.unit
+RETENTION_TEXT = statement(DEFAULT_SCHEDULE)  # the pack's retention words come from the schedule in force
 
 CHILD = uuid.uuid4()
 MOTHER = uuid.uuid4()
@@ -105,7 +107,7 @@ def test_nested_paths_reach_inside_lists_and_dicts():
 
 
 def test_the_pack_groups_data_by_service_and_category_with_sources_recipients_and_art_15_information():
-    pack = access_pack(FACTS, [share(), referral()], frozenset({MOTHER}), WHOLE)
+    pack = access_pack(FACTS, [share(), referral()], frozenset({MOTHER}), WHOLE, RETENTION_TEXT)
     assert [s["service"] for s in pack["data"]] == ["disclosure", "intake"]
     intake = pack["data"][1]["categories"][0]
     assert intake["category"] == "contact" and intake["records"][0]["source"] == "member of the public"
@@ -128,7 +130,7 @@ def test_the_pack_groups_data_by_service_and_category_with_sources_recipients_an
 
 
 def test_the_pack_names_who_asked_for_whom_and_on_what_authority_but_not_their_contact_details():
-    pack = access_pack(FACTS, [], frozenset(), WHOLE)
+    pack = access_pack(FACTS, [], frozenset(), WHOLE, RETENTION_TEXT)
     assert pack["requester"] == {"first_name": "Mum", "last_name": "Hassan", "acting_as": "parent"}
     assert pack["authority"] == FACTS.authority
     assert pack["data"] == [] and pack["recipients"] == []
@@ -137,13 +139,13 @@ def test_the_pack_names_who_asked_for_whom_and_on_what_authority_but_not_their_c
 def test_a_pack_missing_a_service_says_so():
     partial = Completeness(services_asked=["intake", "casework", "disclosure"],
                            services_answered=["intake", "disclosure"], services_missing=["casework"])
-    pack = access_pack(FACTS, [referral()], frozenset(), partial)
+    pack = access_pack(FACTS, [referral()], frozenset(), partial, RETENTION_TEXT)
     assert pack["completeness"]["complete"] is False
     assert pack["completeness"]["services_missing"] == ["casework"]
 
 
 def test_an_exemption_withholds_one_record_with_its_basis_and_leaves_the_pack_under_review_untouched():
-    pack = access_pack(FACTS, [share(), referral()], frozenset(), WHOLE)
+    pack = access_pack(FACTS, [share(), referral()], frozenset(), WHOLE, RETENTION_TEXT)
     exempted = apply_exemption(pack, "disclosure", "d-7", "crime_and_taxation", "live investigation", "dpo-1")
     record = exempted["data"][0]["categories"][0]["records"][0]
     assert "data" not in record and "Sch 2 Part 1 para 2" in record["withheld"]
@@ -164,7 +166,7 @@ def test_the_transfer_record_is_machine_readable_and_keeps_the_public_referrer_h
 
 
 def test_the_printable_pack_is_a_pdf_with_or_without_a_unicode_font(tmp_path):
-    pack = access_pack(FACTS, [share(), referral()], frozenset({MOTHER}), WHOLE)
+    pack = access_pack(FACTS, [share(), referral()], frozenset({MOTHER}), WHOLE, RETENTION_TEXT)
     pack["subject"]["first_name"] = "Zoë Łucja"
     for font in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", None):
         document = pdf.render(pack, font)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
+from cme_shared.contracts.retention import RecordsDisposed
 from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
@@ -17,7 +18,7 @@ from .adapters.pdf import Printer
 from .adapters.tables import kit
 from .adapters.unit_of_work import RightsUnitOfWork
 from .domain.collection import CollectionPolicy, RetryPolicy
-from .entrypoints import collector, http, kafka, public
+from .entrypoints import collector, http, kafka, public, retention
 from .settings import RightsSettings
 
 CHANNELS = [
@@ -37,6 +38,11 @@ CHANNELS = [
     ChannelDoc(topics.SHARE_EVENTS, "send",
                "A transfer to another council, as a statutory share (purpose statutory_transfer), for the "
                "disclosure log.", ShareMade, key="rights request id"),
+    ChannelDoc(topics.RETENTION_DISPOSALS, "send",
+               "RecordsDisposed: rights requests the disposal job (`python -m cme_rights dispose`) disposed of, their "
+               "content gone and a tombstone kept; ids, codes and dates only. Written by the job to the outbox, sent "
+               "by the running service's relay; the disclosure log appends a leaf for each.", RecordsDisposed,
+               key="disposal run id"),
 ]
 
 
@@ -53,14 +59,16 @@ def create_app(settings: RightsSettings | None = None) -> FastAPI:
     settings = settings or RightsSettings()
     runtime = ServiceRuntime(settings, kit)
     policy = collection_policy(settings)
-    runtime.make_unit_of_work = lambda: RightsUnitOfWork(**runtime.unit_of_work_parts(), policy=policy)
+    schedule = settings.retention_schedule()  # a bad schedule file stops the service here, not a pack later
+    runtime.make_unit_of_work = lambda: RightsUnitOfWork(**runtime.unit_of_work_parts(), policy=policy,
+                                                         schedule=schedule)
     kafka.subscribe(runtime, [settings.lookup_service, *settings.collection_services, settings.recipients_service])
     printer = Printer(settings.pdf_font_path, settings.pdf_timeout_seconds)
     app = create_service_app(
         runtime,
         title="CME rights",
         description="Subject access and the other data-protection rights, on the statutory clock.",
-        routers=[http.router(runtime, printer), public.router(runtime, settings)],
+        routers=[http.router(runtime, printer), public.router(runtime, settings), retention.router(runtime)],
         asyncapi=lambda: build_document("CME rights", "1.0.0", "Topics rights uses.", CHANNELS, runtime.topics,
                                         settings.kafka_bootstrap),
     )

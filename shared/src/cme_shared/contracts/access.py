@@ -52,7 +52,8 @@ SERVICE_ACCESS: dict[str, Access] = {
     ),
     "rights": Access(
         reads=tuple(topics.REPLIES.values()),
-        writes=(topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.SHARE_EVENTS),
+        writes=(topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.SHARE_EVENTS,
+                topics.RETENTION_DISPOSALS),
     ),
 }
 

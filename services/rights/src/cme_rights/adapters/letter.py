@@ -96,6 +96,18 @@ RECORD_TYPES = {
     "disclosure": "Information shared with another organisation",
     "access": "A member of council staff looked at the record",
     "rights_request": "Data protection request",
+    "disposed_record": "A record we held and have disposed of",
+}
+# What a disposed record was (a tombstone's `disposed_record_type`, contracts/retention.py RecordType).
+DISPOSED_TYPES = {
+    "case": "A children missing education case and its history",
+    "record_without_case": "A referral we recorded without opening a case",
+    "ehe_record": "An elective home education record",
+    "referral": "A referral as we received it",
+    "dead_letter": "A referral we could not accept, kept for its sender to correct",
+    "identity": "What we held to know who this is",
+    "disclosure": "A record of information shared, or of a decision not to share",
+    "rights_request": "A data protection request and our response to it",
 }
 
 # Every field the services send, in words (the same key has the same words wherever it appears).
@@ -206,6 +218,11 @@ VALUES = {
     "recipients.read": "looked at who the information was shared with",
     "third_party.unseal": "opened the details of the person who contacted us, as the Data Protection Officer",
     "case_allocated": "Case given to an officer",
+    "ehe_record.read": "looked at the elective home education record",
+    "ehe_records.list": "saw the elective home education record in a list",
+    "ehe_count.export": "counted the child in the elective home education figures",
+    "cnis_register.read": "looked at the child's entry in the register of children not in school",
+    "cnis_register.export": "included the child in the export of the register of children not in school",
     "rights_request.read":
     "looked at the data protection request", "rights_response.read": "looked at the response to the request",
     "rights_draft.read": "looked at the draft response", "access_log.read":
@@ -249,6 +266,7 @@ SECTION_TITLES = {
     "acknowledged_on": "When we acknowledged your complaint", "recipients_to_notify":
     "Organisations we are telling about this", "records": "Records transferred", "recipient": "Sent to",
     "release": "Release", "share": "The statutory share", "redactions": "Information removed",
+    "retention": "How long we keep it",
 }
 # Internal keys of a non-access response that a reader does not need (the JSON copy keeps them).
 SKIP = {"format", "request_id", "type", "received_on", "channel", "requester", "subject", "authority", "status",
@@ -566,9 +584,26 @@ def access_view(pack: dict[str, Any]) -> dict[str, Any]:
                         "record": RECORD_TYPES.get(record_types.get(str(e.get("record_id")), ""), "A record"),
                         "law": e.get("basis", ""), "note": printable(scrub(str(e.get("reason") or "")))}
                        for e in pack.get("exemptions") or []],
+        "disposed": _disposed(pack.get("disposed_records") or []),
         "art15": _art15(pack.get("supplementary_information") or {}),
         "completeness": _completeness(pack.get("completeness") or {}),
     }
+
+
+def _disposed(tombstones: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The records the council held and disposed of: what, when, under which rule (their content is gone)."""
+    budget = Budget(SECTIONS_BUDGET)
+    out = []
+    for t in tombstones:
+        kind = str(t.get("record_type") or "")
+        row = {"what": DISPOSED_TYPES.get(kind, words(kind) if kind else "A record"),
+               "where": SERVICES.get(str(t.get("service") or ""), words(str(t.get("service") or ""))),
+               "when": day_of(t.get("disposed_at")),
+               "why": printable(scrub(str(t.get("rule") or ""))) or "the council's retention schedule"}
+        if budget.take("".join(row.values())) is None:
+            break
+        out.append(row)
+    return out
 
 
 def _withheld_reason(pack: dict[str, Any], service: str, record_id: str) -> str:
@@ -618,7 +653,7 @@ def _art15(info: dict[str, Any]) -> dict[str, Any]:
         or list(art15.CATEGORY_DESCRIPTIONS.values()),
         "internal": (info.get("recipient_categories") or art15.RECIPIENT_CATEGORIES).get("internal") or [],
         "external": (info.get("recipient_categories") or art15.RECIPIENT_CATEGORIES).get("external") or [],
-        "retention": info.get("retention") or art15.RETENTION,
+        "retention": printable(scrub(str(info.get("retention") or ""))),  # the schedule's, from the pack
         "sources": info.get("sources") or art15.SOURCES,
         "rights": [r.get("text") for r in info.get("rights") or art15.RIGHTS],
         "automated": (info.get("automated_decision_making") or {}).get("statement")

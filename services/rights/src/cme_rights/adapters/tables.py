@@ -10,6 +10,8 @@ ask_targets      per asked service: tries, last asked, answered or not
 ask_chunks       the chunks a service answered with (a large record spans many); pruned a while after the
                  response is released (`prune_chunks`, SEC-18)
 rectifications_applied  what each service reports it changed after a FactualRectification
+disposal_tombstones  the kit's: what was disposed of, when, under which rule (append-only; migration 0008)
+legal_holds     the kit's: what a legal hold keeps past its retention (placed and lifted, who, when, why)
 
 The append-only tables refuse UPDATE and DELETE by trigger (migration 0001): records "as they
 happened" (LGA 1972 s224) hold even against the service's own database role.
@@ -34,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from cme_shared import retention as kit_retention
 from cme_shared.messaging.tables import KitTables
 
 metadata = MetaData()
@@ -175,3 +178,11 @@ rectifications_applied = Table(
     Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
     _now(),
 )
+
+# The kit's retention tables (cme_shared.retention, made by migrations.create_retention_tables in 0008), with
+# the indexes the migration gives them, so that this metadata says exactly what the database holds.
+disposal_tombstones = kit_retention.tombstones.to_metadata(metadata)
+legal_holds = kit_retention.legal_holds.to_metadata(metadata)
+Index("disposal_tombstones_subjects", disposal_tombstones.c.subject_ids, postgresql_using="gin")
+Index("disposal_tombstones_digests", disposal_tombstones.c.subject_digests, postgresql_using="gin")
+Index("legal_holds_in_force", legal_holds.c.scope, legal_holds.c.target_id, postgresql_where=text("lifted_at IS NULL"))

@@ -13,24 +13,35 @@ Rights keeps no state across the records of a batch (it consumes one record per 
 
 from typing import Any
 
+from cme_shared.contracts.retention import RetentionSchedule
+from cme_shared.retention import DEFAULT_SCHEDULE, LegalHolds, Tombstones
 from cme_shared.unit_of_work import UnitOfWork
 
 from ..domain.collection import CollectionPolicy
 from .access_log import AccessLog
 from .asks import Asks
 from .requests import RightsRequests
+from .retention import RetentionRecords
 
 
 class RightsUnitOfWork(UnitOfWork[None]):
     requests: RightsRequests
     asks: Asks
     access_log: AccessLog
+    retention: RetentionRecords  # which requests are completed; a request's content at disposal
+    tombstones: Tombstones  # the kit's: what was disposed of (cme_shared.retention)
+    holds: LegalHolds  # the kit's: what a legal hold keeps
 
-    def __init__(self, *, policy: CollectionPolicy, **parts: Any) -> None:
+    def __init__(self, *, policy: CollectionPolicy, schedule: RetentionSchedule = DEFAULT_SCHEDULE,
+                 **parts: Any) -> None:
         super().__init__(**parts)
         self.policy = policy  # whom to ask, and how long to wait for them (settings.py)
+        self.schedule = schedule  # the retention schedule in force (settings.retention_schedule())
 
     def open(self) -> None:
         self.requests = RightsRequests(self.session)
         self.asks = Asks(self.session)
         self.access_log = AccessLog(self.session)
+        self.retention = RetentionRecords(self.session)
+        self.tombstones = Tombstones(self.session)
+        self.holds = LegalHolds(self.session)

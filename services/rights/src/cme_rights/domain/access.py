@@ -40,17 +40,21 @@ class Action(StrEnum):
     ACKNOWLEDGE = "acknowledge"  # a complaint's acknowledgement
     PROGRESS = "progress"  # a progress update a complainant is sent
     APPROVE_PROPOSAL = "approve_proposal"  # approve or reject an officer's proposed decision
+    HOLD = "hold"  # place, lift and list legal holds (retention, issue 14)
+    RETENTION_REPORT = "retention_report"  # the dry-run disposal report
 
 
 STAFF = (Role.OFFICER, Role.DPO)
 DPO_ONLY = (Role.DPO,)
+# Retention (issue 14): the records officer's, and the DPO's; both cross-borough (holds name no borough).
+RECORDS = (Role.RECORDS_OFFICER, Role.DPO)
 # Who may ask for each action, narrowest first (a token holding both acts as an officer).
 ROLES: dict[Action, tuple[Role, ...]] = {
     Action.CREATE: STAFF, Action.LIST: STAFF, Action.READ: STAFF, Action.CLOCK: STAFF,
     Action.VERIFY_IDENTITY: DPO_ONLY, Action.COLLECT: STAFF, Action.DRAFT: DPO_ONLY, Action.READ_RESPONSE: STAFF,
     Action.APPROVE: DPO_ONLY, Action.EXEMPT: DPO_ONLY, Action.REFUSE: DPO_ONLY, Action.DECIDE: STAFF,
     Action.DECIDE_DPO: DPO_ONLY, Action.ACKNOWLEDGE: STAFF, Action.APPROVE_PROPOSAL: DPO_ONLY,
-    Action.PROGRESS: STAFF,
+    Action.PROGRESS: STAFF, Action.HOLD: RECORDS, Action.RETENTION_REPORT: RECORDS,
 }
 # Deciding a request: never by the person who recorded it.
 DECISIONS = frozenset({Action.APPROVE, Action.REFUSE, Action.DECIDE, Action.DECIDE_DPO, Action.APPROVE_PROPOSAL})

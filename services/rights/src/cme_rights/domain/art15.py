@@ -52,11 +52,8 @@ RECIPIENT_CATEGORIES = {
     ],
 }
 
-RETENTION = (
-    "Kept only as long as necessary for the purposes above, under the council's corporate records policy: "
-    "by default 7 years after the case is closed (configurable per category; longer under a legal hold). "
-    "At disposal the content is destroyed and a minimal note of what was disposed of, when and why remains."
-)
+# Retention (Art 15(1)(d)) is not a fixed text: the pack's statement is written from the retention schedule in
+# force (cme_shared.retention.statement(settings.retention_schedule())), passed in by whoever builds the pack.
 
 SOURCES = [
     "other local authorities", "the child's current or previous schools", "the NHS",
@@ -190,8 +187,9 @@ AUTOMATED_DECISION_STATEMENT = (
 )
 
 
-def supplementary_information(categories_held: list[str]) -> dict[str, Any]:
-    """Art 15(1)(a)-(h) and (2): the same block in every access pack."""
+def supplementary_information(categories_held: list[str], retention: str) -> dict[str, Any]:
+    """Art 15(1)(a)-(h) and (2): the same block in every access pack; `retention` is the statement of the
+    retention schedule in force."""
     return {
         "controller": "the Bi-Borough councils (Westminster City Council; Royal Borough of Kensington and Chelsea)",
         "lawful_basis": LAWFUL_BASIS,
@@ -200,7 +198,7 @@ def supplementary_information(categories_held: list[str]) -> dict[str, Any]:
                        for c in categories_held],
         "categories_we_may_hold": [{"category": c.value, "description": d} for c, d in CATEGORY_DESCRIPTIONS.items()],
         "recipient_categories": RECIPIENT_CATEGORIES,
-        "retention": RETENTION,
+        "retention": retention,
         "sources": SOURCES,
         "rights": RIGHTS,
         "complaint": COMPLAINT_ROUTE,

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from cme_shared.contracts.rights import DataItem, ThirdPartyReason
+from cme_shared.retention import DISPOSED_RECORD
 
 from . import art15
 from .redaction import REDACTED, redact
@@ -28,8 +29,10 @@ ERASURE_REFUSAL = (
     "Art 6(1)(e)). The right to erasure does not apply where processing is necessary for the performance "
     "of such a task (UK GDPR Art 17(3)(b)), and the council must keep records of its transactions as they "
     "happened (Local Government Act 1972 s224; Code of Practice under FOI Act 2000 s46). We therefore "
-    "refuse the request. You may instead ask us to correct factual information, to add your addendum "
-    "where you dispute an opinion, to restrict processing, or object to it."
+    "refuse the request. Retention wins over erasure: the records are kept for the periods of the "
+    "council's retention schedule and then destroyed by its disposal process, the only way a record is "
+    "destroyed, which keeps any record under a legal hold. You may instead ask us to correct factual "
+    "information, to add your addendum where you dispute an opinion, to restrict processing, or object to it."
 )
 REMEDIES = {
     "complaint_to_ico": art15.ICO,
@@ -103,8 +106,26 @@ def recipients(items: list[DataItem]) -> list[dict[str, Any]]:
     ]
 
 
+def disposed_records(items: list[DataItem]) -> list[dict[str, Any]]:
+    """What the council held and has disposed of (a tombstone each: record type, when, under which rule), for
+    the pack's own section. Their content is gone: nothing to redact or withhold, no third party's data."""
+    out = []
+    for item in sorted(items, key=lambda i: (i.recorded_at, i.service, i.record_id)):
+        data = item.data or {}
+        out.append({"service": item.service, "record_type": data.get("disposed_record_type"),
+                    "disposed_at": data.get("disposed_at") or item.recorded_at.isoformat(),
+                    "clock_started_on": data.get("clock_started_on"), "rule_id": data.get("rule_id"),
+                    "rule": data.get("rule"), "schedule_id": data.get("schedule_id")})
+    return out
+
+
 def access_pack(facts: RequestFacts, items: list[DataItem], requester_subject_ids: frozenset[UUID],
-                completeness: Completeness) -> dict[str, Any]:
+                completeness: Completeness, retention: str) -> dict[str, Any]:
+    """The access pack; `retention` is the statement of the retention schedule in force (Art 15(1)(d)).
+    Tombstones among the items (record_type "disposed_record") are listed in `disposed_records`, apart from
+    the data: the records they stand for were destroyed, so there is nothing of them to show or redact."""
+    disposed = [i for i in items if i.record_type == DISPOSED_RECORD]
+    items = [i for i in items if i.record_type != DISPOSED_RECORD]
     grouped: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     redactions: list[dict[str, str]] = []
     withheld = 0
@@ -130,12 +151,13 @@ def access_pack(facts: RequestFacts, items: list[DataItem], requester_subject_id
                                                 for category, records in sorted(by_category.items())]}
             for service, by_category in sorted(grouped.items())
         ],
+        "disposed_records": disposed_records(disposed),
         "recipients": recipients(items),
         "redactions": redactions,
         "summary": {"records": len(items), "redactions": len(redactions), "records_withheld": withheld,
-                    "services": sorted(grouped)},
+                    "services": sorted(grouped), "records_disposed": len(disposed)},
         "completeness": completeness.as_dict(),
-        "supplementary_information": art15.supplementary_information(categories_held),
+        "supplementary_information": art15.supplementary_information(categories_held, retention),
     }
 
 
@@ -195,12 +217,15 @@ def rectification_response(facts: RequestFacts, decision: dict[str, Any], gather
 
 
 def erasure_response(facts: RequestFacts, decision: dict[str, Any], gathered: list[DataItem],
-                     completeness: Completeness) -> dict[str, Any]:
-    body: dict[str, Any] = {**facts.header(), "decision": decision, "remedies": REMEDIES}
+                     completeness: Completeness, retention: str) -> dict[str, Any]:
+    """`retention`: the statement of the schedule in force, which says when the records go (the only way)."""
+    body: dict[str, Any] = {**facts.header(), "decision": decision, "remedies": REMEDIES, "retention": retention}
     if decision["outcome"] == "refused":
         return {**body, "explanation": ERASURE_REFUSAL}
-    body["explanation"] = ("The Data Protection Officer has exceptionally granted erasure; processing is "
-                           "restricted until the record owners have erased the data.")
+    body["explanation"] = ("The Data Protection Officer has exceptionally granted erasure: from now on the "
+                           "information is not used or shared (processing is restricted). The records are "
+                           "destroyed by the council's disposal process, the only way a record is destroyed, "
+                           "when the retention schedule says and unless a legal hold keeps them.")
     return _with_recipients(body, gathered, completeness)
 
 

@@ -32,6 +32,7 @@ from cme_shared.contracts.rights import (
     SubjectMatch,
 )
 from cme_shared.logging import get_logger
+from cme_shared.retention import tombstone_item
 
 from ..adapters.unit_of_work import RightsUnitOfWork
 from ..domain import access
@@ -43,6 +44,7 @@ from .records import Row
 
 log = get_logger(__name__)
 SYSTEM = "system:rights"
+SERVICE = "rights"
 
 
 @dataclass(frozen=True)
@@ -256,12 +258,22 @@ async def _finish(uow: RightsUnitOfWork, row: Row) -> None:
     if request_type is RequestType.ACCESS:
         # Who within the council looked at the subject's rights requests here is part of the pack too
         # (Art 15(1)(c) recipients); the other services add their own to their answers.
-        looked = await uow.access_log.items_about(records.uuids(row["subject_ids"]))
-        response = access_pack(records.facts(row), result.items + looked,
-                               frozenset(records.uuids(row["requester_subject_ids"])), result.completeness)
+        subjects = records.uuids(row["subject_ids"])
+        looked = await uow.access_log.items_about(subjects)
+        response = access_pack(records.facts(row), result.items + looked + await disposed_here(uow, subjects),
+                               frozenset(records.uuids(row["requester_subject_ids"])), result.completeness,
+                               records.retention_statement(uow))
     to = after_gathering(request_type) if not missing else Status.COLLECTION_INCOMPLETE
     await records.move(uow, row, to, SYSTEM, "gathering_incomplete" if missing else "gathering_complete",
                        detail={"services_missing": missing, "records": len(result.items)}, response=response)
+
+
+async def disposed_here(uow: RightsUnitOfWork, subject_ids: list[uuid.UUID]) -> list[DataItem]:
+    """Rights's own disposed requests about the subject, as tombstone items (the other services send theirs in
+    their answers): the pack says what was disposed of and when."""
+    wanted = set(subject_ids)
+    return [tombstone_item(SERVICE, t, next(s for s in t.subject_ids if s in wanted), uow.schedule)
+            for t in await uow.tombstones.about(subject_ids) if wanted & set(t.subject_ids)]
 
 
 async def sweep(uow: RightsUnitOfWork) -> int:

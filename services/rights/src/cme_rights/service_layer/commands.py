@@ -232,3 +232,16 @@ class PublicComplaint(Command):
     complainant: Complainant
     about: Annotated[str, Field(min_length=1, max_length=5_000)]
     child: ConcernedChild | None = None
+
+
+class HoldPlacement(Command):
+    """A legal hold (issue 14): every request about a subject (`subject`: the subject's id from the identity
+    index), or one request (`request`: its id), kept past its retention while the hold is in force."""
+
+    scope: Literal["subject", "request"]
+    target_id: UUID
+    reason: Annotated[str, Field(min_length=1, max_length=2_000)]  # e.g. "litigation: claim 2031/114"
+
+
+class HoldLift(Command):
+    reason: Annotated[str, Field(min_length=1, max_length=2_000)]

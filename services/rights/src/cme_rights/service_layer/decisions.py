@@ -2,8 +2,9 @@
 
 rectification  facts -> FactualRectification per field (services apply them as new versions); disputed
                opinions -> an addendum decision, recorded (casework keeps addenda)
-erasure        refused with Art 17(3)(b) reasons, or exceptionally granted by a DPO (processing is then
-               restricted until the record owners erase)
+erasure        refused with Art 17(3)(b) reasons (retention wins over erasure), or exceptionally granted by a
+               DPO (processing is then restricted); either way nothing is erased here: records go only by
+               the disposal job (service_layer/retention.py), when the schedule says and no hold keeps them
 restriction    SubjectRestricted (and later RestrictionLifted, after telling the requester)
 objection      a DPO's decision on compelling legitimate grounds; upheld -> SubjectRestricted
 transfer       the record prepared for the new council; sent as a statutory share on approval
@@ -199,11 +200,13 @@ async def decide_erasure(uow: RightsUnitOfWork, request_id: uuid.UUID, command: 
     decision = {"outcome": command.outcome, "reasons": command.reason,
                 "basis": "UK GDPR Art 17(3)(b)" if command.outcome == "refused" else "exceptional grant by the DPO"}
     if command.outcome == "granted":
-        # No service may go on processing what is to be erased; the owners erase under their retention duty.
-        await _restrict(uow, row, "erasure granted by the DPO: stop processing pending erasure")
+        # No service may go on processing what is to be erased. Its destruction is the disposal job's, the one
+        # disposal path, which honours legal holds (no second erase path: anchors review 2.3).
+        await _restrict(uow, row, "erasure granted by the DPO: stop processing pending disposal")
     got = await collection.collected(uow, request_id)
     return await _decided(uow, row, "erasure", decision, by,
-                          erasure_response(records.facts(row), decision, got.items, got.completeness))
+                          erasure_response(records.facts(row), decision, got.items, got.completeness,
+                                           records.retention_statement(uow)))
 
 
 async def decide_restriction(uow: RightsUnitOfWork, request_id: uuid.UUID,

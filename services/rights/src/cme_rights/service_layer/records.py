@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from cme_shared.auth import Principal
 from cme_shared.logging import get_logger
 from cme_shared.refusal import Refusal
+from cme_shared.retention import statement
 
 from ..adapters.unit_of_work import RightsUnitOfWork
 from ..domain import access
@@ -65,6 +66,11 @@ def not_after_today(uow: RightsUnitOfWork, day: date, code: str, message: str, f
     """A day the caller says something happened on cannot be later than London's today."""
     if day > uow.clock.today():
         raise Refusal(422, code, message, ["body", field])
+
+
+def retention_statement(uow: RightsUnitOfWork) -> str:
+    """Art 15(1)(d): the retention statement of the schedule in force (never a fixed text)."""
+    return statement(uow.schedule)
 
 
 def facts(row: Row) -> RequestFacts:
