@@ -59,7 +59,10 @@ async def seed_casework(client: httpx.AsyncClient, app: FastAPI, token: dict[str
         "kind": "fact", "category": "contact", "text": NOTE, "source": "Bastian Crowhurst"}))
     enquiry = await created(await client.post(f"/cases/{case_id}/enquiries", headers=token, json={
         "whom": "council_tax", "asked_on": "2026-11-17", "purpose": f"where {CHILD['first_name']} lives"}))
-    return {"case_id": str(case_id), "note_id": note["record_id"], "enquiry_id": enquiry["record_id"]}
+    notice = await created(await client.post("/ehe-records/notices", headers=token, json={
+        "child_subject_id": str(event.child_subject_id), "borough": "westminster", "notice_on": "2026-11-16"}))
+    return {"case_id": str(case_id), "note_id": note["record_id"], "enquiry_id": enquiry["record_id"],
+            "ehe_id": notice["record"]["ehe_id"]}
 
 
 async def seed_disclosure(client: httpx.AsyncClient, _app: FastAPI, token: dict[str, str]) -> dict[str, str]:

@@ -98,6 +98,16 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("casework", "POST", "/cases/{case_id}/borough"): rule(M),
     ("casework", "POST", "/cases/{case_id}/allocation"): rule(O, M),
     ("casework", "GET", "/cases/{case_id}/closure-readiness"): rule(O, M, D, scoped=True),
+    # Elective home education records, scoped as cases (issue 14, item 2); the register (item 3) exists only
+    # with CME_CASEWORK_CNIS_REGISTER on (off here: its routes are absent and answer 404).
+    ("casework", "GET", "/ehe-records"): rule(O, M, D),
+    ("casework", "GET", "/ehe-records/{ehe_id}"): rule(O, M, D, scoped=True),
+    ("casework", "POST", "/ehe-records/notices"): rule(O, M),
+    ("casework", "POST", "/ehe-records/{ehe_id}/steps"): rule(O, M),
+    ("casework", "GET", "/returns/ehe-count"): rule(O, M),
+    ("casework", "GET", "/cnis-register/export"): rule(M, D),
+    ("casework", "GET", "/cnis-register/{child_subject_id}"): rule(O, M, D, scoped=True),
+    ("casework", "PUT", "/cnis-register/{child_subject_id}"): rule(O, M),
     # Retention (issue 14, item 1): casework's legal holds and its dry-run disposal report.
     ("casework", "POST", "/legal-holds"): rule(R, D),
     ("casework", "GET", "/legal-holds"): rule(R, D),

@@ -28,7 +28,8 @@ HISTORY = {
                "subject_addresses", "care_links", "possible_matches", "possible_match_decisions", "subject_merges",
                "rectifications", "access_log", "held_referrals", "referral_acceptances", "third_party_unseals",
                "subject_unmerges", "merge_proposals", "merge_proposal_decisions", "disposal_tombstones"},
-    "casework": {"case_history", "restriction_events", "access_log", "disposal_tombstones"},
+    "casework": {"case_history", "restriction_events", "access_log", "ehe_history", "cnis_register_entries",
+                 "disposal_tombstones"},
     "disclosure": {"log_leaves", "log_nodes", "tree_heads", "signing_keys", "checkpoints", "witness_cosignatures", "access_log",
                    "leaf_payloads", "disposal_notices", "disposal_tombstones"},
     "rights": {"clock_events", "audit_log", "decisions", "rectifications_applied", "access_log", "disposal_tombstones"},
@@ -36,7 +37,7 @@ HISTORY = {
 # What the service updates or deletes (the kit's outbox and inbox everywhere).
 ORDINARY = {
     "intake": {"outbox", "inbox", "legal_holds", "pending_disposals"},
-    "casework": {"outbox", "inbox", "cases", "legal_holds"},
+    "casework": {"outbox", "inbox", "cases", "ehe_records", "legal_holds"},
     "disclosure": {"outbox", "inbox", "disclosures", "disclosure_subjects", "disclosure_leaves", "sar_withholdings",
                    "restrictions", "legal_holds"},
     "rights": {"outbox", "inbox", "rights_requests", "asks", "ask_targets", "ask_chunks", "legal_holds"},

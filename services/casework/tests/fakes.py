@@ -23,6 +23,8 @@ from cme_casework.adapters.calendars import load_calendars
 from cme_casework.adapters.repository import CaseworkBatch
 from cme_casework.domain import census
 from cme_casework.domain.clocks import ClockPolicy, Due
+from cme_casework.domain.ehe import EheDue, EheEntry, EheKind, EheRules, EheState, EheStatus
+from cme_casework.domain.ehe import fold as ehe_fold
 from cme_casework.domain.history import Entry, Kind
 from cme_casework.domain.lifecycle import CaseState, fold
 from cme_casework.domain.permissions import Grant
@@ -174,6 +176,75 @@ class FakeAccessLog:
         return [item for item in self.held if item.subject_id in set(subject_ids)]
 
 
+class FakeEheRecords:
+    """`adapters.ehe_repository.EheRecords` in memory: the EHE history, its projection, the register versions."""
+
+    def __init__(self, clock: Clock, rules: EheRules) -> None:
+        self.clock, self.rules = clock, rules
+        self.history: list[tuple[EheEntry, UUID]] = []
+        self.records: dict[UUID, dict[str, Any]] = {}
+        self.register: list[dict[str, Any]] = []
+        self._ids = count(1)
+
+    async def lock_child_records(self, child_subject_id: UUID) -> list[dict[str, Any]]:
+        rows = [r for r in self.records.values() if r["child_subject_id"] == child_subject_id]
+        return sorted(rows, key=lambda r: r["opened_at"], reverse=True)
+
+    async def row(self, ehe_id: UUID) -> dict[str, Any] | None:
+        return self.records.get(ehe_id)
+
+    async def entries(self, ehe_id: UUID) -> list[EheEntry]:
+        return [e for e, _ in self.history if e.ehe_id == ehe_id]
+
+    async def state(self, ehe_id: UUID) -> EheState:
+        return ehe_fold(await self.entries(ehe_id), self.rules)
+
+    async def append(self, ehe_id: UUID, child_subject_id: UUID, entry: EheEntry) -> EheEntry:
+        stored = replace(entry, entry_id=next(self._ids), recorded_at=self.clock.now(), ehe_id=ehe_id)
+        self.history.append((stored, child_subject_id))
+        return stored
+
+    async def notice_seen(self, ehe_id: UUID, intake_id: str) -> bool:
+        return any(e.ehe_id == ehe_id and e.kind is EheKind.NOTICE_RECEIVED and e.detail.get("intake_id") == intake_id
+                   for e, _ in self.history)
+
+    async def project(self, state: EheState, due: EheDue | None) -> None:
+        if state.status is not EheStatus.CLOSED and any(
+                r["child_subject_id"] == state.child_subject_id and r["status"] != "closed" and i != state.ehe_id
+                for i, r in self.records.items()):
+            raise DuplicateRow("ehe_records_one_open_per_child")
+        self.records[state.ehe_id] = {
+            "ehe_id": state.ehe_id, "child_subject_id": state.child_subject_id, "borough": state.borough,
+            "status": state.status.value, "notice_on": state.notice_on, "outcome": state.outcome,
+            "cme_case_id": UUID(state.cme_case_id) if state.cme_case_id else None,
+            "review_due_on": state.review_due_on, "next_due_date": due.on if due else None,
+            "next_due_kind": due.kind.value if due else None,
+            "closed_on": state.closed["closed_on"] if state.closed else None,
+            "opened_at": state.opened_at or self.clock.now(), "last_entry_id": state.last_entry_id}
+
+    async def states_as_at(self, day: date) -> list[EheState]:
+        ids = sorted({e.ehe_id for e, _ in self.history if e.ehe_id is not None})
+        return [ehe_fold([e for e, _ in self.history if e.ehe_id == i and e.effective_on <= day], self.rules)
+                for i in ids if any(e.ehe_id == i and e.effective_on <= day for e, _ in self.history)]
+
+    async def records_of_children(self, children: Sequence[UUID]) -> list[dict[str, Any]]:
+        return [r for r in self.records.values() if r["child_subject_id"] in set(children)]
+
+    async def history_of_children(self, children: Sequence[UUID]) -> list[tuple[EheEntry, UUID]]:
+        return [(e, c) for e, c in self.history if c in set(children)]
+
+    async def register_latest(self, child_subject_id: UUID) -> dict[str, Any] | None:
+        return next((r for r in reversed(self.register) if r["child_subject_id"] == child_subject_id), None)
+
+    async def register_add(self, **values: Any) -> dict[str, Any]:
+        row = {"version_id": len(self.register) + 1, "recorded_at": self.clock.now(), **values}
+        self.register.append(row)
+        return row
+
+    async def register_of_children(self, children: Sequence[UUID]) -> list[dict[str, Any]]:
+        return [r for r in self.register if r["child_subject_id"] in set(children)]
+
+
 class FakeTombstones:
     """The kit's `Tombstones` in memory (what a subject access answer reads of them)."""
 
@@ -193,13 +264,17 @@ class FakeRetention:
 
 class FakeCaseworkUnitOfWork(FakeUnitOfWork[CaseworkBatch]):
     def __init__(self, cases: FakeCaseRecords | None = None, clock: FixedClock | None = None,
-                 policy: ClockPolicy = POLICY) -> None:
+                 policy: ClockPolicy = POLICY, ehe_rules: EheRules | None = None, cnis_register: bool = False,
+                 ehe: FakeEheRecords | None = None) -> None:
         super().__init__(clock)
         self.cases = cases or FakeCaseRecords(self.clock)
         self.access_log = FakeAccessLog()
         self.retention = FakeRetention()
         self.schedule = DEFAULT_SCHEDULE
         self.policy = policy
+        self.ehe_rules = ehe_rules or EheRules()
+        self.cnis_register = cnis_register
+        self.ehe = ehe or FakeEheRecords(self.clock, self.ehe_rules)
 
     def new_batch(self) -> CaseworkBatch:
         return CaseworkBatch()

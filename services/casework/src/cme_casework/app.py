@@ -30,6 +30,7 @@ from .adapters.term_dates_health import HEALTH
 from .adapters.tables import kit
 from .adapters.unit_of_work import CaseworkUnitOfWork
 from .domain.clocks import BoroughClock, ClockPolicy
+from .domain.ehe import EheRules
 from .entrypoints import http, kafka, retention_routes
 from .settings import CaseworkSettings
 
@@ -68,12 +69,20 @@ def clock_policy(settings: CaseworkSettings) -> ClockPolicy:
                        untraced_min_agencies=settings.untraced_min_agencies)
 
 
+def ehe_rules(settings: CaseworkSettings) -> EheRules:
+    return EheRules(settings.ehe_enquiry_working_days, settings.ehe_response_working_days,
+                    settings.ehe_assessment_working_days, settings.ehe_s437_working_days,
+                    settings.ehe_s438_working_days, settings.ehe_review_months)
+
+
 def create_app(settings: CaseworkSettings | None = None) -> FastAPI:
     settings = settings or CaseworkSettings()
     runtime = ServiceRuntime(settings, kit)
     policy = clock_policy(settings)
     schedule = settings.retention_schedule()  # a file that does not validate stops the service here
+    rules = ehe_rules(settings)
     runtime.make_unit_of_work = lambda: CaseworkUnitOfWork(**runtime.unit_of_work_parts(), policy=policy,
+                                                           ehe_rules=rules, cnis_register=settings.casework_cnis_register,
                                                            schedule=schedule)
     HEALTH.watch(policy.calendars, settings.term_dates_warning_days, runtime.clock.today)
     kafka.subscribe(runtime)

@@ -43,3 +43,15 @@ class CaseworkSettings(ServiceSettings):
     # How often the overdue-cases gauge is counted again from the database (adapters/backlog_metrics.py);
     # the alert rules in deploy/monitoring expect a count at most a minute old.
     backlog_metrics_seconds: Annotated[float, Field(gt=0, le=60)] = 60.0
+    # Elective home education (domain/ehe.py). LOCAL RULES in working days (no statutory number): the first
+    # informal enquiry after a notice, the parent's response, the assessment, the s437 and s438 notices; and
+    # the review of a suitable arrangement (months; 2019 guidance: normally annually).
+    ehe_enquiry_working_days: Days = 10
+    ehe_response_working_days: Days = 15
+    ehe_assessment_working_days: Days = 10
+    ehe_s437_working_days: Days = 10
+    ehe_s438_working_days: Days = 10
+    ehe_review_months: Annotated[int, Field(ge=1, le=36)] = 12
+    # The children-not-in-school register (Education Act 1996 ss436B-436G, not commenced): off, nothing of it
+    # is reachable or written; CME_CASEWORK_CNIS_REGISTER=true turns it on.
+    casework_cnis_register: bool = False

@@ -8,10 +8,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import RowMapping
 
 from .adapters.repository import held_referrals_query, in_reach, not_released
-from .adapters.tables import case_history, cases
+from .adapters.tables import case_history, cases, cnis_register_entries, ehe_records
 from .adapters.unit_of_work import CaseworkUnitOfWork
 from .domain.history import Kind
 from .domain.lifecycle import Status
@@ -135,3 +136,33 @@ def _pending_view(row: RowMapping) -> dict[str, Any]:
             "legal_gateway": d["legal_gateway"], "categories": d["categories"],
             "fields_released": d["fields_released"], "reason": row["reason"], "proposed_by": row["actor"],
             "proposed_at": row["recorded_at"]}
+
+
+# --- elective home education records and the register (issue 14, items 2 and 3) ----------------------
+
+async def ehe_records_found(uow: CaseworkUnitOfWork, grant: Grant, *, status: str | None, overdue_on: date | None,
+                            child_subject_id: Any, limit: int) -> list[RowMapping]:
+    """EHE records in the grant's boroughs: newest first, or (`overdue_on`) open ones whose next deadline is
+    before that day, most overdue first."""
+    query = select(ehe_records).where(in_reach(grant, ehe_records.c.borough)).limit(limit)
+    if status is not None:
+        query = query.where(ehe_records.c.status == status)
+    if child_subject_id is not None:
+        query = query.where(ehe_records.c.child_subject_id == child_subject_id)
+    if overdue_on is not None:
+        query = query.where(ehe_records.c.status != "closed", ehe_records.c.next_due_date < overdue_on).order_by(
+            ehe_records.c.next_due_date, ehe_records.c.opened_at)
+    else:
+        query = query.order_by(ehe_records.c.opened_at.desc())
+    return await _rows(uow, query)
+
+
+async def register_export(uow: CaseworkUnitOfWork, grant: Grant) -> list[RowMapping]:
+    """The register as it stands: each child's latest entry, for the children whose EHE record is open."""
+    entries = cnis_register_entries
+    latest = (select(entries).ext(distinct_on(entries.c.child_subject_id))
+              .order_by(entries.c.child_subject_id, entries.c.version_id.desc()).subquery())
+    open_record = exists().where(and_(ehe_records.c.child_subject_id == latest.c.child_subject_id,
+                                      ehe_records.c.status != "closed"))
+    query = select(latest).where(open_record, in_reach(grant, latest.c.borough)).order_by(latest.c.child_subject_id)
+    return await _rows(uow, query)

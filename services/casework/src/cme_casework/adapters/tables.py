@@ -90,3 +90,53 @@ restriction_events = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("restriction_events_subject", "subject_id", "id"),
 )
+
+# Elective home education (migration 0008): the record as it happened (append-only) and its projection.
+ehe_history = Table(
+    "ehe_history",
+    metadata,
+    Column("entry_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("ehe_id", UUID(as_uuid=True), nullable=False),
+    Column("child_subject_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+ehe_records = Table(
+    "ehe_records",
+    metadata,
+    Column("ehe_id", UUID(as_uuid=True), primary_key=True),
+    Column("child_subject_id", UUID(as_uuid=True), nullable=False),
+    Column("borough", Text),
+    Column("status", Text, nullable=False),
+    Column("notice_on", Date, nullable=False),
+    Column("outcome", Text),
+    Column("cme_case_id", UUID(as_uuid=True)),
+    Column("review_due_on", Date),
+    Column("next_due_date", Date),
+    Column("next_due_kind", Text),
+    Column("closed_on", Date),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("last_entry_id", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The children-not-in-school register (behind CME_CASEWORK_CNIS_REGISTER): versions, append-only.
+cnis_register_entries = Table(
+    "cnis_register_entries",
+    metadata,
+    Column("version_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("child_subject_id", UUID(as_uuid=True), nullable=False),
+    Column("ehe_id", UUID(as_uuid=True), nullable=False),
+    Column("borough", Text),
+    Column("content", JSONB, nullable=False),
+    Column("entered_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -17,7 +17,9 @@ from cme_shared.retention import DEFAULT_SCHEDULE
 from cme_shared.unit_of_work import UnitOfWork
 
 from ..domain.clocks import ClockPolicy
+from ..domain.ehe import EheRules
 from .access_log import AccessLog
+from .ehe_repository import EheRecords
 from .repository import CaseRecords, CaseworkBatch
 from .retention_store import RetentionRecords
 
@@ -26,12 +28,16 @@ class CaseworkUnitOfWork(UnitOfWork[CaseworkBatch]):
     cases: CaseRecords
     access_log: AccessLog
     retention: RetentionRecords  # legal holds, tombstones, and what the disposal job reads and removes
+    ehe: EheRecords  # elective home education records and the children-not-in-school register
 
-    def __init__(self, *, policy: ClockPolicy, schedule: RetentionSchedule | None = None,
+    def __init__(self, *, policy: ClockPolicy, ehe_rules: EheRules | None = None, cnis_register: bool = False,
+                 schedule: RetentionSchedule | None = None,
                  **parts: Any) -> None:
         super().__init__(**parts)
         self.policy = policy
         self.schedule = schedule or DEFAULT_SCHEDULE  # the retention schedule in force (CME_RETENTION_SCHEDULE_FILE)
+        self.ehe_rules = ehe_rules or EheRules()
+        self.cnis_register = cnis_register  # the register feature (CME_CASEWORK_CNIS_REGISTER), off by default
 
     def new_batch(self) -> CaseworkBatch:
         return CaseworkBatch()
@@ -40,3 +46,4 @@ class CaseworkUnitOfWork(UnitOfWork[CaseworkBatch]):
         self.cases = CaseRecords(self.session, self.batch, self.clock, self.held)
         self.access_log = AccessLog(self.session)
         self.retention = RetentionRecords(self.session)
+        self.ehe = EheRecords(self.session, self.clock, self.ehe_rules)

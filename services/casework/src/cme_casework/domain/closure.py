@@ -56,6 +56,7 @@ class OnRollElsewhere(Evidence):
 class ElectiveHomeEducationSuitable(Evidence):
     assessed_on: date
     assessed_by: Text
+    ehe_id: UUID | None = None  # the EHE record whose assessment it cites (domain/ehe.py), when there is one
 
 
 class LeftEngland(Evidence):

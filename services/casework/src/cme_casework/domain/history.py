@@ -21,6 +21,7 @@ class Kind(StrEnum):
     REFERRAL_JOINED = "referral_joined"
     REFERRAL_RECORDED = "referral_recorded"  # a referral that opens no case (kept with the child's record)
     ROUTED_TO_EHE = "routed_to_ehe"  # ground (e)/(f): not CME until assessed; for elective home education
+    EHE_LINKED = "ehe_linked"  # the child's EHE record found the education unsuitable: this case is linked to it
     ROUTED_TO_SAFEGUARDING = "routed_to_safeguarding"  # a flagged child who is not CME: MASH, no CME case
     REFERRAL_HELD_RESTRICTED = "referral_held_restricted"  # stored, not processed (UK GDPR Art 18)
     REFERRAL_RELEASED = "referral_released"  # the restriction was lifted: the held referral is acted on

@@ -61,6 +61,9 @@ class CaseReason(StrEnum):
     SAFEGUARDING_FLAG = "safeguarding_flag"  # a referral that opens only because of its risk flags
     # Ground (a) with a start date after a gap, or (d) an SAO naming the school: is the child there?
     DESTINATION_KNOWN_CHECK_START = "destination_known_check_start"
+    # An EHE record's education assessed unsuitable or none evident, or an s437(1) notice not answered
+    # satisfactorily (domain/ehe.py): the child is CME from that day.
+    EHE_EDUCATION_UNSUITABLE = "ehe_education_unsuitable"
 
 
 # Reasons a case may carry from before the rules above that are not CME: never counted in the DfE return.

@@ -34,6 +34,12 @@ class Action(StrEnum):
     ATTACH_ADDENDUM = "attach an addendum"  # POST /cases/{id}/notes/{note_id}/addenda (for rights)
     ASSIGN_BOROUGH = "assign a borough"  # POST /cases/{id}/borough
     ALLOCATE_CASE = "allocate a case to an officer"  # POST /cases/{id}/allocation (see `check_allocation`)
+    LIST_EHE = "list EHE records"  # GET /ehe-records, GET /ehe-records/{id} (scoped as cases are)
+    RECORD_EHE = "record an EHE notice or step"  # POST /ehe-records/notices, POST /ehe-records/{id}/steps
+    EXPORT_EHE_COUNT = "export the EHE count"  # GET /returns/ehe-count (as the census)
+    READ_REGISTER = "read a register entry"  # GET /cnis-register/{child} (feature flag)
+    ENTER_REGISTER = "enter register details"  # PUT /cnis-register/{child} (feature flag)
+    EXPORT_REGISTER = "export the register"  # GET /cnis-register/export (feature flag)
 
 
 class Reach(Enum):
@@ -64,6 +70,14 @@ RULES: dict[Action, dict[Role, Reach]] = {
     Action.ATTACH_ADDENDUM: {Role.DPO: _ALL},
     Action.ASSIGN_BOROUGH: {Role.MANAGER: _ALL},
     Action.ALLOCATE_CASE: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
+    # Elective home education records are scoped as cases are (issue 14, item 2).
+    Action.LIST_EHE: {Role.OFFICER: _OWN, Role.MANAGER: _ALL, Role.DPO: _ALL},
+    Action.RECORD_EHE: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
+    Action.EXPORT_EHE_COUNT: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
+    # The children-not-in-school register (item 3): its export is the manager's and the DPO's.
+    Action.READ_REGISTER: {Role.OFFICER: _OWN, Role.MANAGER: _ALL, Role.DPO: _ALL},
+    Action.ENTER_REGISTER: {Role.OFFICER: _OWN, Role.MANAGER: _ALL},
+    Action.EXPORT_REGISTER: {Role.MANAGER: _ALL, Role.DPO: _ALL},
 }
 
 

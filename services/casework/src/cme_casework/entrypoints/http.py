@@ -37,6 +37,7 @@ from ..service_layer.referrals import release_held
 from ..service_layer.returns import cme_any_time, cme_census
 from ..views import RouteFilter
 from .case_actions import case_action_routes
+from .ehe_routes import ehe_routes
 from .roles import (
     Caller,
     ExportCensus,
@@ -280,4 +281,5 @@ def router(runtime: ServiceRuntime) -> APIRouter:
         return [PendingShare.model_validate(p) for p in pending]
 
     api.include_router(case_action_routes(runtime))
+    api.include_router(ehe_routes(runtime))
     return api

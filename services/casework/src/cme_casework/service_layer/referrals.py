@@ -18,9 +18,11 @@ from ..domain import opening, referral_entries
 from ..domain.errors import RecordNotFound, TransitionRefused
 from ..domain.history import SYSTEM_RIGHTS, Entry, Kind
 from ..domain.lifecycle import CaseState
+from ..domain.opening import Route
 from ..domain.permissions import Grant
 from ..domain.restriction import SAFEGUARDING_EXCEPTION
 from .case_writes import append_entries
+from .ehe import notice_from_referral
 
 
 async def on_referral_accepted(uow: CaseworkUnitOfWork, event: ReferralAccepted) -> None:
@@ -59,6 +61,9 @@ async def act_on_referral(uow: CaseworkUnitOfWork, referral: ReferralAccepted, *
         state = await cases.state(active["case_id"])
         entries = referral_entries.join_case(state, referral, decision, referred_on, policy)
         await append_entries(uow, state, excepted(entries), case_id=active["case_id"], child_subject_id=child)
+        if Route.ELECTIVE_HOME_EDUCATION in decision.routes:
+            # The case stays open (it may close as EHE assessed suitable); the notice goes on the EHE record.
+            await notice_from_referral(uow, referral, decision, referred_on, exception)
         return active["case_id"]
     if decision.opens_case and latest is not None:
         state = await cases.state(latest["case_id"])
@@ -74,6 +79,9 @@ async def act_on_referral(uow: CaseworkUnitOfWork, referral: ReferralAccepted, *
     # so officers see it there.
     for recorded in excepted(referral_entries.record_only(referral, decision, referred_on, policy)):
         await cases.append(latest["case_id"] if latest else None, child, recorded)
+    if Route.ELECTIVE_HOME_EDUCATION in decision.routes:
+        # Ground (e)/(f): the child's EHE record, not a CME case (statutory review 2026-12, D4).
+        await notice_from_referral(uow, referral, decision, referred_on, exception)
     return None
 
 

@@ -26,6 +26,7 @@ from cme_shared.retention import tombstone_item
 
 from ..adapters.access_log import SERVICE
 from ..adapters.unit_of_work import CaseworkUnitOfWork
+from ..domain import cnis_register
 from ..domain.history import SYSTEM_RIGHTS, Entry, Kind
 from ..domain.rectification import rectify
 from .case_writes import append_entries
@@ -113,6 +114,9 @@ async def collect(uow: CaseworkUnitOfWork, subject_ids: list[UUID]) -> list[Data
                                               subject_id=row["child_subject_id"])]))
     now = uow.clock.now()
     items.extend(_history_item(entry, child, now) for entry, child in await uow.cases.history_of_children(subject_ids))
+    # Elective home education records and their history (issue 14, item 2), and the register (item 3, only
+    # with the feature on: with it off nothing of it exists).
+    items.extend(await ehe_items(uow, subject_ids, now))
     # Who within the council looked at the subject's record here (Art 15(1)(c) recipients; issue 13).
     items.extend(await uow.access_log.items(subject_ids))
     # What was disposed of under the retention schedule, and when: the content is gone, its tombstone stays.
@@ -120,6 +124,43 @@ async def collect(uow: CaseworkUnitOfWork, subject_ids: list[UUID]) -> list[Data
         items.extend(tombstone_item(SERVICE, tombstone, subject, uow.schedule)
                      for subject in tombstone.subject_ids if subject in wanted)
     return items
+
+
+async def ehe_items(uow: CaseworkUnitOfWork, subject_ids: list[UUID], now: datetime) -> list[DataItem]:
+    items: list[DataItem] = []
+    for row in await uow.ehe.records_of_children(subject_ids):
+        items.append(DataItem(
+            service=SERVICE, record_type="ehe_record", record_id=str(row["ehe_id"]), subject_id=row["child_subject_id"],
+            category=DataCategory.EDUCATION, source="casework", recorded_at=row["opened_at"],
+            data={"ehe_id": str(row["ehe_id"]), "status": row["status"], "borough": row["borough"],
+                  "notice_on": _iso(row["notice_on"]), "outcome": row["outcome"],
+                  "cme_case_id": _iso_id(row["cme_case_id"]), "review_due_on": _iso(row["review_due_on"]),
+                  "next_due_date": _iso(row["next_due_date"]), "next_due_kind": row["next_due_kind"],
+                  "closed_on": _iso(row["closed_on"])}))
+    for entry, child in await uow.ehe.history_of_children(subject_ids):
+        detail = dict(entry.detail)
+        others = [(f"detail.carer_subject_ids.{i}", ThirdPartyReason.OTHER_CARER, s)
+                  for i, s in enumerate(detail.get("carer_subject_ids", []))]
+        items.append(DataItem(
+            service=SERVICE, record_type="ehe_history", record_id=str(entry.entry_id), subject_id=child,
+            category=entry.category, source=entry.source, recorded_at=entry.recorded_at or now,
+            data={"ehe_id": str(entry.ehe_id), "kind": entry.kind.value, "actor": entry.actor, "reason": entry.reason,
+                  "effective_on": entry.effective_on.isoformat(), "detail": detail},
+            third_party=[ThirdPartyMarker(path=path, reason=reason, subject_id=UUID(str(subject)))
+                         for path, reason, subject in others]))
+    if uow.cnis_register:
+        for row in await uow.ehe.register_of_children(subject_ids):
+            items.append(DataItem(
+                service=SERVICE, record_type="cnis_register_entry", record_id=str(row["version_id"]),
+                subject_id=row["child_subject_id"], category=DataCategory.EDUCATION, source=row["entered_by"],
+                recorded_at=row["recorded_at"],
+                data={"ehe_id": str(row["ehe_id"]), "borough": row["borough"], "reason": row["reason"],
+                      "fields": cnis_register.minimised(row["content"]), "categories": cnis_register.categories()}))
+    return items
+
+
+def _iso_id(value: Any) -> str | None:
+    return str(value) if value is not None else None
 
 
 def _case_items(row: Any) -> list[DataItem]:
