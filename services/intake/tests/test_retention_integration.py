@@ -374,3 +374,45 @@ async def test_the_command_prints_the_dry_run_report_as_json(intake, sample, inf
     refused = subprocess.run([sys.executable, "-m", "cme_intake", "dispose", "--as-of", "2030-13-01"], env=env,
                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[3])
     assert refused.returncode == 2 and "YYYY-MM-DD" in refused.stderr
+
+
+async def test_merged_subjects_go_together_once_no_referral_names_either_and_their_decisions_go_with_them(
+        intake, sample, owner, job):
+    first = await refer(intake, sample(SCHOOL))
+    moved = sample(SCHOOL)  # the same child at another Westminster address, no identifiers: a possible match
+    moved["referral_id"], moved["child"]["upn"], moved["child"]["nhs_number"] = "SCH-MOVED-1", None, None
+    moved["child"]["address"] = {"line1": "3 Other Street", "postcode": "W1 1AA"}
+    moved["carers"] = []
+    second = await refer(intake, moved)
+    older, newer = uuid.UUID(first["child_subject_id"]), uuid.UUID(second["child_subject_id"])
+    assert older != newer
+    [match] = await owner.fetch("SELECT match_id FROM possible_matches WHERE subject_id = $1", newer)
+    resolved = await intake.client.post(f"/possible-matches/{match['match_id']}/resolve", headers=intake.officer(),
+                                        json={"decision": "merge", "reason": "same child, moved"})
+    assert resolved.status_code == 200, resolved.text
+    assert await owner.fetchval("SELECT count(*) FROM subject_merges WHERE subject_id = $1", newer) == 1
+
+    # The referral that raised the match goes first: its match and the decision on it go, the merge stays.
+    await send(intake, topics.RETENTION_DISPOSALS, case_disposed(second["intake_id"]), "casework")
+    await eventually(lambda: pending(owner, second["intake_id"]))
+    report = await job()
+    assert [(r.record_type, r.record_id) for r in report.disposed] == [("referral", second["intake_id"])]
+    assert await owner.fetchval("SELECT count(*) FROM possible_matches") == 0
+    assert await owner.fetchval("SELECT count(*) FROM possible_match_decisions") == 0
+    assert await owner.fetchval("SELECT match_id FROM subject_merges WHERE subject_id = $1", newer) is None
+    assert await owner.fetchval("SELECT count(*) FROM subjects WHERE subject_id = ANY($1::uuid[])", [older, newer]) == 2
+
+    # Then the other: nobody is named any more, so both subjects of the one child go, with their merge.
+    await send(intake, topics.RETENTION_DISPOSALS, case_disposed(first["intake_id"]), "casework")
+    await eventually(lambda: pending(owner, first["intake_id"]))
+    report = await job()
+    assert {(r.record_type, r.record_id) for r in report.disposed} >= {
+        ("referral", first["intake_id"]), ("identity", str(older)), ("identity", str(newer))}
+    assert await owner.fetchval("SELECT count(*) FROM subjects WHERE subject_id = ANY($1::uuid[])", [older, newer]) == 0
+    assert await owner.fetchval("SELECT count(*) FROM subject_merges") == 0
+    # A lookup by the details the second referral gave still finds the child, under both old ids.
+    lookup = SubjectLookup(**envelope(), collection_id=uuid.uuid4(), person=PersonHint(
+        first_name="Amira", last_name="Haddad", date_of_birth="2016-03-14", postcode="W1 1AA"))
+    [answer] = (await ask(intake, lookup))[str(lookup.collection_id)]
+    assert {(m["subject_id"], m["match"]) for m in answer["matches"]} == {
+        (str(older), "name_dob_postcode"), (str(newer), "name_dob_postcode")}

@@ -131,6 +131,15 @@ class RetentionStore:
                 disposal_tombstones.c.subject_ids.overlap(list(members)))
         )).scalar()
 
+    async def child_referral_digests(self, members: Sequence[UUID]) -> set[str]:
+        """The digests the tombstones of these children's disposed referrals keep (the child is a referral
+        tombstone's first subject): what the person was known by in referrals that are gone already."""
+        rows = await self._session.execute(
+            select(func.unnest(disposal_tombstones.c.subject_digests)).where(
+                disposal_tombstones.c.record_type == RecordType.REFERRAL.value,
+                disposal_tombstones.c.subject_ids[1].in_(list(members))))
+        return set(rows.scalars())
+
     # ---- identifiers, for a tombstone's digests (read before the content goes)
 
     async def referral_child_identifiers(self, intake_id: UUID, child_subject_id: UUID) -> ChildIdentifiers:

@@ -193,9 +193,11 @@ async def _dispose_identities(uow: "IntakeUnitOfWork", candidates: list[Candidat
         by_person[frozenset(await uow.identity.cluster(candidate.subject_ids[0]))].append(candidate)
     for members, person in by_person.items():
         subject_type, known = await uow.retention.subject_identifiers(sorted(members, key=str))
-        parts = (rules.carer_parts(known.name_keys, known.postcodes) if subject_type == "carer"
-                 else rules.child_parts(known))
-        digests = rules.digests(uow.digest_key, parts)
+        if subject_type == "carer":
+            digests = rules.digests(uow.digest_key, rules.carer_parts(known.name_keys, known.postcodes))
+        else:  # and whatever their referrals disposed of earlier said of them
+            earlier = await uow.retention.child_referral_digests(sorted(members, key=str))
+            digests = sorted(set(rules.digests(uow.digest_key, rules.child_parts(known))) | earlier)
         for candidate in person:
             await uow.tombstones.add(candidate, schedule_id=schedule.schedule_id, run_id=run_id, now=now,
                                      subject_digests=digests)
