@@ -272,3 +272,41 @@ async def test_intake_disposes_of_the_referral_and_identity_of_the_disposed_case
     finally:
         await conn.close()
 
+
+async def test_the_childs_access_pack_says_what_was_disposed_of_and_when(disposed):
+    # Rights' part: a parent's subject access request for the disposed child after the disposals. Every service's
+    # answer carries its tombstones (record type disposed_record); the pack lists them apart from the data, with
+    # the day and the rule in words, and the letter says so; nothing of the disposed case is in the data.
+    rights, dpo = disposed.services["rights"].url, bearer("dpo-1", "dpo")
+    async with httpx.AsyncClient(timeout=30) as client:
+        created = await client.post(f"{rights}/requests", headers=dpo, json={
+            "type": "access", "received_on": disposed.closed_on.isoformat(), "channel": "email",
+            "requester": {"first_name": "Leila", "last_name": "Haddad", "acting_as": "parent",
+                          "address": {"line1": "12 Example Mews", "town": "London", "postcode": "W2 1AA"}},
+            "subject": {"first_name": "Amira", "last_name": "Haddad", "date_of_birth": "2016-03-14",
+                        "upn": "G213200119044",
+                        "address": {"line1": "12 Example Mews", "town": "London", "postcode": "W2 1AA"}},
+            "identity_verified": True, "details": "everything about my daughter (synthetic)"})
+        assert created.status_code == 201, created.text
+        request_id = created.json()["request_id"]
+
+        async def prepared() -> dict[str, Any] | None:
+            found = (await client.get(f"{rights}/requests/{request_id}", headers=dpo)).json()
+            return found if found["status"] in ("ready_for_review", "collection_incomplete") else None
+
+        state = await eventually(prepared, timeout=120)
+        assert state["status"] == "ready_for_review" and disposed.disposed.child_id in state["subject_ids"]
+        pack = (await client.get(f"{rights}/requests/{request_id}/draft", headers=dpo)).json()
+        letter = (await client.get(f"{rights}/requests/{request_id}/draft?format=html", headers=dpo)).text
+    case = [d for d in pack["disposed_records"] if (d["service"], d["record_type"]) == ("casework", "case")]
+    assert len(case) == 1 and case[0]["rule_id"] == "case.7y"
+    assert case[0]["clock_started_on"] == disposed.closed_on.isoformat()
+    assert case[0]["disposed_at"][:4].isdigit() and case[0]["rule"]
+    held = {(b["service"], r["record_id"]) for b in pack["data"] for c in b["categories"] for r in c["records"]}
+    assert not any(record_id == disposed.disposed.case_id for _, record_id in held)
+    assert pack["summary"]["records_disposed"] == len(pack["disposed_records"])
+    assert "Records we held about you and have disposed of" in letter
+    assert "A children missing education case and its history" in letter
+    assert disposed.disposed.case_id not in letter
+    said = pack["supplementary_information"]["retention"]
+    assert "cme-default-2026" in said and "7 years after the case is closed" in said
