@@ -371,3 +371,24 @@ async def test_the_migration_goes_down_and_up_again(databases, infra):
         assert await owner.fetchval("SELECT has_table_privilege('cme_casework_disposal', 'case_history', 'DELETE')")
     finally:
         await owner.close()
+
+
+async def test_a_closed_ehe_record_is_disposed_of_seven_years_after_its_closure(stack, infra):
+    """DEFAULT_SCHEDULE ehe.7y: the record, its history and its register versions go; one tombstone stays."""
+    officer = stack.headers("officer", sub="officer-ana", borough="westminster")
+    child = uuid.uuid4()
+    made = await stack.client.post("/ehe-records/notices", headers=officer, json={
+        "child_subject_id": str(child), "borough": "westminster", "notice_on": "2026-11-02"})
+    assert made.status_code == 201, made.text
+    ehe_id = made.json()["record"]["ehe_id"]
+    closed = await stack.client.post(f"/ehe-records/{ehe_id}/steps", headers=officer, json={
+        "kind": "record_closed", "on": "2026-11-20", "ground": "moved_out_of_area"})
+    assert closed.status_code == 201, closed.text
+    assert (await dispose(stack, infra, as_of=date(2033, 11, 19))).disposed == []
+    report = await dispose(stack, infra, as_of=DUE)
+    assert [(r.record_type, r.record_id, r.rule_id) for r in report.disposed] == [("ehe_record", ehe_id, "ehe.7y")]
+    async with as_owner(stack, infra) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM ehe_records WHERE child_subject_id = $1", child) == 0
+        assert await conn.fetchval("SELECT count(*) FROM ehe_history WHERE child_subject_id = $1", child) == 0
+        [stone] = await tombstones(conn, ehe_id)
+    assert (stone["record_type"], stone["clock_started_on"]) == ("ehe_record", CLOSED_ON)

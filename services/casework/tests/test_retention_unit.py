@@ -13,6 +13,7 @@ import pytest
 
 from cme_casework.domain.retention import (
     CaseFacts,
+    EheFacts,
     LooseRecord,
     plan,
     restricted_keeps,
@@ -126,3 +127,28 @@ def test_a_restriction_in_force_keeps_the_record_as_a_hold_does():
     candidates = plan(DEFAULT_SCHEDULE, date(2030, 1, 1), [kept, free]).candidates
     marked = {c.record_id: c.held_by for c in restricted_keeps(candidates, {carer: request})}
     assert marked == {str(kept.case_id): (request,), str(free.case_id): ()}
+
+
+def ehe(*, closed: bool = True, closed_on: date | None = CLOSED_ON, child: uuid.UUID | None = None) -> EheFacts:
+    return EheFacts(ehe_id=uuid.uuid4(), child_subject_id=child or uuid.uuid4(), closed=closed,
+                    closed_on=closed_on if closed else None, categories=(DataCategory.EDUCATION,),
+                    intake_ids=("i-ehe",))
+
+
+def test_an_ehe_record_falls_due_seven_years_after_it_is_closed_and_not_while_the_child_has_live_casework():
+    """DEFAULT_SCHEDULE ehe.7y (ClockStart.CASE_CLOSED: the record's closure); an unsuitable education opens a
+    CME case that may draw on the EHE record (Education Act 1996 s437; issue 14 item 2), so a live case
+    keeps it, and a live EHE record keeps the child's closed cases."""
+    closed = ehe()
+    result = plan(DEFAULT_SCHEDULE, date(2026, 7, 1), [], ehe=[closed])
+    [candidate] = result.candidates
+    assert (candidate.record_type, candidate.rule.rule_id, candidate.due_on) == (
+        RecordType.EHE_RECORD, "ehe.7y", date(2026, 7, 1))
+    assert result.referrals[(RecordType.EHE_RECORD, str(closed.ehe_id))] == ("i-ehe",)
+    assert plan(DEFAULT_SCHEDULE, date(2026, 6, 30), [], ehe=[closed]).candidates == []
+    child = uuid.uuid4()
+    open_case, old_ehe = case(closed=False, closed_on=None, child=child), ehe(child=child)
+    assert plan(DEFAULT_SCHEDULE, date(2040, 1, 1), [open_case], ehe=[old_ehe]).candidates == []
+    other = uuid.uuid4()
+    old_case, open_ehe = case(child=other), ehe(closed=False, child=other)
+    assert plan(DEFAULT_SCHEDULE, date(2040, 1, 1), [old_case], ehe=[open_ehe]).candidates == []

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.retention import LegalHolds, Tombstones
 
-from ..domain.retention import CaseFacts, LooseRecord
+from ..domain.retention import CaseFacts, EheFacts, LooseRecord
 from .repository import _IN_FORCE, _r
-from .tables import case_history, cases, kit
+from .tables import case_history, cases, cnis_register_entries, ehe_history, ehe_records, kit
 
 LONDON = ZoneInfo("Europe/London")
 outbox = kit.outbox
@@ -87,6 +87,23 @@ class RetentionRecords:
                             intake_id=g["intake_id"])
                 for k, g in grouped.items()]
 
+    async def ehe_facts(self) -> list[EheFacts]:
+        """Every EHE record: closed or not, when, the categories its history holds, its referrals."""
+        h = ehe_history.alias("h")
+        categories = (select(func.array_agg(h.c.category.distinct())).where(h.c.ehe_id == ehe_records.c.ehe_id)
+                      .scalar_subquery())
+        intake = h.c.detail["intake_id"].astext
+        intake_ids = (select(func.array_agg(intake.distinct())).where(h.c.ehe_id == ehe_records.c.ehe_id,
+                                                                      intake.is_not(None)).scalar_subquery())
+        rows = await self.session.execute(
+            select(ehe_records.c.ehe_id, ehe_records.c.child_subject_id, ehe_records.c.status,
+                   ehe_records.c.closed_on, categories.label("categories"), intake_ids.label("intake_ids"))
+            .order_by(ehe_records.c.ehe_id))
+        return [EheFacts(ehe_id=r["ehe_id"], child_subject_id=r["child_subject_id"], closed=r["status"] == "closed",
+                         closed_on=r["closed_on"], categories=_categories(r["categories"]),
+                         intake_ids=tuple(r["intake_ids"] or ()))
+                for r in rows.mappings()]
+
     async def restricted_subjects(self, subject_ids: Sequence[UUID]) -> dict[UUID, UUID]:
         """Of these subjects, those under an Art 18 restriction in force, each with the rights request."""
         if not subject_ids:
@@ -127,3 +144,15 @@ class RetentionRecords:
             delete(case_history).where(case_history.c.entry_id.in_(list(entry_ids)), case_history.c.case_id.is_(None))
             .returning(case_history.c.entry_id))
         return len(done.all())
+
+    async def remove_ehe(self, ehe_id: UUID, closed_on: date) -> bool:
+        """Remove a closed EHE record's content: its projection row first (the lock, as for a case), its
+        history and its children-not-in-school register versions. False: no longer closed on that date."""
+        gone = await self.session.execute(
+            delete(ehe_records).where(ehe_records.c.ehe_id == ehe_id, ehe_records.c.status == "closed",
+                                      ehe_records.c.closed_on == closed_on).returning(ehe_records.c.ehe_id))
+        if gone.scalar_one_or_none() is None:
+            return False
+        await self.session.execute(delete(ehe_history).where(ehe_history.c.ehe_id == ehe_id))
+        await self.session.execute(delete(cnis_register_entries).where(cnis_register_entries.c.ehe_id == ehe_id))
+        return True

@@ -13,13 +13,15 @@ Casework's record types (contracts.retention.RecordType):
   never due, whatever its earlier closures.
 - RECORD_WITHOUT_CASE: a referral recorded, routed or held with no case (history entries with no case id),
   one record per referral (its intake id), clocked from the day it was recorded (ClockStart.RECORDED).
-- EHE_RECORD: see `ehe_candidates`.
+- EHE_RECORD: an elective home education record (issue 14, item 2), its history and its register entries,
+  clocked from the record's closure (the schedule's `ehe_record` rule, ClockStart.CASE_CLOSED).
 
 Decisions (casework's, documented in the README):
-- A child's casework is kept while any of it is live: while the child has a case that is not closed, none
-  of the child's closed cases or records without a case falls due (the live case may draw on them: a
-  referral's history, the time missing, an earlier closure's evidence). A child has at most one case that is
-  not closed (the database enforces it), so this only ever waits on that one.
+- A child's casework is kept while any of it is live: while the child has a case or an EHE record that is
+  not closed, none of the child's closed cases, EHE records or records without a case falls due (the live
+  one may draw on them: a referral's history, the time missing, an earlier closure's evidence, an EHE
+  assessment that opened the case). A child has at most one case and one EHE record that is not closed (the
+  database enforces both), so this only ever waits on those.
 - A record without a case is kept at least as long as the child's cases: it falls due on its own date or
   the latest due date of the child's cases, whichever is later (it is part of the same child's record).
 - Per-category rules: a case is disposed of as a whole. Each category the case holds may have its own rule
@@ -105,13 +107,20 @@ def longest_rule(schedule: RetentionSchedule, record_type: RecordType, categorie
     return best
 
 
-def case_candidates(schedule: RetentionSchedule, cases: Sequence[CaseFacts], as_of: date) -> list[Candidate]:
-    """The closed cases due on `as_of` (before legal holds): closed, their longest rule run, and no case of
-    the same child still live."""
-    live_children = {c.child_subject_id for c in cases if not c.closed}
+def live_children(cases: Sequence[CaseFacts], ehe: Sequence["EheFacts"] = ()) -> frozenset[UUID]:
+    """The children with live casework: a case or an EHE record that is not closed."""
+    return frozenset({c.child_subject_id for c in cases if not c.closed}
+                     | {r.child_subject_id for r in ehe if not r.closed})
+
+
+def case_candidates(schedule: RetentionSchedule, cases: Sequence[CaseFacts], as_of: date,
+                    live: frozenset[UUID] | None = None) -> list[Candidate]:
+    """The closed cases due on `as_of` (before legal holds): closed, their longest rule run, and nothing of
+    the same child still live (`live`: a case or an EHE record not closed)."""
+    live_children_ = live_children(cases) if live is None else live
     due: list[Candidate] = []
     for case in cases:
-        if not case.closed or case.closed_on is None or case.child_subject_id in live_children:
+        if not case.closed or case.closed_on is None or case.child_subject_id in live_children_:
             continue
         rule = longest_rule(schedule, RecordType.CASE, case.categories, case.closed_on)
         candidate = Candidate(
@@ -139,13 +148,14 @@ def case_due_dates(schedule: RetentionSchedule, cases: Sequence[CaseFacts]) -> d
 
 
 def loose_candidates(schedule: RetentionSchedule, loose: Sequence[LooseRecord], cases: Sequence[CaseFacts],
-                     as_of: date) -> list[Candidate]:
+                     as_of: date, live: frozenset[UUID] = frozenset()) -> list[Candidate]:
     """Records without a case due on `as_of`: their own period run, and the child's cases' too."""
     cases_due = case_due_dates(schedule, cases)
     due: list[Candidate] = []
     for record in loose:
-        if record.child_subject_id in cases_due and cases_due[record.child_subject_id] is None:
-            continue  # the child has a live case
+        if record.child_subject_id in live or (record.child_subject_id in cases_due
+                                                 and cases_due[record.child_subject_id] is None):
+            continue  # the child has a live case or EHE record
         rule = longest_rule(schedule, RecordType.RECORD_WITHOUT_CASE, record.categories, record.recorded_on)
         candidate = Candidate(
             record_type=RecordType.RECORD_WITHOUT_CASE, record_id=record.record_id, rule=rule,
@@ -162,11 +172,12 @@ def loose_candidates(schedule: RetentionSchedule, loose: Sequence[LooseRecord], 
 def ehe_candidates(schedule: RetentionSchedule, records: Sequence[EheFacts], cases: Sequence[CaseFacts],
                    as_of: date) -> list[Candidate]:
     """EHE records due on `as_of`: closed, their rule (ClockStart.CASE_CLOSED: the record's closure) run, and
-    the child has no live CME case (an unsuitable education opens one, which may draw on the EHE record)."""
-    live_children = {c.child_subject_id for c in cases if not c.closed}
+    nothing of the child live (an unsuitable education opens a CME case, which may draw on the EHE record;
+    a further notice reopens the child's EHE work, which may draw on the old one)."""
+    live = live_children(cases, records)
     due: list[Candidate] = []
     for record in records:
-        if not record.closed or record.closed_on is None or record.child_subject_id in live_children:
+        if not record.closed or record.closed_on is None or record.child_subject_id in live:
             continue
         rule = longest_rule(schedule, RecordType.EHE_RECORD, record.categories, record.closed_on)
         candidate = Candidate(
@@ -182,7 +193,8 @@ def plan(schedule: RetentionSchedule, as_of: date, cases: Sequence[CaseFacts], l
          ehe: Sequence[EheFacts] = ()) -> Plan:
     """Every record of casework's due on `as_of` (holds not yet applied), oldest clock first."""
     result = Plan()
-    for candidate in (case_candidates(schedule, cases, as_of) + loose_candidates(schedule, loose, cases, as_of)
+    live = live_children(cases, ehe)
+    for candidate in (case_candidates(schedule, cases, as_of, live) + loose_candidates(schedule, loose, cases, as_of, live)
                       + ehe_candidates(schedule, ehe, cases, as_of)):
         result.candidates.append(candidate)
     result.candidates.sort(key=lambda c: (c.clock_started_on, c.record_type.value, c.record_id))

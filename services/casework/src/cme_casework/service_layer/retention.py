@@ -32,7 +32,7 @@ async def planned(uow: CaseworkUnitOfWork, schedule: RetentionSchedule, as_of: d
     records = uow.retention
     cases = await records.case_facts()
     loose = await records.loose_records()
-    due = plan(schedule, as_of, cases, loose)
+    due = plan(schedule, as_of, cases, loose, await records.ehe_facts())
     return await _kept(uow, due.candidates), due
 
 
@@ -63,7 +63,7 @@ async def dispose_one(uow: CaseworkUnitOfWork, schedule: RetentionSchedule, run_
     elif candidate.record_type is RecordType.RECORD_WITHOUT_CASE:
         removed = await records.remove_loose(due.entry_ids.get(candidate.record_id, ())) > 0
     else:
-        return False  # EHE records: see domain/retention.py (not yet disposed of here)
+        removed = await records.remove_ehe(UUID(candidate.record_id), candidate.clock_started_on)
     if not removed:
         return False
     now = uow.clock.now()

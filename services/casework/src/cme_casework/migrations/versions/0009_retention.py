@@ -2,15 +2,17 @@
 
 - The kit's `disposal_tombstones` (append-only: what was disposed of, when, under which rule) and
   `legal_holds` (placed and lifted with who, when and why; a lifted hold stays as a row).
-- `case_history` opened to disposal: its row trigger now lets the disposal role, and it alone, delete a
-  row; every other role, the owner included, is refused as before, and TRUNCATE stays refused to all.
-  `restriction_events` and `access_log` stay closed: they hold ids and codes only (who was restricted
-  under which rights request, who looked at a record), and say what happened to the record, not what it held.
+- `case_history`, `ehe_history` and `cnis_register_entries` (migration 0008) opened to disposal: their row
+  triggers now let the disposal role, and it alone, delete a row; every other role, the owner included, is
+  refused as before, and TRUNCATE stays refused to all. `restriction_events` and `access_log` stay closed:
+  they hold ids and codes only (who was restricted under which rights request, who looked at a record),
+  and say what happened to the record, not what it held.
 - The disposal role `cme_casework_disposal` (the login of `python -m cme_casework dispose` only, never the
   running service): SELECT what the rules read (cases, case_history, restriction_events for restrictions in
-  force, legal_holds, disposal_tombstones), DELETE a disposed case's row, its history and the outbox rows
-  about it, INSERT one tombstone and its `RecordsDisposed` into the outbox (the running service's relay
-  sends it). No UPDATE anywhere: nothing is disposed of by rewriting.
+  force, legal_holds, disposal_tombstones, the EHE tables); DELETE a disposed case's row, its history and
+  the outbox rows about it, and a disposed EHE record's row, history and register versions; INSERT one
+  tombstone and its `RecordsDisposed` into the outbox (the running service's relay sends it). No UPDATE
+  anywhere: nothing is disposed of by rewriting.
 
 Revision ID: 0009
 Revises: 0008
@@ -32,15 +34,16 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-DISPOSED_HISTORY = ("case_history",)
+DISPOSED_HISTORY = ("case_history", "ehe_history", "cnis_register_entries")
 
 
 def upgrade() -> None:
     create_retention_tables()
     open_to_disposal(*DISPOSED_HISTORY)
     grant_disposal_role(
-        select=("cases", "case_history", "restriction_events", "legal_holds", "disposal_tombstones", "outbox"),
-        delete=("cases", "case_history", "outbox"),
+        select=("cases", "case_history", "restriction_events", "legal_holds", "disposal_tombstones", "outbox",
+                "ehe_records", "ehe_history", "cnis_register_entries"),
+        delete=("cases", "case_history", "outbox", "ehe_records", "ehe_history", "cnis_register_entries"),
         insert=("disposal_tombstones", "outbox"),
     )
 
