@@ -487,6 +487,28 @@ async def test_a_whole_collection_makes_the_access_pack_with_who_looked(uow: Fak
     assert "access:1" in str(row["response"])
 
 
+async def test_the_pack_lists_rights_own_disposed_requests_and_says_the_schedule_in_force(
+        uow: FakeRightsUnitOfWork) -> None:
+    """Issue 14 (DOMAIN section 3; UK GDPR Art 15(1)(d)): an earlier request about the child, disposed of, is
+    named in the pack with its day and rule; the retention statement is the schedule's in force."""
+    uow.schedule = RetentionSchedule(schedule_id="council-2027", rules=tuple(
+        r.model_copy(update={"years": 2, "description": "a rights request: 2 years after it was answered"})
+        if r.record_type.value == "rights_request" else r for r in DEFAULT_SCHEDULE.rules))
+    earlier = Tombstone(record_type="rights_request", record_id=str(uuid.uuid4()), subject_ids=[PARENT, CHILD],
+                        case_ids=[], categories=["contact"], schedule_id="council-2027", rule_id="rights-request.7y",
+                        clock_started_on=date(2018, 1, 5), due_on=date(2025, 1, 5), reason="schedule",
+                        disposed_at=datetime(2025, 1, 6, 2, 30, tzinfo=UTC), run_id=uuid.uuid4())
+    uow.tombstones.rows.append(earlier)
+    request_id, ask = await identified(uow, WESTMINSTER)
+    await answered(uow, ask, intake=[item("intake", 1)], casework=[item("casework", 1)])
+    pack = uow.requests.rows[request_id]["response"]
+    assert [(d["service"], d["record_type"], d["disposed_at"]) for d in pack["disposed_records"]] == [
+        ("rights", "rights_request", "2025-01-06T02:30:00+00:00")]
+    assert earlier.record_id not in str(pack["data"])
+    assert "council-2027" in pack["supplementary_information"]["retention"]
+    assert "2 years after it was answered" in pack["supplementary_information"]["retention"]
+
+
 async def test_an_error_reply_is_asked_again_at_the_next_sweep(uow: FakeRightsUnitOfWork) -> None:
     request_id, ask = await identified(uow, WESTMINSTER)
     async with uow:
