@@ -291,3 +291,40 @@ async def test_disclosure_logs_each_disposal_disposes_of_the_case_s_shares_and_i
         assert "disclosure log OK" in ok.stdout
     finally:
         await conn.close()
+
+
+async def test_intake_disposes_of_the_referral_and_identity_of_the_disposed_case_and_keeps_the_held_ones(disposed):
+    # Intake's part (its running service noted casework's RecordsDisposed; its own job, as its disposal login).
+    conn = await asyncpg.connect(disposed.owner_url("intake"))
+    try:
+        gone, kept = uuid.UUID(disposed.disposed.intake_id), uuid.UUID(disposed.held.intake_id)
+        await eventually(lambda: conn.fetchval("SELECT count(*) FROM pending_disposals WHERE intake_id = $1", gone),
+                         timeout=60)
+        async with TopicReader(disposed.infra.kafka, disposed.names(topics.RETENTION_DISPOSALS)) as disposals:
+            ran = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "cme_intake", "dispose", "--as-of", disposed.as_of.isoformat(),
+                                 "--json"], env=disposed.disposal_env("intake"), capture_output=True, text=True,
+                timeout=120)
+            assert ran.returncode == 0, ran.stderr
+            sent = await disposals.wait_for(lambda rs: {json.loads(r.value)["record_type"] for r in rs
+                                                        if json.loads(r.value)["service"] == "intake"}
+                                            >= {"referral", "identity"}, timeout=60)
+        report = json.loads(ran.stdout.splitlines()[-1])
+        assert ("referral", str(gone)) in {(r["record_type"], r["record_id"]) for r in report["disposed"]}
+        assert disposed.disposed.child_id in {r["record_id"] for r in report["disposed"] if r["record_type"] == "identity"}
+        ours = [json.loads(r.value) for r in sent if json.loads(r.value)["service"] == "intake"]
+        assert [e["record_ids"] for e in ours if e["record_type"] == "referral"] == [[str(gone)]]
+        assert await conn.fetchval("SELECT count(*) FROM referrals WHERE intake_id = $1", gone) == 0
+        assert await conn.fetchval("SELECT count(*) FROM subjects WHERE subject_id = $1",
+                                   uuid.UUID(disposed.disposed.child_id)) == 0
+        for text in ("Amira", "Haddad", "G213200119044", "Example Mews"):
+            assert not await conn.fetchval("SELECT count(*) FROM subject_observations WHERE first_name = $1 "
+                                           "OR last_name = $1 OR upn = $1", text)
+        # The held case's child: casework kept the case, so intake keeps its referral and identity.
+        assert await conn.fetchval("SELECT count(*) FROM referrals WHERE intake_id = $1", kept) == 1
+        assert await conn.fetchval("SELECT count(*) FROM subjects WHERE subject_id = $1",
+                                   uuid.UUID(disposed.held.child_id)) == 1
+        stones = {(s["record_type"], s["reason"]) for s in await conn.fetch("SELECT * FROM disposal_tombstones")}
+        assert ("referral", "fan_out:casework") in stones and ("identity", "schedule") in stones
+    finally:
+        await conn.close()

@@ -285,8 +285,11 @@ async def test_dead_letters_and_public_referrals_no_one_accepted_fall_due_from_r
     bad = await intake.client.post("/referrals", content=b'{"schema_version": "9"}', headers={
         **intake.partner("101234"), "Content-Type": "application/json"})
     assert bad.status_code == 422
-    public = sample("accepted-public-anonymous.json")
+    public = sample("accepted-public-anonymous.json")  # a neighbour who gave their name: sealed (SEC-05)
+    public["source"] = {"type": "public", "anonymous": False,
+                        "contact": {"name": "Pat Neighbour", "email": "pat@neighbour.example"}}
     held = await refer(intake, public, org_id=None)
+    assert await owner.fetchval("SELECT count(*) FROM third_party_details") == 1
     letter = await owner.fetchval("SELECT message_id FROM rejected_messages")
     assert await owner.fetchval("SELECT count(*) FROM outbox WHERE aggregate_type = 'dead_letter'") == 1
     today = SYSTEM_CLOCK.today()
@@ -416,3 +419,28 @@ async def test_merged_subjects_go_together_once_no_referral_names_either_and_the
     [answer] = (await ask(intake, lookup))[str(lookup.collection_id)]
     assert {(m["subject_id"], m["match"]) for m in answer["matches"]} == {
         (str(older), "name_dob_postcode"), (str(newer), "name_dob_postcode")}
+
+
+async def test_a_run_that_fails_part_way_changes_nothing_and_the_next_run_does_it_all_once(
+        intake, sample, owner, job, monkeypatch):
+    from cme_intake.adapters.retention_store import RetentionStore
+
+    first = await refer(intake, sample(SCHOOL))
+    await send(intake, topics.RETENTION_DISPOSALS, case_disposed(first["intake_id"]), "casework")
+    await eventually(lambda: pending(owner, first["intake_id"]))
+    before = await counts(owner)
+    original = RetentionStore.dispose_identities
+
+    async def crash(self, *args, **kwargs):  # after the referral's rows and tombstone are written
+        raise RuntimeError("the job died here")
+
+    monkeypatch.setattr(RetentionStore, "dispose_identities", crash)
+    with pytest.raises(RuntimeError):
+        await job()
+    assert await counts(owner) == before  # one transaction: nothing half done, no event, no tombstone
+    monkeypatch.setattr(RetentionStore, "dispose_identities", original)
+    done = await job()
+    assert {r.record_type for r in done.disposed} == {"referral", "identity"}
+    assert await owner.fetchval("SELECT count(*) FROM disposal_tombstones WHERE record_type = 'referral'") == 1
+    assert await owner.fetchval("SELECT count(*) FROM outbox WHERE topic = $1",
+                                intake.names(topics.RETENTION_DISPOSALS)) == 2  # referral, identity

@@ -118,3 +118,18 @@ def test_a_carers_tombstone_answers_name_and_postcode_as_a_possible_carer():
 def test_digests_fold_case_and_accents_as_the_kit_does():
     assert subject_digest(KEY, "child-name-dob", "josé|o'brien", date(2016, 1, 2)) == \
         subject_digest(KEY, "CHILD-NAME-DOB", "jose|o'brien", "2016-01-02")
+
+
+def test_production_refuses_the_development_digest_key_and_any_key_is_long_enough():
+    # The digests are only as private as their key (UK GDPR Art 32): production sets its own.
+    from pydantic import SecretStr, ValidationError
+
+    from cme_intake.settings import DEVELOPMENT_RETENTION_DIGEST_KEY, IntakeSettings
+
+    production = IntakeSettings.model_construct(env="production",
+                                                retention_digest_key=SecretStr(DEVELOPMENT_RETENTION_DIGEST_KEY))
+    with pytest.raises(ValueError, match="CME_RETENTION_DIGEST_KEY"):
+        production._refuse_development_digest_key_in_production()
+    with pytest.raises(ValidationError, match="at least 32"):
+        IntakeSettings(env="test", retention_digest_key="short")
+    assert IntakeSettings(env="test", retention_digest_key="x" * 32).digest_key() == b"x" * 32
