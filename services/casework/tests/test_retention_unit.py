@@ -152,3 +152,22 @@ def test_an_ehe_record_falls_due_seven_years_after_it_is_closed_and_not_while_th
     other = uuid.uuid4()
     old_case, open_ehe = case(child=other), ehe(closed=False, child=other)
     assert plan(DEFAULT_SCHEDULE, date(2040, 1, 1), [old_case], ehe=[open_ehe]).candidates == []
+
+
+def test_a_production_disposal_run_cannot_be_dated_ahead_of_today(monkeypatch):
+    """LGA 1972 s224 / FOI Act s46 Code: records are destroyed under the schedule, not before it: in production
+    `dispose --as-of` a future day is refused (a dry run may look ahead), before anything is opened."""
+    from typer.testing import CliRunner
+
+    from cme_casework.__main__ import cli
+    from cme_shared.testing.signing import TEST_KEYS
+
+    for name, value in {"CME_ENV": "production", "CME_JWKS_URL": "https://idp.example/keys",
+                        "CME_JWT_SECRET": "production-secret-" + "z" * 40, "CME_JWT_ISSUER": "https://idp.example",
+                        "CME_JWT_AUDIENCE": "cme", "CME_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                        "CME_KAFKA_USERNAME": "casework", "CME_KAFKA_PASSWORD": "x",
+                        "CME_DATABASE_URL": "postgresql+asyncpg://cme_casework:x@127.0.0.1:1/cme_casework",
+                        **TEST_KEYS.env_for("casework")}.items():
+        monkeypatch.setenv(name, value)
+    refused = CliRunner().invoke(cli, ["dispose", "--as-of", "2099-01-01"])
+    assert refused.exit_code == 2 and "cannot be dated after today in production" in refused.output

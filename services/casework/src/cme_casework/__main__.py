@@ -58,6 +58,11 @@ def dispose_command(
     except ValueError:
         typer.echo("casework: --as-of must be a date, YYYY-MM-DD", err=True)
         raise typer.Exit(2) from None
+    if not dry_run and settings.env == "production" and day > SYSTEM_CLOCK.today():
+        # A run dated ahead would destroy records before the schedule lets it (LGA 1972 s224): look ahead
+        # with --dry-run; only a test or development environment runs the future for real.
+        typer.echo("casework: a disposal run cannot be dated after today in production; use --dry-run", err=True)
+        raise typer.Exit(2)
     try:
         schedule = settings.retention_schedule()
         # A dry run only reads: without the disposal login it reads as the service's own.
