@@ -143,6 +143,14 @@ async def test_the_disposal_job_disposes_of_what_fell_due_with_the_case_and_keep
     assert [(r["record_id"], r["held_by"]) for r in report["held"]] == [(held, [hold.json()["hold_id"]])]
     assert (await client.get("/retention/report", params={"as_of": "2033-12-30"}, headers=records_officer)).json()["disposed"] == []
 
+    # An access request answered before the disposal: the published reply quoting the share is kept by the
+    # outbox (SEC-18) until the share is disposed of.
+    before = await _collect(infra, namespace, due_child)
+    assert [i.record_id for i in before.items if i.record_type == "disclosure"] == [due]
+    quoting = ("SELECT count(*) FROM outbox WHERE aggregate_type = 'rights_reply' AND published_at IS NOT NULL "
+               "AND position(convert_to($1, 'UTF8') IN payload) > 0")
+    assert await eventually(lambda: superuser.fetchval(quoting, due)) == 1
+
     url = disposal_url(infra, db_url)
     counts = await _counts(superuser)
     dry = await run_dispose(settings, as_of=date(2034, 1, 1), dry_run=True, database_url=url)
@@ -159,6 +167,7 @@ async def test_the_disposal_job_disposes_of_what_fell_due_with_the_case_and_keep
     assert (row["reason"], row["reference"], row["requested_by"], row["decided_by"], row["decider_name"]) == (None,) * 5
     assert json.loads(row["recipient"]) == {"type": "police", "org_id": "MPS", "org_name": "Metropolitan Police Service"}
     assert await superuser.fetchval("SELECT count(*) FROM disclosure_subjects WHERE disclosure_id = $1", did) == 0
+    assert await superuser.fetchval(quoting, due) == 0  # the published copy went with it
     tomb = await superuser.fetchrow("SELECT * FROM disposal_tombstones")
     assert (tomb["record_type"], tomb["record_id"], tomb["rule_id"], tomb["clock_started_on"], tomb["due_on"],
             tomb["reason"], tomb["subject_ids"]) == ("disclosure", due, "disclosure.7y", CLOSED, DUE, "schedule",
@@ -193,15 +202,7 @@ async def test_the_disposal_job_disposes_of_what_fell_due_with_the_case_and_keep
     assert [r["record_ids"] for r in await eventually(own_notice)] == [[due]]
 
     # The access pack: what was disposed of, when, under which rule, and to whom it had been shared.
-    collection_id = uuid.uuid4()
-    async with TopicReader(infra.kafka, namespace(topics.replies_of("disclosure"))) as replies:
-        await send(infra, namespace, topics.DATA_COLLECTION_REQUESTS, DataCollectionRequest(
-            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), collection_id=collection_id,
-            rights_request_id=uuid.uuid4(), subject_ids=[due_child]), key=str(collection_id))
-        records = await replies.wait_for(lambda rs: any(
-            DataCollectionReply.model_validate_json(r.value).collection_id == collection_id for r in rs))
-    [answer] = [DataCollectionReply.model_validate_json(r.value) for r in records
-                if DataCollectionReply.model_validate_json(r.value).collection_id == collection_id]
+    answer = await _collect(infra, namespace, due_child)
     [item] = [i for i in answer.items if i.record_type == "disposed_record"]
     assert (item.record_id, item.data["rule_id"], item.data["disposed_record_type"]) == (due, "disclosure.7y", "disclosure")
     assert item.data["rule"] == DEFAULT_SCHEDULE.rule_for(RecordType.DISCLOSURE).description
@@ -226,6 +227,20 @@ async def test_the_disposal_job_disposes_of_what_fell_due_with_the_case_and_keep
         record_hold.json()["hold_id"]]
     assert len((await client.get("/legal-holds", params={"lifted": "true"}, headers=records_officer)).json()) == 2
     await log_ok(settings)
+
+
+async def _collect(infra, namespace, subject: uuid.UUID) -> DataCollectionReply:
+    """Disclosure's answer to an access request's data collection for `subject` (one chunk here)."""
+    collection_id = uuid.uuid4()
+    async with TopicReader(infra.kafka, namespace(topics.replies_of("disclosure"))) as replies:
+        await send(infra, namespace, topics.DATA_COLLECTION_REQUESTS, DataCollectionRequest(
+            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), collection_id=collection_id,
+            rights_request_id=uuid.uuid4(), subject_ids=[subject]), key=str(collection_id))
+        records = await replies.wait_for(lambda rs: any(
+            DataCollectionReply.model_validate_json(r.value).collection_id == collection_id for r in rs))
+    [answer] = [DataCollectionReply.model_validate_json(r.value) for r in records
+                if DataCollectionReply.model_validate_json(r.value).collection_id == collection_id]
+    return answer
 
 
 async def _counts(superuser) -> tuple:
