@@ -363,7 +363,7 @@ async def test_the_readmes_checks_hold_and_the_service_role_cannot_undo_the_appe
         history = await conn.fetch(statements[0])
         assert [r["history_table"] for r in history] == sorted(
             ["log_leaves", "log_nodes", "tree_heads", "signing_keys", "checkpoints", "witness_cosignatures",
-             "access_log"])
+             "access_log", "leaf_payloads", "disposal_notices", "disposal_tombstones"])
         for row in history:
             assert tuple(row)[1:] == ("cme_disclosure_owner", True, True, False, False, False, False, 2), row
         [owned] = await conn.fetch(statements[1])
@@ -376,7 +376,8 @@ async def test_the_readmes_checks_hold_and_the_service_role_cannot_undo_the_appe
                           "ALTER TABLE log_leaves OWNER TO CURRENT_USER",
                           "UPDATE log_leaves SET leaf = leaf", "DELETE FROM log_leaves",
                           "TRUNCATE log_leaves", "DELETE FROM tree_heads", "DELETE FROM signing_keys",
-                          "UPDATE checkpoints SET note = note", "DELETE FROM access_log"):
+                          "UPDATE checkpoints SET note = note", "DELETE FROM access_log",
+                          "UPDATE leaf_payloads SET payload = NULL", "DELETE FROM disposal_tombstones"):
             with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.WrongObjectTypeError)):
                 await conn.execute(statement)
         assert not await conn.fetchval("SELECT has_table_privilege('log_leaves', 'UPDATE')")
