@@ -244,3 +244,22 @@ async def test_the_access_pack_says_what_was_disposed_of_when_and_to_whom_it_had
     assert item.recipient == {"type": "school", "org_id": "100001", "org_name": "Example Primary"}
     assert "fields_released" not in item.data and "reason" not in item.data
 
+
+
+def test_a_production_disposal_run_cannot_be_dated_ahead_of_today(monkeypatch):
+    """LGA 1972 s224 / FOI Act s46 Code: records are destroyed under the schedule, not before it: in production
+    `dispose --as-of` a future day is refused before anything is opened (a dry run may look ahead)."""
+    from typer.testing import CliRunner
+
+    from cme_disclosure.__main__ import cli
+    from cme_shared.testing.signing import TEST_KEYS
+
+    for name, value in {"CME_ENV": "production", "CME_JWKS_URL": "https://idp.example/keys",
+                        "CME_JWT_SECRET": "production-secret-" + "z" * 40, "CME_JWT_ISSUER": "https://idp.example",
+                        "CME_JWT_AUDIENCE": "cme", "CME_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                        "CME_KAFKA_USERNAME": "disclosure", "CME_KAFKA_PASSWORD": "x",
+                        "CME_DATABASE_URL": "postgresql+asyncpg://cme_disclosure:x@127.0.0.1:1/cme_disclosure",
+                        "CME_LOG_SIGNING_KEY": "11" * 32, **TEST_KEYS.env_for("disclosure")}.items():
+        monkeypatch.setenv(name, value)
+    refused = CliRunner().invoke(cli, ["dispose", "--as-of", "2099-01-01"])
+    assert refused.exit_code == 2 and "cannot be dated after today in production" in refused.output

@@ -9,6 +9,7 @@ import typer
 from aiokafka.errors import KafkaError
 
 from cme_shared.cli import service_cli
+from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.contracts import topics
 from cme_shared.contracts.topics import TopicNames
 from cme_shared.db import create_engine
@@ -131,8 +132,14 @@ def dispose_command(
     except ValueError:
         typer.echo("--as-of must be a date, YYYY-MM-DD", err=True)
         raise typer.Exit(2) from None
+    settings = DisclosureSettings()
+    if day is not None and not dry_run and settings.env == "production" and day > SYSTEM_CLOCK.today():
+        # A run dated ahead would destroy records before the schedule lets it (LGA 1972 s224): look ahead with
+        # --dry-run; only a test or development environment disposes "in the future" for real.
+        typer.echo("disclosure: a disposal run cannot be dated after today in production; use --dry-run", err=True)
+        raise typer.Exit(2)
     try:
-        report = asyncio.run(run_dispose(DisclosureSettings(), as_of=day, dry_run=dry_run))
+        report = asyncio.run(run_dispose(settings, as_of=day, dry_run=dry_run))
     except ValueError as exc:
         typer.echo(f"disposal not run: {exc}", err=True)
         raise typer.Exit(2) from None
