@@ -80,7 +80,8 @@ def test_every_form_is_refused_without_the_sessions_csrf_token(client):
     assert len(posts) >= 10
     ids = {"case_id": "6f1c1e0a-0000-4000-8000-000000000001", "escalation_id": "6f1c1e0a-0000-4000-8000-000000000002",
            "disclosure_id": "6f1c1e0a-0000-4000-8000-000000000003", "share_id": "6f1c1e0a-0000-4000-8000-000000000004",
-           "request_id": "6f1c1e0a-0000-4000-8000-000000000005", "match_id": "6f1c1e0a-0000-4000-8000-000000000006"}
+           "request_id": "6f1c1e0a-0000-4000-8000-000000000005", "match_id": "6f1c1e0a-0000-4000-8000-000000000006",
+           "ehe_id": "6f1c1e0a-0000-4000-8000-000000000007"}
     for path in posts:
         url = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], path)
         for data in ({}, {"csrf_token": "forged"}):

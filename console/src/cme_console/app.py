@@ -13,7 +13,7 @@ from cme_shared.http.app import RequestContext
 from cme_shared.logging import configure_logging, get_logger
 
 from . import sign_in
-from .pages import access, caseload, cases, census, disclosures, rights, triage
+from .pages import access, caseload, cases, census, disclosures, ehe, rights, triage
 from .services import ServiceProblem, SignedOut
 from .settings import ConsoleSettings
 from .web import CsrfRefused, Forbidden, NotSignedIn, environment, render
@@ -56,7 +56,7 @@ def create_app(settings: ConsoleSettings | None = None, *,
         return RedirectResponse(sign_in.landing(roles) if request.session.get("token") else "/sign-in", 303)
 
     app.include_router(sign_in.router(settings, oidc))
-    for pages in (caseload, cases, triage, disclosures, rights, census, access):
+    for pages in (caseload, cases, triage, disclosures, rights, census, access, ehe):
         app.include_router(pages.router())
 
     @app.exception_handler(NotSignedIn)

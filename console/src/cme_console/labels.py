@@ -13,6 +13,21 @@ LABELS = {
     "new_arrival_not_in_school": "New arrival, not in school",
     "concern_reported": "Concern reported",
     "safeguarding_flag": "Safeguarding flag",
+    "ehe_education_unsuitable": "Home education found unsuitable",
+    # elective home education (casework domain/ehe.py)
+    "notified": "Notice received", "suitable": "Suitable: monitored", "unsuitable": "Found unsuitable",
+    "s437_notice": "Section 437 notice served", "s438_notice": "Section 438 notice served",
+    "school_attendance_order": "School attendance order", "no_education_evident": "No education evident",
+    "notice_received": "Notice of education otherwise",
+    "parent_responded": "Parent responded", "assessment_recorded": "Assessment",
+    "s437_notice_served": "Section 437(1) notice served", "s437_response_recorded": "Answer to the s437 notice",
+    "s438_notice_served": "Section 438 notice of intention served",
+    "school_attendance_order_made": "School attendance order made",
+    "school_attendance_order_revoked": "School attendance order revoked (s442)", "record_closed": "Record closed",
+    "cme_case_linked": "CME case linked", "enquiry": "Enquiry", "parent_response": "Parent's response",
+    "assessment": "Assessment", "s437_period_ends": "End of the s437 period",
+    "s438_school_choice": "End of the s438 school choice", "education_otherwise": "Education otherwise",
+    "ehe_linked": "Linked to the EHE record", "routed_to_ehe": "Routed to elective home education",
     # statuses
     "open": "Open", "enquiries": "Enquiries under way", "escalated": "Escalated", "closure_proposed":
     "Closure proposed", "closed": "Closed", "pending": "Awaiting a decision", "shared": "Shared",
