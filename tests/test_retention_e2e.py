@@ -236,6 +236,43 @@ async def test_a_rerun_disposes_of_nothing_more(disposed):
     assert report["disposed"] == [] and [r["record_id"] for r in report["held"]] == [disposed.held.case_id]
 
 
+async def test_intake_disposes_of_the_referral_and_identity_of_the_disposed_case_and_keeps_the_held_ones(disposed):
+    # Intake's part (its running service noted casework's RecordsDisposed; its own job, as its disposal login).
+    conn = await asyncpg.connect(disposed.owner_url("intake"))
+    try:
+        gone, kept = uuid.UUID(disposed.disposed.intake_id), uuid.UUID(disposed.held.intake_id)
+        await eventually(lambda: conn.fetchval("SELECT count(*) FROM pending_disposals WHERE intake_id = $1", gone),
+                         timeout=60)
+        async with TopicReader(disposed.infra.kafka, disposed.names(topics.RETENTION_DISPOSALS)) as disposals:
+            ran = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "cme_intake", "dispose", "--as-of", disposed.as_of.isoformat(),
+                                 "--json"], env=disposed.disposal_env("intake"), capture_output=True, text=True,
+                timeout=120)
+            assert ran.returncode == 0, ran.stderr
+            sent = await disposals.wait_for(lambda rs: {json.loads(r.value)["record_type"] for r in rs
+                                                        if json.loads(r.value)["service"] == "intake"}
+                                            >= {"referral", "identity"}, timeout=60)
+        report = json.loads(ran.stdout.splitlines()[-1])
+        assert ("referral", str(gone)) in {(r["record_type"], r["record_id"]) for r in report["disposed"]}
+        assert disposed.disposed.child_id in {r["record_id"] for r in report["disposed"] if r["record_type"] == "identity"}
+        ours = [json.loads(r.value) for r in sent if json.loads(r.value)["service"] == "intake"]
+        assert [e["record_ids"] for e in ours if e["record_type"] == "referral"] == [[str(gone)]]
+        assert await conn.fetchval("SELECT count(*) FROM referrals WHERE intake_id = $1", gone) == 0
+        assert await conn.fetchval("SELECT count(*) FROM subjects WHERE subject_id = $1",
+                                   uuid.UUID(disposed.disposed.child_id)) == 0
+        for text in ("Amira", "Haddad", "G213200119044", "Example Mews"):
+            assert not await conn.fetchval("SELECT count(*) FROM subject_observations WHERE first_name = $1 "
+                                           "OR last_name = $1 OR upn = $1", text)
+        # The held case's child: casework kept the case, so intake keeps its referral and identity.
+        assert await conn.fetchval("SELECT count(*) FROM referrals WHERE intake_id = $1", kept) == 1
+        assert await conn.fetchval("SELECT count(*) FROM subjects WHERE subject_id = $1",
+                                   uuid.UUID(disposed.held.child_id)) == 1
+        stones = {(s["record_type"], s["reason"]) for s in await conn.fetch("SELECT * FROM disposal_tombstones")}
+        assert ("referral", "fan_out:casework") in stones and ("identity", "schedule") in stones
+    finally:
+        await conn.close()
+
+
 async def test_disclosure_logs_each_disposal_disposes_of_the_case_s_shares_and_its_log_still_verifies(disposed):
     # Disclosure's part: casework's RecordsDisposed is one records_disposed leaf; a share about the disposed
     # child (made while the case was open, today) falls due with the case and goes at disclosure's own job
@@ -293,38 +330,40 @@ async def test_disclosure_logs_each_disposal_disposes_of_the_case_s_shares_and_i
         await conn.close()
 
 
-async def test_intake_disposes_of_the_referral_and_identity_of_the_disposed_case_and_keeps_the_held_ones(disposed):
-    # Intake's part (its running service noted casework's RecordsDisposed; its own job, as its disposal login).
-    conn = await asyncpg.connect(disposed.owner_url("intake"))
-    try:
-        gone, kept = uuid.UUID(disposed.disposed.intake_id), uuid.UUID(disposed.held.intake_id)
-        await eventually(lambda: conn.fetchval("SELECT count(*) FROM pending_disposals WHERE intake_id = $1", gone),
-                         timeout=60)
-        async with TopicReader(disposed.infra.kafka, disposed.names(topics.RETENTION_DISPOSALS)) as disposals:
-            ran = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-m", "cme_intake", "dispose", "--as-of", disposed.as_of.isoformat(),
-                                 "--json"], env=disposed.disposal_env("intake"), capture_output=True, text=True,
-                timeout=120)
-            assert ran.returncode == 0, ran.stderr
-            sent = await disposals.wait_for(lambda rs: {json.loads(r.value)["record_type"] for r in rs
-                                                        if json.loads(r.value)["service"] == "intake"}
-                                            >= {"referral", "identity"}, timeout=60)
-        report = json.loads(ran.stdout.splitlines()[-1])
-        assert ("referral", str(gone)) in {(r["record_type"], r["record_id"]) for r in report["disposed"]}
-        assert disposed.disposed.child_id in {r["record_id"] for r in report["disposed"] if r["record_type"] == "identity"}
-        ours = [json.loads(r.value) for r in sent if json.loads(r.value)["service"] == "intake"]
-        assert [e["record_ids"] for e in ours if e["record_type"] == "referral"] == [[str(gone)]]
-        assert await conn.fetchval("SELECT count(*) FROM referrals WHERE intake_id = $1", gone) == 0
-        assert await conn.fetchval("SELECT count(*) FROM subjects WHERE subject_id = $1",
-                                   uuid.UUID(disposed.disposed.child_id)) == 0
-        for text in ("Amira", "Haddad", "G213200119044", "Example Mews"):
-            assert not await conn.fetchval("SELECT count(*) FROM subject_observations WHERE first_name = $1 "
-                                           "OR last_name = $1 OR upn = $1", text)
-        # The held case's child: casework kept the case, so intake keeps its referral and identity.
-        assert await conn.fetchval("SELECT count(*) FROM referrals WHERE intake_id = $1", kept) == 1
-        assert await conn.fetchval("SELECT count(*) FROM subjects WHERE subject_id = $1",
-                                   uuid.UUID(disposed.held.child_id)) == 1
-        stones = {(s["record_type"], s["reason"]) for s in await conn.fetch("SELECT * FROM disposal_tombstones")}
-        assert ("referral", "fan_out:casework") in stones and ("identity", "schedule") in stones
-    finally:
-        await conn.close()
+async def test_the_childs_access_pack_says_what_was_disposed_of_and_when(disposed):
+    # Rights' part: a parent's subject access request for the disposed child after the disposals. Every service's
+    # answer carries its tombstones (record type disposed_record); the pack lists them apart from the data, with
+    # the day and the rule in words, and the letter says so; nothing of the disposed case is in the data.
+    rights, dpo = disposed.services["rights"].url, bearer("dpo-1", "dpo")
+    async with httpx.AsyncClient(timeout=30) as client:
+        created = await client.post(f"{rights}/requests", headers=dpo, json={
+            "type": "access", "received_on": disposed.closed_on.isoformat(), "channel": "email",
+            "requester": {"first_name": "Leila", "last_name": "Haddad", "acting_as": "parent",
+                          "address": {"line1": "12 Example Mews", "town": "London", "postcode": "W2 1AA"}},
+            "subject": {"first_name": "Amira", "last_name": "Haddad", "date_of_birth": "2016-03-14",
+                        "upn": "G213200119044",
+                        "address": {"line1": "12 Example Mews", "town": "London", "postcode": "W2 1AA"}},
+            "identity_verified": True, "details": "everything about my daughter (synthetic)"})
+        assert created.status_code == 201, created.text
+        request_id = created.json()["request_id"]
+
+        async def prepared() -> dict[str, Any] | None:
+            found = (await client.get(f"{rights}/requests/{request_id}", headers=dpo)).json()
+            return found if found["status"] in ("ready_for_review", "collection_incomplete") else None
+
+        state = await eventually(prepared, timeout=120)
+        assert state["status"] == "ready_for_review" and disposed.disposed.child_id in state["subject_ids"]
+        pack = (await client.get(f"{rights}/requests/{request_id}/draft", headers=dpo)).json()
+        letter = (await client.get(f"{rights}/requests/{request_id}/draft?format=html", headers=dpo)).text
+    case = [d for d in pack["disposed_records"] if (d["service"], d["record_type"]) == ("casework", "case")]
+    assert len(case) == 1 and case[0]["rule_id"] == "case.7y"
+    assert case[0]["clock_started_on"] == disposed.closed_on.isoformat()
+    assert case[0]["disposed_at"][:4].isdigit() and case[0]["rule"]
+    held = {(b["service"], r["record_id"]) for b in pack["data"] for c in b["categories"] for r in c["records"]}
+    assert not any(record_id == disposed.disposed.case_id for _, record_id in held)
+    assert pack["summary"]["records_disposed"] == len(pack["disposed_records"])
+    assert "Records we held about you and have disposed of" in letter
+    assert "A children missing education case and its history" in letter
+    assert disposed.disposed.case_id not in letter
+    said = pack["supplementary_information"]["retention"]
+    assert "cme-default-2026" in said and "7 years after the case is closed" in said
