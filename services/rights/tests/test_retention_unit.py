@@ -198,3 +198,17 @@ def test_an_erasure_refusal_says_retention_wins_over_erasure_and_when_the_record
                                statement(DEFAULT_SCHEDULE))
     assert "disposal process" in granted["explanation"] and "restricted" in granted["explanation"]
     assert "How long we keep it" in letter.render_html(refused, today=date(2033, 11, 20))
+
+
+def test_a_disposed_share_still_names_its_recipient_and_the_day_it_was_shared():
+    """Art 15(1)(c): the recipients to whom the data have been disclosed. Disposing of the share's record
+    (disclosure keeps its recipient organisation and day in the tombstone) does not undo the share."""
+    share = tombstone_item("disclosure", tombstone("disclosure", "disclosure.7y", datetime(2033, 4, 1, 2, 10, tzinfo=UTC),
+                                                   "d-7"), CHILD, DEFAULT_SCHEDULE)
+    share.recipient = {"type": "police", "org_id": "met-police", "org_name": "Metropolitan Police"}
+    share.data |= {"shared_on": "2026-02-11", "purpose": "police_investigation"}
+    pack = access_pack(FACTS, [*answer_with_tombstones(), share], frozenset(), WHOLE, statement(DEFAULT_SCHEDULE))
+    assert pack["recipients"] == [{"type": "police", "org_id": "met-police", "org_name": "Metropolitan Police",
+                                   "shared_at": "2026-02-11", "category": "statutory_services",
+                                   "disclosure_record_id": "d-7", "disposed": True}]
+    assert [r["record_type"] for r in pack["disposed_records"]] == ["case", "referral", "disclosure"]

@@ -97,13 +97,21 @@ def _ordered(items: list[DataItem]) -> list[DataItem]:
     return sorted(items, key=lambda i: (i.service, i.category.value, i.recorded_at, i.record_id))
 
 
-def recipients(items: list[DataItem]) -> list[dict[str, Any]]:
-    """Who the data was disclosed to, from the disclosure log's records (Art 15(1)(c))."""
-    return [
+def recipients(items: list[DataItem], disposed: list[DataItem] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """Who the data was disclosed to, from the disclosure log's records (Art 15(1)(c)). A share whose record
+    has since been disposed of still happened: its tombstone keeps the recipient organisation and the day,
+    and it is listed with them (`disposed: true`; the day it was shared, not the day it was disposed of)."""
+    listed = [
         {**item.recipient, "shared_at": item.recorded_at.isoformat(), "category": item.category.value,
          "disclosure_record_id": item.record_id}
         for item in _ordered(items) if item.recipient is not None
     ]
+    listed += [
+        {**item.recipient, "shared_at": (item.data or {}).get("shared_on"), "category": item.category.value,
+         "disclosure_record_id": item.record_id, "disposed": True}
+        for item in _ordered(list(disposed)) if item.recipient is not None
+    ]
+    return listed
 
 
 def disposed_records(items: list[DataItem]) -> list[dict[str, Any]]:
@@ -152,7 +160,7 @@ def access_pack(facts: RequestFacts, items: list[DataItem], requester_subject_id
             for service, by_category in sorted(grouped.items())
         ],
         "disposed_records": disposed_records(disposed),
-        "recipients": recipients(items),
+        "recipients": recipients(items, disposed),
         "redactions": redactions,
         "summary": {"records": len(items), "redactions": len(redactions), "records_withheld": withheld,
                     "services": sorted(grouped), "records_disposed": len(disposed)},
