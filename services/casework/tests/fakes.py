@@ -227,6 +227,10 @@ class FakeEheRecords:
         return [ehe_fold([e for e, _ in self.history if e.ehe_id == i and e.effective_on <= day], self.rules)
                 for i in ids if any(e.ehe_id == i and e.effective_on <= day for e, _ in self.history)]
 
+    async def s437_periods_ended(self, today: date) -> list[dict[str, Any]]:
+        return [r for r in self.records.values() if r["status"] == "s437_notice"
+                and r["next_due_kind"] == "s437_period_ends" and r["next_due_date"] < today]
+
     async def records_of_children(self, children: Sequence[UUID]) -> list[dict[str, Any]]:
         return [r for r in self.records.values() if r["child_subject_id"] in set(children)]
 

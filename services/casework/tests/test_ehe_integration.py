@@ -72,6 +72,25 @@ async def test_a_ground_f_return_makes_an_ehe_record_that_an_unsuitable_assessme
     assert detail.json()["cme_case_ids"] == [case_id]
 
 
+async def test_an_s437_period_ended_unanswered_opens_the_cme_case_by_the_daily_sweep(shared_stack, make_referral):
+    from cme_casework.service_layer.ehe import lapse_unanswered_s437_notices
+
+    child = uuid.uuid4()
+    await shared_stack.referral(ground_f(make_referral, child))
+    [record] = await record_of(shared_stack, child)
+    await step(shared_stack, record["ehe_id"], {"kind": "enquiry_made", "on": "2026-11-03", "method": "letter",
+                                                "response_due_on": "2026-11-05"})
+    await step(shared_stack, record["ehe_id"], {"kind": "s437_notice_served", "on": "2026-11-06", "period_days": 15})
+    async with shared_stack.unit_of_work() as uow:  # run as `python -m cme_casework ehe-lapsed-notices` does
+        lapsed, _ = await lapse_unanswered_s437_notices(uow)
+        await uow.commit()
+    assert lapsed >= 1
+    [after] = await record_of(shared_stack, child)
+    assert after["cme_case_id"] is not None and after["next_due_kind"] == "s438_notice"
+    case = (await shared_stack.client.get(f"/cases/{after['cme_case_id']}", headers=officer(shared_stack))).json()
+    assert (case["reason"], case["periods"][0]["opened_on"]) == ("ehe_education_unsuitable", "2026-11-21")
+
+
 async def test_bad_steps_are_refused_with_where_and_why_and_lose_nothing(shared_stack, make_referral):
     child = uuid.uuid4()
     await shared_stack.referral(ground_f(make_referral, child))

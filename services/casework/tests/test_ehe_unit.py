@@ -389,3 +389,41 @@ def test_a_cme_case_may_close_as_ehe_suitable_citing_the_record():
         "assessed_on": "2026-11-12", "assessed_by": "EHE adviser", "confirmed_by": "EHE team",
         "ehe_id": str(uuid.uuid4())}, TODAY, context)
     assert problems == [] and proof is not None
+
+
+def test_an_s437_period_that_ends_unanswered_lapses_the_day_after():
+    """Education Act 1996 s437(3)(a): the parent fails to satisfy the council within the period."""
+    served = _step(_assessed("unsuitable"), "s437_notice_served", date(2026, 11, 2), period_days=15)
+    assert ehe.lapse_entry(served, date(2026, 11, 16)) is None  # the last day of the period
+    lapse = ehe.lapse_entry(served, date(2026, 11, 17))
+    assert lapse is not None and lapse.effective_on == date(2026, 11, 17) and ehe.opens_cme_case(lapse)
+    after = ehe.transition(served, lapse)
+    assert ehe.lapse_entry(after, date(2026, 11, 20)) is None  # recorded once
+    assert ehe.next_due(after, RULES) == ehe.EheDue(DueKind.S438_NOTICE, add_working_days(date(2026, 11, 16), 10))
+    answered = _step(served, "s437_response_recorded", date(2026, 11, 10), satisfied=True)
+    assert ehe.lapse_entry(answered, date(2026, 11, 30)) is None
+
+
+async def test_the_sweep_opens_a_cme_case_for_an_unanswered_s437_notice_and_leaves_a_restricted_child(make_referral):
+    uow = new_uow(at=datetime(2026, 11, 10, 10, tzinfo=UTC))
+    children = [uuid.uuid4(), uuid.uuid4()]
+    for child in children:
+        await handled(uow, act_on_referral, ground_f(make_referral, child))
+    served_on = lambda: new_uow(at=datetime(2026, 11, 10, 10, tzinfo=UTC), share=uow)  # noqa: E731
+    for ehe_id in list(uow.ehe.records):
+        await record_step(served_on(), ehe_id, kind="enquiry_made", on=date(2026, 11, 3), method="letter",
+                          response_due_on=date(2026, 11, 5))
+        await record_step(served_on(), ehe_id, kind="s437_notice_served", on=date(2026, 11, 6), period_days=15)
+    await handled(new_uow(share=uow), on_rights_event, SubjectRestricted(
+        event_id=uuid.uuid4(), occurred_at=NOW, rights_request_id=uuid.uuid4(), subject_ids=[children[1]],
+        reason="accuracy contested"))
+    early = new_uow(at=datetime(2026, 11, 20, 10, tzinfo=UTC), share=uow)
+    assert await handled(early, ehe_service.lapse_unanswered_s437_notices) == (0, 0)  # the period ends on the 20th
+    later = new_uow(at=datetime(2026, 11, 23, 10, tzinfo=UTC), share=uow)
+    assert await handled(later, ehe_service.lapse_unanswered_s437_notices) == (1, 1)
+    [case] = uow.cases.cases.values()
+    assert (case["child_subject_id"], case["reason"], case["period_opened_on"]) == (
+        children[0], "ehe_education_unsuitable", date(2026, 11, 21))
+    again = new_uow(at=datetime(2026, 11, 24, 10, tzinfo=UTC), share=uow)
+    assert await handled(again, ehe_service.lapse_unanswered_s437_notices) == (0, 1)
+    assert len(uow.cases.cases) == 1

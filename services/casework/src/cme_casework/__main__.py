@@ -14,7 +14,8 @@ from cme_shared.retention import DisposalReport, disposal_parts
 
 from .adapters.tables import kit
 from .adapters.unit_of_work import CaseworkUnitOfWork
-from .app import clock_policy, create_app
+from .app import clock_policy, create_app, ehe_rules
+from .service_layer.ehe import lapse_unanswered_s437_notices
 from .service_layer.rebuild import rebuild_cases
 from .service_layer.retention import run_disposal
 from .settings import CaseworkSettings
@@ -90,6 +91,30 @@ def dispose_command(
         typer.echo(f"  {row.record_type} {row.record_id} rule {row.rule_id} due {row.due_on}")
     for row in report.held:
         typer.echo(f"  held: {row.record_type} {row.record_id} by {json.dumps([str(h) for h in row.held_by])}")
+
+
+@cli.command("ehe-lapsed-notices")
+def ehe_lapsed_notices_command() -> None:
+    """Record every s437(1) notice whose period ended unanswered and open the child's CME case (run daily)."""
+    settings = CaseworkSettings()
+    policy = clock_policy(settings)
+
+    async def run() -> tuple[int, int]:
+        engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+        try:
+            async with CaseworkUnitOfWork(sessions=session_factory(engine), outbox=Outbox(kit),
+                                          topics=TopicNames(settings.topic_namespace), clock=SYSTEM_CLOCK,
+                                          policy=policy, ehe_rules=ehe_rules(settings),
+                                          cnis_register=settings.casework_cnis_register) as uow:
+                counts = await lapse_unanswered_s437_notices(uow)
+                await uow.commit()
+            return counts
+        finally:
+            await engine.dispose()
+
+    lapsed, left = asyncio.run(run())
+    typer.echo(f"casework: {lapsed} s437 notices lapsed unanswered (CME cases opened or linked); "
+               f"{left} left for an officer (restricted)")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,13 @@ class EheRecords:
         return [fold((ehe_entry_from_row(r) for r in group), self.rules)
                 for _, group in groupby(rows, key=lambda r: r["ehe_id"])]
 
+    async def s437_periods_ended(self, today: date) -> list[RowMapping]:
+        """Records whose s437(1) period ended before today with no answer recorded (the sweep's candidates)."""
+        query = (select(ehe_records.c.ehe_id, ehe_records.c.child_subject_id)
+                 .where(ehe_records.c.status == "s437_notice", ehe_records.c.next_due_kind == "s437_period_ends",
+                        ehe_records.c.next_due_date < today).order_by(ehe_records.c.next_due_date))
+        return list((await self.session.execute(query)).mappings())
+
     async def records_of_children(self, children: Sequence[UUID]) -> list[RowMapping]:
         query = (select(ehe_records).where(ehe_records.c.child_subject_id.in_(list(children)))
                  .order_by(ehe_records.c.opened_at))

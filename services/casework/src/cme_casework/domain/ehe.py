@@ -61,6 +61,7 @@ class EheKind(StrEnum):
     S438_NOTICE_SERVED = "s438_notice_served"  # notice of intention to serve an SAO (s438)
     ORDER_MADE = "school_attendance_order_made"  # s437(3)
     ORDER_REVOKED = "school_attendance_order_revoked"  # s442
+    S437_PERIOD_LAPSED = "s437_period_lapsed"  # the s437(1) period ended without an answer (recorded by casework)
     CME_CASE_LINKED = "cme_case_linked"  # the CME case the outcome opened, joined or reopened
     RECORD_CLOSED = "record_closed"
 
@@ -301,6 +302,9 @@ def _apply(state: EheState, entry: EheEntry, rules: EheRules) -> None:
                 state.assessments.append({"assessed_on": entry.effective_on, "outcome": Outcome.SUITABLE.value,
                                           "assessed_by": d.get("assessed_by"), "entry_id": entry.entry_id})
                 state.review_due_on = add_months(entry.effective_on, rules.review_months)
+        case EheKind.S437_PERIOD_LAPSED:
+            assert state.s437 is not None
+            state.s437["lapsed_on"] = entry.effective_on
         case EheKind.S438_NOTICE_SERVED:
             state.s438 = {"served_on": entry.effective_on, "choose_by": _d(d["choose_by"]),
                           "intended_school_urn": d["intended_school_urn"], "entry_id": entry.entry_id}
@@ -357,9 +361,11 @@ def next_due(state: EheState, rules: EheRules | None = None) -> EheDue | None:
         case EheStatus.S437_NOTICE:
             assert state.s437 is not None
             response = state.s437["response"]
-            if response is None:
-                return EheDue(DueKind.S437_PERIOD_ENDS, state.s437["period_ends_on"])
-            return EheDue(DueKind.S438_NOTICE, add_working_days(response["responded_on"], rules.s438_working_days))
+            if response is not None:
+                return EheDue(DueKind.S438_NOTICE, add_working_days(response["responded_on"], rules.s438_working_days))
+            if state.s437.get("lapsed_on") is not None:
+                return EheDue(DueKind.S438_NOTICE, add_working_days(state.s437["period_ends_on"], rules.s438_working_days))
+            return EheDue(DueKind.S437_PERIOD_ENDS, state.s437["period_ends_on"])
         case EheStatus.S438_NOTICE:
             assert state.s438 is not None
             return EheDue(DueKind.S438_SCHOOL_CHOICE, state.s438["choose_by"])
@@ -504,9 +510,24 @@ def opens_cme_case(entry: EheEntry) -> bool:
             return d["outcome"] in NOT_SUITABLE
         case EheKind.S437_RESPONSE_RECORDED:
             return not d["satisfied"]
-        case EheKind.S438_NOTICE_SERVED:
+        case EheKind.S438_NOTICE_SERVED | EheKind.S437_PERIOD_LAPSED:
             return True
     return False
+
+
+def lapse_entry(state: EheState, today: date) -> EheEntry | None:
+    """s437(3)(a): the period ended (its last day passed) with no answer from the parent: the child is CME from
+    the day after it. None while the period runs, once answered, or once recorded."""
+    notice = state.s437
+    if notice is None or notice["response"] is not None or notice.get("lapsed_on") is not None:
+        return None
+    if not s437_unanswered(state, today):
+        return None
+    day = notice["period_ends_on"] + timedelta(days=1)
+    return EheEntry(EheKind.S437_PERIOD_LAPSED, "system:casework",
+                    f"the s437(1) period ended on {notice['period_ends_on'].isoformat()} without the parent satisfying "
+                    "the council (Education Act 1996 s437(3)(a))", day, DataCategory.EDUCATION, "casework",
+                    {"period_ends_on": notice["period_ends_on"].isoformat()})
 
 
 def transition(state: EheState, entry: EheEntry, rules: EheRules | None = None) -> EheState:

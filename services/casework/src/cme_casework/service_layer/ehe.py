@@ -137,6 +137,30 @@ async def record_step(uow: CaseworkUnitOfWork, grant: Grant, ehe_id: UUID, step:
     return state, stored
 
 
+async def lapse_unanswered_s437_notices(uow: CaseworkUnitOfWork) -> tuple[int, int]:
+    """The s437(1) periods that ended unanswered: each is recorded and makes the child CME (a CME case opens,
+    reopens or is linked), without waiting for an officer's next step. A restricted child is left alone (UK
+    GDPR Art 18: stored, not processed) for the officer to act on under an exception. Returns (lapsed, left)."""
+    today = uow.clock.today()
+    lapsed = left = 0
+    for candidate in await uow.ehe.s437_periods_ended(today):
+        child = candidate["child_subject_id"]
+        await uow.cases.lock_child_cases(child)
+        await uow.ehe.lock_child_records(child)
+        state = await uow.ehe.state(candidate["ehe_id"])
+        entry = ehe.lapse_entry(state, today)
+        if entry is None:
+            continue
+        if await uow.cases.restricted([child, *(UUID(c) for c in state.carer_subject_ids)]):
+            left += 1
+            continue
+        stored = await uow.ehe.append(candidate["ehe_id"], child, entry)
+        state = await link_cme_case(uow, ehe.transition(state, stored, uow.ehe_rules), stored)
+        await uow.ehe.project(state, ehe.next_due(state, uow.ehe_rules))
+        lapsed += 1
+    return lapsed, left
+
+
 async def link_cme_case(uow: CaseworkUnitOfWork, state: EheState, cause: EheEntry) -> EheState:
     """The child is CME from the cause's day: open a case (reason `ehe_education_unsuitable`), reopen the child's
     closed one, or link the open one; the case names the EHE record and the record the case."""
