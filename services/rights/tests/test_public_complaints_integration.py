@@ -84,3 +84,32 @@ async def test_too_many_complaints_from_one_network_answer_429_in_the_one_error_
         assert refused == {"errors": [{"loc": [], "code": "rate_limited", "message": refused["errors"][0]["message"]}]}
         assert int(answers[2].headers["retry-after"]) >= 1  # and says when to try again
         assert "Hassan" not in answers[2].text
+
+
+async def test_the_dpo_gives_a_public_complaint_its_borough_and_that_boroughs_officers_can_then_act_on_it(
+        start_rights):
+    """A complaint from the public form names no borough, so at first only the DPO sees it; once the DPO says
+    which borough it concerns, its officers may investigate it (and the other borough still cannot see it)."""
+    async with start_rights() as rights:
+        reference = (await rights.client.post("/public/complaints", json=COMPLAINT)).json()["reference"]
+        assert (await rights.client.get(f"/requests/{reference}", headers=rights.officer)).status_code == 404
+        refused = await rights.post(f"/requests/{reference}/borough", {"borough": "westminster", "reason": "r"},
+                                    headers=rights.officer)
+        assert refused.status_code in (403, 404)
+        bad = await rights.post(f"/requests/{reference}/borough", {"borough": "camden", "reason": "r"},
+                                headers=rights.dpo)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["loc"][-1] == "borough"
+        given = await rights.post(f"/requests/{reference}/borough",
+                                  {"borough": "westminster", "reason": "the school named is in Westminster"},
+                                  headers=rights.dpo)
+        assert given.status_code == 200, given.text
+        assert given.json()["borough"] == "westminster"
+        assert (await rights.client.get(f"/requests/{reference}", headers=rights.officer)).status_code == 200
+        assert (await rights.client.get(f"/requests/{reference}", headers=rights.kc_officer)).status_code == 404
+        assert reference in [e["request_id"] for e in (await rights.client.get(
+            "/worklist", headers=rights.officer)).json()]
+        again = await rights.post(f"/requests/{reference}/borough", {"borough": "kensington_and_chelsea", "reason": "r"},
+                                  headers=rights.dpo)
+        assert again.status_code == 409 and again.json()["errors"][0]["code"] == "borough_already_set"
+        detail = await rights.get(reference, headers=rights.dpo)
+        assert "borough_assigned" in [d["kind"] for d in detail["decisions"]]

@@ -42,6 +42,7 @@ class Action(StrEnum):
     APPROVE_PROPOSAL = "approve_proposal"  # approve or reject an officer's proposed decision
     HOLD = "hold"  # place, lift and list legal holds (retention, issue 14)
     RETENTION_REPORT = "retention_report"  # the dry-run disposal report
+    ASSIGN_BOROUGH = "assign_borough"  # give a request with no borough (a public complaint) its borough
 
 
 STAFF = (Role.OFFICER, Role.DPO)
@@ -55,6 +56,7 @@ ROLES: dict[Action, tuple[Role, ...]] = {
     Action.APPROVE: DPO_ONLY, Action.EXEMPT: DPO_ONLY, Action.REFUSE: DPO_ONLY, Action.DECIDE: STAFF,
     Action.DECIDE_DPO: DPO_ONLY, Action.ACKNOWLEDGE: STAFF, Action.APPROVE_PROPOSAL: DPO_ONLY,
     Action.PROGRESS: STAFF, Action.HOLD: RECORDS, Action.RETENTION_REPORT: RECORDS,
+    Action.ASSIGN_BOROUGH: DPO_ONLY,
 }
 # Deciding a request: never by the person who recorded it.
 DECISIONS = frozenset({Action.APPROVE, Action.REFUSE, Action.DECIDE, Action.DECIDE_DPO, Action.APPROVE_PROPOSAL})

@@ -28,6 +28,7 @@ from ..domain.access import ROLES, Action
 from ..service_layer import decisions, records, requests
 from ..service_layer.commands import (
     Approval,
+    BoroughAssignment,
     ClockEventIn,
     ComplaintAcknowledgement,
     ComplaintOutcome,
@@ -283,6 +284,16 @@ def router(runtime: ServiceRuntime, printer: pdf.Printer) -> APIRouter:
         """A dated progress update the complainant is sent (DPA 2018 s164A(2)(c)), kept in the history."""
         async with runtime.unit_of_work() as uow:
             answer = await decisions.complaint_progress(uow, request_id, body, principal)
+            await uow.commit()
+        return answer
+
+    @api.post("/requests/{request_id}/borough")
+    async def assign_borough(request_id: UUID, body: BoroughAssignment,
+                             principal: may(Action.ASSIGN_BOROUGH)) -> dict[str, Any]:
+        """The DPO gives a request with no borough (a complaint from the public form) its borough, so that the
+        borough's officers can investigate it; 409 if it has one already."""
+        async with runtime.unit_of_work() as uow:
+            answer = await decisions.assign_borough(uow, request_id, body, principal)
             await uow.commit()
         return answer
 

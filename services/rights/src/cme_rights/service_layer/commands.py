@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from cme_shared.contracts.referrals import Address, Sex
+from cme_shared.contracts.referrals import Address, Borough, Sex
 
 from ..domain.clock import ClockEventKind
 from ..domain.requests import ActingAs, RequestType
@@ -205,6 +205,14 @@ class ComplaintProgress(Command):
 
     on: date
     text: Reason
+
+
+class BoroughAssignment(Command):
+    """The borough a request with none belongs to (a public complaint names none): its officers may then
+    act on it as on any request of theirs."""
+
+    borough: Borough
+    reason: Reason
 
 
 class Complainant(Command):

@@ -44,6 +44,7 @@ from ..domain.responses import (
 )
 from . import collection, records
 from .commands import (
+    BoroughAssignment,
     ComplaintAcknowledgement,
     ComplaintOutcome,
     ComplaintProgress,
@@ -313,6 +314,20 @@ async def complaint_outcome(uow: RightsUnitOfWork, request_id: uuid.UUID,
     # ICO complaints guidance: an outcome within the 30 days needs no separate acknowledgement.
     response = complaint_response(records.facts(row), row["acknowledged_on"], decision)
     return await _decided(uow, row, "complaint_outcome", decision, by, response)
+
+
+async def assign_borough(uow: RightsUnitOfWork, request_id: uuid.UUID, command: BoroughAssignment,
+                         principal: Principal) -> dict[str, Any]:
+    """The DPO gives a request with no borough (a complaint from the public form) the borough it concerns, so
+    that borough's officers can investigate it; once set, a borough is not changed here."""
+    row = await records.load_for(uow, request_id, principal, Action.ASSIGN_BOROUGH, for_update=True)
+    if row["borough"] is not None:
+        raise Refusal(409, "borough_already_set", "the request already belongs to a borough")
+    by = Decider.of(principal)
+    await uow.requests.change(request_id, borough=command.borough.value)
+    await uow.requests.add_decision(request_id, "borough_assigned", command.model_dump(mode="json"), by.sub, by.role)
+    await uow.requests.audit(request_id, "borough_assigned", by.sub, detail={"borough": command.borough.value})
+    return {"request_id": request_id, "borough": command.borough.value}
 
 
 def _check_day(uow: RightsUnitOfWork, day: date, received_on: date, field: str) -> None:
