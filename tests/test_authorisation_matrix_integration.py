@@ -98,6 +98,11 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("casework", "POST", "/cases/{case_id}/borough"): rule(M),
     ("casework", "POST", "/cases/{case_id}/allocation"): rule(O, M),
     ("casework", "GET", "/cases/{case_id}/closure-readiness"): rule(O, M, D, scoped=True),
+    # Retention (issue 14, item 1): casework's legal holds and its dry-run disposal report.
+    ("casework", "POST", "/legal-holds"): rule(R, D),
+    ("casework", "GET", "/legal-holds"): rule(R, D),
+    ("casework", "POST", "/legal-holds/{hold_id}/lift"): rule(R, D),
+    ("casework", "GET", "/retention/report"): rule(R, D),
     # Elective home education records, scoped as cases (issue 14, item 2); the register (item 3) exists only
     # with CME_CASEWORK_CNIS_REGISTER on (off here: its routes are absent and answer 404).
     ("casework", "GET", "/ehe-records"): rule(O, M, D),
@@ -108,11 +113,6 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("casework", "GET", "/cnis-register/export"): rule(M, D),
     ("casework", "GET", "/cnis-register/{child_subject_id}"): rule(O, M, D, scoped=True),
     ("casework", "PUT", "/cnis-register/{child_subject_id}"): rule(O, M),
-    # Retention (issue 14, item 1): casework's legal holds and its dry-run disposal report.
-    ("casework", "POST", "/legal-holds"): rule(R, D),
-    ("casework", "GET", "/legal-holds"): rule(R, D),
-    ("casework", "POST", "/legal-holds/{hold_id}/lift"): rule(R, D),
-    ("casework", "GET", "/retention/report"): rule(R, D),
 
     ("disclosure", "POST", "/disclosures"): rule(O, M, D),
     ("disclosure", "GET", "/disclosures"): rule(O, M, D, A),
@@ -155,6 +155,7 @@ ADMITS: dict[tuple[str, str, str], Rule | str] = {
     ("rights", "POST", "/requests/{request_id}/complaint-acknowledgement"): rule(O, D),
     ("rights", "POST", "/requests/{request_id}/complaint-outcome"): rule(O, D),
     ("rights", "POST", "/requests/{request_id}/progress"): rule(O, D),
+    ("rights", "POST", "/requests/{request_id}/borough"): rule(D),
     ("rights", "POST", "/public/complaints"): PUBLIC,
     ("rights", "GET", "/worklist"): rule(O, D),
     # Retention (issue 14): legal holds and the dry-run disposal report, the records officer's and the DPO's.
