@@ -102,7 +102,9 @@ def ehe_lapsed_notices_command() -> None:
     async def run() -> tuple[int, int]:
         engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
         try:
-            async with CaseworkUnitOfWork(sessions=session_factory(engine), outbox=Outbox(kit),
+            # Signed as the running service signs (the case events it writes go to signed topics).
+            outbox = Outbox(kit, signer=settings.message_signer(), namespace=settings.topic_namespace)
+            async with CaseworkUnitOfWork(sessions=session_factory(engine), outbox=outbox,
                                           topics=TopicNames(settings.topic_namespace), clock=SYSTEM_CLOCK,
                                           policy=policy, ehe_rules=ehe_rules(settings),
                                           cnis_register=settings.casework_cnis_register) as uow:
