@@ -95,7 +95,10 @@ def test_disposal_is_one_nightly_job_per_service_as_its_disposal_login(tools):
     """Retention (issue 14): the disposal login is given to the disposal job alone, never to a Deployment."""
     docs = rendered(tools, "production")
     jobs = of_kind(docs, "CronJob")
-    assert set(jobs) == {f"{s}-dispose" for s in SERVICES}
+    assert set(jobs) == {f"{s}-dispose" for s in SERVICES} | {"casework-ehe-lapsed"}
+    [lapsed] = jobs["casework-ehe-lapsed"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert lapsed["command"] == ["python", "-m", "cme_casework", "ehe-lapsed-notices"]
+    assert "CME_DISPOSAL_DATABASE_URL" not in {e["name"] for e in lapsed["env"]}
     for service in SERVICES:
         spec = jobs[f"{service}-dispose"]["spec"]
         assert spec["concurrencyPolicy"] == "Forbid" and spec["timeZone"] == "Europe/London"
@@ -135,6 +138,7 @@ def test_network_policies_allow_only_the_architecture_flows(tools):
         assert sorted(sources) == sorted(["console", "monitoring", *(["ingress-nginx"] if service == "intake" else [])])
         assert egress_ports(policies[f"{service}-migrate"]) == {(f"cme-{service}", 5432)}
         assert egress_ports(policies[f"{service}-dispose"]) == {(f"cme-{service}", 5432)}
+    assert egress_ports(policies["casework-ehe-lapsed"]) == {("cme-casework", 5432)}
     assert egress_ports(policies["console"]) == {("service", p) for p in SERVICES.values()} | {("outside", 443)}
     [ingress] = of_kind(rendered(tools, "production"), "Ingress").values()
     paths = {(p["path"], p["backend"]["service"]["name"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]}
