@@ -179,6 +179,15 @@ def test_the_register_lists_the_ground_a_deletion_closed_off_with_no_human_look(
     assert "s436A" in entry["why"]
 
 
+def test_the_register_lists_the_unanswered_s437_notice_rule_naming_the_section():
+    """Education Act 1996 s437(3)(a): the period lapses unanswered; the rule opens a case, an officer acts."""
+    register = {e["name"]: e for e in art15.AUTOMATED_PROCESSING_REGISTER}
+    entry = register["a school attendance notice left unanswered opens a case (casework)"]
+    assert entry["solely_automated"] is True and "s437(1)" in entry["what"] and "s437(3)(a)" in entry["why"]
+    assert "officer" in entry["effect"] and entry["safeguards"] == art15.AUTOMATED_DECISION_SAFEGUARDS
+    assert register["retention disposal (every service)"]["solely_automated"] is False
+
+
 def test_every_register_entry_says_what_runs_why_and_its_effect_and_the_automatic_ones_their_safeguards():
     for entry in art15.AUTOMATED_PROCESSING_REGISTER:
         assert {"name", "what", "why", "effect", "solely_automated", "profiling"} <= set(entry), entry["name"]
@@ -187,5 +196,5 @@ def test_every_register_entry_says_what_runs_why_and_its_effect_and_the_automati
             for words in ("make representations", "look at it again", "contest it"):
                 assert words in entry["safeguards"], words
     # the statement no longer says that nothing runs without an officer
-    assert "Two fixed rules do run without an officer" in art15.AUTOMATED_DECISION_STATEMENT
+    assert "Three fixed rules do run without an officer" in art15.AUTOMATED_DECISION_STATEMENT
     assert art15.AUTOMATED_DECISION_SAFEGUARDS in art15.AUTOMATED_DECISION_STATEMENT

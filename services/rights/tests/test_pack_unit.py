@@ -122,10 +122,11 @@ def test_the_pack_groups_data_by_service_and_category_with_sources_recipients_an
     assert {r["right"] for r in info["rights"]} >= {"rectification", "restriction", "objection", "complaint"}
     assert info["complaint"]["ico"]["website"].startswith("https://ico.org.uk")
     assert info["automated_decision_making"]["register"]
-    # only casework's two fixed rules run without an officer (Arts 22A-22D; see test_law_unit.py)
+    # only casework's three fixed rules run without an officer (Arts 22A-22D; see test_law_unit.py)
     assert {e["name"] for e in info["automated_decision_making"]["register"] if e["solely_automated"]} == {
         "a referral recorded without a case (casework)",
-        "a ground (a) deletion with a known destination closed off with no human look (casework)"}
+        "a ground (a) deletion with a known destination closed off with no human look (casework)",
+        "a school attendance notice left unanswered opens a case (casework)"}
     assert pack["completeness"]["complete"] is True
 
 

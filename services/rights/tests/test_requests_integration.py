@@ -154,11 +154,12 @@ async def test_automated_decision_making_is_answered_from_the_register_and_relea
         assert officer_draft.status_code == 403  # drafts are for the DPO
         draft = (await rights.client.get(f"/requests/{created['request_id']}/draft", headers=rights.dpo)).json()
         assert "Arts 22A-22D" in draft["statement"] and "We do not profile you" in draft["statement"]
-        # only casework's two fixed rules run without an officer, and they say what anyone can do about them
+        # only casework's three fixed rules run without an officer, and they say what anyone can do about them
         automatic = [entry for entry in draft["register"] if entry["solely_automated"]]
         assert [entry["name"] for entry in automatic] == [
             "a referral recorded without a case (casework)",
-            "a ground (a) deletion with a known destination closed off with no human look (casework)"]
+            "a ground (a) deletion with a known destination closed off with no human look (casework)",
+            "a school attendance notice left unanswered opens a case (casework)"]
         assert all("contest it" in entry["safeguards"] for entry in automatic)
         assert not any(entry["profiling"] for entry in draft["register"])
         assert (await rights.post(f"/requests/{created['request_id']}/approve", headers=rights.dpo)).status_code == 200

@@ -175,15 +175,57 @@ AUTOMATED_PROCESSING_REGISTER: list[dict[str, Any]] = [
         "profiling": False,
         "safeguards": AUTOMATED_DECISION_SAFEGUARDS,
     },
+    {
+        "name": "a school attendance notice left unanswered opens a case (casework)",
+        "what": "when the council has served a notice under Education Act 1996 s437(1) asking a parent to "
+                "show that a home-educated child is receiving suitable education, and the period the notice "
+                "gave ends with no answer recorded, a daily rule records that the period lapsed and opens (or "
+                "links) a children missing education case for the child. A child whose data is restricted is "
+                "left for an officer",
+        "why": "s437(3)(a): a parent who fails to satisfy the council within the notice's period is treated as "
+               "not having shown suitable education, and the council must then act; the case makes sure "
+               "officers do",
+        "effect": "a case opens and officers make enquiries; no school attendance order follows without an "
+                  "officer serving the s438 notice and deciding on the order",
+        "solely_automated": True,
+        "profiling": False,
+        "safeguards": AUTOMATED_DECISION_SAFEGUARDS,
+    },
+    {
+        "name": "elective home education records made from notices (casework)",
+        "what": "a school's deletion return on ground (f) (the parent's written notice of education "
+                "otherwise) or ground (e), or a parent's notice recorded by an officer, makes an elective "
+                "home education record for the child (one open record per child), whose suitability an "
+                "officer then assesses",
+        "why": "the DfE's children missing education guidance: a child in elective home education the council "
+               "has not yet assessed is not missing education; the council must still find out whether the "
+               "education is suitable (Education Act 1996 s437)",
+        "effect": "no decision about the family: every enquiry, assessment and notice is an officer's",
+        "solely_automated": False,
+        "profiling": False,
+    },
+    {
+        "name": "retention disposal (every service)",
+        "what": "each night a job disposes of the records whose retention period under the schedule in force "
+                "has ended, unless a legal hold or a restriction keeps them; a minimal note of what was "
+                "disposed of, when and under which rule stays",
+        "why": "UK GDPR Art 5(1)(e): personal data is kept no longer than necessary; the council's records "
+               "policy sets the periods",
+        "effect": "no decision about a person; the records officer sees in advance what will go and can place "
+                  "a legal hold",
+        "solely_automated": False,
+        "profiling": False,
+    },
 ]
 
 AUTOMATED_DECISION_STATEMENT = (
     "We do not profile you (UK GDPR Arts 22A-22D). Where the system calculates a risk level it is advisory, "
-    "and a named officer makes and records the decision. Two fixed rules do run without an officer when a "
-    "school or partner tells us about a child: whether a referral opens a children missing education case "
+    "and a named officer makes and records the decision. Three fixed rules do run without an officer: when a "
+    "school or partner tells us about a child, whether a referral opens a children missing education case "
     "or is only recorded (for example a child outside compulsory school age, or a parent's notice of "
     "education otherwise), and a school's notice that the child has moved to a named school on a known "
-    "date. The register below says what each does and why. " + AUTOMATED_DECISION_SAFEGUARDS
+    "date; and, when a parent has not answered a school attendance notice (Education Act 1996 s437(1)) in "
+    "the time it gave, opening a case. The register below says what each does and why. " + AUTOMATED_DECISION_SAFEGUARDS
 )
 
 
