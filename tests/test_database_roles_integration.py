@@ -36,12 +36,15 @@ HISTORY = {
 }
 # What the service updates or deletes (the kit's outbox and inbox everywhere).
 ORDINARY = {
-    "intake": {"outbox", "inbox", "legal_holds", "pending_disposals"},
-    "casework": {"outbox", "inbox", "cases", "ehe_records", "legal_holds"},
+    "intake": {"outbox", "inbox", "pending_disposals"},
+    "casework": {"outbox", "inbox", "cases", "ehe_records"},
     "disclosure": {"outbox", "inbox", "disclosures", "disclosure_subjects", "disclosure_leaves", "sar_withholdings",
-                   "restrictions", "legal_holds"},
-    "rights": {"outbox", "inbox", "rights_requests", "asks", "ask_targets", "ask_chunks", "legal_holds"},
+                   "restrictions"},
+    "rights": {"outbox", "inbox", "rights_requests", "asks", "ask_targets", "ask_chunks"},
 }
+# Placed, and lifted once, never changed or removed (retention, issue 14): INSERT, SELECT and UPDATE, and a
+# trigger that lets an UPDATE through only when it lifts a hold in force and changes nothing else.
+HOLDS = {service: {"legal_holds"} for service in HISTORY}
 SERVICES = tuple(HISTORY)
 
 
@@ -94,7 +97,7 @@ async def runtime(databases, service: str):
 async def test_every_table_is_classed(runtime, service):
     tables = set(await runtime.fetchval(
         "SELECT coalesce(array_agg(tablename::text), '{}') FROM pg_tables WHERE schemaname = 'public'"))
-    assert tables - {"alembic_version"} == HISTORY[service] | ORDINARY[service]
+    assert tables - {"alembic_version"} == HISTORY[service] | ORDINARY[service] | HOLDS[service]
 
 
 async def test_the_runtime_role_owns_nothing_and_cannot_create(runtime, service):
@@ -146,6 +149,24 @@ async def test_ordinary_tables_take_what_the_service_does_but_truncate_alter_and
         for statement in (f"TRUNCATE {table} CASCADE", f"ALTER TABLE {table} DISABLE TRIGGER ALL",
                           f"GRANT TRUNCATE ON {table} TO CURRENT_USER", f"DROP TABLE {table} CASCADE"):
             await refused(runtime, statement)
+
+
+async def test_a_legal_hold_is_placed_and_lifted_once_and_never_changed_or_removed(runtime, service):
+    """A service's own login cannot quietly undo a hold before the disposal job runs: it may place one and
+    lift it once (who, when, why), and nothing else."""
+    assert await privileges(runtime, "legal_holds") == {"SELECT", "INSERT", "UPDATE"}
+    hold = await runtime.fetchval(
+        "INSERT INTO legal_holds (hold_id, scope, target_id, reason, placed_by, placed_at) "
+        "VALUES (gen_random_uuid(), 'subject', 'x', 'litigation', 'records-1', now()) RETURNING hold_id")
+    for statement in ("DELETE FROM legal_holds", "TRUNCATE legal_holds",
+                      "UPDATE legal_holds SET target_id = 'y'",
+                      "UPDATE legal_holds SET lifted_at = now()",  # a lift names who and why
+                      "ALTER TABLE legal_holds DISABLE TRIGGER ALL"):
+        await refused(runtime, statement)
+    await runtime.execute("UPDATE legal_holds SET lifted_at = now(), lifted_by = 'records-1', lift_reason = 'settled' "
+                          "WHERE hold_id = $1", hold)
+    await refused(runtime, "UPDATE legal_holds SET lifted_at = NULL, lifted_by = NULL, lift_reason = NULL")
+    assert await runtime.fetchval("SELECT lift_reason FROM legal_holds WHERE hold_id = $1", hold) == "settled"
 
 
 async def first_column(conn: asyncpg.Connection, table: str) -> str:

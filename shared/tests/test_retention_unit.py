@@ -25,9 +25,12 @@ def test_the_default_keeps_a_case_seven_years_after_its_closure():
     assert due_on(rule, date(2019, 3, 31)) == date(2026, 3, 31)
 
 
-def test_a_leap_day_closure_falls_due_on_28_february():
+def test_a_leap_day_closure_falls_due_on_1_march_never_a_day_early():
+    """The period must have run in full (Art 5(1)(e) sets no floor, the records policy does): 29 February plus
+    7 years is 1 March of a common year, and 29 February of a leap year."""
     rule = DEFAULT_SCHEDULE.rule_for(RecordType.CASE)
-    assert due_on(rule, date(2020, 2, 29)) == date(2027, 2, 28)
+    assert due_on(rule, date(2020, 2, 29)) == date(2027, 3, 1)
+    assert due_on(rule.model_copy(update={"years": 8}), date(2020, 2, 29)) == date(2028, 2, 29)
 
 
 def test_every_record_type_has_a_rule_in_the_default():
@@ -68,12 +71,17 @@ def test_the_statement_says_the_schedule_in_force_and_what_remains_after_disposa
     """Art 15(1)(d): the period, or the criteria used to determine it; written from the schedule."""
     text = statement(DEFAULT_SCHEDULE)
     assert "cme-default-2026" in text and "7 years after the case is closed" in text
+    assert "a referral as received: as long as the case it led to (7 years after the case is closed)" in text
+    # a file whose words and numbers disagree still tells the requester the numbers in force
+    wrong = RetentionSchedule(schedule_id="wrong-words", rules=tuple(
+        r.model_copy(update={"years": 10}) if r.record_type is RecordType.CASE else r for r in DEFAULT_SCHEDULE.rules))
+    assert "7 years after the case is closed (10 years after the case is closed)" in statement(wrong)
     assert "legal hold" in text and "minimal note" in text
     changed = RetentionSchedule(schedule_id="short", rules=tuple(
         r.model_copy(update={"years": 3, "description": "a case: 3 years after closure"})
         if r.record_type is RecordType.CASE else r for r in DEFAULT_SCHEDULE.rules))
     assert "a case: 3 years after closure" in statement(changed)
-    assert "7 years after the case is closed" not in statement(changed)
+    assert "a case and its history" not in statement(changed)
 
 
 def test_a_subject_digest_matches_the_same_person_however_written_and_needs_the_key():

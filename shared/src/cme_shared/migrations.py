@@ -293,6 +293,7 @@ def drop_append_only(*tables: str) -> None:
 # INSERT and SELECT on history, and the history tables' triggers let the disposal role, and it alone,
 # DELETE or UPDATE a row. TRUNCATE stays refused to everyone.
 DISPOSAL_GUARD = "refuse_history_change_but_disposal"
+HOLD_GUARD = "legal_hold_lift_only"
 
 
 def disposal_role() -> str:
@@ -429,11 +430,36 @@ def create_retention_tables() -> None:
     )
     op.create_index("legal_holds_in_force", "legal_holds", ["scope", "target_id"],
                     postgresql_where=sa.text("lifted_at IS NULL"))
+    # A hold is placed, and lifted at most once (who, when, why), never deleted or rewritten: otherwise the
+    # service's own login could quietly undo a hold the night before the disposal job runs.
+    quoted = op.get_bind().dialect.identifier_preparer.quote(_runtime_role())
+    op.execute(f"REVOKE DELETE, TRUNCATE ON legal_holds FROM {quoted}")
+    op.execute(f"""
+        CREATE OR REPLACE FUNCTION {HOLD_GUARD}() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+          IF TG_OP = 'UPDATE' AND OLD.lifted_at IS NULL AND NEW.lifted_at IS NOT NULL
+             AND NEW.lifted_by IS NOT NULL AND NEW.lift_reason IS NOT NULL
+             AND (NEW.hold_id, NEW.scope, NEW.target_id, NEW.reason, NEW.placed_by, NEW.placed_at)
+                 IS NOT DISTINCT FROM (OLD.hold_id, OLD.scope, OLD.target_id, OLD.reason, OLD.placed_by, OLD.placed_at)
+          THEN
+            RETURN NEW;
+          END IF;
+          RAISE EXCEPTION 'legal_holds: a hold is placed and lifted once, never changed or removed (% refused)',
+            TG_OP USING ERRCODE = 'insufficient_privilege';
+        END $f$
+    """)
+    op.execute(f"CREATE TRIGGER legal_holds_lift_only BEFORE UPDATE OR DELETE ON legal_holds "
+               f"FOR EACH ROW EXECUTE FUNCTION {HOLD_GUARD}()")
+    op.execute(f"CREATE TRIGGER legal_holds_no_truncate BEFORE TRUNCATE ON legal_holds "
+               f"FOR EACH STATEMENT EXECUTE FUNCTION {HISTORY_GUARD}()")
 
 
 def drop_retention_tables() -> None:
     from alembic import op
 
+    op.execute("DROP TRIGGER IF EXISTS legal_holds_no_truncate ON legal_holds")
+    op.execute("DROP TRIGGER IF EXISTS legal_holds_lift_only ON legal_holds")
     op.drop_table("legal_holds")
+    op.execute(f"DROP FUNCTION IF EXISTS {HOLD_GUARD}()")
     drop_append_only("disposal_tombstones")
     op.drop_table("disposal_tombstones")

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel
 from sqlalchemy import (BigInteger, Column, Date, DateTime, MetaData, Table, Text, UniqueConstraint, and_, insert,
-                        or_, select, update)
+                        or_, select, text, update)
 from sqlalchemy.dialects.postgresql import ARRAY  # its comparator has `overlap` (&&), the generic one has not
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,6 +42,7 @@ from .contracts.retention import (ClockStart, RecordsDisposed, RecordType, Reten
                                   RetentionSchedule)
 
 if TYPE_CHECKING:
+    from .contracts.retention import LegalHoldChanged
     from .contracts.rights import DataItem
 
 # The council's default (DOMAIN section 3: "default 7 years after case closure, configurable per category,
@@ -84,14 +85,30 @@ def load_schedule(path: Path | None) -> RetentionSchedule:
 
 
 def due_on(rule: RetentionRule, started_on: date) -> date:
-    """The first day a record may be disposed of: its clock's start plus the rule's period (a 29 February
-    start with a whole number of years falls due on 28 February)."""
-    return started_on + relativedelta(years=rule.years, days=rule.days)
+    """The first day a record may be disposed of: its clock's start plus the rule's period. A 29 February
+    start with a whole number of years falls due on 1 March of a common year, never a day early (keeping a
+    record one day longer is the safe side of a retention period)."""
+    due = started_on + relativedelta(years=rule.years)
+    if (started_on.month, started_on.day) == (2, 29) and due.day == 28:
+        due += relativedelta(days=1)
+    return due + relativedelta(days=rule.days)
 
 
 def period_words(rule: RetentionRule) -> str:
     parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((rule.years, "year"), (rule.days, "day")) if n]
     return " and ".join(parts) or "no time"
+
+
+START_WORDS = {ClockStart.CASE_CLOSED: "the case is closed", ClockStart.RECORDED: "it was recorded",
+               ClockStart.COMPLETED: "it was answered"}
+
+
+def _described(rule: RetentionRule) -> str:
+    """The rule's own words, with its period and clock added unless the words already say that period (a
+    schedule whose words and numbers disagree still tells the requester the numbers in force)."""
+    if period_words(rule) in rule.description:
+        return rule.description
+    return f"{rule.description} ({period_words(rule)} after {START_WORDS[rule.starts]})"
 
 
 def statement(schedule: RetentionSchedule) -> str:
@@ -100,7 +117,7 @@ def statement(schedule: RetentionSchedule) -> str:
     by_category = [r for r in schedule.rules if r.category is not None]
     text = ("Kept only as long as necessary for the purposes above, under the council's corporate records "
             f"policy (retention schedule {schedule.schedule_id}): "
-            + "; ".join(r.description for r in general) + ".")
+            + "; ".join(_described(r) for r in general) + ".")
     if by_category:
         text += " For some kinds of information the period differs: " + "; ".join(
             f"{r.category.value.replace('_', ' ')} in a {r.record_type.value.replace('_', ' ')}: {period_words(r)}"
@@ -251,7 +268,10 @@ def tombstone_item(service: str, tombstone: Tombstone, subject_id: uuid.UUID,
     disposed of and when (the content itself is gone): record type, disposal date, rule and its words."""
     from .contracts.rights import DataItem
 
-    rule = next((r for r in (schedule.rules if schedule else ()) if r.rule_id == tombstone.rule_id), None)
+    # The rule's words only from the schedule the record was disposed of under (a later schedule may reuse
+    # the rule id with other words).
+    rule = next((r for r in (schedule.rules if schedule and schedule.schedule_id == tombstone.schedule_id else ())
+                 if r.rule_id == tombstone.rule_id), None)
     category = next((c for c in (DataCategory(v) for v in tombstone.categories)), DataCategory.EDUCATION)
     return DataItem(service=service, record_type=DISPOSED_RECORD, record_id=tombstone.record_id,
                     subject_id=subject_id, category=category, source=None, recorded_at=tombstone.disposed_at,
@@ -298,6 +318,24 @@ class Tombstones:
         return [Tombstone.model_validate(dict(r)) for r in rows.mappings()]
 
 
+# pg_advisory_xact_lock key of a service's legal holds ("cmehold" as an integer); each service has its
+# own database, so one key per database is one lock per service.
+HOLD_LOCK = int.from_bytes(b"cmehold", "big")
+
+
+def hold_event(service: str, hold: "Hold", change: str, now: datetime) -> "LegalHoldChanged | None":
+    """What the other services are told of a hold placed or lifted here; None for a hold on one of this
+    service's own records (scope `record`), which no other service holds."""
+    from .contracts.retention import LegalHoldChanged
+
+    if hold.scope not in ("subject", "case"):
+        return None
+    by = hold.placed_by if change == "placed" else (hold.lifted_by or "")
+    return LegalHoldChanged(event_id=uuid.uuid4(), occurred_at=now, service=service, hold_id=hold.hold_id,
+                            change=change, scope=hold.scope, target_id=hold.target_id, by=by,
+                            at=hold.placed_at if change == "placed" else (hold.lifted_at or now))
+
+
 class Hold(BaseModel):
     hold_id: uuid.UUID
     scope: str
@@ -316,14 +354,38 @@ class LegalHolds:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def place(self, scope: str, target_id: str, reason: str, placed_by: str, now: datetime) -> Hold:
-        hold = Hold(hold_id=uuid.uuid4(), scope=scope, target_id=target_id, reason=reason, placed_by=placed_by,
-                    placed_at=now)
+    async def lock(self) -> None:
+        """The service's hold lock, to the end of the transaction: placing or lifting a hold and disposing of
+        a record take it, so a hold committed while a disposal runs is seen by it (or waits for it)."""
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HOLD_LOCK})
+
+    async def place(self, scope: str, target_id: str, reason: str, placed_by: str, now: datetime,
+                    hold_id: uuid.UUID | None = None) -> Hold:
+        await self.lock()
+        hold = Hold(hold_id=hold_id or uuid.uuid4(), scope=scope, target_id=target_id, reason=reason,
+                    placed_by=placed_by, placed_at=now)
         await self.session.execute(insert(legal_holds).values(hold.model_dump()))
         return hold
 
+    async def mirror(self, event: "LegalHoldChanged") -> bool:
+        """Keep another service's hold on a subject or a case (same id): placed once, lifted once, whatever
+        order or how often the events arrive. True if it changed anything."""
+        await self.lock()
+        if event.change == "placed":
+            done = await self.session.execute(pg_insert(legal_holds).values(
+                hold_id=event.hold_id, scope=event.scope, target_id=event.target_id,
+                reason=f"placed in {event.service}", placed_by=event.by, placed_at=event.at,
+            ).on_conflict_do_nothing(index_elements=["hold_id"]).returning(legal_holds.c.hold_id))
+            return done.first() is not None
+        if await self.get(event.hold_id) is None:  # lifted before its placing arrived: keep it, lifted
+            await self.session.execute(insert(legal_holds).values(
+                hold_id=event.hold_id, scope=event.scope, target_id=event.target_id,
+                reason=f"placed in {event.service}", placed_by=event.by, placed_at=event.at))
+        return await self.lift(event.hold_id, event.by, f"lifted in {event.service}", event.at) is not None
+
     async def lift(self, hold_id: uuid.UUID, lifted_by: str, reason: str, now: datetime) -> Hold | None:
         """Lift a hold in force; None if there is none of that id (or it was lifted already)."""
+        await self.lock()
         row = await self.session.execute(update(legal_holds).where(
             legal_holds.c.hold_id == hold_id, legal_holds.c.lifted_at.is_(None)).values(
             lifted_by=lifted_by, lifted_at=now, lift_reason=reason).returning(*legal_holds.c))

@@ -98,3 +98,39 @@ class RecordsDisposed(Event):
     clock_started_on: date | None = None  # e.g. the closure date the period ran from
     disposed_at: datetime
     run_id: UUID  # the disposal run, for the records officer's report
+
+
+# Who may announce the disposal of each record type: the service that holds the record. A consumer acts
+# on a RecordsDisposed only from its record type's owner (its signature says who sent it), so no service
+# can order another's records destroyed by naming them.
+OWNERS: dict[RecordType, str] = {
+    RecordType.CASE: "casework",
+    RecordType.RECORD_WITHOUT_CASE: "casework",
+    RecordType.EHE_RECORD: "casework",
+    RecordType.REFERRAL: "intake",
+    RecordType.DEAD_LETTER: "intake",
+    RecordType.IDENTITY: "intake",
+    RecordType.DISCLOSURE: "disclosure",
+    RecordType.RIGHTS_REQUEST: "rights",
+}
+
+
+def from_owner(event: RecordsDisposed) -> bool:
+    """The event comes from the service that holds its record type (the signer must be `event.service`)."""
+    return OWNERS.get(event.record_type) == event.service
+
+
+class LegalHoldChanged(Event):
+    """A legal hold on a subject or a case was placed or lifted in one service: every other service keeps
+    the same hold (same `hold_id`), so a hold placed once keeps the subject's or case's records everywhere.
+    A hold on one service's own record (scope `record`) stays in that service. The reason stays with the
+    service it was given to (free text); the event carries ids, codes and who."""
+
+    kind: str = "legal_hold_changed"
+    service: str  # where it was placed or lifted (also its signature's signer)
+    hold_id: UUID
+    change: str = Field(pattern=r"^(placed|lifted)$")
+    scope: str = Field(pattern=r"^(subject|case)$")
+    target_id: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=200)  # the staff id who placed or lifted it
+    at: datetime

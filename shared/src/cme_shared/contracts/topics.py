@@ -20,6 +20,9 @@ DATA_COLLECTION_REQUESTS = "cme.rights.data-collection-requests.v1"
 # A service disposed of records under the retention schedule (contracts/retention.py): the others dispose
 # their copies, disclosure logs a leaf for each.
 RETENTION_DISPOSALS = "cme.retention.disposals.v1"
+# A legal hold on a subject or a case placed or lifted in one service (contracts/retention.py): the others
+# keep the same hold.
+LEGAL_HOLDS = "cme.retention.legal-holds.v1"
 # One replies topic per answering service (lookups, data chunks, rectifications applied): rights knows
 # who answered from the topic, which only that service may write and whose events only its key signs,
 # never from a `service` field the sender fills in (SEC-03 d, e).
@@ -39,6 +42,7 @@ ALL = (
     RIGHTS_EVENTS,
     DATA_COLLECTION_REQUESTS,
     RETENTION_DISPOSALS,
+    LEGAL_HOLDS,
     *REPLIES.values(),
 )
 
@@ -53,6 +57,7 @@ SIGNERS: dict[str, frozenset[str]] = {
     RIGHTS_EVENTS: frozenset({"rights"}),
     DATA_COLLECTION_REQUESTS: frozenset({"rights"}),
     RETENTION_DISPOSALS: frozenset({"casework", "intake", "disclosure", "rights"}),
+    LEGAL_HOLDS: frozenset({"casework", "intake", "disclosure", "rights"}),
     **{topic: frozenset({service}) for service, topic in REPLIES.items()},
 }
 
@@ -81,6 +86,10 @@ DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024 + 65_536
 # a default 7-day retention would quietly forget the heads a rewrite must still match.
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     TREE_HEADS: {"retention.ms": "-1", "retention.bytes": "-1"},
+    # A disposal or a hold must reach a service that was down or dead-lettered it for longer than a week:
+    # kept for ever (ids, codes and dates only, no personal data), so a service can catch up from offset 0.
+    RETENTION_DISPOSALS: {"retention.ms": "-1", "retention.bytes": "-1"},
+    LEGAL_HOLDS: {"retention.ms": "-1", "retention.bytes": "-1"},
 }
 
 

@@ -38,10 +38,14 @@ def infra() -> Iterator[Infra]:
 
 
 def migrations_fingerprint(migrations_dir: Path) -> str:
-    """A digest of every file of a migrations folder: a template migrated from other files is not reused."""
+    """A digest of every file of a migrations folder and of the kit's migration helpers they call
+    (cme_shared.migrations): a template migrated from other files is not reused."""
+    from .. import migrations as kit_migrations
+
     digest = hashlib.sha256()
     for path in sorted(migrations_dir.rglob("*.py")):
         digest.update(str(path.relative_to(migrations_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(b"kit\0" + Path(kit_migrations.__file__).read_bytes())
     return digest.hexdigest()[:12]
 
 
