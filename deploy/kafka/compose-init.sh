@@ -33,9 +33,9 @@ acl --allow-principal User:cme-disclosure --operation Read --resource-pattern-ty
 acl --allow-principal User:cme-disclosure --operation Write --resource-pattern-type LITERAL --topic 'cme.disclosure.share-events.v1.dlq' --topic 'cme.disclosure.tree-heads.v1' --topic 'cme.retention.disposals.v1' --topic 'cme.retention.disposals.v1.dlq' --topic 'cme.rights.data-collection-replies.disclosure.v1' --topic 'cme.rights.data-collection-requests.v1.dlq' --topic 'cme.rights.events.v1.dlq'
 user cme-rights "$CME_KAFKA_RIGHTS_PASSWORD"
 acl --allow-principal User:cme-rights --operation Read --resource-pattern-type PREFIXED --group 'rights.'
-acl --allow-principal User:cme-rights --operation Describe --resource-pattern-type LITERAL --topic 'cme.disclosure.share-events.v1' --topic 'cme.retention.disposals.v1' --topic 'cme.rights.data-collection-replies.casework.v1' --topic 'cme.rights.data-collection-replies.casework.v1.dlq' --topic 'cme.rights.data-collection-replies.disclosure.v1' --topic 'cme.rights.data-collection-replies.disclosure.v1.dlq' --topic 'cme.rights.data-collection-replies.intake.v1' --topic 'cme.rights.data-collection-replies.intake.v1.dlq' --topic 'cme.rights.data-collection-requests.v1' --topic 'cme.rights.events.v1'
-acl --allow-principal User:cme-rights --operation Read --resource-pattern-type LITERAL --topic 'cme.rights.data-collection-replies.casework.v1' --topic 'cme.rights.data-collection-replies.disclosure.v1' --topic 'cme.rights.data-collection-replies.intake.v1'
-acl --allow-principal User:cme-rights --operation Write --resource-pattern-type LITERAL --topic 'cme.disclosure.share-events.v1' --topic 'cme.retention.disposals.v1' --topic 'cme.rights.data-collection-replies.casework.v1.dlq' --topic 'cme.rights.data-collection-replies.disclosure.v1.dlq' --topic 'cme.rights.data-collection-replies.intake.v1.dlq' --topic 'cme.rights.data-collection-requests.v1' --topic 'cme.rights.events.v1'
+acl --allow-principal User:cme-rights --operation Describe --resource-pattern-type LITERAL --topic 'cme.disclosure.share-events.v1' --topic 'cme.retention.disposals.v1' --topic 'cme.retention.legal-holds.v1' --topic 'cme.retention.legal-holds.v1.dlq' --topic 'cme.rights.data-collection-replies.casework.v1' --topic 'cme.rights.data-collection-replies.casework.v1.dlq' --topic 'cme.rights.data-collection-replies.disclosure.v1' --topic 'cme.rights.data-collection-replies.disclosure.v1.dlq' --topic 'cme.rights.data-collection-replies.intake.v1' --topic 'cme.rights.data-collection-replies.intake.v1.dlq' --topic 'cme.rights.data-collection-requests.v1' --topic 'cme.rights.events.v1'
+acl --allow-principal User:cme-rights --operation Read --resource-pattern-type LITERAL --topic 'cme.retention.legal-holds.v1' --topic 'cme.rights.data-collection-replies.casework.v1' --topic 'cme.rights.data-collection-replies.disclosure.v1' --topic 'cme.rights.data-collection-replies.intake.v1'
+acl --allow-principal User:cme-rights --operation Write --resource-pattern-type LITERAL --topic 'cme.disclosure.share-events.v1' --topic 'cme.retention.disposals.v1' --topic 'cme.retention.legal-holds.v1' --topic 'cme.retention.legal-holds.v1.dlq' --topic 'cme.rights.data-collection-replies.casework.v1.dlq' --topic 'cme.rights.data-collection-replies.disclosure.v1.dlq' --topic 'cme.rights.data-collection-replies.intake.v1.dlq' --topic 'cme.rights.data-collection-requests.v1' --topic 'cme.rights.events.v1'
 user operator "$CME_KAFKA_OPERATOR_PASSWORD"
 acl --allow-principal User:operator --operation All --resource-pattern-type LITERAL --cluster
 acl --allow-principal User:operator --operation All --resource-pattern-type LITERAL --group '*'
@@ -50,7 +50,8 @@ topic --topic cme.disclosure.share-events.v1
 topic --topic cme.disclosure.tree-heads.v1 --config retention.bytes=-1 --config retention.ms=-1
 topic --topic cme.rights.events.v1
 topic --topic cme.rights.data-collection-requests.v1
-topic --topic cme.retention.disposals.v1
+topic --topic cme.retention.disposals.v1 --config retention.bytes=-1 --config retention.ms=-1
+topic --topic cme.retention.legal-holds.v1 --config retention.bytes=-1 --config retention.ms=-1
 topic --topic cme.rights.data-collection-replies.intake.v1
 topic --topic cme.rights.data-collection-replies.casework.v1
 topic --topic cme.rights.data-collection-replies.disclosure.v1
@@ -63,6 +64,7 @@ topic --topic cme.disclosure.tree-heads.v1.dlq --config max.message.bytes=216268
 topic --topic cme.rights.events.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.data-collection-requests.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.retention.disposals.v1.dlq --config max.message.bytes=2162688
+topic --topic cme.retention.legal-holds.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.data-collection-replies.intake.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.data-collection-replies.casework.v1.dlq --config max.message.bytes=2162688
 topic --topic cme.rights.data-collection-replies.disclosure.v1.dlq --config max.message.bytes=2162688

@@ -8,9 +8,11 @@ Art 17(3)(b) (no erasure where processing is needed for a public task: retention
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from cme_rights.adapters import letter
 from cme_rights.domain import retention as rules
@@ -212,3 +214,66 @@ def test_a_disposed_share_still_names_its_recipient_and_the_day_it_was_shared():
                                    "shared_at": "2026-02-11", "category": "statutory_services",
                                    "disclosure_record_id": "d-7", "disposed": True}]
     assert [r["record_type"] for r in pack["disposed_records"]] == ["case", "referral", "disclosure"]
+
+
+# --- round 2: the dates the job believes, abandoned requests, restrictions (issue 14, item 1) -----------------
+
+RELEASED = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
+NOW = datetime(2034, 1, 1, 9, tzinfo=UTC)
+
+
+def believed(**overrides) -> RequestForRetention:
+    """A released request whose row and history agree (received the day before its release)."""
+    return request(**{"approved_at": RELEASED, "first_recorded_at": datetime(2026, 6, 29, 9, tzinfo=UTC),
+                      "last_activity_at": RELEASED, **overrides})
+
+
+def test_the_release_the_job_believes_is_the_history_and_the_row_must_agree():
+    """UK GDPR Art 5(1)(e) and (f): a record goes when the schedule says, and not because the row the running
+    service may rewrite says it was answered long ago. The release is the audit trail's line; a row that
+    says released without that line, or with another time, is not disposed of (reported)."""
+    assert rules.anomaly(believed(), NOW) is None
+    assert rules.candidate(believed(), DEFAULT_SCHEDULE, NOW).clock_started_on == date(2026, 7, 1)
+    forged = believed(released_at=None, approved_at=datetime(2015, 1, 1, tzinfo=UTC), last_activity_at=RELEASED)
+    assert rules.anomaly(forged, NOW) == "released_without_history"
+    assert rules.candidate(forged, DEFAULT_SCHEDULE, NOW) is None
+    backdated = believed(approved_at=datetime(2015, 1, 1, tzinfo=UTC))
+    assert rules.anomaly(backdated, NOW) == "release_times_disagree"
+    assert rules.candidate(backdated, DEFAULT_SCHEDULE, NOW) is None
+    assert rules.anomaly(believed(status="collecting"), NOW) == "history_released_row_not"
+
+
+def test_an_impossible_release_date_is_refused():
+    """A clock start after the run, or before the request was recorded, cannot be a true release."""
+    future = believed(released_at=NOW + relativedelta(days=3), approved_at=NOW + relativedelta(days=3))
+    assert rules.anomaly(future, NOW) == "clock_start_in_future"
+    early = believed(first_recorded_at=RELEASED + relativedelta(days=1))
+    assert rules.anomaly(early, NOW) == "clock_start_before_record"
+    assert rules.candidate(early, DEFAULT_SCHEDULE, NOW) is None
+
+
+@pytest.mark.parametrize("status", ["received", "awaiting_identity", "awaiting_fee", "collecting"])
+def test_a_request_never_completed_falls_due_under_the_same_rule_from_its_last_activity(status):
+    """Art 5(1)(e): a request stuck awaiting identity or a fee, or received and never worked, is not kept for
+    ever. The rights request rule (7 years by default, DOMAIN section 3) runs from its last recorded activity."""
+    stuck = request(status=status, released_at=None, first_recorded_at=datetime(2026, 3, 1, 9, tzinfo=UTC),
+                    last_activity_at=datetime(2026, 4, 2, 22, 30, tzinfo=UTC))  # 23:30 in London: 2 April
+    c = rules.candidate(stuck, DEFAULT_SCHEDULE, NOW)
+    assert c is not None and c.rule.rule_id == "rights-request.7y"
+    assert c.clock_started_on == date(2026, 4, 2) and c.due_on == date(2033, 4, 2)
+    assert rules.candidate(stuck, DEFAULT_SCHEDULE) is None  # no run time: nothing abandoned is assessed
+    assert rules.candidate(replace(stuck, restriction_in_force=True), DEFAULT_SCHEDULE, NOW) is None
+    assert rules.candidate(replace(stuck, last_activity_at=NOW + relativedelta(days=1)), DEFAULT_SCHEDULE, NOW) is None
+
+
+def test_a_subject_under_a_restriction_keeps_their_other_requests():
+    """Art 18(1)-(2): while a restriction decided in rights is in force the subject's data is only stored;
+    their other requests stay, reported as held by the restricting request."""
+    restricting = believed(restriction_in_force=True)
+    other = believed()
+    stranger = believed(subject_ids=(uuid.uuid4(),))
+    restricted = rules.restricted_subjects([restricting, other, stranger])
+    assert restricted == {CHILD: restricting.request_id}
+    due = [rules.candidate(r, DEFAULT_SCHEDULE, NOW) for r in (other, stranger)]
+    kept = rules.restricted_keeps(due, restricted)
+    assert kept[0].held_by == (restricting.request_id,) and kept[1].held_by == ()

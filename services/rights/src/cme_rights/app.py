@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
-from cme_shared.contracts.retention import RecordsDisposed
+from cme_shared.contracts.retention import LegalHoldChanged, RecordsDisposed
 from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
@@ -43,6 +43,12 @@ CHANNELS = [
                "content gone and a tombstone kept; ids, codes and dates only. Written by the job to the outbox, sent "
                "by the running service's relay; the disclosure log appends a leaf for each.", RecordsDisposed,
                key="disposal run id"),
+    *(ChannelDoc(topics.LEGAL_HOLDS, action,
+                 "LegalHoldChanged: rights sends one when a legal hold on a subject is placed or lifted in rights "
+                 "(POST /legal-holds, /legal-holds/{hold_id}/lift; a hold on one rights request stays in rights), "
+                 "and keeps the same hold (same hold_id, placed once and lifted once whatever the order) when "
+                 "another service sends one; its own are ignored. Ids, codes, who and when, never the reason.",
+                 LegalHoldChanged, key="legal hold id") for action in ("send", "receive")),
 ]
 
 

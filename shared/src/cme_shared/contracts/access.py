@@ -51,9 +51,9 @@ SERVICE_ACCESS: dict[str, Access] = {
         reads_back=(topics.TREE_HEADS,),  # `verify-log` compares the heads it published with the database
     ),
     "rights": Access(
-        reads=tuple(topics.REPLIES.values()),
+        reads=(*topics.REPLIES.values(), topics.LEGAL_HOLDS),
         writes=(topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.SHARE_EVENTS,
-                topics.RETENTION_DISPOSALS),
+                topics.RETENTION_DISPOSALS, topics.LEGAL_HOLDS),
     ),
 }
 

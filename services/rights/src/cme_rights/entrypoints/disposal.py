@@ -10,17 +10,18 @@ from datetime import date
 from typing import Any
 
 from cme_shared.clock import SYSTEM_CLOCK, Clock
-from cme_shared.retention import DisposalReport, disposal_parts
+from cme_shared.retention import disposal_parts
 
 from ..adapters.tables import kit
 from ..adapters.unit_of_work import RightsUnitOfWork
 from ..domain.collection import CollectionPolicy
 from ..service_layer import retention
+from ..service_layer.retention import RightsDisposalReport
 from ..settings import RightsSettings
 
 
 async def run(settings: RightsSettings, policy: CollectionPolicy, *, as_of: date | None = None,
-              dry_run: bool = False, clock: Clock = SYSTEM_CLOCK, database_url: str | None = None) -> DisposalReport:
+              dry_run: bool = False, clock: Clock = SYSTEM_CLOCK, database_url: str | None = None) -> RightsDisposalReport:
     """One disposal run (or dry run) on the disposal login; the report of what it did (or would do)."""
     schedule = settings.retention_schedule()
     async with disposal_parts(settings, kit, clock, database_url) as parts:
@@ -32,7 +33,7 @@ async def run(settings: RightsSettings, policy: CollectionPolicy, *, as_of: date
     return done
 
 
-def summary(report: DisposalReport) -> str:
+def summary(report: RightsDisposalReport) -> str:
     """The report for a person: counts, then one line per record (ids, codes and dates only)."""
     verb = "would dispose of" if report.dry_run else "disposed of"
     lines: list[Any] = [f"rights: schedule {report.schedule_id}, as of {report.as_of}: {verb} "
@@ -41,4 +42,6 @@ def summary(report: DisposalReport) -> str:
               f"(from {r.clock_started_on}, due {r.due_on})" for r in report.disposed]
     lines += [f"  held {r.record_type} {r.record_id} rule {r.rule_id} (due {r.due_on}) by "
               + ", ".join(str(h) for h in r.held_by) for r in report.held]
+    lines += [f"  not disposed of {a.record_type} {a.record_id}: {a.code} (its row and its history disagree)"
+              for a in report.anomalies]
     return "\n".join(lines)

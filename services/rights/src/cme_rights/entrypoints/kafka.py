@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field, RootModel
 
 from cme_shared.contracts import topics
+from cme_shared.contracts.retention import LegalHoldChanged
 from cme_shared.contracts.rights import (
     DataCollectionReply,
     DataCollectionRequest,
@@ -25,7 +26,7 @@ from cme_shared.messaging.consumer import Delivery, json_model_parser, unreadabl
 from cme_shared.runtime import ServiceRuntime
 
 from ..adapters.unit_of_work import RightsUnitOfWork
-from ..service_layer import collection
+from ..service_layer import collection, retention
 
 
 SERVICE_MISMATCH = "service_mismatch"
@@ -69,8 +70,15 @@ async def on_reply(uow: RightsUnitOfWork, reply: Reply) -> None:
             await collection.on_rectification_applied(uow, applied)
 
 
+async def on_legal_hold_changed(uow: RightsUnitOfWork, event: LegalHoldChanged) -> None:
+    """A legal hold on a subject placed or lifted in another service: rights keeps the same hold (issue 14)."""
+    await retention.on_legal_hold_changed(uow, event)
+
+
 def subscribe(runtime: ServiceRuntime, services: list[str]) -> None:
-    """One consumer per answering service, on its own replies topic."""
+    """One consumer per answering service, on its own replies topic; one on the legal holds topic."""
     for service in dict.fromkeys(services):
         runtime.consume(f"collection-replies-{service}", topics.replies_of(service), replies_parser(service),
                         on=on_reply)
+    runtime.consume("legal-holds", topics.LEGAL_HOLDS, json_model_parser(LegalHoldChanged),
+                    on=on_legal_hold_changed)

@@ -21,11 +21,14 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel
+
 from cme_shared.auth import Principal
 from cme_shared.contracts import topics
 from cme_shared.logging import get_logger
 from cme_shared.refusal import Refusal
-from cme_shared.retention import Candidate, DisposalReport, disposed_event
+from cme_shared.contracts.retention import LegalHoldChanged
+from cme_shared.retention import Candidate, DisposalReport, disposed_event, hold_event
 
 from ..adapters.unit_of_work import RightsUnitOfWork
 from ..domain import retention as rules
@@ -36,35 +39,72 @@ SERVICE = "rights"
 RUN_AGGREGATE = "retention_run"  # the outbox rows of a disposal run (never removed by a later disposal)
 
 
-async def _candidates(uow: RightsUnitOfWork, as_of: date) -> list[Candidate]:
-    """The completed requests due by `as_of`, with the legal holds that keep any of them."""
-    listed = [rules.candidate(r, uow.schedule) for r in await uow.retention.completed_requests()]
-    return await uow.holds.apply(rules.due([c for c in listed if c is not None], as_of))
+class AnomalyRow(BaseModel):
+    record_type: str
+    record_id: str
+    code: str  # domain/retention.py `anomaly`: why the request's dates cannot be believed
 
 
-async def report(uow: RightsUnitOfWork, as_of: date | None = None) -> DisposalReport:
+class RightsDisposalReport(DisposalReport):
+    """The kit's report, and the requests not disposed of because their row and history disagree."""
+
+    anomalies: list[AnomalyRow] = []
+
+
+Assessed = tuple[list[Candidate], dict[str, rules.RequestForRetention], list[rules.Anomaly]]
+
+
+async def _candidates(uow: RightsUnitOfWork, as_of: date) -> Assessed:
+    """The requests due by `as_of` (completed, or abandoned: domain/retention.py), with the legal holds and
+    the Art 18 restrictions that keep any of them; and the anomalies (never due)."""
+    now = uow.clock.now()
+    requests = await uow.retention.requests()
+    anomalies = [rules.Anomaly(r.request_id, code) for r in requests
+                 if (code := rules.anomaly(r, now)) is not None]
+    for a in anomalies:
+        log.warning("retention_anomaly", request_id=str(a.request_id), code=a.code)
+    listed = [c for r in requests if (c := rules.candidate(r, uow.schedule, now)) is not None]
+    held = await uow.holds.apply(rules.due(listed, as_of))
+    kept = rules.restricted_keeps(held, rules.restricted_subjects(requests))
+    return kept, {str(r.request_id): r for r in requests}, anomalies
+
+
+def _report(uow: RightsUnitOfWork, run_id: uuid.UUID, day: date, dry_run: bool, candidates: list[Candidate],
+            anomalies: list[rules.Anomaly]) -> RightsDisposalReport:
+    report = RightsDisposalReport.of(SERVICE, run_id, uow.schedule, day, dry_run, candidates)
+    report.anomalies = [AnomalyRow(record_type=rules.RECORD_TYPE.value, record_id=str(a.request_id), code=a.code)
+                        for a in anomalies]
+    return report  # type: ignore[return-value]
+
+
+async def report(uow: RightsUnitOfWork, as_of: date | None = None) -> RightsDisposalReport:
     """What a disposal run would do on `as_of` (London's today by default): it changes nothing."""
     day = as_of or uow.clock.today()
-    return DisposalReport.of(SERVICE, uuid.uuid4(), uow.schedule, day, True, await _candidates(uow, day))
+    candidates, _, anomalies = await _candidates(uow, day)
+    return _report(uow, uuid.uuid4(), day, True, candidates, anomalies)
 
 
-async def dispose(uow: RightsUnitOfWork, as_of: date | None = None, *, dry_run: bool = False) -> DisposalReport:
+async def dispose(uow: RightsUnitOfWork, as_of: date | None = None, *,
+                  dry_run: bool = False) -> RightsDisposalReport:
     """The disposal run (see the module); with `dry_run`, the report and nothing else."""
     day = as_of or uow.clock.today()
     run_id, now = uuid.uuid4(), uow.clock.now()
     if dry_run:  # a dry run may look ahead: what would go on that day
-        return DisposalReport.of(SERVICE, run_id, uow.schedule, day, True, await _candidates(uow, day))
+        candidates, _, anomalies = await _candidates(uow, day)
+        return _report(uow, run_id, day, True, candidates, anomalies)
     if day > uow.clock.today():
         raise Refusal(422, "as_of_in_future", "a disposal run cannot be dated later than today", ["as_of"])
-    candidates = await _candidates(uow, day)
+    # The hold lock before the holds are read: a hold placed (or mirrored) while this run works is either
+    # committed before, and seen, or waits for this transaction (one transaction: the run is all or nothing).
+    await uow.holds.lock()
+    candidates, assessed, anomalies = await _candidates(uow, day)
     done: list[Candidate] = []
     for c in candidates:
         if c.held_by:
             continue
-        request_id = uuid.UUID(c.record_id)
-        if not await uow.retention.lock_released(request_id):
-            continue  # gone meanwhile (another run), or no longer released
-        removed = await uow.retention.dispose(request_id)
+        if not await uow.retention.lock_as_assessed(assessed[c.record_id]):
+            continue  # gone meanwhile (another run), or changed since it was assessed
+        removed = await uow.retention.dispose(uuid.UUID(c.record_id))
         await uow.tombstones.add(c, schedule_id=uow.schedule.schedule_id, run_id=run_id, now=now)
         done.append(c)
         log.info("record_disposed", record_type=c.record_type.value, request_id=c.record_id, rule_id=c.rule.rule_id,
@@ -76,8 +116,9 @@ async def dispose(uow: RightsUnitOfWork, as_of: date | None = None, *, dry_run: 
         event = disposed_event(SERVICE, uow.schedule, run_id, now, group)
         await uow.outbox.add(topics.RETENTION_DISPOSALS, event, aggregate_type=RUN_AGGREGATE, aggregate_id=str(run_id))
     held = [c for c in candidates if c.held_by]
-    log.info("disposal_run", run_id=str(run_id), disposed=len(done), held=len(held), as_of=day.isoformat())
-    return DisposalReport.of(SERVICE, run_id, uow.schedule, day, False, done + held)
+    log.info("disposal_run", run_id=str(run_id), disposed=len(done), held=len(held), anomalies=len(anomalies),
+             as_of=day.isoformat())
+    return _report(uow, run_id, day, False, done + held, anomalies)
 
 
 # Legal holds: a hold by subject keeps every request about that subject (the subject's own ids, or the
@@ -108,6 +149,7 @@ async def place_hold(uow: RightsUnitOfWork, command: HoldPlacement, principal: P
         raise Refusal(404, "not_found", "no rights request with this id", ["body", "target_id"])
     scope, target = _target(command.scope, command.target_id)
     hold = await uow.holds.place(scope, target, command.reason, principal.sub, uow.clock.now())
+    await _announce(uow, hold, "placed")
     log.info("legal_hold_placed", hold_id=str(hold.hold_id), scope=command.scope)
     return hold_view(hold)
 
@@ -117,8 +159,26 @@ async def lift_hold(uow: RightsUnitOfWork, hold_id: uuid.UUID, command: HoldLift
     hold = await uow.holds.lift(hold_id, principal.sub, command.reason, uow.clock.now())
     if hold is None:
         raise Refusal(404, "no_hold_in_force", "no legal hold in force with this id")
+    await _announce(uow, hold, "lifted")
     log.info("legal_hold_lifted", hold_id=str(hold_id))
     return hold_view(hold)
+
+
+async def _announce(uow: RightsUnitOfWork, hold: Any, change: str) -> None:
+    """A hold on a subject is every service's (LEGAL_HOLDS); a hold on one rights request stays here."""
+    event = hold_event(SERVICE, hold, change, uow.clock.now())
+    if event is not None:
+        await uow.outbox.add(topics.LEGAL_HOLDS, event, aggregate_type="legal_hold", aggregate_id=str(hold.hold_id))
+
+
+async def on_legal_hold_changed(uow: RightsUnitOfWork, event: LegalHoldChanged) -> None:
+    """Another service placed or lifted a hold on a subject (or a case): rights keeps the same hold (a case
+    hold keeps nothing here, rights holds no case ids, but is kept for the record). Its own are ignored."""
+    if event.service == SERVICE:
+        return
+    if await uow.holds.mirror(event):
+        log.info("legal_hold_mirrored", hold_id=str(event.hold_id), change=event.change, scope=event.scope,
+                 service=event.service)
 
 
 async def holds(uow: RightsUnitOfWork, in_force_only: bool = True) -> list[dict[str, Any]]:

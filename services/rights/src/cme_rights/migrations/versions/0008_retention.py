@@ -9,6 +9,11 @@ trigger refuses every other role's UPDATE and DELETE as before, the owner's incl
 The access log is not opened: its rows (ids and roles) stay after a disposal. It may lock a request's row
 (an UPDATE privilege on `updated_at` alone, which FOR UPDATE needs).
 
+The history tables' time (`at`) is the database's, whoever writes the line: a BEFORE INSERT trigger sets it
+to the transaction's time, so the running service's login cannot backdate a release or an activity line and
+make a request fall due early (the disposal job decides from these lines, never from `rights_requests`,
+which that login may rewrite).
+
 Revision ID: 0008
 Revises: 0007
 """
@@ -23,6 +28,8 @@ branch_labels = None
 depends_on = None
 
 HISTORY = ("clock_events", "audit_log", "decisions", "rectifications_applied")
+TIMED = ("clock_events", "audit_log", "decisions")
+HISTORY_TIME = "rights_history_time_is_now"
 CONTENT = ("rights_requests", "asks", "ask_targets", "ask_chunks", *HISTORY, "outbox")
 
 
@@ -40,9 +47,22 @@ def upgrade() -> None:
     # the owner's (and anyone's but the disposal job's), so history is as closed as before.
     for table in ("clock_events", "audit_log", "decisions"):
         op.execute(f"GRANT UPDATE (request_id) ON {table} TO CURRENT_USER")
+    op.execute(f"""
+        CREATE FUNCTION {HISTORY_TIME}() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+          NEW.at := now();
+          RETURN NEW;
+        END $f$
+    """)
+    for table in TIMED:
+        op.execute(f"CREATE TRIGGER {table}_at_is_now BEFORE INSERT ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION {HISTORY_TIME}()")
 
 
 def downgrade() -> None:
+    for table in TIMED:
+        op.execute(f"DROP TRIGGER {table}_at_is_now ON {table}")
+    op.execute(f"DROP FUNCTION {HISTORY_TIME}()")
     for table in ("clock_events", "audit_log", "decisions"):
         op.execute(f"REVOKE UPDATE (request_id) ON {table} FROM CURRENT_USER")
     close_to_disposal(*HISTORY)
