@@ -21,8 +21,14 @@ import pytest
 from cme_intake.entrypoints.disposal_job import run_dispose
 from cme_shared.clock import SYSTEM_CLOCK
 from cme_shared.contracts import topics
-from cme_shared.contracts.retention import RecordsDisposed, RecordType
-from cme_shared.contracts.rights import DataCollectionRequest, PersonHint, SubjectLookup
+from cme_shared.contracts.retention import LegalHoldChanged, RecordsDisposed, RecordType
+from cme_shared.contracts.rights import (
+    DataCollectionRequest,
+    PersonHint,
+    RestrictionLifted,
+    SubjectLookup,
+    SubjectRestricted,
+)
 from cme_shared.retention import DEFAULT_SCHEDULE
 from cme_shared.testing.fixtures import bearer
 from cme_shared.testing.kafka import eventually, produce
@@ -444,3 +450,156 @@ async def test_a_run_that_fails_part_way_changes_nothing_and_the_next_run_does_i
     assert await owner.fetchval("SELECT count(*) FROM disposal_tombstones WHERE record_type = 'referral'") == 1
     assert await owner.fetchval("SELECT count(*) FROM outbox WHERE topic = $1",
                                 intake.names(topics.RETENTION_DISPOSALS)) == 2  # referral, identity
+
+
+# ---- after the hostile review (round 2): what the job trusts, shared holds, owners, restrictions
+
+POLICE = "accepted-police-high-risk.json"
+
+
+async def test_a_pending_disposal_forged_by_the_runtime_login_is_not_disposed_and_the_report_lists_it(
+        intake, sample, owner, job, intake_url):
+    """C1: the runtime login can INSERT pending disposals; the job disposes only what a signature it verifies
+    again with the pinned keys says casework disposed of (a replayed signature naming another referral, or a
+    made-up one, disposes nothing)."""
+    genuine = await refer(intake, sample(SCHOOL))
+    target = await refer(intake, sample(POLICE), "MPS")
+    await send(intake, topics.RETENTION_DISPOSALS, case_disposed(genuine["intake_id"]), "casework")
+    await eventually(lambda: pending(owner, genuine["intake_id"]))
+    runtime = await asyncpg.connect(plain(intake_url))
+    try:  # as an attacker holding the service's own login would
+        await runtime.execute(
+            "INSERT INTO pending_disposals (event_id, intake_id, from_service, from_record_type, from_record_ids,"
+            " case_ids, subject_ids, schedule_id, rule_id, clock_started_on, disposed_upstream_at, signed_payload,"
+            " signed_key, signed_event_id, signer, signature) SELECT event_id, $1, from_service, from_record_type,"
+            " from_record_ids, case_ids, subject_ids, schedule_id, rule_id, clock_started_on, disposed_upstream_at,"
+            " signed_payload, signed_key, signed_event_id, signer, signature FROM pending_disposals"
+            " WHERE intake_id = $2", uuid.UUID(target["intake_id"]), uuid.UUID(genuine["intake_id"]))
+        made_up = case_disposed(target["intake_id"])
+        payload = made_up.model_dump_json().encode()
+        await runtime.execute(
+            "INSERT INTO pending_disposals (event_id, intake_id, from_service, from_record_type, from_record_ids,"
+            " case_ids, subject_ids, schedule_id, rule_id, clock_started_on, disposed_upstream_at, signed_payload,"
+            " signed_key, signed_event_id, signer, signature) VALUES ($1, $2, 'casework', 'case', '{}', '{}', '{}',"
+            " 's', 'r', '2001-01-01', now(), $3, NULL, $4, 'casework', $5)", made_up.event_id,
+            uuid.UUID(target["intake_id"]), payload, str(made_up.event_id).encode(), b"bm90IGEgc2lnbmF0dXJl")
+    finally:
+        await runtime.close()
+
+    report = await job()
+    assert {(r.record_type, r.record_id) for r in report.disposed if r.record_type == "referral"} == {
+        ("referral", genuine["intake_id"])}
+    assert {(r.record_type, r.record_id, r.reason) for r in report.refused} == {
+        ("referral", target["intake_id"], "referral_not_named"),
+        ("referral", target["intake_id"], "signature_not_verified")}
+    assert await owner.fetchval("SELECT count(*) FROM referrals WHERE intake_id = $1", uuid.UUID(target["intake_id"]))
+    assert await owner.fetchval("SELECT count(*) FROM disposal_tombstones WHERE record_id = $1",
+                                target["intake_id"]) == 0
+
+
+async def test_a_receipt_time_in_the_future_is_refused_as_a_clock(intake, owner, job, intake_url):
+    """C1: a dead letter's clock is its receipt in an append-only table; one dated after now is impossible
+    (written by hand, or a clock gone wrong) and is not disposed of, however far ahead the run looks."""
+    runtime = await asyncpg.connect(plain(intake_url))
+    try:
+        await runtime.execute("INSERT INTO rejected_messages (message_id, channel, errors, received_at) VALUES "
+                              "('http:forged', 'http', '[]', now() + interval '30 days')")
+    finally:
+        await runtime.close()
+    report = await job(SYSTEM_CLOCK.today() + timedelta(days=800))
+    assert report.disposed == []
+    assert [(r.record_type, r.record_id, r.reason) for r in report.refused] == [
+        ("dead_letter", "http:forged", "date_in_future")]
+    assert await owner.fetchval("SELECT count(*) FROM rejected_messages") == 1
+
+
+async def test_a_hold_placed_in_another_service_reaches_intake_over_the_broker_and_keeps_the_record(
+        intake, sample, owner, job):
+    first = await refer(intake, sample(SCHOOL))
+    child = first["child_subject_id"]
+    now = datetime.now(UTC)
+    placed = LegalHoldChanged(event_id=uuid.uuid4(), occurred_at=now, service="casework", hold_id=uuid.uuid4(),
+                              change="placed", scope="subject", target_id=child, by="records_officer:ro-1", at=now)
+    await send(intake, topics.LEGAL_HOLDS, placed, "casework")
+    await eventually(lambda: owner.fetchval("SELECT count(*) = 1 FROM legal_holds WHERE hold_id = $1 "
+                                            "AND lifted_at IS NULL", placed.hold_id))
+    await send(intake, topics.RETENTION_DISPOSALS, case_disposed(first["intake_id"], subject_ids=[child]), "casework")
+    await eventually(lambda: pending(owner, first["intake_id"]))
+    kept = await job()
+    assert kept.disposed == [] and [(r.record_id, r.held_by) for r in kept.held] == [
+        (first["intake_id"], [placed.hold_id])]
+    assert await owner.fetchval("SELECT count(*) FROM referrals")
+
+    lifted = placed.model_copy(update={"event_id": uuid.uuid4(), "change": "lifted", "at": datetime.now(UTC)})
+    await send(intake, topics.LEGAL_HOLDS, lifted, "casework")
+    await eventually(lambda: owner.fetchval("SELECT lifted_at IS NOT NULL FROM legal_holds WHERE hold_id = $1",
+                                            placed.hold_id))
+    done = await job()
+    assert {r.record_type for r in done.disposed} == {"referral", "identity"}
+    assert await owner.fetchval("SELECT count(*) FROM referrals") == 0
+
+
+async def test_a_hold_placed_or_lifted_in_intake_is_published_for_the_other_services(intake, sample):
+    officer = bearer(intake.settings, "records_officer", sub="records-officer-1")
+    case_id = str(uuid.uuid4())
+    async with intake.reader(topics.LEGAL_HOLDS) as holds:
+        placed = await intake.client.post("/legal-holds", headers=officer, json={
+            "scope": "case", "target_id": case_id, "reason": "litigation"})
+        assert placed.status_code == 201, placed.text
+        record = await intake.client.post("/legal-holds", headers=officer, json={  # stays in intake
+            "scope": "record", "target_id": "dead_letter:http:1", "reason": "complaint"})
+        assert record.status_code == 201, record.text
+        hold_id = placed.json()["hold_id"]
+        lifted = await intake.client.post(f"/legal-holds/{hold_id}/lift", headers=officer, json={"reason": "settled"})
+        assert lifted.status_code == 200
+        records = await holds.wait_for(lambda rs: len(rs) >= 2)
+        await holds.settle(0.5)
+    events = [json.loads(r.value) for r in holds.records]
+    assert [(e["service"], e["hold_id"], e["change"], e["scope"], e["target_id"]) for e in events] == [
+        ("intake", hold_id, "placed", "case", case_id), ("intake", hold_id, "lifted", "case", case_id)]
+    assert {dict(r.headers).get("x-cme-signer") for r in records} == {b"intake"}
+    assert "litigation" not in json.dumps(events)  # the reason stays where it was given
+
+
+async def test_a_disposal_from_a_service_that_does_not_own_the_record_is_dead_lettered(intake, sample, owner):
+    """M2 (contracts.retention.from_owner): only casework's case, record without a case or EHE record may make
+    intake's referrals due; rights claiming a case, or disclosure's own record naming a referral, are refused."""
+    first = await refer(intake, sample(SCHOOL))
+    claimed = case_disposed(first["intake_id"]).model_copy(update={"service": "rights"})
+    own_but_naming = case_disposed(first["intake_id"]).model_copy(update={
+        "service": "disclosure", "record_type": RecordType.DISCLOSURE})
+    async with intake.reader(topics.dlq(topics.RETENTION_DISPOSALS)) as dlq:
+        await send(intake, topics.RETENTION_DISPOSALS, claimed, "rights")
+        await send(intake, topics.RETENTION_DISPOSALS, own_but_naming, "disclosure")
+        letters = await dlq.wait_for(lambda rs: len(rs) >= 2)
+    reasons = {json.loads(dict(r.headers)["x-dlq-reasons"])[0]["code"] for r in letters}
+    assert reasons == {"not_record_owner", "not_from_casework"}
+    assert await owner.fetchval("SELECT count(*) FROM pending_disposals") == 0
+
+
+async def test_a_restricted_subject_keeps_their_referral_and_identity_and_the_report_lists_them_held(
+        intake, sample, owner, job):
+    """UK GDPR Art 18(2): a restricted subject's data is only stored: not disposed of while the restriction is
+    in force (DOMAIN section 3 holds; the report says why it was kept)."""
+    first = await refer(intake, sample(SCHOOL))
+    child = uuid.UUID(first["child_subject_id"])
+    restricted = SubjectRestricted(**envelope(), rights_request_id=uuid.uuid4(), subject_ids=[child],
+                                   reason="accuracy contested")
+    await send(intake, topics.RIGHTS_EVENTS, restricted, "rights")
+    await eventually(lambda: owner.fetchval("SELECT count(*) FROM restriction_events"))
+    await send(intake, topics.RETENTION_DISPOSALS, case_disposed(first["intake_id"], subject_ids=[child]), "casework")
+    await eventually(lambda: pending(owner, first["intake_id"]))
+    before = await counts(owner)
+    kept = await job()
+    assert kept.disposed == []
+    assert [(r.record_type, r.record_id, r.held_by) for r in kept.held] == [
+        ("referral", first["intake_id"], [restricted.rights_request_id])]
+    assert await counts(owner) == before
+    assert await owner.fetchval("SELECT count(*) FROM subjects WHERE subject_id = $1", child) == 1
+
+    lifted = RestrictionLifted(**envelope(), rights_request_id=restricted.rights_request_id, subject_ids=[child],
+                               reason="accuracy verified")
+    await send(intake, topics.RIGHTS_EVENTS, lifted, "rights")
+    await eventually(lambda: owner.fetchval("SELECT count(*) = 2 FROM restriction_events"))
+    done = await job()
+    assert {r.record_type for r in done.disposed} == {"referral", "identity"} and done.held == []

@@ -60,9 +60,10 @@ def test_a_dead_letter_goes_a_year_after_it_was_received_by_default():
     assert letter.subject_ids == () and not rules.is_due(letter, date(2026, 11, 30))
 
 
-def test_a_leap_day_receipt_falls_due_on_28_february():
+def test_a_leap_day_receipt_falls_due_on_1_march():
+    # Kept one day longer, never one day short (the kit's due_on; Art 5(1)(e) periods are minimum keeping).
     letter = rules.dead_letter_candidate(DEFAULT_SCHEDULE, message_id="x", received_on=date(2024, 2, 29))
-    assert letter.due_on == date(2025, 2, 28)
+    assert letter.due_on == date(2025, 3, 1)
 
 
 def test_an_identity_goes_only_once_no_referral_about_the_person_remains():
@@ -133,3 +134,47 @@ def test_production_refuses_the_development_digest_key_and_any_key_is_long_enoug
     with pytest.raises(ValidationError, match="at least 32"):
         IntakeSettings(env="test", retention_digest_key="short")
     assert IntakeSettings(env="test", retention_digest_key="x" * 32).digest_key() == b"x" * 32
+
+
+def _production_env(monkeypatch, tmp_path):
+    from cryptography.fernet import Fernet
+
+    from cme_shared.testing.signing import TEST_KEYS
+
+    bindings = tmp_path / "bindings.json"
+    bindings.write_text('{"partners": {}}')
+    for name, value in {"CME_ENV": "production", "CME_JWKS_URL": "https://idp.example/keys",
+                        "CME_JWT_SECRET": "production-secret-" + "z" * 40, "CME_JWT_ISSUER": "https://idp.example",
+                        "CME_JWT_AUDIENCE": "cme", "CME_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                        "CME_KAFKA_USERNAME": "intake", "CME_KAFKA_PASSWORD": "x",
+                        "CME_DATABASE_URL": "postgresql+asyncpg://cme_intake:x@127.0.0.1:1/cme_intake",
+                        "CME_PARTNER_BINDINGS_FILE": str(bindings), "CME_SEAL_KEY": Fernet.generate_key().decode(),
+                        "CME_RETENTION_DIGEST_KEY": "p" * 40, **TEST_KEYS.env_for("intake")}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_a_production_disposal_run_cannot_be_dated_ahead_of_today_but_a_dry_run_may_look_ahead(
+        monkeypatch, tmp_path):
+    """LGA 1972 s224 / FOI Act s46 Code: records are destroyed under the schedule, not before it: in production
+    `dispose --as-of` a future day is refused before anything is opened; a dry run may look ahead."""
+    from typer.testing import CliRunner
+
+    from cme_intake.__main__ import cli
+    from cme_intake.entrypoints import disposal_job
+    from cme_intake.service_layer.retention import IntakeDisposalReport
+
+    _production_env(monkeypatch, tmp_path)
+    runs = []
+
+    async def fake_run(settings, *, as_of=None, dry_run=False):
+        runs.append((as_of, dry_run))
+        return IntakeDisposalReport(service="intake", run_id=uuid.uuid4(), schedule_id="s", as_of=as_of,
+                                    dry_run=dry_run)
+
+    monkeypatch.setattr(disposal_job, "run_dispose", fake_run)
+    refused = CliRunner().invoke(cli, ["dispose", "--as-of", "2099-01-01"])
+    assert refused.exit_code == 2 and "cannot be dated after today in production" in refused.output
+    assert runs == []
+    looked = CliRunner().invoke(cli, ["dispose", "--dry-run", "--as-of", "2099-01-01"])
+    assert looked.exit_code == 0, looked.output
+    assert runs == [(date(2099, 1, 1), True)]

@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from cme_shared.cli import service_cli
+from cme_shared.clock import SYSTEM_CLOCK
 
 from .app import create_app
 from .settings import IntakeSettings
@@ -30,8 +31,14 @@ def dispose_command(
     except ValueError:
         typer.echo("intake: --as-of must be a date, YYYY-MM-DD", err=True)
         raise typer.Exit(2) from None
+    settings = IntakeSettings()
+    if day is not None and not dry_run and settings.env == "production" and day > SYSTEM_CLOCK.today():
+        # A run dated ahead would destroy records before the schedule lets it (LGA 1972 s224): look ahead with
+        # --dry-run; only a test or development environment disposes "in the future" for real.
+        typer.echo("intake: a disposal run cannot be dated after today in production; use --dry-run", err=True)
+        raise typer.Exit(2)
     try:
-        report = asyncio.run(run_dispose(IntakeSettings(), as_of=day, dry_run=dry_run))
+        report = asyncio.run(run_dispose(settings, as_of=day, dry_run=dry_run))
     except ValueError as exc:  # no disposal login, a schedule file that does not validate
         typer.echo(f"intake: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -45,6 +52,8 @@ def dispose_command(
         typer.echo(f"  {row.record_type} {row.record_id} rule {row.rule_id} due {row.due_on}")
     for row in report.held:
         typer.echo(f"  held: {row.record_type} {row.record_id} by {', '.join(str(h) for h in row.held_by)}")
+    for refused in report.refused:
+        typer.echo(f"  refused: {refused.record_type} {refused.record_id} ({refused.reason})")
 
 
 if __name__ == "__main__":

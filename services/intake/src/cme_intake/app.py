@@ -6,7 +6,7 @@ from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
 from cme_shared.contracts.events import ReferralAccepted
 from cme_shared.contracts.referrals import Referral, ReferralOutcome
-from cme_shared.contracts.retention import RecordsDisposed
+from cme_shared.contracts.retention import LegalHoldChanged, RecordsDisposed
 from cme_shared.contracts.rights import DataCollectionReply, DataCollectionRequest, FactualRectification
 from cme_shared.http.app import create_service_app
 from cme_shared.runtime import ServiceRuntime
@@ -39,7 +39,8 @@ CHANNELS = [
                "Internal: subject lookup replies, data collection chunks and rectification receipts.",
                DataCollectionReply, key="collection id or rights request id"),
     ChannelDoc(topics.RIGHTS_EVENTS, "receive",
-               "Internal: factual rectifications to apply as new versions (other kinds are ignored).",
+               "Internal: factual rectifications to apply as new versions, and Art 18 restrictions placed "
+               "and lifted (a restricted subject's records are kept from disposal); other kinds are ignored.",
                FactualRectification, key="as the rights service sets it"),
     ChannelDoc(topics.RETENTION_DISPOSALS, "receive",
                "Internal: records other services disposed of; intake disposes of the referrals a disposed case "
@@ -49,6 +50,12 @@ CHANNELS = [
                "Internal: what intake's disposal job disposed of (referrals, dead letters, identities), written "
                "by the job, sent by the running service's relay; disclosure logs a leaf for each.",
                RecordsDisposed, key="the disposal run"),
+    ChannelDoc(topics.LEGAL_HOLDS, "receive",
+               "Internal: legal holds on a subject or a case placed or lifted in another service; intake keeps "
+               "the same hold (same id). Its own events are ignored.", LegalHoldChanged, key="the hold id"),
+    ChannelDoc(topics.LEGAL_HOLDS, "send",
+               "Internal: a legal hold on a subject or a case placed or lifted in intake, for the other services "
+               "to keep too.", LegalHoldChanged, key="the hold id"),
 ]
 
 

@@ -37,9 +37,10 @@ class Access:
 
 SERVICE_ACCESS: dict[str, Access] = {
     "intake": Access(
-        reads=(topics.REFERRALS, topics.DATA_COLLECTION_REQUESTS, topics.RIGHTS_EVENTS, topics.RETENTION_DISPOSALS),
+        reads=(topics.REFERRALS, topics.DATA_COLLECTION_REQUESTS, topics.RIGHTS_EVENTS, topics.RETENTION_DISPOSALS,
+               topics.LEGAL_HOLDS),
         writes=(topics.REFERRAL_OUTCOMES, topics.REFERRAL_ACCEPTED, topics.replies_of("intake"),
-                topics.RETENTION_DISPOSALS),
+                topics.RETENTION_DISPOSALS, topics.LEGAL_HOLDS),
     ),
     "casework": Access(
         reads=(topics.REFERRAL_ACCEPTED, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS),

@@ -8,7 +8,7 @@ to record pending disposals and to read tombstones for subject access.
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, text, true, union, update
@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cme_shared.contracts.retention import RecordsDisposed, RecordType
 
 from ..domain.retention import ChildIdentifiers
+
+if TYPE_CHECKING:
+    from ..service_layer.retention import ReceivedDisposal
 from .tables import (
     care_links,
     disposal_tombstones,
@@ -32,6 +35,7 @@ from .tables import (
     referral_acceptances,
     referrals,
     rejected_messages,
+    restriction_events,
     subject_addresses,
     subject_merges,
     subject_observations,
@@ -52,15 +56,19 @@ class RetentionStore:
 
     # ---- what other services disposed of (recorded by the running service's handler)
 
-    async def record_pending(self, event: RecordsDisposed, intake_ids: Sequence[UUID]) -> int:
-        """One row per (event, referral); a redelivered event adds nothing. How many were new."""
+    async def record_pending(self, received: "ReceivedDisposal", intake_ids: Sequence[UUID]) -> int:
+        """One row per (event, referral), with the signed record as received; a redelivered event adds
+        nothing. How many were new."""
         if not intake_ids:
             return 0
+        event: RecordsDisposed = received.event
         rows = [dict(event_id=event.event_id, intake_id=intake_id, from_service=event.service,
                      from_record_type=event.record_type.value, from_record_ids=list(event.record_ids),
                      case_ids=list(event.case_ids), subject_ids=list(event.subject_ids),
                      schedule_id=event.schedule_id, rule_id=event.rule_id, clock_started_on=event.clock_started_on,
-                     disposed_upstream_at=event.disposed_at)
+                     disposed_upstream_at=event.disposed_at, signed_payload=received.payload,
+                     signed_key=received.key, signed_event_id=received.event_id_header, signer=received.signer,
+                     signature=received.signature)
                 for intake_id in dict.fromkeys(intake_ids)]
         done = await self._session.execute(insert(pending_disposals).values(rows).on_conflict_do_nothing()
                                            .returning(pending_disposals.c.intake_id))
@@ -72,7 +80,9 @@ class RetentionStore:
         return list((await self._session.execute(
             select(pending_disposals.c.event_id, pending_disposals.c.intake_id, pending_disposals.c.from_service,
                    pending_disposals.c.case_ids, pending_disposals.c.clock_started_on,
-                   pending_disposals.c.disposed_upstream_at, referrals.c.source_type.label("source_type"),
+                   pending_disposals.c.disposed_upstream_at, pending_disposals.c.signed_payload,
+                   pending_disposals.c.signed_key, pending_disposals.c.signed_event_id, pending_disposals.c.signer,
+                   pending_disposals.c.signature, referrals.c.source_type.label("source_type"),
                    referrals.c.child_subject_id, referrals.c.carer_subject_ids)
             .outerjoin(referrals, referrals.c.intake_id == pending_disposals.c.intake_id)
             .where(pending_disposals.c.done_at.is_(None))
@@ -85,6 +95,30 @@ class RetentionStore:
             await self._session.execute(update(pending_disposals).where(
                 pending_disposals.c.intake_id.in_(ids), pending_disposals.c.done_at.is_(None)
             ).values(run_id=run_id, done_at=now))
+
+    # ---- Art 18 restrictions (rights' SubjectRestricted / RestrictionLifted; append-only)
+
+    async def record_restriction(self, event_id: UUID, rights_request_id: UUID, subject_ids: Sequence[UUID],
+                                 change: str) -> None:
+        if subject_ids:
+            await self._session.execute(insert(restriction_events).values([
+                dict(event_id=event_id, rights_request_id=rights_request_id, subject_id=s, change=change)
+                for s in dict.fromkeys(subject_ids)]).on_conflict_do_nothing())
+
+    async def restrictions_in_force(self, subject_ids: Sequence[UUID]) -> dict[UUID, set[UUID]]:
+        """For each subject, the rights requests whose restriction is in force (its latest event: restricted)."""
+        rows = await self._session.execute(
+            select(restriction_events.c.subject_id, restriction_events.c.rights_request_id,
+                   restriction_events.c.change)
+            .where(restriction_events.c.subject_id.in_(list(subject_ids))).order_by(restriction_events.c.id))
+        latest: dict[tuple[UUID, UUID], str] = {}
+        for subject_id, request_id, change in rows.all():
+            latest[(subject_id, request_id)] = change
+        found: dict[UUID, set[UUID]] = {}
+        for (subject_id, request_id), change in latest.items():
+            if change == "restricted":
+                found.setdefault(subject_id, set()).add(request_id)
+        return found
 
     # ---- what intake's own schedule finds
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -49,6 +50,7 @@ referrals = Table(
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("referrals_child", "child_subject_id"),
+    Index("referrals_carers", "carer_subject_ids", postgresql_using="gin"),  # who no referral names (0007)
     Index("referrals_triage", "received_at", postgresql_where=text("borough IS NULL")),
 )
 
@@ -315,5 +317,27 @@ pending_disposals = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("run_id", UUID(as_uuid=True), nullable=True),
     Column("done_at", DateTime(timezone=True), nullable=True),
+    # The signed record as received: the disposal job verifies it again with the pinned keys (the runtime
+    # login can INSERT here, so a row is evidence only with a signature that verifies).
+    Column("signed_payload", LargeBinary, nullable=False),
+    Column("signed_key", LargeBinary, nullable=True),
+    Column("signed_event_id", LargeBinary, nullable=True),
+    Column("signer", Text, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
     Index("pending_disposals_waiting", "intake_id", postgresql_where=text("done_at IS NULL")),
+)
+
+# UK GDPR Art 18 restrictions as rights sent them (append-only): a subject whose latest event is `restricted`
+# is kept from disposal, as a legal hold keeps them.
+restriction_events = Table(
+    "restriction_events",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("rights_request_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("change", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("event_id", "subject_id", name="restriction_events_once"),
+    Index("restriction_events_subject", "subject_id", "id"),
 )

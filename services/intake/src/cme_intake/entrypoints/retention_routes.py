@@ -81,6 +81,6 @@ def router(runtime: ServiceRuntime) -> APIRouter:
         as_of: Annotated[date | None, Query(description="the day to report as of; default London's today")] = None,
     ) -> DisposalReport:
         async with unit_of_work() as uow:
-            return await report(uow, as_of or uow.clock.today())
+            return await report(uow, as_of or uow.clock.today(), runtime.trusted_signers)
 
     return api
