@@ -7,14 +7,19 @@ the FOI Act s46 Code of Practice (a record of what was destroyed, when and under
 """
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from cme_casework.domain.history import Entry, Kind
 from cme_casework.domain.retention import (
+    MISMATCH_HOLD,
     CaseFacts,
     EheFacts,
+    HistoryClosure,
     LooseRecord,
+    case_facts_from,
+    history_closure,
     plan,
     restricted_keeps,
 )
@@ -91,11 +96,12 @@ def test_a_record_without_a_case_runs_from_the_day_it_was_recorded_and_never_bef
         with_case.record_id, str(later_case.case_id)}
 
 
-def test_a_29_february_closure_falls_due_on_28_february():
-    """cme_shared.retention.due_on: whole years from 29 February end on 28 February (relativedelta)."""
+def test_a_29_february_closure_falls_due_on_1_march():
+    """cme_shared.retention.due_on: whole years from 29 February end on 1 March of a common year, never a
+    day early (UK GDPR Art 5(1)(e) is met a day later; disposing a day early breaks the schedule, LGA 1972 s224)."""
     leap = case(closed_on=date(2024, 2, 29))
-    assert due_ids(DEFAULT_SCHEDULE, date(2031, 2, 27), [leap]) == set()
-    assert due_ids(DEFAULT_SCHEDULE, date(2031, 2, 28), [leap]) == {str(leap.case_id)}
+    assert due_ids(DEFAULT_SCHEDULE, date(2031, 2, 28), [leap]) == set()
+    assert due_ids(DEFAULT_SCHEDULE, date(2031, 3, 1), [leap]) == {str(leap.case_id)}
 
 
 SHORTER = RetentionSchedule(schedule_id="test-shorter", rules=tuple(
@@ -171,3 +177,72 @@ def test_a_production_disposal_run_cannot_be_dated_ahead_of_today(monkeypatch):
         monkeypatch.setenv(name, value)
     refused = CliRunner().invoke(cli, ["dispose", "--as-of", "2099-01-01"])
     assert refused.exit_code == 2 and "cannot be dated after today in production" in refused.output
+
+
+# --- C1: closure decided from the append-only history, never from the runtime-writable projection -----
+
+def entry(kind: Kind, on: date, written: date, **detail) -> Entry:
+    return Entry(kind=kind, actor="officer:x", reason="synthetic", effective_on=on, category=DataCategory.EDUCATION,
+                 source="casework", detail={"reason": "synthetic", "closure_reason": "on_roll_elsewhere",
+                                            "evidence": {}, **detail},
+                 recorded_at=datetime(written.year, written.month, written.day, 12, tzinfo=UTC))
+
+
+def history(*entries: Entry) -> HistoryClosure:
+    case_id = uuid.uuid4()
+    opened = entry(Kind.CASE_OPENED, date(2019, 1, 10), date(2019, 1, 10), case_id=str(case_id),
+                   child_subject_id=str(uuid.uuid4()))
+    return history_closure([opened, *entries])
+
+
+def test_a_case_is_closed_only_when_its_history_says_so_and_on_the_history_s_day():
+    """DOMAIN section 3 (7 years after case closure) read with LGA 1972 s224 (records as they happened):
+    the closure is the history's, a reopening undoes it."""
+    closed = history(entry(Kind.CASE_CLOSED, CLOSED_ON, date(2019, 7, 3)))
+    assert (closed.closed, closed.closed_on, closed.problem) == (True, CLOSED_ON, None)
+    reopened = history(entry(Kind.CASE_CLOSED, CLOSED_ON, date(2019, 7, 3)),
+                       entry(Kind.CASE_REOPENED, date(2020, 1, 5), date(2020, 1, 5)))
+    assert (reopened.closed, reopened.closed_on) == (False, None)
+
+
+@pytest.mark.parametrize(("entries", "problem"), [
+    # a closure dated after the day it was written (a clock start in the future)
+    ([entry(Kind.CASE_CLOSED, date(2019, 8, 1), date(2019, 7, 3))], "closed_after_written"),
+    # a closure before the case was opened
+    ([entry(Kind.CASE_CLOSED, date(2018, 1, 1), date(2019, 7, 3))], "closed_before_opened"),
+    # a history that goes back in time: a reopening dated before the closure it reopens, closed at once
+    ([entry(Kind.CASE_CLOSED, CLOSED_ON, date(2019, 7, 3)), entry(Kind.CASE_REOPENED, date(2010, 1, 1), date(2019, 7, 4)),
+      entry(Kind.CASE_CLOSED, date(2010, 1, 2), date(2019, 7, 4))], "reopened_before_closed"),
+])
+def test_impossible_closure_dates_never_start_a_clock(entries, problem):
+    """Fix C1 (hostile review): a clock start in the future, or before the record existed, is refused."""
+    assert history(*entries).problem == problem
+
+
+def test_a_projection_that_disagrees_with_the_history_is_reported_held_never_disposed():
+    """Fix C1: the `cases` projection is the running service's (writable); the history is append-only.
+    A closure the projection claims and the history does not (or on another day) keeps the case, reported
+    as held under MISMATCH_HOLD; it also keeps the child's other records (the child may be live)."""
+    child = uuid.uuid4()
+    open_in_history = case_facts_from(uuid.uuid4(), child, HistoryClosure(False, None), True, date(2010, 1, 1))
+    other_day = case_facts_from(uuid.uuid4(), uuid.uuid4(), HistoryClosure(True, CLOSED_ON), True, date(2010, 1, 1))
+    agreeing = case_facts_from(uuid.uuid4(), uuid.uuid4(), HistoryClosure(True, CLOSED_ON), True, CLOSED_ON)
+    record = loose(child=child)
+    result = plan(DEFAULT_SCHEDULE, date(2030, 1, 1), [open_in_history, other_day, agreeing], [record])
+    held = {c.record_id: c.held_by for c in result.candidates if c.held_by}
+    assert held == {str(open_in_history.case_id): (MISMATCH_HOLD,), str(other_day.case_id): (MISMATCH_HOLD,)}
+    assert {c.record_id for c in result.candidates if not c.held_by} == {str(agreeing.case_id)}
+    impossible = case_facts_from(uuid.uuid4(), uuid.uuid4(), HistoryClosure(True, CLOSED_ON, "closed_after_written"),
+                                 True, CLOSED_ON)
+    [kept] = plan(DEFAULT_SCHEDULE, date(2030, 1, 1), [impossible]).candidates
+    assert kept.held_by == (MISMATCH_HOLD,)
+
+
+def test_a_carer_the_history_names_is_a_subject_whatever_the_projection_says():
+    """A hold on a carer keeps every case naming them (DOMAIN section 3, legal hold): the history's carers
+    count even when the projection has lost them."""
+    carer = uuid.uuid4()
+    facts = case_facts_from(uuid.uuid4(), uuid.uuid4(), HistoryClosure(True, CLOSED_ON, carer_subject_ids=(carer,)),
+                            True, CLOSED_ON, carer_subject_ids=())
+    [candidate] = plan(DEFAULT_SCHEDULE, date(2030, 1, 1), [facts]).candidates
+    assert carer in candidate.subject_ids

@@ -11,7 +11,7 @@ from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
 from cme_shared.contracts.cases import CaseChanged
 from cme_shared.contracts.events import ReferralAccepted
-from cme_shared.contracts.retention import RecordsDisposed
+from cme_shared.contracts.retention import LegalHoldChanged, RecordsDisposed
 from cme_shared.contracts.rights import (
     DataCollectionReply,
     DataCollectionRequest,
@@ -59,6 +59,10 @@ CHANNELS = [
     ChannelDoc(topics.RETENTION_DISPOSALS, "send", "Records casework disposed of under the retention schedule (ids, "
                "codes and dates; the referrals they drew on, for intake), written by `dispose`, sent by the relay.",
                RecordsDisposed, key="record type:record id"),
+    *(ChannelDoc(topics.LEGAL_HOLDS, action, "Legal holds on a subject or a case placed or lifted in any service "
+                 "(ids, codes and who; the reason stays where it was given): casework sends its own and keeps the "
+                 "others' (its own coming back are ignored).", LegalHoldChanged, key="hold id")
+      for action in ("send", "receive")),
 ]
 
 def clock_policy(settings: CaseworkSettings) -> ClockPolicy:

@@ -43,8 +43,9 @@ SERVICE_ACCESS: dict[str, Access] = {
                 topics.RETENTION_DISPOSALS, topics.LEGAL_HOLDS),
     ),
     "casework": Access(
-        reads=(topics.REFERRAL_ACCEPTED, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS),
-        writes=(topics.CASE_EVENTS, topics.SHARE_EVENTS, topics.replies_of("casework"), topics.RETENTION_DISPOSALS),
+        reads=(topics.REFERRAL_ACCEPTED, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.LEGAL_HOLDS),
+        writes=(topics.CASE_EVENTS, topics.SHARE_EVENTS, topics.replies_of("casework"), topics.RETENTION_DISPOSALS,
+                topics.LEGAL_HOLDS),
     ),
     "disclosure": Access(
         reads=(topics.SHARE_EVENTS, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.RETENTION_DISPOSALS),

@@ -9,18 +9,22 @@ only the disposal job's login (`cme_casework_disposal`, migration 0009) can carr
 
 from collections.abc import Sequence
 from datetime import date
+from itertools import groupby
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import LargeBinary, and_, delete, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.retention import LegalHolds, Tombstones
 
-from ..domain.retention import CaseFacts, EheFacts, LooseRecord
-from .repository import _IN_FORCE, _r
+from cme_shared.contracts import topics
+
+from ..domain.history import Kind
+from ..domain.retention import CaseFacts, EheFacts, HistoryClosure, LooseRecord, case_facts_from, history_closure
+from .repository import _IN_FORCE, _r, entry_from_row
 from .tables import case_history, cases, cnis_register_entries, ehe_history, ehe_records, kit
 
 LONDON = ZoneInfo("Europe/London")
@@ -30,6 +34,20 @@ outbox = kit.outbox
 _INTAKE_ID = func.coalesce(case_history.c.detail["referral"]["intake_id"].astext,
                            case_history.c.detail["intake_id"].astext,
                            case_history.c.detail["event"]["intake_id"].astext)
+
+
+# The entries that decide whether a case is closed and since when (lifecycle.fold of these alone gives the
+# same status and periods as the whole history: the others never open, reopen or close a case).
+# REFERRAL_JOINED: the carers it names (a hold on a carer must find the case whatever the projection says).
+_LIFECYCLE = (Kind.CASE_OPENED, Kind.CASE_REOPENED, Kind.CASE_CLOSED, Kind.REFERRAL_JOINED)
+# Outbox rows the disposal of a case keeps: its own RecordsDisposed and the holds (ids, codes, dates only).
+_KEPT_TOPICS = (topics.RETENTION_DISPOSALS, topics.LEGAL_HOLDS)
+
+
+def _mentions(needle: str) -> Any:
+    """An outbox row whose payload (the event's JSON) names `needle` (an id: no LIKE wildcards in it)."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return outbox.c.payload.op("LIKE")(literal(("%" + escaped + "%").encode(), LargeBinary))  # bytea LIKE
 
 
 def _categories(values: Sequence[str] | None) -> tuple[DataCategory, ...]:
@@ -47,8 +65,11 @@ class RetentionRecords:
 
     # --- what the rules read -------------------------------------------------------------------------
 
-    async def case_facts(self) -> list[CaseFacts]:
-        """Every case: status, closure date, carers, the categories its history holds, its referrals."""
+    async def case_facts(self, case_id: UUID | None = None) -> list[CaseFacts]:
+        """Every case (or one): closed or not and when FROM ITS HISTORY (the entries that open, reopen and
+        close it, folded: append-only, so the running service's login cannot rewrite them), with the
+        `cases` projection's status and closure day kept where they disagree; carers, the categories its
+        history holds, its referrals."""
         h = case_history.alias("h")
         categories = (select(func.array_agg(h.c.category.distinct())).where(h.c.case_id == cases.c.case_id)
                       .scalar_subquery())
@@ -56,14 +77,23 @@ class RetentionRecords:
                                h.c.detail["event"]["intake_id"].astext)
         intake_ids = (select(func.array_agg(intake.distinct())).where(h.c.case_id == cases.c.case_id, intake.is_not(None))
                       .scalar_subquery())
-        rows = await self.session.execute(
-            select(cases.c.case_id, cases.c.child_subject_id, cases.c.carer_subject_ids, cases.c.status,
-                   cases.c.closed_on, categories.label("categories"), intake_ids.label("intake_ids"))
-            .order_by(cases.c.case_id))
-        return [CaseFacts(case_id=r["case_id"], child_subject_id=r["child_subject_id"], closed=r["status"] == "closed",
-                          closed_on=r["closed_on"], carer_subject_ids=tuple(r["carer_subject_ids"] or ()),
-                          categories=_categories(r["categories"]), intake_ids=tuple(r["intake_ids"] or ()))
-                for r in rows.mappings()]
+        query = (select(cases.c.case_id, cases.c.child_subject_id, cases.c.carer_subject_ids, cases.c.status,
+                        cases.c.closed_on, categories.label("categories"), intake_ids.label("intake_ids"))
+                 .order_by(cases.c.case_id))
+        lifecycle = (select(case_history).where(case_history.c.case_id.is_not(None),
+                                                case_history.c.kind.in_([k.value for k in _LIFECYCLE]))
+                     .order_by(case_history.c.case_id, case_history.c.entry_id))
+        if case_id is not None:
+            query = query.where(cases.c.case_id == case_id)
+            lifecycle = lifecycle.where(case_history.c.case_id == case_id)
+        rows = (await self.session.execute(query)).mappings().all()
+        histories = {key: history_closure([entry_from_row(r) for r in group]) for key, group in groupby(
+            (await self.session.execute(lifecycle)).mappings(), key=lambda r: r["case_id"])}
+        return [case_facts_from(r["case_id"], r["child_subject_id"],
+                                histories.get(r["case_id"], HistoryClosure(False, None, "no_history")),
+                                r["status"] == "closed", r["closed_on"], carer_subject_ids=tuple(r["carer_subject_ids"] or ()),
+                                categories=_categories(r["categories"]), intake_ids=tuple(r["intake_ids"] or ()))
+                for r in rows]
 
     async def loose_records(self) -> list[LooseRecord]:
         """The history entries with no case, one record per referral (its intake id)."""
@@ -118,12 +148,15 @@ class RetentionRecords:
 
     # --- how content goes (the disposal login only) ---------------------------------------------------
 
-    async def remove_case(self, case_id: UUID, closed_on: date) -> bool:
+    async def remove_case(self, case_id: UUID, closed_on: date, intake_ids: Sequence[str] = ()) -> bool:
         """Remove a closed case's content: its row (first: the delete takes the row's lock, so a referral
         reopening it at the same moment either goes first, and then nothing is removed, or waits and opens a
-        new case), its whole history, and the outbox rows about it (its CaseChanged events, and the share
-        events of its child once the child has no case left). False: it is no longer closed on that date
-        (reopened since it was planned), and nothing was removed."""
+        new case), its whole history, and EVERY outbox row about it, sent or not, quarantined or not (an
+        unsent one would be sent after the disposal; a published or quarantined one is a copy): its
+        CaseChanged events, the data-collection replies and any other row that names the case or one of
+        its referrals, and the share events of its child once the child has no case left. Its disposals'
+        and holds' rows stay (ids, codes and dates). False: it is no longer closed on that date (reopened
+        since it was planned), and nothing was removed."""
         gone = await self.session.execute(
             delete(cases).where(cases.c.case_id == case_id, cases.c.status == "closed", cases.c.closed_on == closed_on)
             .returning(cases.c.child_subject_id))
@@ -131,11 +164,16 @@ class RetentionRecords:
         if child is None:
             return False
         await self.session.execute(delete(case_history).where(case_history.c.case_id == case_id))
-        about = and_(outbox.c.aggregate_type == "case", outbox.c.aggregate_id == str(case_id))
+        names = [str(case_id), *intake_ids]
         others = (await self.session.execute(select(cases.c.case_id).where(cases.c.child_subject_id == child))).first()
+        about = or_(and_(outbox.c.aggregate_type == "case", outbox.c.aggregate_id == str(case_id)),
+                    *(_mentions(n) for n in names))
         if others is None:
-            about = or_(about, and_(outbox.c.aggregate_type == "share", outbox.c.aggregate_id == str(child)))
-        await self.session.execute(delete(outbox).where(about))
+            about = or_(about, and_(outbox.c.aggregate_type == "share", outbox.c.aggregate_id == str(child)),
+                        _mentions(str(child)))
+        # (endswith: a test run's topic names carry a prefix)
+        await self.session.execute(delete(outbox).where(about, not_(or_(*(outbox.c.topic.endswith(t)
+                                                                          for t in _KEPT_TOPICS)))))
         return True
 
     async def remove_loose(self, entry_ids: Sequence[int]) -> int:

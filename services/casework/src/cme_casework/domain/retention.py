@@ -41,11 +41,56 @@ Decisions (casework's, documented in the README):
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from uuid import UUID
+from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.retention import RecordType, RetentionRule, RetentionSchedule
 from cme_shared.retention import Candidate, due_on
+
+from .history import Entry, Kind
+from .lifecycle import Status, fold
+
+LONDON = ZoneInfo("Europe/London")
+# What keeps a case whose own record does not bear out its closure (C1: the job decides only from the
+# append-only history, which the running service's login can add to but never rewrite). Reported among the
+# held, under this fixed id in `held_by` (it is no legal hold: the records officer looks at the case).
+MISMATCH_HOLD = uuid5(UUID(int=0), "cme:casework:retention:history-mismatch")
+
+
+@dataclass(frozen=True)
+class HistoryClosure:
+    """What a case's history says of its closure: closed or not, on which day, and why not trusted."""
+
+    closed: bool
+    closed_on: date | None
+    problem: str | None = None  # a code: the dates the history gives cannot be right
+    child_subject_id: UUID | None = None  # whom the history says the case is about
+    carer_subject_ids: tuple[UUID, ...] = ()  # the carers the history names
+
+
+def history_closure(entries: Sequence[Entry]) -> HistoryClosure:
+    """A case is closed, and on which day, only if its history (lifecycle.fold) says so; and only on a day
+    that can be true: not before the period it closes was opened, not after the day the closure was
+    written (a closure dated ahead), and no period opened before the closure it reopens (a history that
+    goes back in time). A closure whose dates cannot be right is `problem`, and never starts a clock."""
+    state = fold(entries)
+    who = {"child_subject_id": state.child_subject_id,
+           "carer_subject_ids": tuple(UUID(str(c)) for c in state.carer_subject_ids)}
+    if state.status is not Status.CLOSED or state.closure is None:
+        return HistoryClosure(False, None, None if state.case_id else "no_history", **who)
+    closed_on = state.closure["closed_on"]
+    closing = next((e for e in reversed(entries) if e.kind is Kind.CASE_CLOSED), None)
+    written_on = closing.recorded_at.astimezone(LONDON).date() if closing and closing.recorded_at else None
+    problem = None
+    if written_on is None or closed_on > written_on:
+        problem = "closed_after_written"
+    elif any(p.closed_on is not None and p.closed_on < p.opened_on for p in state.periods) or closed_on < state.period.opened_on:
+        problem = "closed_before_opened"
+    elif any(later.opened_on < (earlier.closed_on or later.opened_on)
+             for earlier, later in zip(state.periods, state.periods[1:])):
+        problem = "reopened_before_closed"
+    return HistoryClosure(True, closed_on, problem, **who)
 
 
 @dataclass(frozen=True)
@@ -59,6 +104,28 @@ class CaseFacts:
     carer_subject_ids: tuple[UUID, ...] = ()
     categories: tuple[DataCategory, ...] = ()
     intake_ids: tuple[str, ...] = ()  # the referrals the case drew on (intake's records)
+    # The `cases` projection's own status and closure day, where it disagrees with the history (None:
+    # it agrees); the projection is the running service's and may have been rewritten.
+    projected: tuple[bool, date | None] | None = None
+    problem: str | None = None  # HistoryClosure.problem
+
+    @property
+    def trusted(self) -> bool:
+        return self.projected is None and self.problem is None
+
+
+def case_facts_from(case_id: UUID, child_subject_id: UUID, history: HistoryClosure, projected_closed: bool,
+                    projected_closed_on: date | None, **rest: object) -> CaseFacts:
+    """A case's facts: closed and when from its history, with the projection kept only if it disagrees."""
+    agrees = (projected_closed, projected_closed_on if projected_closed else None) == (
+        history.closed, history.closed_on if history.closed else None)
+    problem = history.problem
+    if problem is None and history.child_subject_id not in (None, child_subject_id):
+        problem = "child_differs"
+    carers = tuple(sorted(set(rest.pop("carer_subject_ids", ())) | set(history.carer_subject_ids), key=str))  # type: ignore[arg-type]
+    return CaseFacts(case_id=case_id, child_subject_id=child_subject_id, closed=history.closed,
+                     closed_on=history.closed_on, projected=None if agrees else (projected_closed, projected_closed_on),
+                     problem=problem, carer_subject_ids=carers, **rest)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -108,8 +175,9 @@ def longest_rule(schedule: RetentionSchedule, record_type: RecordType, categorie
 
 
 def live_children(cases: Sequence[CaseFacts], ehe: Sequence["EheFacts"] = ()) -> frozenset[UUID]:
-    """The children with live casework: a case or an EHE record that is not closed."""
-    return frozenset({c.child_subject_id for c in cases if not c.closed}
+    """The children with live casework: a case or an EHE record that is not closed (by its history, or by
+    the projection where the two disagree: the safe side)."""
+    return frozenset({c.child_subject_id for c in cases if not c.closed or (c.projected and not c.projected[0])}
                      | {r.child_subject_id for r in ehe if not r.closed})
 
 
@@ -120,16 +188,31 @@ def case_candidates(schedule: RetentionSchedule, cases: Sequence[CaseFacts], as_
     live_children_ = live_children(cases) if live is None else live
     due: list[Candidate] = []
     for case in cases:
+        if not case.trusted:  # history and projection disagree, or the history's dates cannot be right
+            claims = [d for d in (case.closed_on if case.closed else None,
+                                  case.projected[1] if case.projected and case.projected[0] else None) if d]
+            claimed = min(claims, default=None)  # the earliest either says: what a run could have acted on
+            if claimed is not None:
+                candidate = _case_candidate(schedule, case, claimed, (MISMATCH_HOLD,))
+                if candidate.due_on <= as_of:
+                    due.append(candidate)  # reported as held, never disposed of
+            continue
         if not case.closed or case.closed_on is None or case.child_subject_id in live_children_:
             continue
-        rule = longest_rule(schedule, RecordType.CASE, case.categories, case.closed_on)
-        candidate = Candidate(
-            record_type=RecordType.CASE, record_id=str(case.case_id), rule=rule, clock_started_on=case.closed_on,
-            subject_ids=(case.child_subject_id, *sorted(set(case.carer_subject_ids) - {case.child_subject_id}, key=str)),
-            case_ids=(case.case_id,), categories=tuple(sorted(set(case.categories), key=lambda c: c.value)))
+        candidate = _case_candidate(schedule, case, case.closed_on)
         if candidate.due_on <= as_of:
             due.append(candidate)
     return due
+
+
+def _case_candidate(schedule: RetentionSchedule, case: CaseFacts, closed_on: date,
+                    held_by: tuple[UUID, ...] = ()) -> Candidate:
+    rule = longest_rule(schedule, RecordType.CASE, case.categories, closed_on)
+    return Candidate(
+        record_type=RecordType.CASE, record_id=str(case.case_id), rule=rule, clock_started_on=closed_on,
+        subject_ids=(case.child_subject_id, *sorted(set(case.carer_subject_ids) - {case.child_subject_id}, key=str)),
+        case_ids=(case.case_id,), categories=tuple(sorted(set(case.categories), key=lambda c: c.value)),
+        held_by=held_by)
 
 
 def case_due_dates(schedule: RetentionSchedule, cases: Sequence[CaseFacts]) -> dict[UUID, date | None]:
@@ -138,7 +221,7 @@ def case_due_dates(schedule: RetentionSchedule, cases: Sequence[CaseFacts]) -> d
     for case in cases:
         if latest.get(case.child_subject_id, date.min) is None:
             continue
-        if not case.closed or case.closed_on is None:
+        if not case.closed or case.closed_on is None or not case.trusted:
             latest[case.child_subject_id] = None
             continue
         rule = longest_rule(schedule, RecordType.CASE, case.categories, case.closed_on)

@@ -1,4 +1,5 @@
-"""Kafka in: accepted referrals from intake; restriction, rectification and subject access from rights.
+"""Kafka in: accepted referrals from intake; restriction, rectification and subject access from rights;
+legal holds placed or lifted in the other services.
 
 Each subscription names its handler, `async def on_<event>(uow, event) -> None` (service_layer/), which the
 kit runs in a unit of work it opens, claims the record in and commits. Topics several kinds share are
@@ -7,6 +8,7 @@ parsed by `kind` (read from the contract models); a kind casework does not handl
 
 from cme_shared.contracts import topics
 from cme_shared.contracts.events import ReferralAccepted
+from cme_shared.contracts.retention import LegalHoldChanged
 from cme_shared.contracts.rights import (
     DataCollectionRequest,
     FactualRectification,
@@ -18,6 +20,7 @@ from cme_shared.runtime import ServiceRuntime
 
 from ..adapters.unit_of_work import CaseworkUnitOfWork
 from ..service_layer.referrals import on_referral_accepted
+from ..service_layer.retention import on_legal_hold_changed
 from ..service_layer.rights import on_data_collection, on_rights_event
 
 # Records per transaction of accepted referrals; the batch holds the children's case rows it locked
@@ -47,3 +50,5 @@ def subscribe(runtime: ServiceRuntime) -> None:
                     json_kind_parser([SubjectRestricted, RestrictionLifted, FactualRectification]), on=on_rights_event)
     runtime.consume("data-collection", topics.DATA_COLLECTION_REQUESTS, json_kind_parser([DataCollectionRequest]),
                     on=on_data_collection)
+    # Legal holds placed or lifted in another service (casework's own come back too: ignored).
+    runtime.consume("legal-holds", topics.LEGAL_HOLDS, json_model_parser(LegalHoldChanged), on=on_legal_hold_changed)

@@ -18,26 +18,45 @@ from datetime import date
 from uuid import UUID, uuid4
 
 from cme_shared.contracts import topics
-from cme_shared.contracts.retention import RecordType, RetentionSchedule
-from cme_shared.retention import Candidate, DisposalReport, Hold, disposed_event
+from cme_shared.contracts.retention import LegalHoldChanged, RecordType, RetentionSchedule
+from cme_shared.logging import get_logger
+from cme_shared.retention import Candidate, DisposalReport, Hold, disposed_event, hold_event
 
 from ..adapters.access_log import SERVICE
 from ..adapters.unit_of_work import CaseworkUnitOfWork
 from ..domain.errors import RecordNotFound, TransitionRefused
-from ..domain.retention import Plan, plan, restricted_keeps
+from ..domain.retention import CaseFacts, Plan, plan, restricted_keeps
+
+log = get_logger(__name__)
 
 
 async def planned(uow: CaseworkUnitOfWork, schedule: RetentionSchedule, as_of: date) -> tuple[list[Candidate], Plan]:
-    """What is due on `as_of`, each with the holds (legal holds, restrictions) that keep it."""
+    """What is due on `as_of`, each with the holds (legal holds, restrictions) that keep it. Takes the hold
+    lock first (a hold being placed waits for this transaction, or is seen by it)."""
     records = uow.retention
+    await records.holds.lock()
     cases = await records.case_facts()
+    _warn_untrusted(cases)
     loose = await records.loose_records()
     due = plan(schedule, as_of, cases, loose, await records.ehe_facts())
     return await _kept(uow, due.candidates), due
 
 
+def _warn_untrusted(cases: Sequence[CaseFacts]) -> None:
+    """C1: a case whose projection disagrees with its history, or whose history's dates cannot be right, is
+    never disposed of; the records officer is told (ids and codes only)."""
+    for case in cases:
+        if not case.trusted:
+            log.warning("retention_case_history_mismatch", case_id=str(case.case_id),
+                        reason=case.problem or "projection_differs")
+
+
 async def _kept(uow: CaseworkUnitOfWork, candidates: Sequence[Candidate]) -> list[Candidate]:
-    held = await uow.retention.holds.apply(candidates)
+    """The candidates with what keeps them: those already kept (a history mismatch), legal holds in force
+    and Art 18 restrictions. The caller holds the hold lock."""
+    applied = await uow.retention.holds.apply(candidates)
+    held = [Candidate(**{**a.__dict__, "held_by": tuple(sorted(set(a.held_by) | set(c.held_by), key=str))})
+            for a, c in zip(applied, candidates, strict=True)]
     restricted = await uow.retention.restricted_subjects([s for c in held for s in c.subject_ids])
     return restricted_keeps(held, restricted)
 
@@ -53,22 +72,30 @@ async def dispose_one(uow: CaseworkUnitOfWork, schedule: RetentionSchedule, run_
     """Dispose of one record in `uow` (the caller commits): False if it was disposed of already, is held now,
     or changed since it was planned (a case reopened)."""
     records = uow.retention
+    await records.holds.lock()  # before the holds are read: a hold committed meanwhile is seen, or waits
+    late = False  # a record without a case whose later entries go under the tombstone it already has
     if await records.tombstones.exists(candidate.record_type, candidate.record_id):
-        return False
+        if candidate.record_type is not RecordType.RECORD_WITHOUT_CASE:
+            return False
+        late = True
     [candidate] = await _kept(uow, [candidate])
     if candidate.held_by:
         return False
+    referrals = list(due.referrals.get((candidate.record_type, candidate.record_id), ()))
     if candidate.record_type is RecordType.CASE:
-        removed = await records.remove_case(UUID(candidate.record_id), candidate.clock_started_on)
+        # The history again, in this transaction: still closed on the planned day, and still trusted.
+        [facts] = await records.case_facts(UUID(candidate.record_id)) or [None]
+        if facts is None or not facts.trusted or not facts.closed or facts.closed_on != candidate.clock_started_on:
+            return False
+        removed = await records.remove_case(UUID(candidate.record_id), candidate.clock_started_on, referrals)
     elif candidate.record_type is RecordType.RECORD_WITHOUT_CASE:
         removed = await records.remove_loose(due.entry_ids.get(candidate.record_id, ())) > 0
     else:
         removed = await records.remove_ehe(UUID(candidate.record_id), candidate.clock_started_on)
-    if not removed:
-        return False
+    if not removed or late:  # late: the record's tombstone and event were written at its first disposal
+        return removed
     now = uow.clock.now()
     await records.tombstones.add(candidate, schedule_id=schedule.schedule_id, run_id=run_id, now=now)
-    referrals = list(due.referrals.get((candidate.record_type, candidate.record_id), ()))
     event = disposed_event(SERVICE, schedule, run_id, now, [candidate],
                            related={RecordType.REFERRAL: referrals} if referrals else None)
     await uow.outbox.add(topics.RETENTION_DISPOSALS, event, aggregate_type="disposal",
@@ -112,12 +139,32 @@ async def place_hold(uow: CaseworkUnitOfWork, scope: str, target_id: UUID, reaso
                                     ["body", "target_id"])
         if not await uow.retention.case_exists(target_id):
             raise RecordNotFound("case_not_found", "no such case", ["body", "target_id"])
-    return await uow.retention.holds.place(scope, str(target_id), reason, placed_by, uow.clock.now())
+    hold = await uow.retention.holds.place(scope, str(target_id), reason, placed_by, uow.clock.now())
+    await _tell_others(uow, hold, "placed")
+    return hold
+
+
+async def _tell_others(uow: CaseworkUnitOfWork, hold: Hold, change: str) -> None:
+    """A hold on a subject or a case keeps that subject's or case's records in every service: the others
+    learn of it from LegalHoldChanged (cme.retention.legal-holds.v1), in the same transaction."""
+    event = hold_event(SERVICE, hold, change, uow.clock.now())
+    if event is not None:
+        await uow.outbox.add(topics.LEGAL_HOLDS, event, aggregate_type="legal_hold", aggregate_id=str(hold.hold_id))
+
+
+async def on_legal_hold_changed(uow: CaseworkUnitOfWork, event: LegalHoldChanged) -> None:
+    """Another service placed or lifted a hold on a subject or a case: casework keeps the same hold (its
+    own id), so the disposal job here honours it. Casework's own events come back too: ignored. Mirroring
+    is idempotent and order-proof (a lifting that arrives first is kept, lifted)."""
+    if event.service == SERVICE:
+        return
+    await uow.retention.holds.mirror(event)
 
 
 async def lift_hold(uow: CaseworkUnitOfWork, hold_id: UUID, reason: str, lifted_by: str) -> Hold:
     lifted = await uow.retention.holds.lift(hold_id, lifted_by, reason, uow.clock.now())
     if lifted is not None:
+        await _tell_others(uow, lifted, "lifted")
         return lifted
     if await uow.retention.holds.get(hold_id) is None:
         raise RecordNotFound("hold_not_found", "no such legal hold", ["path", "hold_id"])

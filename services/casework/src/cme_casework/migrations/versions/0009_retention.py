@@ -13,6 +13,10 @@
   the outbox rows about it, and a disposed EHE record's row, history and register versions; INSERT one
   tombstone and its `RecordsDisposed` into the outbox (the running service's relay sends it). No UPDATE
   anywhere: nothing is disposed of by rewriting.
+- `case_history.recorded_at` and `ehe_history.recorded_at` are the database's clock, whatever an INSERT
+  says (a BEFORE INSERT trigger sets them to now()): the job decides what is due from the history alone
+  (C1), and a record without a case is clocked from the day its entries were written, so the running
+  service's login, which may add entries, cannot backdate one to make a record fall due.
 
 Revision ID: 0009
 Revises: 0008
@@ -35,11 +39,23 @@ branch_labels = None
 depends_on = None
 
 DISPOSED_HISTORY = ("case_history", "ehe_history", "cnis_register_entries")
+STAMPED = ("case_history", "ehe_history")  # recorded_at is the database's, never the writer's
+STAMP = "stamp_recorded_at"
 
 
 def upgrade() -> None:
     create_retention_tables()
     open_to_disposal(*DISPOSED_HISTORY)
+    op.execute(f"""
+        CREATE FUNCTION {STAMP}() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+          NEW.recorded_at := now();
+          RETURN NEW;
+        END $f$
+    """)
+    for table in STAMPED:
+        op.execute(f"CREATE TRIGGER {table}_recorded_at BEFORE INSERT ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION {STAMP}()")
     grant_disposal_role(
         select=("cases", "case_history", "restriction_events", "legal_holds", "disposal_tombstones", "outbox",
                 "ehe_records", "ehe_history", "cnis_register_entries"),
@@ -49,6 +65,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in STAMPED:
+        op.execute(f"DROP TRIGGER {table}_recorded_at ON {table}")
+    op.execute(f"DROP FUNCTION {STAMP}()")
     revoke_disposal_role()
     close_to_disposal(*DISPOSED_HISTORY)
     op.execute(f"DROP FUNCTION IF EXISTS {DISPOSAL_GUARD}()")
