@@ -7,7 +7,7 @@ against it.
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -163,23 +163,18 @@ class FakeRetention:
         assert row["event_id"] not in self.notices, "a notice is recorded once"
         self.notices[row["event_id"]] = dict(row)
 
-    async def marks(self) -> dict[uuid.UUID, list[date]]:
-        found: dict[uuid.UUID, list[date]] = {}
-        for n in self.notices.values():
-            if n["record_type"] in {t.value for t in FALLS_DUE_WITH} and n["clock_started_on"] is not None:
-                for s in n["subject_ids"]:
-                    found.setdefault(s, []).append(n["clock_started_on"])
+    async def signed_notices(self) -> list[dict[str, Any]]:
+        return [dict(n) for n in self.notices.values() if n["record_type"] in {t.value for t in FALLS_DUE_WITH}]
+
+    async def restrictions_in_force(self, subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        found: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for (s, request_id), r in self.records.restrictions.items():
+            if s in subject_ids and r["lifted_at"] is None:
+                found.setdefault(s, []).append(request_id)
         return found
 
-    async def named(self) -> dict[uuid.UUID, date]:
-        found: dict[uuid.UUID, date] = {}
-        for n in self.notices.values():
-            for d in n["disclosure_ids"]:
-                if n["clock_started_on"] is not None:
-                    found[d] = max(n["clock_started_on"], found.get(d, n["clock_started_on"]))
-        return found
-
-    async def kept_disclosures(self, subject_ids: list[uuid.UUID], ids: list[uuid.UUID]) -> list[Disclosure]:
+    async def kept_disclosures(self, subject_ids: list[uuid.UUID], ids: list[uuid.UUID] | None = None) -> list[Disclosure]:
+        ids = ids or []
         return [Disclosure(did, london_date(row["requested_at"]), tuple(sorted(self.records.subjects[did], key=str)),
                            tuple(DataCategory(c) for c in row["categories_released"] or row["categories_requested"]))
                 for did, row in self.records.rows.items() if row["purged_at"] is None
@@ -224,10 +219,15 @@ class FakeHolds(LegalHolds):
 
     def __init__(self) -> None:
         self.holds: dict[uuid.UUID, Hold] = {}
+        self.locked = 0
 
-    async def place(self, scope: str, target_id: str, reason: str, placed_by: str, now: datetime) -> Hold:
-        hold = Hold(hold_id=uuid.uuid4(), scope=scope, target_id=target_id, reason=reason, placed_by=placed_by,
-                    placed_at=now)
+    async def lock(self) -> None:
+        self.locked += 1
+
+    async def place(self, scope: str, target_id: str, reason: str, placed_by: str, now: datetime,
+                    hold_id: uuid.UUID | None = None) -> Hold:
+        hold = Hold(hold_id=hold_id or uuid.uuid4(), scope=scope, target_id=target_id, reason=reason,
+                    placed_by=placed_by, placed_at=now)
         self.holds[hold.hold_id] = hold
         return hold
 

@@ -406,7 +406,8 @@ async def test_a_purged_disclosure_leaves_a_log_that_still_verifies(client, toke
     try:
         # purge-disclosure: the disposal job's path, on its own login (the service's may not empty a payload).
         disposal = infra.disposal_url("disclosure", urlsplit(db_url).path.lstrip("/"))
-        assert await run_purge(settings, uuid.UUID(did), "retention: 7 years", database_url=disposal) == 3
+        assert await run_purge(settings, uuid.UUID(did), "other", operator="rita", approved_by="dee",
+                               database_url=disposal) == 3
         async with session_factory(engine).begin() as session:
             # Its own leaf names the three payloads it removed.
             purge_leaf = json.loads((await session.execute(text(

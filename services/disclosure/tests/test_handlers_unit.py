@@ -336,10 +336,10 @@ async def test_a_share_another_service_made_is_logged_once_with_a_finding_when_t
 
 async def test_a_purge_empties_the_payloads_forgets_the_people_and_logs_itself():
     uow = unit_of_work()
-    assert (await refused(uow, purge, uuid.uuid4(), "retention")).status == 404
+    assert (await refused(uow, purge, uuid.uuid4(), "other", "records-1", "dpo-1")).status == 404
     did = await shared(uow, uuid.uuid4())
     async with uow:
-        assert await purge(uow, did, "retention: 7 years") == 3
+        assert await purge(uow, did, "other", "records-1", "dpo-1") == 3
         await uow.commit()
     assert [uow.log.payloads[i] for i in range(3)] == [None, None, None]
     assert uow.log.kinds()[-1] == "payloads_purged"

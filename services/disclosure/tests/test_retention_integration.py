@@ -22,8 +22,8 @@ from cme_disclosure.__main__ import check_log
 from cme_disclosure.domain.tree_head import SignedTreeHead
 from cme_disclosure.entrypoints.disposal_job import run_dispose, run_purge
 from cme_shared.contracts import topics
-from cme_shared.contracts.retention import RecordsDisposed, RecordType
-from cme_shared.contracts.rights import DataCollectionReply, DataCollectionRequest
+from cme_shared.contracts.retention import LegalHoldChanged, RecordsDisposed, RecordType
+from cme_shared.contracts.rights import DataCollectionReply, DataCollectionRequest, SubjectRestricted
 from cme_shared.refusal import Refusal
 from cme_shared.retention import DEFAULT_SCHEDULE
 from cme_shared.testing.kafka import TopicReader, eventually
@@ -35,6 +35,8 @@ pytestmark = pytest.mark.integration
 
 CLOSED = date(2026, 12, 31)  # the cases close at the end of the month the shares are made in
 DUE = date(2033, 12, 31)  # 7 years on (rule disclosure.7y)
+# When the upstream services disposed of the cases (the tests run their jobs dated then): never before the closure.
+DISPOSED_AT = datetime(2033, 12, 31, 23, 0, tzinfo=UTC)
 
 
 def notice(*subjects: uuid.UUID, closed: date = CLOSED, service: str = "casework",
@@ -43,7 +45,22 @@ def notice(*subjects: uuid.UUID, closed: date = CLOSED, service: str = "casework
                            schedule_id="cme-default-2026", rule_id="case.7y", record_type=record_type,
                            record_ids=[str(uuid.uuid4())], subject_ids=list(subjects), case_ids=[uuid.uuid4()],
                            related_record_ids={RecordType.REFERRAL: ["intake-ref-1"]}, clock_started_on=closed,
-                           disposed_at=datetime.now(UTC), run_id=uuid.uuid4())
+                           disposed_at=DISPOSED_AT, run_id=uuid.uuid4())
+
+
+def gone(*subjects: uuid.UUID, closed: date = CLOSED, case_id: uuid.UUID | None = None) -> list[RecordsDisposed]:
+    """What casework and intake send once the subjects' last case is disposed of: the case, then each identity
+    (intake's, after every referral naming them): only then do their shares fall due."""
+    case = notice(*subjects, closed=closed)
+    if case_id is not None:
+        case = case.model_copy(update={"case_ids": [case_id]})
+    return [case, *(notice(s, closed=closed, service="intake", record_type=RecordType.IDENTITY) for s in subjects)]
+
+
+async def tell(infra, namespace, superuser, events: list[RecordsDisposed]) -> None:
+    for e in events:
+        await send(infra, namespace, topics.RETENTION_DISPOSALS, e, key=str(e.run_id), signer=e.service)
+    await eventually(lambda: _both(superuser, *(e.event_id for e in events)))
 
 
 def disposal_url(infra, db_url: str) -> str:
@@ -133,10 +150,7 @@ async def test_the_disposal_job_disposes_of_what_fell_due_with_the_case_and_keep
                                                                  "tree_size": head_before["tree_size"]},
                                 headers=token("auditor"))).json()
 
-    events = [notice(due_child, held_child), notice(later_child, closed=date(2028, 8, 31))]
-    for e in events:
-        await send(infra, namespace, topics.RETENTION_DISPOSALS, e, key=str(e.run_id), signer="casework")
-    await eventually(lambda: _both(superuser, *(e.event_id for e in events)))
+    await tell(infra, namespace, superuser, [*gone(due_child, held_child), *gone(later_child, closed=date(2028, 8, 31))])
 
     report = (await client.get("/retention/report", params={"as_of": "2034-01-01"}, headers=records_officer)).json()
     assert [(r["record_id"], r["rule_id"], r["due_on"]) for r in report["disposed"]] == [(due, "disclosure.7y", DUE.isoformat())]
@@ -220,7 +234,7 @@ async def test_the_disposal_job_disposes_of_what_fell_due_with_the_case_and_keep
                                     headers=records_officer)
     assert record_hold.json()["target_id"] == f"disclosure:{later}"
     with pytest.raises(Refusal) as refused:
-        await run_purge(settings, uuid.UUID(later), "made in error", database_url=url)
+        await run_purge(settings, uuid.UUID(later), "made_in_error", operator="rita", approved_by="dee", database_url=url)
     assert refused.value.code == "legal_hold"
     assert await superuser.fetchval("SELECT purged_at FROM disclosures WHERE disclosure_id = $1", uuid.UUID(later)) is None
     assert [h["hold_id"] for h in (await client.get("/legal-holds", headers=records_officer)).json()] == [
@@ -253,9 +267,7 @@ async def test_a_schedule_file_changes_what_falls_due(client, token, settings, i
                                                       tmp_path):
     child = uuid.uuid4()
     did = await shared(client, token, child)
-    event = notice(child)
-    await send(infra, namespace, topics.RETENTION_DISPOSALS, event, key="k", signer="casework")
-    await eventually(lambda: _both(superuser, event.event_id))
+    await tell(infra, namespace, superuser, gone(child))
     rules = [r.model_dump(mode="json") for r in DEFAULT_SCHEDULE.rules if r.record_type is not RecordType.DISCLOSURE]
     rules.append({"rule_id": "disclosure.10y", "record_type": "disclosure", "starts": "case_closed", "years": 10,
                   "description": "a share: 10 years after the case is closed"})
@@ -290,3 +302,68 @@ async def test_only_the_disposal_login_may_empty_a_payload(client, token, infra,
     finally:
         await runtime.close()
         await disposal.close()
+
+
+def reasons(record) -> list[str]:
+    return [p["code"] for p in json.loads(dict(record.headers)["x-dlq-reasons"])]
+
+
+async def test_a_disposal_from_a_service_that_does_not_own_the_record_type_is_dead_lettered(
+        client, token, infra, namespace, superuser):
+    """M2: intake may announce its own disposals (referrals, identities), never a case's, nor a disclosure's."""
+    child = uuid.uuid4()
+    async with TopicReader(infra.kafka, namespace(topics.dlq(topics.RETENTION_DISPOSALS))) as dead:
+        for record_type in (RecordType.CASE, RecordType.DISCLOSURE):
+            wrong = notice(child, service="intake", record_type=record_type)
+            await send(infra, namespace, topics.RETENTION_DISPOSALS, wrong, key="k", signer="intake")
+        letters = await dead.wait_for(lambda rs: len(rs) >= 2)
+    assert [reasons(r) for r in letters] == [["not_owner"], ["not_owner"]]
+    assert await notices(superuser) == {}
+
+
+async def test_a_forged_notice_a_case_hold_from_casework_and_a_restriction_each_keep_a_share(
+        client, token, settings, infra, namespace, superuser, db_url):
+    """C1: rows the runtime login adds to disposal_notices (it can: the table is append-only, not closed to it)
+    make nothing due, since the job verifies each record's signature again with the pinned keys. H1: a hold on a
+    case placed in casework reaches disclosure over the broker and keeps the shares about its subjects. Art 18:
+    a restriction keeps a share as a hold does, and the report lists it as held."""
+    forged_child, held_child, restricted_child = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    forged, held, restricted = [await shared(client, token, s) for s in (forged_child, held_child, restricted_child)]
+    runtime = await asyncpg.connect(plain_dsn(db_url))
+    try:
+        for i, e in enumerate(gone(forged_child)):
+            payload = e.model_dump_json().encode()
+            await runtime.execute(
+                "INSERT INTO disposal_notices (event_id, service, record_type, schedule_id, rule_id, run_id, record_ids,"
+                " subject_ids, case_ids, clock_started_on, disposed_at, leaf_index, received_at, record_key,"
+                " signed_event_id, signer, signature, payload) VALUES ($1, $2, $3, 's', 'r', $4, '{}', $5, '{}', $6,"
+                " now(), $7, now(), NULL, $8, $2, $9, $10)",
+                e.event_id, e.service, e.record_type.value, e.run_id, [forged_child], CLOSED, 10_000 + i,
+                str(e.event_id), base64.b64encode(b"x" * 64).decode(), payload)
+    finally:
+        await runtime.close()
+    case = uuid.uuid4()
+    hold = LegalHoldChanged(event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), service="casework",
+                            hold_id=uuid.uuid4(), change="placed", scope="case", target_id=str(case),
+                            by="carol", at=datetime.now(UTC))
+    await send(infra, namespace, topics.LEGAL_HOLDS, hold, key=str(hold.hold_id), signer="casework")
+    await eventually(lambda: superuser.fetchval("SELECT hold_id FROM legal_holds WHERE hold_id = $1", hold.hold_id))
+    request = uuid.uuid4()
+    await send(infra, namespace, topics.RIGHTS_EVENTS, SubjectRestricted(
+        event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), rights_request_id=request,
+        subject_ids=[restricted_child], reason="accuracy contested (synthetic)"), key=str(request))
+    await eventually(lambda: superuser.fetchval("SELECT subject_id FROM restrictions WHERE subject_id = $1",
+                                                restricted_child))
+    await tell(infra, namespace, superuser, [*gone(held_child, case_id=case), *gone(restricted_child)])
+
+    run = await run_dispose(settings, as_of=date(2034, 1, 1), database_url=disposal_url(infra, db_url))
+    assert run.disposed == []
+    assert sorted((r.record_id, tuple(r.held_by)) for r in run.held) == sorted(
+        [(held, (hold.hold_id,)), (restricted, (request,))])
+    for kept in (forged, held, restricted):
+        assert await superuser.fetchval("SELECT purged_at FROM disclosures WHERE disclosure_id = $1",
+                                        uuid.UUID(kept)) is None
+    with pytest.raises(Refusal) as refused:
+        await run_purge(settings, uuid.UUID(restricted), "made_in_error", operator="rita", approved_by="dee",
+                        database_url=disposal_url(infra, db_url))
+    assert refused.value.code == "subject_restricted"

@@ -99,16 +99,21 @@ def log_vkey_command() -> None:
 @cli.command("purge-disclosure")
 def purge_disclosure_command(
     disclosure_id: uuid.UUID,
-    reason: Annotated[str, typer.Option(help="why (kept in the purge leaf's payload; no personal data)")],
+    reason_code: Annotated[str, typer.Option(help="why, as a code: made_in_error, duplicate, court_order, other "
+                                                  "(kept in the purge leaf and the tombstone; no free text)")],
+    operator: Annotated[str, typer.Option(help="the records officer's staff id running it")],
+    approved_by: Annotated[str, typer.Option(help="the approving DPO's staff id (another person than the operator)")],
 ) -> None:
-    """Dispose of one disclosure by hand, by the disposal job's path (the disposal login, CME_DISPOSAL_DATABASE_URL):
-    refused while a legal hold keeps it; its leaves stay and the log still verifies; a tombstone stays."""
+    """Dispose of one disclosure by hand, by the disposal job's path (the disposal login, CME_DISPOSAL_DATABASE_URL),
+    approved by a DPO other than the operator (both named in the purge leaf): refused while a legal hold or an
+    Art 18 restriction keeps it; its leaves stay and the log still verifies; a tombstone stays."""
     from cme_shared.refusal import Refusal
 
     from .entrypoints.disposal_job import run_purge
 
     try:
-        purged = asyncio.run(run_purge(DisclosureSettings(), disclosure_id, reason))
+        purged = asyncio.run(run_purge(DisclosureSettings(), disclosure_id, reason_code, operator=operator,
+                                       approved_by=approved_by))
     except (Refusal, ValueError) as exc:
         typer.echo(f"not disposed of: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -148,7 +153,7 @@ def dispose_command(
         return
     verb = "would dispose of" if report.dry_run else "disposed of"
     typer.echo(f"disclosure, run {report.run_id}, schedule {report.schedule_id}, as of {report.as_of}: "
-               f"{verb} {len(report.disposed)} record(s); {len(report.held)} kept by a legal hold")
+               f"{verb} {len(report.disposed)} record(s); {len(report.held)} kept by a legal hold or restriction")
     for row in report.disposed:
         typer.echo(f"  {verb} {row.record_type} {row.record_id} ({row.rule_id}, due {row.due_on})")
     for row in report.held:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from cme_shared.asyncapi import ChannelDoc, build_document
 from cme_shared.contracts import topics
 from cme_shared.contracts.log import TreeHeadPublished
-from cme_shared.contracts.retention import RecordsDisposed
+from cme_shared.contracts.retention import LegalHoldChanged, RecordsDisposed
 from cme_shared.contracts.rights import DataCollectionReply, DataCollectionRequest, SubjectRestricted
 from cme_shared.contracts.shares import ShareMade
 from cme_shared.http.app import create_service_app
@@ -36,11 +36,18 @@ CHANNELS = [
     ChannelDoc(topics.replies_of("disclosure"), "send", "The subject's shares, with recipients, in chunks.",
                DataCollectionReply, key="collection id"),
     ChannelDoc(topics.RETENTION_DISPOSALS, "receive",
-               "Records other services disposed of: one log leaf each; a case's make its disclosures due.",
+               "Records disposed of, acted on only from their record type's owner: one log leaf each; a child's "
+               "identity (after their cases) makes their disclosures due.",
                RecordsDisposed, key="the disposal run id"),
     ChannelDoc(topics.RETENTION_DISPOSALS, "send",
                "Disclosure records the disposal job disposed of (written by `dispose`, sent by the relay).",
                RecordsDisposed, key="the disposal run id"),
+    ChannelDoc(topics.LEGAL_HOLDS, "receive",
+               "Legal holds on a subject or a case placed or lifted in another service: disclosure keeps the same hold.",
+               LegalHoldChanged, key="the hold id"),
+    ChannelDoc(topics.LEGAL_HOLDS, "send",
+               "Legal holds on a subject or a case placed or lifted in disclosure, for the other services.",
+               LegalHoldChanged, key="the hold id"),
     ChannelDoc(topics.TREE_HEADS, "send", "Every signed tree head of the disclosure log.", TreeHeadPublished,
                key=LOG_AGGREGATE),
 ]

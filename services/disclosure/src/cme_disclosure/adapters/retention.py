@@ -5,10 +5,9 @@ disclosures they make due, and the copies a disposal removes. The kit's tombston
 
 import uuid
 from collections import defaultdict
-from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cme_shared.clock import london_date
@@ -16,7 +15,7 @@ from cme_shared.contracts.categories import DataCategory
 from cme_shared.replies import REPLY_AGGREGATE_TYPE
 
 from ..domain.retention import FALLS_DUE_WITH, Disclosure
-from .tables import disclosure_subjects, disclosures, disposal_notices, kit, sar_withholdings
+from .tables import disclosure_subjects, disclosures, disposal_notices, kit, restrictions, sar_withholdings
 
 
 class RetentionRecords:
@@ -30,37 +29,32 @@ class RetentionRecords:
     async def add_notice(self, row: dict[str, Any]) -> None:
         await self.session.execute(insert(disposal_notices).values(**row))
 
-    async def marks(self) -> dict[uuid.UUID, list[date]]:
-        """Per subject, the closure dates of its records disposed of upstream that end a case."""
-        subject = func.unnest(disposal_notices.c.subject_ids).label("subject_id")
+    async def signed_notices(self) -> list[dict[str, Any]]:
+        """Every disposal notice of a record type that may end a case, as received and signed (the job
+        verifies each again before it believes a word of it)."""
+        c = disposal_notices.c
         rows = await self.session.execute(
-            select(subject, disposal_notices.c.clock_started_on)
-            .where(disposal_notices.c.record_type.in_([t.value for t in FALLS_DUE_WITH]),
-                   disposal_notices.c.clock_started_on.is_not(None)))
-        found: dict[uuid.UUID, list[date]] = defaultdict(list)
-        for subject_id, started in rows:
-            found[subject_id].append(started)
+            select(c.event_id, c.record_key, c.signed_event_id, c.signer, c.signature, c.payload)
+            .where(c.record_type.in_([t.value for t in FALLS_DUE_WITH])).order_by(c.leaf_index))
+        return [dict(r) for r in rows.mappings()]
+
+    async def restrictions_in_force(self, subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """Per subject, the rights requests whose Art 18 restriction is in force."""
+        found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for subject_id, request_id in await self.session.execute(
+                select(restrictions.c.subject_id, restrictions.c.rights_request_id).where(
+                    restrictions.c.subject_id.in_(subject_ids), restrictions.c.lifted_at.is_(None))):
+            found[subject_id].append(request_id)
         return dict(found)
 
-    async def named(self) -> dict[uuid.UUID, date]:
-        """Disclosures a notice named directly (`related_record_ids["disclosure"]`), with the latest clock
-        start any notice gave them."""
-        disclosure = func.unnest(disposal_notices.c.disclosure_ids).label("disclosure_id")
-        rows = await self.session.execute(select(disclosure, disposal_notices.c.clock_started_on)
-                                          .where(disposal_notices.c.clock_started_on.is_not(None)))
-        found: dict[uuid.UUID, date] = {}
-        for disclosure_id, started in rows:
-            found[disclosure_id] = max(started, found.get(disclosure_id, started))
-        return found
-
-    async def kept_disclosures(self, subject_ids: list[uuid.UUID], ids: list[uuid.UUID]) -> list[Disclosure]:
+    async def kept_disclosures(self, subject_ids: list[uuid.UUID], ids: list[uuid.UUID] | None = None) -> list[Disclosure]:
         """The disclosures not yet disposed of about any of these subjects, or among `ids`."""
         wanted = select(disclosure_subjects.c.disclosure_id).where(disclosure_subjects.c.subject_id.in_(subject_ids))
         rows = (await self.session.execute(
             select(disclosures.c.disclosure_id, disclosures.c.requested_at, disclosures.c.categories_released,
                    disclosures.c.categories_requested)
             .where(disclosures.c.purged_at.is_(None),
-                   disclosures.c.disclosure_id.in_(wanted) | disclosures.c.disclosure_id.in_(ids))
+                   disclosures.c.disclosure_id.in_(wanted) | disclosures.c.disclosure_id.in_(ids or []))
             .order_by(disclosures.c.requested_at))).all()
         subjects: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         for r in await self.session.execute(select(disclosure_subjects).where(

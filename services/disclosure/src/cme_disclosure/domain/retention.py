@@ -8,16 +8,24 @@ authority is kept); DOMAIN section 4 (every share is recorded and the log is app
 tamper-evident: a disposal is itself a leaf, and no leaf is ever removed).
 
 A disclosure record (RecordType.DISCLOSURE) runs "as long as the case" (rule `disclosure.7y` of the
-default schedule, clock from the case's closure). Disclosure does not know cases: it learns of them
-when the service that holds them disposes of them (`RecordsDisposed` on cme.retention.disposals.v1).
-Each such notice of a case, an elective home education record or a child's identity (the record types
-in FALLS_DUE_WITH) is a *mark* on each of its subjects, dated by the notice's `clock_started_on` (the
-closure the case's period ran from). A disclosure falls under a mark when the mark's date is on or after
-the day the disclosure was made: a share made while the case was open (or before it) is part of that
-case; a share made after that closure belongs to a later case, which must be disposed of first.
-A disclosure about several children is due only when every one of them has such a mark; its clock runs
-from the latest of their closures. A notice may also name disclosures directly
-(`related_record_ids["disclosure"]`): those run from its `clock_started_on` alone.
+default schedule, clock from the case's closure). Disclosure does not know cases, nor when a subject's
+last case is over: it learns of them only when the services that hold them dispose of them
+(`RecordsDisposed` on cme.retention.disposals.v1, acted on only from the record type's owner, and only as
+signed by it: the disposal job checks each signature again with the pinned keys). So it is conservative:
+
+- a share falls due only once EVERY subject it is about is *gone*: intake has disposed of their identity
+  (RecordType.IDENTITY, which intake disposes of only once every referral naming them, hence every case,
+  has been disposed of). A case's or an EHE record's notice alone is not enough: the child (or a carer
+  named in a sibling's case) may have another case open that disclosure cannot see;
+- its clock runs from the LATER of the day it was made and the latest closure any notice of any of its
+  subjects gives (a case, an EHE record, the identity's own clock): a share made after the last closure
+  runs 7 years from the share itself (it was never covered by a closure);
+- its cases are those of every notice about its subjects, so a hold on any of those cases keeps it (a hold
+  on a subject or a record too; `LegalHolds.apply`), and so does an Art 18 restriction of any subject.
+
+Known limit (README): a case opened without a referral (casework's own EHE-lapsed case) that is still open
+when intake disposes of the child's identity is not seen; a hold on the child (mirrored over
+cme.retention.legal-holds.v1) keeps their shares in that case.
 """
 
 import uuid
@@ -32,14 +40,19 @@ from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.retention import ClockStart, RecordsDisposed, RecordType, RetentionRule, RetentionSchedule
 from cme_shared.retention import Candidate, due_on
 
-# Notices whose subjects' disclosures fall due with them: a case and its history, an EHE record, the
-# child's identity (intake disposes of it after their last case). A referral, a dead letter, a rights
-# request or a record without a case says nothing about when a share's case ended.
+# Notices whose closure dates a disclosure's clock may run from: a case and its history, an EHE record, the
+# child's identity. A referral, a dead letter, a rights request or a record without a case says nothing about
+# when a share's case ended.
 FALLS_DUE_WITH = frozenset({RecordType.CASE, RecordType.EHE_RECORD, RecordType.IDENTITY})
+# The notice that says a subject has no case left (intake disposes of an identity after its last referral).
+GONE_WITH = RecordType.IDENTITY
 
-# `purge-disclosure <id> --reason`: a disposal by hand, before or without the schedule (a records
-# officer's decision, e.g. a record made in error). It takes the same path and honours holds; its
-# tombstone names this rule.
+# Why a disclosure was disposed of, as the purge leaf and the tombstone say it (codes, never free text).
+REASON_CODES = ("schedule", "made_in_error", "duplicate", "court_order", "other")
+
+# `purge-disclosure <id> --reason-code --approved-by`: a disposal by hand, before or without the schedule (a
+# records officer's decision approved by a DPO other than them, e.g. a record made in error). It takes the same
+# path, honours holds and Art 18 restrictions; its tombstone names this rule.
 MANUAL_RULE = RetentionRule(
     rule_id="disclosure.manual", record_type=RecordType.DISCLOSURE, starts=ClockStart.RECORDED,
     description="a disclosure record disposed of by hand by the records officer (purge-disclosure)")
@@ -56,50 +69,84 @@ class Disclosure:
 
 
 @dataclass(frozen=True)
+class SignedRecord:
+    """A Kafka record as received and signed: what its signature covers (with the logical topic)."""
+
+    key: bytes | None
+    event_id: str  # its `event_id` header
+    signer: str
+    signature: str  # base64, as in its header
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class ReceivedDisposal:
+    """A RecordsDisposed from its record type's owner, with the signed record it came in."""
+
+    event: RecordsDisposed
+    signed: SignedRecord
+
+
+@dataclass(frozen=True)
 class Mark:
-    """A subject's record disposed of upstream, with the closure its period ran from."""
+    """What one disposal notice says of one of its subjects: its record type, the closure its period ran
+    from, and the cases it named."""
 
     subject_id: uuid.UUID
-    clock_started_on: date
+    record_type: RecordType
+    clock_started_on: date | None
+    case_ids: tuple[uuid.UUID, ...] = ()
 
 
 def marks_of(event: RecordsDisposed) -> list[Mark]:
-    """The marks a disposal notice puts on its subjects (none when its record type does not end a case,
-    or when it names no closure date)."""
-    if event.record_type not in FALLS_DUE_WITH or event.clock_started_on is None:
+    """The marks a (verified) disposal notice puts on its subjects: none when its record type says nothing
+    of a case's end."""
+    if event.record_type not in FALLS_DUE_WITH:
         return []
-    return [Mark(s, event.clock_started_on) for s in dict.fromkeys(event.subject_ids)]
+    cases = tuple(dict.fromkeys(event.case_ids))
+    return [Mark(s, event.record_type, event.clock_started_on, cases) for s in dict.fromkeys(event.subject_ids)]
 
 
-def clock_for(made_on: date, subject_ids: Sequence[uuid.UUID], marks: Mapping[uuid.UUID, Sequence[date]]) -> date | None:
-    """The date a disclosure's retention runs from, or None while some subject has no mark covering it.
+def by_subject(marks: Iterable[Mark]) -> dict[uuid.UUID, list[Mark]]:
+    found: dict[uuid.UUID, list[Mark]] = {}
+    for m in marks:
+        found.setdefault(m.subject_id, []).append(m)
+    return found
 
-    For each subject: the first closure on or after the day the disclosure was made (the case it was
-    part of); for the disclosure: the latest of these (it is kept as long as the longest of its cases)."""
+
+def clock_for(made_on: date, subject_ids: Sequence[uuid.UUID], marks: Mapping[uuid.UUID, Sequence[Mark]]) -> date | None:
+    """The date a disclosure's retention runs from, or None while some subject is not gone (no identity
+    notice): the later of the day it was made and the latest closure of any notice of any of its subjects."""
     if not subject_ids:
         return None
-    starts = []
+    start = made_on
     for subject in subject_ids:
-        covering = [d for d in marks.get(subject, ()) if d >= made_on]
-        if not covering:
+        theirs = marks.get(subject, ())
+        if not any(m.record_type == GONE_WITH for m in theirs):
             return None
-        starts.append(min(covering))
-    return max(starts)
+        start = max([start, *(m.clock_started_on for m in theirs if m.clock_started_on is not None)])
+    return start
+
+
+def cases_of(subject_ids: Sequence[uuid.UUID], marks: Mapping[uuid.UUID, Sequence[Mark]]) -> tuple[uuid.UUID, ...]:
+    """Every case any notice about these subjects named (a hold on one keeps the disclosure)."""
+    return tuple(sorted({c for s in subject_ids for m in marks.get(s, ()) for c in m.case_ids}, key=str))
 
 
 def candidates(schedule: RetentionSchedule, disclosures: Iterable[Disclosure],
-               marks: Mapping[uuid.UUID, Sequence[date]], named: Mapping[uuid.UUID, date], as_of: date) -> list[Candidate]:
-    """The disclosures due on `as_of` under the schedule in force (holds are applied after: the caller
-    keeps a held one). `named`: disclosures a notice named directly, with its clock start."""
+               marks: Mapping[uuid.UUID, Sequence[Mark]], as_of: date) -> list[Candidate]:
+    """The disclosures due on `as_of` under the schedule in force (holds and restrictions are applied
+    after: the caller keeps a held one)."""
     rule = schedule.rule_for(RecordType.DISCLOSURE)
     out = []
     for d in disclosures:
-        starts = [s for s in (clock_for(d.made_on, d.subject_ids, marks), named.get(d.disclosure_id)) if s is not None]
-        if not starts:
+        start = clock_for(d.made_on, d.subject_ids, marks)
+        if start is None:
             continue
         candidate = Candidate(record_type=RecordType.DISCLOSURE, record_id=str(d.disclosure_id),
-                              rule=_rule_for(schedule, rule, d.categories), clock_started_on=max(starts),
-                              subject_ids=d.subject_ids, categories=d.categories)
+                              rule=_rule_for(schedule, rule, d.categories), clock_started_on=start,
+                              subject_ids=d.subject_ids, case_ids=cases_of(d.subject_ids, marks),
+                              categories=d.categories)
         if candidate.due_on <= as_of:
             out.append(candidate)
     return out

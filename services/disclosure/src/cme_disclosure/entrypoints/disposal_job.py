@@ -21,18 +21,19 @@ async def run_dispose(settings: DisclosureSettings, *, as_of: date | None = None
 
     async with disposal_parts(settings, kit, clock, database_url) as parts:
         async with DisclosureUnitOfWork(**parts.unit_of_work(), **unit_of_work_config(settings)) as uow:
-            report = await retention.dispose(uow, as_of or clock.today(), uuid.uuid4(), dry_run=dry_run)
+            report = await retention.dispose(uow, as_of or clock.today(), uuid.uuid4(), settings.pinned_signers(),
+                                             dry_run=dry_run)
             if not dry_run:
                 await uow.commit()
     return report
 
 
-async def run_purge(settings: DisclosureSettings, disclosure_id: uuid.UUID, reason: str, *,
-                    clock: Clock = SYSTEM_CLOCK, database_url: str | None = None) -> int:
+async def run_purge(settings: DisclosureSettings, disclosure_id: uuid.UUID, reason_code: str, *, operator: str,
+                    approved_by: str, clock: Clock = SYSTEM_CLOCK, database_url: str | None = None) -> int:
     from ..app import unit_of_work_config
 
     async with disposal_parts(settings, kit, clock, database_url) as parts:
         async with DisclosureUnitOfWork(**parts.unit_of_work(), **unit_of_work_config(settings)) as uow:
-            purged = await retention.purge(uow, disclosure_id, reason)
+            purged = await retention.purge(uow, disclosure_id, reason_code, operator, approved_by)
             await uow.commit()
     return purged

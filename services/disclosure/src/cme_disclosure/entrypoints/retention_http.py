@@ -53,6 +53,7 @@ def retention_router(runtime: ServiceRuntime) -> APIRouter:
         """The dry run: the disclosure records a disposal run on `as_of` would dispose of, under which rule,
         and those a legal hold keeps (ids and codes only). Changes nothing."""
         async with runtime.unit_of_work() as uow:
-            return await retention.report(uow, as_of or uow.clock.today())  # type: ignore[arg-type]
+            return await retention.report(uow, as_of or uow.clock.today(),  # type: ignore[arg-type]
+                                          runtime.trusted_signers)
 
     return api

@@ -2,7 +2,8 @@
 
 - The kit's `disposal_tombstones` (append-only) and `legal_holds`.
 - `disposal_notices` (append-only): every `RecordsDisposed` read from cme.retention.disposals.v1, once per
-  event id, with the log leaf it became; the subjects of a case's notice are what the disposal job reads
+  event id, with the log leaf it became and the record as received and signed (the disposal job verifies
+  it again with the pinned keys before acting on it: the runtime login could add a row); the subjects of a case's notice are what the disposal job reads
   to find the disclosures that fall due with the case (domain/retention.py). verify-log binds each row
   to its leaf.
 - `leaf_payloads` becomes a history table: the running service may only add payloads; emptying one is
@@ -11,7 +12,8 @@
   ids on `disclosures`, the withholding's reason and decider on `sar_withholdings`.
 - The disposal role: what the one purge path needs (read the records and the log, append to the log,
   empty payloads, blank the rows' words, unlink subjects, remove the published copies of replies that
-  quoted the record, write tombstones and its own `RecordsDisposed` to the outbox) and nothing more.
+  quoted the record, write tombstones and its own `RecordsDisposed` to the outbox; read the Art 18 restrictions, which keep
+  records) and nothing more.
 
 Revision ID: 0009
 Revises: 0008
@@ -46,7 +48,13 @@ def upgrade() -> None:
         sa.Column("record_ids", ARRAY(sa.Text), nullable=False),
         sa.Column("subject_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
         sa.Column("case_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
-        sa.Column("disclosure_ids", ARRAY(UUID(as_uuid=True)), nullable=False),  # named in related_record_ids
+        # The record as it was received and signed (C1): the disposal job acts only on what verifies again
+        # with the pinned keys, never on the columns above (the runtime login can add a row).
+        sa.Column("record_key", sa.LargeBinary, nullable=True),
+        sa.Column("signed_event_id", sa.Text, nullable=False),
+        sa.Column("signer", sa.Text, nullable=False),
+        sa.Column("signature", sa.Text, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
         sa.Column("clock_started_on", sa.Date, nullable=True),
         sa.Column("disposed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("leaf_index", sa.BigInteger, nullable=False, unique=True),
@@ -62,7 +70,8 @@ def upgrade() -> None:
         op.alter_column("sar_withholdings", column, nullable=True)
     grant_disposal_role(
         select=(*LOG, "leaf_payloads", "disclosures", "disclosure_subjects", "disclosure_leaves",
-                "sar_withholdings", "disposal_notices", "legal_holds", "disposal_tombstones", "outbox"),
+                "sar_withholdings", "disposal_notices", "legal_holds", "disposal_tombstones", "outbox",
+                "restrictions"),
         insert=(*LOG, "leaf_payloads", "disclosure_leaves", "disposal_tombstones", "outbox"),
         update=("leaf_payloads", "disclosures", "sar_withholdings"),
         delete=("disclosure_subjects", "outbox"),
