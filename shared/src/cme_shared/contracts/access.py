@@ -48,8 +48,9 @@ SERVICE_ACCESS: dict[str, Access] = {
                 topics.LEGAL_HOLDS),
     ),
     "disclosure": Access(
-        reads=(topics.SHARE_EVENTS, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.RETENTION_DISPOSALS),
-        writes=(topics.TREE_HEADS, topics.replies_of("disclosure"), topics.RETENTION_DISPOSALS),
+        reads=(topics.SHARE_EVENTS, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.RETENTION_DISPOSALS,
+               topics.LEGAL_HOLDS),
+        writes=(topics.TREE_HEADS, topics.replies_of("disclosure"), topics.RETENTION_DISPOSALS, topics.LEGAL_HOLDS),
         reads_back=(topics.TREE_HEADS,),  # `verify-log` compares the heads it published with the database
     ),
     "rights": Access(
