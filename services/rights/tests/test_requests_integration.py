@@ -137,7 +137,8 @@ async def test_the_api_and_the_topics_are_documented(start_rights):
             rights.settings.topic_namespace + t for t in (
                 "cme.rights.data-collection-requests.v1", "cme.rights.data-collection-replies.intake.v1",
                 "cme.rights.data-collection-replies.casework.v1", "cme.rights.data-collection-replies.disclosure.v1",
-                "cme.rights.events.v1", "cme.disclosure.share-events.v1", "cme.retention.disposals.v1")}
+                "cme.rights.events.v1", "cme.disclosure.share-events.v1", "cme.retention.disposals.v1",
+                "cme.retention.legal-holds.v1")}
 
 
 def _minimal() -> dict:

@@ -277,3 +277,11 @@ def test_a_subject_under_a_restriction_keeps_their_other_requests():
     due = [rules.candidate(r, DEFAULT_SCHEDULE, NOW) for r in (other, stranger)]
     kept = rules.restricted_keeps(due, restricted)
     assert kept[0].held_by == (restricting.request_id,) and kept[1].held_by == ()
+
+
+def test_the_pack_says_how_long_a_request_never_completed_is_kept(tmp_path):
+    """Art 15(1)(d) and Art 13(2)(a): the period, or the criteria that set it, for every record held; an
+    abandoned request is kept under the same rule from its last activity, and the pack says so."""
+    said = rules.pack_statement(schedule_file(tmp_path))
+    assert said.startswith(statement(schedule_file(tmp_path)))
+    assert "never completed" in said and "last thing done on it" in said

@@ -44,7 +44,7 @@ from uuid import UUID
 from cme_shared.clock import LONDON
 from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.retention import RecordType, RetentionRule, RetentionSchedule
-from cme_shared.retention import Candidate, due_on
+from cme_shared.retention import Candidate, due_on, statement
 
 from .requests import Status
 
@@ -132,6 +132,17 @@ def rule_for(schedule: RetentionSchedule, categories: Iterable[DataCategory], st
     """The rule that keeps the request longest: the general one or a category's (see the module)."""
     rules = [schedule.rule_for(RECORD_TYPE)] + [schedule.rule_for(RECORD_TYPE, c) for c in categories]
     return max(rules, key=lambda r: (due_on(r, started_on), r.category is not None))
+
+
+ABANDONED_WORDS = ("A data-protection request that is never completed (for example one still waiting for proof "
+                   "of identity or a fee) is kept for the same period as an answered one, counted from the last "
+                   "thing done on it.")
+
+
+def pack_statement(schedule: RetentionSchedule) -> str:
+    """The access pack's retention statement (Art 15(1)(d)): the schedule in force (the kit's words), and how
+    the rights request rule runs for a request never completed (`abandoned_since`)."""
+    return f"{statement(schedule)} {ABANDONED_WORDS}"
 
 
 def candidate(request: RequestForRetention, schedule: RetentionSchedule,

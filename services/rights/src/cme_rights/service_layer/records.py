@@ -11,13 +11,13 @@ from pydantic import BaseModel
 from cme_shared.auth import Principal
 from cme_shared.logging import get_logger
 from cme_shared.refusal import Refusal
-from cme_shared.retention import statement
 
 from ..adapters.unit_of_work import RightsUnitOfWork
 from ..domain import access
 from ..domain.clock import AccessRequestClock
 from ..domain.requests import RequestType, Status
 from ..domain.responses import RequestFacts
+from ..domain.retention import pack_statement
 
 log = get_logger(__name__)
 Row = Mapping[str, Any]
@@ -69,8 +69,9 @@ def not_after_today(uow: RightsUnitOfWork, day: date, code: str, message: str, f
 
 
 def retention_statement(uow: RightsUnitOfWork) -> str:
-    """Art 15(1)(d): the retention statement of the schedule in force (never a fixed text)."""
-    return statement(uow.schedule)
+    """Art 15(1)(d): the retention statement of the schedule in force (never a fixed text), with how the
+    rights request rule runs for a request never completed (domain/retention.py)."""
+    return pack_statement(uow.schedule)
 
 
 def facts(row: Row) -> RequestFacts:

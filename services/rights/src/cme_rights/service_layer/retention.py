@@ -4,12 +4,15 @@
   and what a legal hold keeps); it changes nothing. Served by `GET /retention/report` and by
   `python -m cme_rights dispose --dry-run`.
 - `dispose(uow, as_of, dry_run=False)`: the disposal job, the one way a request's content leaves rights. On a
-  unit of work opened on the disposal login (entrypoints/disposal.py), for every completed request past its
-  period and under no legal hold: its content goes from every table it touches (adapters/retention.py), one
+  unit of work opened on the disposal login (entrypoints/disposal.py), which first takes the hold lock, for
+  every request past its period (completed, or abandoned: domain/retention.py, decided from the append-only
+  history only; a request whose row and history disagree is reported, never disposed of) and under no legal
+  hold nor a restriction of its subject's: its content goes from every table it touches (adapters/retention.py), one
   tombstone stays (what, when, under which rule), and `RecordsDisposed` goes to the outbox, all in one
   transaction, so a crash loses nothing and a rerun disposes of nothing twice (a disposed request is gone,
   and a tombstone is written once).
-- `place_hold`, `lift_hold`, `holds`: legal holds by subject or by request (records officer or DPO).
+- `place_hold`, `lift_hold`, `holds`: legal holds by subject or by request (records officer or DPO); a hold
+  on a subject is announced on LEGAL_HOLDS, and `on_legal_hold_changed` keeps the other services' holds.
 
 No route erases anything: an erasure request is decided (service_layer/decisions.py) and, granted or refused,
 the records go only by this job, when the schedule says and no hold keeps them (retention wins over erasure:
