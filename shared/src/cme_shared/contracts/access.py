@@ -37,17 +37,20 @@ class Access:
 
 SERVICE_ACCESS: dict[str, Access] = {
     "intake": Access(
-        reads=(topics.REFERRALS, topics.DATA_COLLECTION_REQUESTS, topics.RIGHTS_EVENTS, topics.RETENTION_DISPOSALS),
+        reads=(topics.REFERRALS, topics.DATA_COLLECTION_REQUESTS, topics.RIGHTS_EVENTS, topics.RETENTION_DISPOSALS,
+               topics.LEGAL_HOLDS),
         writes=(topics.REFERRAL_OUTCOMES, topics.REFERRAL_ACCEPTED, topics.replies_of("intake"),
-                topics.RETENTION_DISPOSALS),
+                topics.RETENTION_DISPOSALS, topics.LEGAL_HOLDS),
     ),
     "casework": Access(
-        reads=(topics.REFERRAL_ACCEPTED, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS),
-        writes=(topics.CASE_EVENTS, topics.SHARE_EVENTS, topics.replies_of("casework"), topics.RETENTION_DISPOSALS),
+        reads=(topics.REFERRAL_ACCEPTED, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.LEGAL_HOLDS),
+        writes=(topics.CASE_EVENTS, topics.SHARE_EVENTS, topics.replies_of("casework"), topics.RETENTION_DISPOSALS,
+                topics.LEGAL_HOLDS),
     ),
     "disclosure": Access(
-        reads=(topics.SHARE_EVENTS, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.RETENTION_DISPOSALS),
-        writes=(topics.TREE_HEADS, topics.replies_of("disclosure"), topics.RETENTION_DISPOSALS),
+        reads=(topics.SHARE_EVENTS, topics.RIGHTS_EVENTS, topics.DATA_COLLECTION_REQUESTS, topics.RETENTION_DISPOSALS,
+               topics.LEGAL_HOLDS),
+        writes=(topics.TREE_HEADS, topics.replies_of("disclosure"), topics.RETENTION_DISPOSALS, topics.LEGAL_HOLDS),
         reads_back=(topics.TREE_HEADS,),  # `verify-log` compares the heads it published with the database
     ),
     "rights": Access(
