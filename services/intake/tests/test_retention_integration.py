@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from cme_intake.entrypoints.disposal_job import run_dispose
 from cme_shared.clock import SYSTEM_CLOCK
@@ -54,7 +55,7 @@ def job(make_settings, infra, intake_url):
     """Run intake's disposal job on the disposal login (`overrides`: more settings, e.g. a schedule file)."""
     async def run(as_of: date | None = None, dry_run: bool = False, **overrides):
         settings = make_settings(disposal_database_url=infra.disposal_url("intake", dbname(intake_url)), **overrides)
-        return await run_dispose(settings, as_of=as_of or SYSTEM_CLOCK.today(), dry_run=dry_run)
+        return await run_dispose(settings, as_of=as_of or LATER, dry_run=dry_run)
     return run
 
 
@@ -75,8 +76,15 @@ async def refer(intake, document: dict, org_id: str | None = "101234") -> dict:
     return answer.json()
 
 
-def case_disposed(*intake_ids: str, subject_ids=(), closed=date(2019, 7, 19)) -> RecordsDisposed:
+# The referrals of a test are received today: their case closes today at the earliest (the job refuses a clock
+# that starts before intake received the referral), and a run falls due 7 years on.
+TODAY = SYSTEM_CLOCK.today()
+LATER = TODAY + relativedelta(years=7, days=2)
+
+
+def case_disposed(*intake_ids: str, subject_ids=(), closed: date | None = None) -> RecordsDisposed:
     """What casework sends when it disposes of a case past retention (its referrals in related_record_ids)."""
+    closed = closed or TODAY
     now = datetime.now(UTC)
     case_id = uuid.uuid4()
     return RecordsDisposed(event_id=uuid.uuid4(), occurred_at=now, service="casework", schedule_id="cme-default-2026",
@@ -162,7 +170,7 @@ async def test_a_case_disposed_in_casework_reaches_intake_and_the_job_disposes_o
     assert signers <= {b"intake", None}
     [referral_event] = [e for e in published if e["record_type"] == "referral"]
     assert referral_event["record_ids"] == [first["intake_id"]] and referral_event["rule_id"] == "referral.7y"
-    assert referral_event["clock_started_on"] == "2019-07-19" and referral_event["case_ids"] == event.model_dump(
+    assert referral_event["clock_started_on"] == TODAY.isoformat() and referral_event["case_ids"] == event.model_dump(
         mode="json")["case_ids"]
     [identity_event] = [e for e in published if e["record_type"] == "identity"]
     assert set(identity_event["record_ids"]) == {child, *map(str, carers)}
@@ -266,7 +274,7 @@ async def test_a_legal_hold_keeps_the_referral_the_dry_run_lists_it_and_lifting_
     assert dry.dry_run and dry.disposed == []
     assert [(r.record_type, r.record_id, r.held_by) for r in dry.held] == [("referral", first["intake_id"], [hold])]
     assert await counts(owner) == before  # the dry run changed nothing
-    shown = await intake.client.get("/retention/report", headers=officer)  # the same, from the running service
+    shown = await intake.client.get(f"/retention/report?as_of={LATER}", headers=officer)  # from the running service
     assert shown.status_code == 200 and [r["record_id"] for r in shown.json()["held"]] == [first["intake_id"]]
     assert shown.json()["disposed"] == [] and await counts(owner) == before
     kept = await job()
@@ -603,3 +611,16 @@ async def test_a_restricted_subject_keeps_their_referral_and_identity_and_the_re
     await eventually(lambda: owner.fetchval("SELECT count(*) = 2 FROM restriction_events"))
     done = await job()
     assert {r.record_type for r in done.disposed} == {"referral", "identity"} and done.held == []
+
+
+async def test_a_signed_disposal_whose_clock_starts_before_intake_received_the_referral_is_refused(
+        intake, sample, owner, job):
+    """C1: an impossible clock (a case closed before its referral arrived) disposes of nothing."""
+    first = await refer(intake, sample(SCHOOL))
+    early = case_disposed(first["intake_id"], closed=TODAY - timedelta(days=30))
+    await send(intake, topics.RETENTION_DISPOSALS, early, "casework")
+    await eventually(lambda: pending(owner, first["intake_id"]))
+    report = await job()
+    assert report.disposed == [] and [(r.record_id, r.reason) for r in report.refused] == [
+        (first["intake_id"], "date_before_record")]
+    assert await owner.fetchval("SELECT count(*) FROM referrals") == 1

@@ -83,6 +83,7 @@ class RetentionStore:
                    pending_disposals.c.disposed_upstream_at, pending_disposals.c.signed_payload,
                    pending_disposals.c.signed_key, pending_disposals.c.signed_event_id, pending_disposals.c.signer,
                    pending_disposals.c.signature, referrals.c.source_type.label("source_type"),
+                   referrals.c.received_at.label("received_at"),
                    referrals.c.child_subject_id, referrals.c.carer_subject_ids)
             .outerjoin(referrals, referrals.c.intake_id == pending_disposals.c.intake_id)
             .where(pending_disposals.c.done_at.is_(None))

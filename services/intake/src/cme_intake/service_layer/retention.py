@@ -161,12 +161,18 @@ async def dispose(uow: "IntakeUnitOfWork", *, as_of: date, dry_run: bool, signer
 
 async def _restricted(uow: "IntakeUnitOfWork", candidates: list[Candidate]) -> list[Candidate]:
     """Art 18 (UK GDPR): a subject under a restriction in force keeps their records, as a legal hold keeps
-    them; `held_by` names the restriction's rights request."""
-    subjects = sorted({s for c in candidates for s in c.subject_ids}, key=str)
+    them (an identity: a restriction on anyone merged with the person too); `held_by` names the restriction's
+    rights request."""
+    about: dict[int, set[UUID]] = {}
+    for n, c in enumerate(candidates):
+        about[n] = set(c.subject_ids)
+        if c.record_type is RecordType.IDENTITY:
+            about[n] |= set(await uow.identity.cluster(c.subject_ids[0]))
+    subjects = sorted({s for ids in about.values() for s in ids}, key=str)
     restricted = await uow.retention.restrictions_in_force(subjects) if subjects else {}
     out = []
-    for c in candidates:
-        by = {r for s in c.subject_ids for r in restricted.get(s, ())}
+    for n, c in enumerate(candidates):
+        by = {r for s in about[n] for r in restricted.get(s, ())}
         out.append(Candidate(**{**c.__dict__, "held_by": tuple(sorted({*c.held_by, *by}, key=str))}) if by else c)
     return out
 
@@ -192,6 +198,10 @@ def verified_disposal(signers: TrustedSigners, row: Any, today: date, now: datet
         return "referral_not_named"
     if (event.clock_started_on is not None and event.clock_started_on > today) or event.disposed_at > now:
         return "date_in_future"
+    received = getattr(row, "received_at", None)  # None: intake holds no such referral (nothing to dispose of)
+    if received is not None and ((event.clock_started_on is not None
+                                  and event.clock_started_on < london_date(received)) or event.disposed_at < received):
+        return "date_before_record"  # a case cannot close on a referral before intake received it
     return event
 
 
