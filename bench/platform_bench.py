@@ -300,6 +300,7 @@ async def collect_outcomes(consumer: AIOKafkaConsumer, wanted: set[str], timeout
                 outcome = json.loads(record.value)
                 if outcome.get("referral_id") in wanted:
                     outcome["received_at"] = time.time()
+                    outcome["published_at"] = record.timestamp / 1000  # CreateTime: set by intake's relay
                     outcomes[outcome["referral_id"]] = outcome
     return outcomes
 
@@ -326,16 +327,18 @@ async def case_opened_at(client: httpx.AsyncClient, child_ids: dict[str, str], t
 
 
 LAST_SPLIT: list[list[float]] = []  # the last run's latency split (see platform_run)
+DUMP: list[Path] = []  # `--dump`: where each referral's times go (JSON lines)
 
 
 def split_note() -> str:
     if not LAST_SPLIT or not LAST_SPLIT[0]:
         return ""
-    to_intake, intake_to_case = LAST_SPLIT
+    to_intake, intake_to_case, relay, casework = LAST_SPLIT
     def p50_p99(values: list[float]) -> str:
         return f"{percentile(values, 50) * 1000:,.0f} / {percentile(values, 99) * 1000:,.0f} ms"
 
-    return f"to intake {p50_p99(to_intake)}, intake to case {p50_p99(intake_to_case)}"
+    return (f"p50 / p99: to intake {p50_p99(to_intake)}, intake to case {p50_p99(intake_to_case)} "
+            f"(of which to outcome published {p50_p99(relay)}, published to case {p50_p99(casework)})")
 
 
 async def platform_run(run: str, n: int, rate: float | None,
@@ -361,7 +364,18 @@ async def platform_run(run: str, n: int, rate: float | None,
     # Where the time goes: publish -> intake handled it (its outcome's processed_at), -> case opened.
     to_intake = [datetime.fromisoformat(outcomes[r]["processed_at"]).timestamp() - sent[r] for r in opened]
     intake_to_case = [opened[r] - datetime.fromisoformat(outcomes[r]["processed_at"]).timestamp() for r in opened]
-    LAST_SPLIT[:] = [to_intake, intake_to_case]
+    # Intake's part split again at its outcome's Kafka timestamp (the relay's send; ReferralAccepted goes
+    # in the same pass): batch commit + relay wake-up + send, then casework's fetch, batch and case.
+    relay = [outcomes[r]["published_at"] - datetime.fromisoformat(outcomes[r]["processed_at"]).timestamp()
+             for r in opened]
+    casework = [opened[r] - outcomes[r]["published_at"] for r in opened]
+    LAST_SPLIT[:] = [to_intake, intake_to_case, relay, casework]
+    if DUMP:  # each referral's times, for a look at where the tail lies (`--dump`)
+        with DUMP[0].open("a") as out:
+            for r in opened:
+                out.write(json.dumps({"run": run, "rate": rate, "sent": sent[r], "opened": opened[r],
+                                      "processed": datetime.fromisoformat(outcomes[r]["processed_at"]).timestamp(),
+                                      "published": outcomes[r]["published_at"]}) + "\n")
     elapsed = (max(opened.values()) - started) if opened else float("inf")
     return len(opened) / elapsed if opened else 0.0, latencies, len(outcomes), cpu_done
 
@@ -493,8 +507,10 @@ def main(
     skip: Annotated[str, typer.Option(help="comma list of stages to skip: floor,platform,load,sar,log")] = "",
     load_rates: Annotated[str, typer.Option(help="also measure latency at these rates (comma list, per second)")] = "",
     burst_rate: Annotated[float, typer.Option(help="with platform skipped: the burst rate the load stage halves")] = 10.0,
+    dump: Annotated[Path | None, typer.Option(help="append each referral's times (JSON lines) to this file")] = None,
 ) -> None:
     skipped = set(filter(None, skip.split(",")))
+    DUMP[:] = [dump] if dump else []
     report = Report()
 
     async def run() -> None:

@@ -369,9 +369,9 @@ class ReliableConsumer(Generic[T]):
 
     # None: one record, one transaction. A number: up to that many records per transaction.
     batch_size: int | None = None
-    # How long an idle batch subscriber waits for records (FastStream then sleeps as long again when
-    # none came): short, so a lone record is not held back at low rates.
-    batch_timeout_ms: int = 20
+    # How long one fetch of an idle batch subscriber waits for a record before it asks again (fetching.py:
+    # a fetch returns as soon as any record is there, so this never holds a record back).
+    batch_timeout_ms: int = 500
     # Batch mode: called first in the batch's unit of work with every readable record, to take the locks
     # the batch will need in one statement and one order (so a batch never deadlocks with a writer that
     # locks in that order) and fill the batch state (`uow.batch`). If it fails, the batch is settled
