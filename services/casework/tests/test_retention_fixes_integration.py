@@ -193,3 +193,22 @@ async def test_a_hold_placed_in_another_service_reaches_casework_over_the_broker
     await send_hold(stack, lifted, "rights")
     await eventually(lambda: mirrored(False))
     assert [r.record_id for r in (await dispose(stack, infra)).disposed] == [case_id]
+
+
+async def test_an_ehe_record_closed_only_in_its_projection_is_not_disposed_of_and_is_reported_held(stack, infra):
+    """C1 for elective home education records: the closure is the history's (ehe.fold), not the row's."""
+    officer = stack.headers("officer", sub="officer-ana", borough="westminster")
+    made = await stack.client.post("/ehe-records/notices", headers=officer, json={
+        "child_subject_id": str(uuid.uuid4()), "borough": "westminster", "notice_on": "2026-11-02"})
+    assert made.status_code == 201, made.text
+    ehe_id = made.json()["record"]["ehe_id"]
+    runtime = await asyncpg.connect(plain(stack.database_url))
+    try:
+        await runtime.execute("UPDATE ehe_records SET status = 'closed', closed_on = '2018-01-02' WHERE ehe_id = $1",
+                              uuid.UUID(ehe_id))
+    finally:
+        await runtime.close()
+    report = await dispose(stack, infra, as_of=date(2026, 12, 1))
+    assert report.disposed == [] and [(r.record_id, r.held_by) for r in report.held] == [(ehe_id, [MISMATCH_HOLD])]
+    async with as_owner(stack, infra) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM ehe_history WHERE ehe_id = $1", uuid.UUID(ehe_id)) > 0

@@ -246,3 +246,23 @@ def test_a_carer_the_history_names_is_a_subject_whatever_the_projection_says():
                             True, CLOSED_ON, carer_subject_ids=())
     [candidate] = plan(DEFAULT_SCHEDULE, date(2030, 1, 1), [facts]).candidates
     assert carer in candidate.subject_ids
+
+
+def test_an_ehe_record_is_closed_only_as_its_history_says_and_on_a_possible_day():
+    """Fix C1 for EHE records (DOMAIN section 3; the ehe_record rule runs from the record's closure)."""
+    from cme_casework.domain.ehe import EheEntry, EheKind
+    from cme_casework.domain.retention import ehe_history_closure
+
+    def ehe(kind: EheKind, on: date, written: date, **detail) -> EheEntry:
+        return EheEntry(kind=kind, actor="officer:x", reason="synthetic", effective_on=on,
+                        category=DataCategory.EDUCATION, source="casework", detail=detail,
+                        recorded_at=datetime(written.year, written.month, written.day, 12, tzinfo=UTC))
+
+    notice = ehe(EheKind.NOTICE_RECEIVED, date(2019, 1, 10), date(2019, 1, 10), ehe_id=str(uuid.uuid4()),
+                 child_subject_id=str(uuid.uuid4()))
+    assert ehe_history_closure([notice]).closed is False
+    closed = ehe_history_closure([notice, ehe(EheKind.RECORD_CLOSED, CLOSED_ON, date(2019, 7, 2), ground="moved")])
+    assert (closed.closed, closed.closed_on, closed.problem) == (True, CLOSED_ON, None)
+    ahead = ehe_history_closure([notice, ehe(EheKind.RECORD_CLOSED, CLOSED_ON, date(2019, 6, 1), ground="moved")])
+    before = ehe_history_closure([notice, ehe(EheKind.RECORD_CLOSED, date(2018, 1, 1), date(2019, 6, 1), ground="moved")])
+    assert (ahead.problem, before.problem) == ("closed_after_written", "closed_before_opened")

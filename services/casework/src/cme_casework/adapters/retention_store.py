@@ -23,7 +23,10 @@ from cme_shared.retention import LegalHolds, Tombstones
 from cme_shared.contracts import topics
 
 from ..domain.history import Kind
-from ..domain.retention import CaseFacts, EheFacts, HistoryClosure, LooseRecord, case_facts_from, history_closure
+from ..domain.ehe import EheKind
+from ..domain.retention import (CaseFacts, EheFacts, HistoryClosure, LooseRecord, case_facts_from, ehe_facts_from,
+                                ehe_history_closure, history_closure)
+from .ehe_repository import ehe_entry_from_row
 from .repository import _IN_FORCE, _r, entry_from_row
 from .tables import case_history, cases, cnis_register_entries, ehe_history, ehe_records, kit
 
@@ -117,22 +120,33 @@ class RetentionRecords:
                             intake_id=g["intake_id"])
                 for k, g in grouped.items()]
 
-    async def ehe_facts(self) -> list[EheFacts]:
-        """Every EHE record: closed or not, when, the categories its history holds, its referrals."""
+    async def ehe_facts(self, ehe_id: UUID | None = None) -> list[EheFacts]:
+        """Every EHE record (or one): closed or not and when FROM ITS HISTORY (its notices and closure,
+        folded), with the ehe_records row's status and closure day kept where they disagree; the
+        categories its history holds, its referrals."""
         h = ehe_history.alias("h")
         categories = (select(func.array_agg(h.c.category.distinct())).where(h.c.ehe_id == ehe_records.c.ehe_id)
                       .scalar_subquery())
         intake = h.c.detail["intake_id"].astext
         intake_ids = (select(func.array_agg(intake.distinct())).where(h.c.ehe_id == ehe_records.c.ehe_id,
                                                                       intake.is_not(None)).scalar_subquery())
-        rows = await self.session.execute(
-            select(ehe_records.c.ehe_id, ehe_records.c.child_subject_id, ehe_records.c.status,
-                   ehe_records.c.closed_on, categories.label("categories"), intake_ids.label("intake_ids"))
-            .order_by(ehe_records.c.ehe_id))
-        return [EheFacts(ehe_id=r["ehe_id"], child_subject_id=r["child_subject_id"], closed=r["status"] == "closed",
-                         closed_on=r["closed_on"], categories=_categories(r["categories"]),
-                         intake_ids=tuple(r["intake_ids"] or ()))
-                for r in rows.mappings()]
+        query = (select(ehe_records.c.ehe_id, ehe_records.c.child_subject_id, ehe_records.c.status,
+                        ehe_records.c.closed_on, categories.label("categories"), intake_ids.label("intake_ids"))
+                 .order_by(ehe_records.c.ehe_id))
+        lifecycle = (select(ehe_history).where(ehe_history.c.kind.in_([EheKind.NOTICE_RECEIVED.value,
+                                                                       EheKind.RECORD_CLOSED.value]))
+                     .order_by(ehe_history.c.ehe_id, ehe_history.c.entry_id))
+        if ehe_id is not None:
+            query = query.where(ehe_records.c.ehe_id == ehe_id)
+            lifecycle = lifecycle.where(ehe_history.c.ehe_id == ehe_id)
+        rows = (await self.session.execute(query)).mappings().all()
+        histories = {key: ehe_history_closure([ehe_entry_from_row(r) for r in group]) for key, group in groupby(
+            (await self.session.execute(lifecycle)).mappings(), key=lambda r: r["ehe_id"])}
+        return [ehe_facts_from(r["ehe_id"], r["child_subject_id"],
+                               histories.get(r["ehe_id"], HistoryClosure(False, None, "no_history")),
+                               r["status"] == "closed", r["closed_on"], categories=_categories(r["categories"]),
+                               intake_ids=tuple(r["intake_ids"] or ()))
+                for r in rows]
 
     async def restricted_subjects(self, subject_ids: Sequence[UUID]) -> dict[UUID, UUID]:
         """Of these subjects, those under an Art 18 restriction in force, each with the rights request."""

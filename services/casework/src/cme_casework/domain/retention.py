@@ -48,6 +48,7 @@ from cme_shared.contracts.categories import DataCategory
 from cme_shared.contracts.retention import RecordType, RetentionRule, RetentionSchedule
 from cme_shared.retention import Candidate, due_on
 
+from . import ehe as ehe_domain
 from .history import Entry, Kind
 from .lifecycle import Status, fold
 
@@ -143,7 +144,7 @@ class LooseRecord:
 
 @dataclass(frozen=True)
 class EheFacts:
-    """An elective home education record (issue 14, item 2): closed or not, and when."""
+    """An elective home education record (issue 14, item 2): closed or not, and when (from its history)."""
 
     ehe_id: UUID
     child_subject_id: UUID
@@ -151,6 +152,40 @@ class EheFacts:
     closed_on: date | None
     categories: tuple[DataCategory, ...] = ()
     intake_ids: tuple[str, ...] = ()
+    projected: tuple[bool, date | None] | None = None  # the ehe_records row, where it disagrees
+    problem: str | None = None
+
+    @property
+    def trusted(self) -> bool:
+        return self.projected is None and self.problem is None
+
+
+def ehe_history_closure(entries: Sequence["ehe_domain.EheEntry"]) -> HistoryClosure:
+    """An EHE record is closed, and on which day, only as its history says (ehe.fold): not before its first
+    notice, not after the day the closure was written."""
+    state = ehe_domain.fold(entries)
+    if state.ehe_id is None:
+        return HistoryClosure(False, None, "no_history")
+    if state.closed is None:
+        return HistoryClosure(False, None, child_subject_id=state.child_subject_id)
+    closed_on = state.closed["closed_on"]
+    closing = next((e for e in reversed(entries) if e.kind is ehe_domain.EheKind.RECORD_CLOSED), None)
+    written_on = closing.recorded_at.astimezone(LONDON).date() if closing and closing.recorded_at else None
+    problem = ("closed_after_written" if written_on is None or closed_on > written_on
+               else "closed_before_opened" if closed_on < state.notice_on else None)
+    return HistoryClosure(True, closed_on, problem, child_subject_id=state.child_subject_id)
+
+
+def ehe_facts_from(ehe_id: UUID, child_subject_id: UUID, history: HistoryClosure, projected_closed: bool,
+                   projected_closed_on: date | None, **rest: object) -> EheFacts:
+    agrees = (projected_closed, projected_closed_on if projected_closed else None) == (
+        history.closed, history.closed_on if history.closed else None)
+    problem = history.problem
+    if problem is None and history.child_subject_id not in (None, child_subject_id):
+        problem = "child_differs"
+    return EheFacts(ehe_id=ehe_id, child_subject_id=child_subject_id, closed=history.closed,
+                    closed_on=history.closed_on, projected=None if agrees else (projected_closed, projected_closed_on),
+                    problem=problem, **rest)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -178,7 +213,7 @@ def live_children(cases: Sequence[CaseFacts], ehe: Sequence["EheFacts"] = ()) ->
     """The children with live casework: a case or an EHE record that is not closed (by its history, or by
     the projection where the two disagree: the safe side)."""
     return frozenset({c.child_subject_id for c in cases if not c.closed or (c.projected and not c.projected[0])}
-                     | {r.child_subject_id for r in ehe if not r.closed})
+                     | {r.child_subject_id for r in ehe if not r.closed or (r.projected and not r.projected[0])})
 
 
 def case_candidates(schedule: RetentionSchedule, cases: Sequence[CaseFacts], as_of: date,
@@ -260,13 +295,21 @@ def ehe_candidates(schedule: RetentionSchedule, records: Sequence[EheFacts], cas
     live = live_children(cases, records)
     due: list[Candidate] = []
     for record in records:
-        if not record.closed or record.closed_on is None or record.child_subject_id in live:
+        held_by: tuple[UUID, ...] = ()
+        closed_on = record.closed_on if record.closed else None
+        if not record.trusted:  # as for a case (C1): reported held, never disposed of
+            claims = [d for d in (closed_on, record.projected[1] if record.projected and record.projected[0] else None)
+                      if d]
+            closed_on, held_by = min(claims, default=None), (MISMATCH_HOLD,)
+        elif record.child_subject_id in live:
             continue
-        rule = longest_rule(schedule, RecordType.EHE_RECORD, record.categories, record.closed_on)
+        if closed_on is None:
+            continue
+        rule = longest_rule(schedule, RecordType.EHE_RECORD, record.categories, closed_on)
         candidate = Candidate(
             record_type=RecordType.EHE_RECORD, record_id=str(record.ehe_id), rule=rule,
-            clock_started_on=record.closed_on, subject_ids=(record.child_subject_id,),
-            categories=tuple(sorted(set(record.categories), key=lambda c: c.value)))
+            clock_started_on=closed_on, subject_ids=(record.child_subject_id,),
+            categories=tuple(sorted(set(record.categories), key=lambda c: c.value)), held_by=held_by)
         if candidate.due_on <= as_of:
             due.append(candidate)
     return due

@@ -25,7 +25,7 @@ from cme_shared.retention import Candidate, DisposalReport, Hold, disposed_event
 from ..adapters.access_log import SERVICE
 from ..adapters.unit_of_work import CaseworkUnitOfWork
 from ..domain.errors import RecordNotFound, TransitionRefused
-from ..domain.retention import CaseFacts, Plan, plan, restricted_keeps
+from ..domain.retention import CaseFacts, EheFacts, Plan, plan, restricted_keeps
 
 log = get_logger(__name__)
 
@@ -35,20 +35,24 @@ async def planned(uow: CaseworkUnitOfWork, schedule: RetentionSchedule, as_of: d
     lock first (a hold being placed waits for this transaction, or is seen by it)."""
     records = uow.retention
     await records.holds.lock()
-    cases = await records.case_facts()
-    _warn_untrusted(cases)
+    cases, ehe = await records.case_facts(), await records.ehe_facts()
+    _warn_untrusted(cases, ehe)
     loose = await records.loose_records()
-    due = plan(schedule, as_of, cases, loose, await records.ehe_facts())
+    due = plan(schedule, as_of, cases, loose, ehe)
     return await _kept(uow, due.candidates), due
 
 
-def _warn_untrusted(cases: Sequence[CaseFacts]) -> None:
-    """C1: a case whose projection disagrees with its history, or whose history's dates cannot be right, is
-    never disposed of; the records officer is told (ids and codes only)."""
+def _warn_untrusted(cases: Sequence[CaseFacts], ehe: Sequence[EheFacts]) -> None:
+    """C1: a case (or EHE record) whose projection disagrees with its history, or whose history's dates
+    cannot be right, is never disposed of; the records officer is told (ids and codes only)."""
     for case in cases:
         if not case.trusted:
             log.warning("retention_case_history_mismatch", case_id=str(case.case_id),
                         reason=case.problem or "projection_differs")
+    untrusted = [r for r in ehe if not r.trusted]  # their ids are in the report (the log has no EHE id key)
+    if untrusted:
+        log.warning("retention_ehe_history_mismatch", count=len(untrusted),
+                    reasons=sorted({r.problem or "projection_differs" for r in untrusted}))
 
 
 async def _kept(uow: CaseworkUnitOfWork, candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -91,6 +95,9 @@ async def dispose_one(uow: CaseworkUnitOfWork, schedule: RetentionSchedule, run_
     elif candidate.record_type is RecordType.RECORD_WITHOUT_CASE:
         removed = await records.remove_loose(due.entry_ids.get(candidate.record_id, ())) > 0
     else:
+        [ehe] = await records.ehe_facts(UUID(candidate.record_id)) or [None]
+        if ehe is None or not ehe.trusted or not ehe.closed or ehe.closed_on != candidate.clock_started_on:
+            return False
         removed = await records.remove_ehe(UUID(candidate.record_id), candidate.clock_started_on)
     if not removed or late:  # late: the record's tombstone and event were written at its first disposal
         return removed
