@@ -19,6 +19,8 @@ Service = Literal["intake", "casework", "disclosure", "rights"]
 SERVICES: tuple[Service, ...] = ("intake", "casework", "disclosure", "rights")
 
 log = get_logger("cme_console.services")
+# How long the console waits for a printed letter: above rights' own limit for a print (pdf_timeout_seconds, 60 s).
+LETTER_TIMEOUT_SECONDS = 65.0
 
 
 @dataclass
@@ -59,10 +61,11 @@ class Services:
         return headers
 
     async def _call(self, service: Service, method: str, path: str, *, purpose: str, params: dict | None = None,
-                    body: Any = None) -> httpx.Response:
+                    body: Any = None, timeout: float | None = None) -> httpx.Response:
+        extra = {} if timeout is None else {"timeout": timeout}
         try:
             response = await self._client.request(method, self._urls[service] + path, params=params, json=body,
-                                                  headers=self._headers(purpose))
+                                                  headers=self._headers(purpose), **extra)
         except httpx.HTTPError as exc:
             log.warning("service_unreachable", target_service=service, error_type=type(exc).__name__)
             raise ServiceProblem(service, 503, [{"loc": [], "code": "service_unreachable",
@@ -81,9 +84,12 @@ class Services:
     async def get_text(self, service: Service, path: str, *, purpose: str, params: dict | None = None) -> str:
         return (await self._call(service, "GET", path, purpose=purpose, params=params)).text
 
-    async def get_raw(self, service: Service, path: str, *, purpose: str, params: dict | None = None) -> httpx.Response:
-        """The answer as it came (a letter's HTML or PDF), for the console to pass on."""
-        return await self._call(service, "GET", path, purpose=purpose, params=params)
+    async def get_raw(self, service: Service, path: str, *, purpose: str, params: dict | None = None,
+                      timeout: float | None = LETTER_TIMEOUT_SECONDS) -> httpx.Response:
+        """The answer as it came (a letter's HTML or PDF), for the console to pass on. A letter is printed
+        while the reader waits: rights gives a print up to `CME_PDF_TIMEOUT_SECONDS` (60 s), so the console
+        waits a little longer than that rather than its usual timeout (a busy machine took over 10 s)."""
+        return await self._call(service, "GET", path, purpose=purpose, params=params, timeout=timeout)
 
     async def post(self, service: Service, path: str, body: Any, *, purpose: str) -> Any:
         response = await self._call(service, "POST", path, purpose=purpose, body=body)
