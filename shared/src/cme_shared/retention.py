@@ -23,7 +23,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,7 +196,7 @@ def disposed_event(service: str, schedule: RetentionSchedule, run_id: uuid.UUID,
                    candidates: Sequence[Candidate],
                    related: dict[RecordType, list[str]] | None = None) -> RecordsDisposed:
     """One event for records disposed of together under one rule (the caller groups them)."""
-    rules = {c.rule.rule_id for c in candidates} | set()
+    rules = {c.rule.rule_id for c in candidates}
     types = {c.record_type for c in candidates}
     if len(rules) != 1 or len(types) != 1:
         raise ValueError("one RecordsDisposed event is for one rule and one record type")
@@ -442,7 +442,6 @@ class DisposalParts:
     topics: Any
     clock: Any
     engine: Any
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def unit_of_work(self) -> dict[str, Any]:
         return {"sessions": self.sessions, "outbox": self.outbox, "topics": self.topics, "clock": self.clock}
